@@ -1,0 +1,88 @@
+"""The one typed settings object. Nothing else in datawharf reads the environment.
+
+Every field is read from a ``DATAWHARF_<NAME>`` environment variable; every one has a default, so
+datawharf runs with none set (SQLite and a local warehouse under ``DATAWHARF_HOME``).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+def _default_home() -> Path:
+    return Path.home() / ".datawharf"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DATAWHARF_", extra="ignore", frozen=True)
+
+    home: Path = Field(default_factory=_default_home, description="Data folder: DB, warehouse, key.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata DB; SQLite in the home folder when unset.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key encrypting secrets at rest; generated into the home folder if unset.",
+    )
+    domain: str = Field(default="datawharf", description="This portal's domain, in external IDs.")
+    external_id_prefix: str = Field(default="dw", description="Prefix of IAM-role external IDs.")
+    sts_endpoint_url: str | None = Field(default=None, description="STS endpoint (tests, non-AWS).")
+    sts_region: str = Field(default="us-east-1", description="Region of datawharf's own STS calls.")
+    allowed_private_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated host:port pairs allowed although they resolve to private IPs.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `datawharf serve` listens on.")
+    port: int = Field(default=8000, description="Port `datawharf serve` listens on.")
+    bootstrap_api_key: SecretStr | None = Field(
+        default=None, description="If set, an admin API key with this value exists after start."
+    )
+    s3_connect_timeout: float = Field(default=10.0, description="Seconds to open a connection.")
+    s3_read_timeout: float = Field(default=60.0, description="Seconds to wait for a response.")
+    s3_max_attempts: int = Field(default=5, description="Attempts per S3 request (standard mode).")
+    preview_max_bytes: int = Field(
+        default=8 * MiB, description="Most bytes a preview may fetch before giving up."
+    )
+    job_workers: int = Field(default=2, description="Publish jobs running at once in-process.")
+
+    @field_validator("allowed_private_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'datawharf.db'}"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "warehouse"
+
+    @cached_property
+    def fernet(self) -> Fernet:
+        """The key that encrypts secrets at rest.
+
+        A key generated per process would make yesterday's secrets unreadable, so when none is
+        configured one is generated once into the home folder, readable by its owner only.
+        """
+        if self.secret_key is not None:
+            return Fernet(self.secret_key.get_secret_value().encode())
+        key_path = self.home / "secret.key"
+        if not key_path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(Fernet.generate_key())
+        return Fernet(key_path.read_bytes().strip())

@@ -1,0 +1,31 @@
+"""Settings: every field has a default; lists and secrets parse from the environment."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from datawharf.settings import Settings
+
+
+def test_defaults_need_no_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATAWHARF_HOME", str(tmp_path))
+    settings = Settings()
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'datawharf.db'}"
+    assert settings.warehouse_dir == tmp_path / "warehouse"
+    assert settings.allowed_private_hosts == []
+
+
+def test_allowed_private_hosts_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATAWHARF_ALLOWED_PRIVATE_HOSTS", "127.0.0.1:9000, LocalHost:5000")
+    assert Settings().allowed_private_hosts == ["127.0.0.1:9000", "localhost:5000"]
+
+
+def test_generated_key_persists_with_owner_only_mode(tmp_path: Path) -> None:
+    first = Settings(home=tmp_path).fernet
+    token = first.encrypt(b"s3cr3t")
+    assert Settings(home=tmp_path).fernet.decrypt(token) == b"s3cr3t"
+    mode = stat.S_IMODE((tmp_path / "secret.key").stat().st_mode)
+    assert mode == 0o600
