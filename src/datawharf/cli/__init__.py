@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import typer
 
+from datawharf.cli import apikeys, serve
+
 app = typer.Typer(
     name="datawharf",
     help="Files in S3-compatible storage become published, queryable, exportable datasets.",
     no_args_is_help=True,
     add_completion=False,
 )
-
-
-@app.callback()
-def _root() -> None:
-    """datawharf: a self-hosted data catalog for files in S3-compatible storage."""
+app.command("serve")(serve.serve)
+app.add_typer(apikeys.app, name="apikeys")
 
 
 def main() -> None:

@@ -1,0 +1,44 @@
+"""``create_app(settings)``: the HTTP face. Nothing is built at import; the lifespan owns the database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from datawharf import __version__, apikeys
+from datawharf.api import automation
+from datawharf.api.errors import install_error_handlers
+from datawharf.api.limits import BodySizeLimit
+from datawharf.settings import Settings
+from datawharf.store.db import open_database
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = open_database(settings)
+        if settings.bootstrap_api_key is not None:
+            with database.session() as session:
+                apikeys.ensure_bootstrap_key(session, settings.bootstrap_api_key.get_secret_value())
+        app.state.settings = settings
+        app.state.database = database
+        try:
+            yield
+        finally:
+            database.dispose()
+
+    app = FastAPI(
+        title="datawharf",
+        version=__version__,
+        description="Management API (Automation API v1.0 compatible) and Explore API v2.1.",
+        lifespan=lifespan,
+        redirect_slashes=True,
+    )
+    app.add_middleware(BodySizeLimit)
+    install_error_handlers(app)
+    app.include_router(automation.build_router())
+    return app

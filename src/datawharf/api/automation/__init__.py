@@ -1,0 +1,16 @@
+"""The management API, ``/api/automation/v1.0/``: one router module per reference resource."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from datawharf.api.automation import apikeys
+
+PREFIX = "/api/automation/v1.0"
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX)
+    for module in (apikeys,):
+        router.include_router(module.router)
+    return router

@@ -1,0 +1,88 @@
+"""The metadata database: one engine per process, schema kept current by Alembic on start.
+
+SQLite (the default, a file in the home folder) and PostgreSQL behave the same to the rest of datawharf;
+the differences (foreign keys off by default, write concurrency) are handled here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from datawharf.errors import InvalidInput
+from datawharf.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL lets the API read while a publish job writes; busy_timeout waits instead of failing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        return engine
+    if not url.startswith("postgresql"):
+        raise InvalidInput(
+            f"Unsupported database URL scheme in DATAWHARF_DATABASE_URL: {url.split(':', 1)[0]!r}. "
+            "Use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db.",
+            error_code="unsupported_database",
+        )
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    """Owns the engine and the session factory; made by the app lifespan or the CLI, never at import."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        url = settings.effective_database_url
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (idempotent)."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends normally, rolled back on any exception."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(settings: Settings) -> Database:
+    """A migrated database, ready to use: what the server and every CLI command start with."""
+    database = Database(settings)
+    database.migrate()
+    return database
