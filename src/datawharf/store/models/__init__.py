@@ -1,7 +1,8 @@
 """Every table, so that ``Base.metadata`` is complete wherever models are imported.
 
-One module a domain; each domain owns its Alembic revision in ``store/migrations/versions``, chained in
-this order: 0001_apikeys <- 0002_connections <- 0003_datasets.
+One module a domain; each domain owns its Alembic branch in ``store/migrations/versions``, rooted on
+0001_apikeys (``0002_connections``, ``0003_datasets``...): ``Database.migrate`` upgrades every head, and
+no foreign key crosses domains, so the branches apply in any order.
 """
 
 from datawharf.store.models.apikeys import ApiKey
