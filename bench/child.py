@@ -1,0 +1,45 @@
+"""One contender run in its own process.
+
+    python -m bench.child MODULE:FUNCTION OBJECT_JSON OUT_DIR [PRELOAD...]
+
+
+Prints one JSON line: ``{"wall_s", "peak_rss_kib", "result"}`` or ``{"error"}``. The PRELOAD modules are
+imported before the clock starts, so a library's import time is not counted as its work.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from bench.objects import S3Object
+
+
+def main(argv: list[str]) -> int:
+    spec, object_json, out_dir, *preload = argv
+    for module in preload:
+        importlib.import_module(module)
+    module_name, _, function_name = spec.partition(":")
+    function = getattr(importlib.import_module(module_name), function_name)
+    obj = S3Object.from_json(object_json)
+    try:
+        started = time.perf_counter()
+        result = function(obj, Path(out_dir))
+        wall = time.perf_counter() - started
+    except Exception as exc:
+        traceback.print_exc()
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"[:500]}))
+        return 1
+    # ru_maxrss is in KiB on Linux: the high-water mark of this process, threads included.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"wall_s": wall, "peak_rss_kib": peak, "result": result}, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,90 @@
+"""The localbucket server, plus a byte counter: ``python -m bench.lbserve DATA_ROOT``.
+
+localbucket (pinned 1.2.1) serves each folder of DATA_ROOT as a bucket, reading ranged GETs straight from
+the file. Its request log carries neither the Range header nor the bytes sent, and a counting proxy in
+front of it would cost CPU on a 2-core machine, so this subclass counts in the handler itself and answers
+``GET /_bench/stats`` (``_bench`` cannot clash with a bucket: S3 bucket names have no underscore). It
+binds port 0 and prints the port it got on stdout, so two benchmarks never race for a port.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from http import HTTPStatus
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import localbucket
+
+PINNED_VERSION = "1.2.1"
+STATS_PATH = "/_bench/stats"
+
+
+class _Counters:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.get_requests = 0
+        self.bytes_sent = 0
+
+    def snapshot(self) -> dict[str, int]:
+        with self.lock:
+            return {
+                "requests": self.requests,
+                "get_requests": self.get_requests,
+                "bytes_sent": self.bytes_sent,
+            }
+
+
+COUNTERS = _Counters()
+
+
+class CountingHandler(localbucket.S3Handler):
+    """localbucket's handler, counting requests and object bytes sent."""
+
+    def do_GET(self) -> None:
+        if self.path == STATS_PATH:
+            body = json.dumps(COUNTERS.snapshot()).encode()
+            self._send(HTTPStatus.OK, body, {"Content-Type": "application/json"})
+            return
+        with COUNTERS.lock:
+            COUNTERS.requests += 1
+            COUNTERS.get_requests += 1
+        super().do_GET()
+
+    def do_HEAD(self) -> None:
+        with COUNTERS.lock:
+            COUNTERS.requests += 1
+        super().do_HEAD()
+
+    def _send_file(self, status, file, start, length, headers, include_body) -> None:  # type: ignore[no-untyped-def]
+        if include_body:
+            with COUNTERS.lock:
+                COUNTERS.bytes_sent += length
+        super()._send_file(status, file, start, length, headers, include_body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silenced: one log line per ranged GET would cost the server CPU the contenders need."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    if localbucket.__version__ != PINNED_VERSION:
+        raise SystemExit(f"localbucket {localbucket.__version__} found, the benchmark pins {PINNED_VERSION}")
+    args = sys.argv[1:] if argv is None else argv
+    data_root = Path(args[0]).resolve()
+    logging.basicConfig(level=logging.WARNING)
+    CountingHandler.data_root = data_root
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CountingHandler)
+    server.daemon_threads = True
+    print(server.server_address[1], flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
