@@ -1,0 +1,114 @@
+"""Dates in ODSQL: literals, facet values and Java date patterns, turned into Python values and
+DuckDB ``strftime`` formats.
+
+Hand-written because no maintained library translates Java (``SimpleDateFormat`` /
+``DateTimeFormatter``) patterns to C ``strftime``; the table below is the whole translation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+from datawharf.odsql.errors import Code, fail
+
+# Java letter run -> strftime directive (DuckDB dialect: %-d is "day without padding", %g milliseconds).
+_JAVA_TO_STRFTIME: dict[str, str] = {
+    "yyyy": "%Y", "yyy": "%Y", "yy": "%y", "y": "%Y", "uuuu": "%Y", "uu": "%y", "u": "%u",
+    "MMMM": "%B", "MMM": "%b", "MM": "%m", "M": "%-m",
+    "LLLL": "%B", "LLL": "%b", "LL": "%m", "L": "%-m",
+    "dd": "%d", "d": "%-d", "DDD": "%j", "D": "%-j",
+    "EEEE": "%A", "EEE": "%a", "EE": "%a", "E": "%a",
+    "HH": "%H", "H": "%-H", "hh": "%I", "h": "%-I",
+    "mm": "%M", "m": "%-M", "ss": "%S", "s": "%-S",
+    "SSSSSS": "%f", "SSS": "%g", "a": "%p",
+    "ww": "%V", "w": "%V", "Z": "%z", "XXX": "%z", "X": "%z", "z": "%Z",
+}  # fmt: skip
+_PATTERN_RE = re.compile(r"'(?:[^']|'')*'|([A-Za-z])\1*|.", re.DOTALL)
+MAX_PATTERN_LENGTH = 200
+
+
+def java_to_strftime(pattern: str, *, position: int | None = None) -> str:
+    """``yyyy-MM-dd'T'HH:mm`` -> ``%Y-%m-%dT%H:%M``; unknown letters are refused, as Java refuses them."""
+    if not pattern or len(pattern) > MAX_PATTERN_LENGTH:
+        fail(
+            Code.INVALID_DATE_FORMAT,
+            f"date_format pattern must have 1 to {MAX_PATTERN_LENGTH} characters, e.g. 'yyyy-MM-dd'",
+            position=position,
+        )
+    out: list[str] = []
+    for m in _PATTERN_RE.finditer(pattern):
+        piece = m.group()
+        if piece.startswith("'"):
+            literal = "'" if piece == "''" else piece[1:-1].replace("''", "'")
+            out.append(literal.replace("%", "%%"))
+        elif m.group(1):
+            directive = _JAVA_TO_STRFTIME.get(piece)
+            if directive is None:
+                fail(
+                    Code.INVALID_DATE_FORMAT,
+                    f'date_format pattern letter run "{piece}" is not supported; use y, M, d, H, h, m, s, '
+                    "S, E, a, D, w, Z or quote literal text as 'text'",
+                    position=position,
+                    token=piece,
+                )
+            out.append(directive)
+        elif piece == "'":
+            fail(Code.INVALID_DATE_FORMAT, "date_format pattern has an unclosed quote", position=position)
+        else:
+            out.append(piece.replace("%", "%%"))
+    return "".join(out)
+
+
+_PARTIAL_RE = re.compile(r"^(\d{4})(?:[-/](\d{1,2})(?:[-/](\d{1,2}))?)?$")
+
+
+def parse_date_literal(text: str, *, position: int | None = None) -> dt.date | dt.datetime:
+    """``2024``, ``2024-05``, ``2024/05/17``, ``2024-05-17T10:00:00+02:00``: a date, or a datetime
+    (naive when no offset is written: the query's timezone then applies)."""
+    stripped = text.strip()
+    try:
+        m = _PARTIAL_RE.match(stripped)
+        if m:
+            return dt.date(int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1))
+        if len(stripped) <= 40:
+            return dt.datetime.fromisoformat(stripped.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        pass
+    fail(
+        Code.INVALID_DATE,
+        f"\"{text[:40]}\" is not a date; write date'2024-05-17' or date'2024-05-17T10:00:00Z'",
+        position=position,
+        token=text[:40],
+    )
+
+
+def facet_range(text: str, *, position: int | None = None) -> tuple[dt.date, dt.date]:
+    """A date facet value (``2024``, ``2024/05``, ``2024/05/17``) as a half-open [start, end) range."""
+    m = _PARTIAL_RE.match(text.strip())
+    if not m:
+        fail(
+            Code.INVALID_REFINE,
+            f'"{text[:40]}" is not a date facet value; write 2024, 2024/05 or 2024/05/17',
+            position=position,
+            token=text[:40],
+        )
+    year, month, day = int(m.group(1)), m.group(2), m.group(3)
+    try:
+        if day is not None:
+            start = dt.date(year, int(month or 1), int(day))
+            return start, start + dt.timedelta(days=1)
+        if month is not None:
+            start = dt.date(year, int(month), 1)
+            return start, (start + dt.timedelta(days=32)).replace(day=1)
+        return dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
+    except (ValueError, OverflowError):
+        fail(Code.INVALID_REFINE, f'"{text[:40]}" is not a valid date', position=position, token=text[:40])
+
+
+def to_instant(value: dt.date | dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """A date (midnight) or naive datetime read in the query's timezone; an aware datetime as is."""
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)

@@ -1,0 +1,570 @@
+"""AST -> DuckDB SQL, type-checking as it goes. One ``match`` arm a node, one method a function.
+
+Nothing the user wrote reaches the SQL text: values become ``$n`` parameters (interned, so the same
+value in select and group_by is the same parameter and DuckDB sees the same expression), names are
+checked against the schema and double-quoted. The only words the generator writes are its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from datawharf.odsql import nodes as n
+from datawharf.odsql.dates import java_to_strftime, parse_date_literal, to_instant
+from datawharf.odsql.errors import Code, fail
+from datawharf.odsql.parser import DISTANCE_UNITS
+
+FieldType = Literal["text", "int", "double", "date", "datetime", "geo_point_2d", "geo_shape"]
+FIELD_TYPES: tuple[str, ...] = ("text", "int", "double", "date", "datetime", "geo_point_2d", "geo_shape")
+
+MAX_PARAMETERS = 5_000
+_SQL_TYPES = {"text": "VARCHAR", "int": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN",
+              "date": "DATE", "datetime": "TIMESTAMPTZ"}  # fmt: skip
+_NUMERIC = {"int", "double"}
+_TEMPORAL = {"date", "datetime"}
+_ORDERABLE = {"text", "int", "double", "date", "datetime", "boolean"}
+_AGGREGATES = {"count", "sum", "avg", "min", "max"}
+EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
+
+
+def quote_ident(name: str) -> str:
+    """DuckDB identifier quoting: the only way a name enters the SQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _family(t: str) -> str:
+    return "number" if t in _NUMERIC else "temporal" if t in _TEMPORAL else t
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    sql: str
+    type: str
+
+
+@dataclass
+class Params:
+    values: list[Any] = field(default_factory=list)
+    _index: dict[tuple[str, Any], int] = field(default_factory=dict)
+
+    def add(self, value: Any) -> str:
+        key = (type(value).__name__, value)
+        if key not in self._index:
+            if len(self.values) >= MAX_PARAMETERS:
+                fail(
+                    Code.TOO_MANY_PARAMETERS,
+                    f"ODSQL query uses more than {MAX_PARAMETERS} values; shorten the in (...) lists",
+                )
+            self.values.append(value)
+            self._index[key] = len(self.values)
+        return f"${self._index[key]}"
+
+
+class Generator:
+    """Generates expressions for one query; ``clause`` says where aggregates and range() may go."""
+
+    def __init__(
+        self,
+        schema: Mapping[str, str],
+        params: Params,
+        zone: ZoneInfo,
+        *,
+        aliases: Mapping[str, Typed] | None = None,
+    ) -> None:
+        self.schema = schema
+        self.params = params
+        self.zone = zone
+        self.aliases = aliases or {}
+        self.clause = "where"
+        self.in_aggregate = False
+        # group_by expressions already generated: select and order_by reuse their SQL verbatim, so
+        # DuckDB recognizes them as grouped (and range() is accepted there).
+        self.grouped: dict[n.Node, Typed] = {}
+
+    # -- values ---------------------------------------------------------------------------------------
+    def value(self, value: Any, vtype: str) -> Typed:
+        return Typed(f"CAST({self.params.add(value)} AS {_SQL_TYPES[vtype]})", vtype)
+
+    def literal(self, node: n.Literal) -> Typed:
+        v = node.value
+        if v is None:
+            return Typed("NULL", "null")
+        if isinstance(v, bool):
+            return self.value(v, "boolean")
+        if isinstance(v, int):
+            if not -(2**63) < v < 2**63:
+                fail(
+                    Code.INVALID_NUMBER,
+                    f"number at {node.pos} is out of the 64-bit range",
+                    position=node.pos,
+                    token=str(v)[:40],
+                )
+            return self.value(v, "int")
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                fail(Code.INVALID_NUMBER, f"number at {node.pos} is too large", position=node.pos)
+            return self.value(v, "double")
+        return self.value(v, "text")
+
+    def temporal(self, raw: str, target: str, pos: int) -> Typed:
+        """A date literal or string read as ``target`` (date or datetime)."""
+        parsed = parse_date_literal(raw, position=pos)
+        try:
+            if target == "date":
+                if isinstance(parsed, dt.datetime):
+                    local = parsed if parsed.tzinfo is None else parsed.astimezone(self.zone)
+                    parsed = local.date()
+                return self.value(parsed, "date")
+            return self.value(to_instant(parsed, self.zone).astimezone(dt.UTC), "datetime")
+        except (OverflowError, ValueError):
+            fail(Code.INVALID_DATE, f"date at {pos} is out of range", position=pos, token=raw[:40])
+
+    def coerce(self, node: n.Node, target: str) -> Typed:
+        """A literal converted to the type it is compared with (``code = 75001`` on a text field);
+        any other expression generated as itself."""
+        if isinstance(node, n.TypedLiteral) and node.kind == "date" and target in _TEMPORAL:
+            return self.temporal(node.text, target, node.pos)
+        if not isinstance(node, n.Literal) or node.value is None or isinstance(node.value, bool):
+            return self.expr(node)
+        v = node.value
+        if target == "text" and not isinstance(v, str):
+            return self.value(str(v), "text")
+        if target in _NUMERIC and isinstance(v, str):
+            try:
+                number: int | float = int(v) if re.fullmatch(r"[+-]?\d{1,18}", v.strip()) else float(v)
+            except ValueError:
+                fail(
+                    Code.TYPE_MISMATCH,
+                    f'"{v[:40]}" at {node.pos} is not a number',
+                    position=node.pos,
+                    token=v[:40],
+                )
+            return self.literal(n.Literal(number, pos=node.pos))
+        if target in _TEMPORAL and isinstance(v, str):
+            return self.temporal(v, target, node.pos)
+        return self.expr(node)
+
+    # -- fields ---------------------------------------------------------------------------------------
+    def field(self, node: n.Field) -> Typed:
+        if node.name in self.aliases and self.clause == "order_by":
+            return self.aliases[node.name]
+        ftype = self.schema.get(node.name)
+        if ftype is None:
+            self.unknown_field(node)
+        return Typed(quote_ident(node.name), ftype)
+
+    def unknown_field(self, node: n.Field) -> None:
+        available = list(self.schema)
+        close = difflib.get_close_matches(node.name, available, n=1)
+        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        fail(
+            Code.UNKNOWN_FIELD,
+            f'unknown field "{node.name[:60]}" at {node.pos}{hint}; available fields: {", ".join(available)}',
+            position=node.pos,
+            token=node.name[:60],
+            available_fields=available,
+        )
+
+    # -- expressions ----------------------------------------------------------------------------------
+    def expr(self, node: n.Node) -> Typed:
+        if self.grouped and node in self.grouped:
+            return self.grouped[node]
+        match node:
+            case n.Field():
+                return self.field(node)
+            case n.Literal():
+                return self.literal(node)
+            case n.TypedLiteral(kind="date", text=text):
+                parsed = parse_date_literal(text, position=node.pos)
+                return self.temporal(
+                    text, "datetime" if isinstance(parsed, dt.datetime) else "date", node.pos
+                )
+            case n.TypedLiteral() | n.Distance():
+                fail(
+                    Code.INVALID_ARGUMENT,
+                    f"{n.to_odsql(node)[:40]} at {node.pos} is only allowed as a within_distance argument",
+                    position=node.pos,
+                )
+            case n.Star():
+                fail(
+                    Code.SYNTAX,
+                    f'ODSQL syntax error at {node.pos}: unexpected "*" (only select * and count(*) take it)',
+                    position=node.pos,
+                    token="*",
+                )
+            case n.Neg(operand=operand):
+                inner = self.numeric(operand, "-")
+                return Typed(f"try(-{inner.sql})", inner.type)
+            case n.Arith(op=op, left=left, right=right):
+                a, b = self.numeric(left, op), self.numeric(right, op)
+                rtype = "int" if a.type == b.type == "int" and op != "/" else "double"
+                return Typed(f"try({a.sql} {op} {b.sql})", rtype)
+            case n.Compare(op=op, left=left, right=right):
+                a, b = self.comparable(left, right, op, node.pos)
+                return Typed(f"({a.sql} {'<>' if op == '!=' else op} {b.sql})", "boolean")
+            case n.And(items=items) | n.Or(items=items):
+                joiner = " AND " if isinstance(node, n.And) else " OR "
+                return Typed("(" + joiner.join(self.condition(i).sql for i in items) + ")", "boolean")
+            case n.Not(operand=operand):
+                return Typed(f"(NOT {self.condition(operand).sql})", "boolean")
+            case n.IsNull(operand=operand, negated=negated):
+                inner = self.expr(operand)
+                return Typed(f"({inner.sql} IS {'NOT ' if negated else ''}NULL)", "boolean")
+            case n.In(operand=operand, values=values, negated=negated):
+                a = self.expr(operand)
+                self.check_comparable_type(a, operand, "in")
+                items = [self.coerce(v, a.type) for v in values]
+                for item, v in zip(items, values, strict=True):
+                    self.check_same_family(a, item, v, "in")
+                sql = f"({a.sql} {'NOT ' if negated else ''}IN ({', '.join(i.sql for i in items)}))"
+                return Typed(sql, "boolean")
+            case n.Like(operand=operand, pattern=pattern, negated=negated):
+                a, p = self.text(operand, "like"), self.text(pattern, "like")
+                return Typed(f"({a.sql} {'NOT ' if negated else ''}ILIKE {p.sql})", "boolean")
+            case n.Call():
+                return self.call(node)
+        raise TypeError(f"not an ODSQL node: {node!r}")  # pragma: no cover - a parser bug
+
+    def condition(self, node: n.Node) -> Typed:
+        """A boolean position: bare text (``"paris"``, ``paris``, ``75001``) is a full-text search."""
+        if (
+            isinstance(node, n.Literal)
+            and isinstance(node.value, str | int | float)
+            and not isinstance(node.value, bool)
+        ):
+            return self.search_all(str(node.value), node.pos)
+        if isinstance(node, n.Field) and not node.quoted and node.name not in self.schema:
+            return self.search_all(node.name, node.pos)
+        result = self.expr(node)
+        if result.type not in ("boolean", "null"):
+            fail(
+                Code.TYPE_MISMATCH,
+                f"{n.to_odsql(node)[:40]} at {node.pos} is a {result.type}, not a condition; compare it "
+                "(e.g. = 'value') or use search()",
+                position=node.pos,
+            )
+        return result
+
+    # -- type checks ----------------------------------------------------------------------------------
+    def numeric(self, node: n.Node, op: str) -> Typed:
+        result = self.expr(node)
+        if result.type not in _NUMERIC:
+            fail(
+                Code.TYPE_MISMATCH,
+                f"{op} needs numbers; {n.to_odsql(node)[:40]} at {node.pos} is {result.type}",
+                position=node.pos,
+            )
+        return result
+
+    def text(self, node: n.Node, what: str) -> Typed:
+        result = self.coerce(node, "text")
+        if result.type not in ("text", "null"):
+            fail(
+                Code.TYPE_MISMATCH,
+                f"{what} needs text; {n.to_odsql(node)[:40]} at {node.pos} is {result.type}",
+                position=node.pos,
+            )
+        return result
+
+    def comparable(self, left: n.Node, right: n.Node, op: str, pos: int) -> tuple[Typed, Typed]:
+        literal_like = (n.Literal, n.TypedLiteral)
+        if isinstance(left, literal_like) and not isinstance(right, literal_like):
+            b = self.expr(right)
+            a = self.coerce(left, b.type)
+        else:
+            a = self.expr(left)
+            b = self.coerce(right, a.type)
+        for t, node in ((a, left), (b, right)):
+            if t.type == "null":
+                fail(
+                    Code.TYPE_MISMATCH,
+                    f"{op} null at {pos} is never true; write `is null` or `is not null`",
+                    position=pos,
+                )
+            self.check_comparable_type(t, node, op)
+        self.check_same_family(a, b, right, op)
+        return a, b
+
+    def check_comparable_type(self, t: Typed, node: n.Node, op: str) -> None:
+        if t.type not in _ORDERABLE and t.type != "null":
+            fail(
+                Code.TYPE_MISMATCH,
+                f"{op} cannot compare {t.type} ({n.to_odsql(node)[:40]} at {node.pos}); use "
+                "within_distance() or in_bbox() for geo fields",
+                position=node.pos,
+            )
+
+    def check_same_family(self, a: Typed, b: Typed, node: n.Node, op: str) -> None:
+        if "null" not in (a.type, b.type) and _family(a.type) != _family(b.type):
+            fail(
+                Code.TYPE_MISMATCH,
+                f"{op} compares {a.type} with {b.type} ({n.to_odsql(node)[:40]} at {node.pos})",
+                position=node.pos,
+            )
+
+    # -- functions ------------------------------------------------------------------------------------
+    def call(self, node: n.Call) -> Typed:
+        method = FUNCTIONS.get(node.name)
+        if method is None:
+            fail(
+                Code.UNKNOWN_FUNCTION,
+                f'unknown function "{node.name[:40]}" at {node.pos}; available: '
+                + ", ".join(sorted(FUNCTIONS)),
+                position=node.pos,
+                token=node.name[:40],
+            )
+        if node.distinct and node.name != "count":
+            self.bad_args(node, "distinct is only allowed in count(distinct field)")
+        if node.name in _AGGREGATES:
+            if self.clause in ("where", "group_by") or self.in_aggregate:
+                where = "inside another aggregate" if self.in_aggregate else f"in {self.clause}"
+                fail(
+                    Code.MISPLACED_AGGREGATE,
+                    f"{node.name}() at {node.pos} is an aggregate and cannot be used {where}",
+                    position=node.pos,
+                    token=node.name,
+                )
+            self.in_aggregate = True
+            try:
+                return method(self, node)
+            finally:
+                self.in_aggregate = False
+        return method(self, node)
+
+    def bad_args(self, node: n.Call, expected: str) -> None:
+        fail(
+            Code.INVALID_ARGUMENT,
+            f"{node.name}() at {node.pos}: {expected}",
+            position=node.pos,
+            token=node.name,
+        )
+
+    def arity(self, node: n.Call, count: int, signature: str) -> None:
+        if len(node.args) != count:
+            self.bad_args(node, f"expected {signature}")
+
+    def fn_count(self, node: n.Call) -> Typed:
+        self.arity(node, 1, "count(*), count(field) or count(distinct field)")
+        arg = node.args[0]
+        if isinstance(arg, n.Star):
+            if node.distinct:
+                self.bad_args(node, "count(distinct *) is not supported; name a field")
+            return Typed("count(*)", "int")
+        inner = self.expr(arg)
+        return Typed(f"count({'DISTINCT ' if node.distinct else ''}{inner.sql})", "int")
+
+    def fn_sum(self, node: n.Call) -> Typed:
+        self.arity(node, 1, "sum(number)")
+        inner = self.numeric(node.args[0], "sum()")
+        # sum of BIGINT is HUGEINT in DuckDB: it cannot overflow on any table we could hold
+        return Typed(f"sum({inner.sql})", inner.type)
+
+    def fn_avg(self, node: n.Call) -> Typed:
+        self.arity(node, 1, "avg(number)")
+        return Typed(f"avg({self.numeric(node.args[0], 'avg()').sql})", "double")
+
+    def fn_min_max(self, node: n.Call) -> Typed:
+        self.arity(node, 1, f"{node.name}(field)")
+        inner = self.expr(node.args[0])
+        self.check_comparable_type(inner, node.args[0], f"{node.name}()")
+        return Typed(f"{node.name}({inner.sql})", inner.type)
+
+    def temporal_arg(self, node: n.Call, signature: str) -> Typed:
+        arg = self.expr(node.args[0])
+        if arg.type == "datetime":  # stored as UTC instants; read the wall clock in the query's timezone
+            return Typed(f"timezone({self.params.add(self.zone.key)}, {arg.sql})", "datetime")
+        if arg.type != "date":
+            self.bad_args(node, f"expected {signature} of a date or datetime, got {arg.type}")
+        return arg
+
+    def fn_date_part(self, node: n.Call) -> Typed:
+        self.arity(node, 1, f"{node.name}(date)")
+        return Typed(f"{node.name}({self.temporal_arg(node, node.name + '()').sql})", "int")
+
+    def fn_date_format(self, node: n.Call) -> Typed:
+        self.arity(node, 2, "date_format(date, 'pattern')")
+        pattern = node.args[1]
+        if not (isinstance(pattern, n.Literal) and isinstance(pattern.value, str)):
+            self.bad_args(node, "the pattern must be a quoted string such as 'yyyy-MM'")
+        fmt = java_to_strftime(pattern.value, position=pattern.pos)
+        arg = self.temporal_arg(node, "date_format()")
+        return Typed(f"strftime({arg.sql}, {self.params.add(fmt)})", "text")
+
+    def fn_case(self, node: n.Call) -> Typed:
+        self.arity(node, 1, f"{node.name}(text)")
+        return Typed(f"{node.name}({self.text(node.args[0], node.name + '()').sql})", "text")
+
+    def search_text(self, text: str, pos: int) -> list[str]:
+        words = text.split()
+        if not words:
+            fail(Code.INVALID_ARGUMENT, f"empty search text at {pos}", position=pos)
+        return words
+
+    def matches(self, column_sql: str, word: str) -> str:
+        p = self.params.add(word)
+        return f"contains(strip_accents(lower({column_sql})), strip_accents(lower({p})))"
+
+    def search_all(self, text: str, pos: int) -> Typed:
+        """Every word in some text field, case- and accent-insensitively."""
+        columns = [quote_ident(name) for name, t in self.schema.items() if t == "text"]
+        if not columns:
+            return Typed("FALSE", "boolean")
+        per_word = [
+            "(" + " OR ".join(self.matches(c, w) for c in columns) + ")" for w in self.search_text(text, pos)
+        ]
+        return Typed("(" + " AND ".join(per_word) + ")", "boolean")
+
+    def fn_search(self, node: n.Call) -> Typed:
+        args = node.args
+        if len(args) == 1 and isinstance(args[0], n.Literal) and isinstance(args[0].value, str):
+            return self.search_all(args[0].value, args[0].pos)
+        if len(args) == 2 and isinstance(args[1], n.Literal) and isinstance(args[1].value, str):
+            column = self.text(args[0], "search()")
+            words = self.search_text(args[1].value, args[1].pos)
+            return Typed("(" + " AND ".join(self.matches(column.sql, w) for w in words) + ")", "boolean")
+        self.bad_args(node, "expected search('text') or search(field, 'text')")
+        raise AssertionError  # unreachable
+
+    def fn_startswith(self, node: n.Call) -> Typed:
+        self.arity(node, 2, "startswith(field, 'prefix')")
+        column, prefix = self.text(node.args[0], "startswith()"), self.text(node.args[1], "startswith()")
+        return Typed(f"starts_with(lower({column.sql}), lower({prefix.sql}))", "boolean")
+
+    def geo_point(self, node: n.Call) -> tuple[str, str]:
+        arg = node.args[0]
+        t = self.expr(arg)
+        if t.type != "geo_point_2d":
+            self.bad_args(node, f"the first argument must be a geo_point_2d field, got {t.type}")
+        return f"struct_extract({t.sql}, 'lat')", f"struct_extract({t.sql}, 'lon')"
+
+    def fn_within_distance(self, node: n.Call) -> Typed:
+        self.arity(node, 3, "within_distance(geo_field, geom'POINT(lon lat)', 10km)")
+        lat, lon = self.geo_point(node)
+        center, radius = node.args[1], node.args[2]
+        if not (isinstance(center, n.TypedLiteral) and center.kind == "geom"):
+            self.bad_args(node, "the second argument must be a point such as geom'POINT(2.35 48.85)'")
+        lon0, lat0 = parse_point(center.text, center.pos)
+        if isinstance(radius, n.Distance):
+            meters = radius.amount * DISTANCE_UNITS[radius.unit]
+        elif (
+            isinstance(radius, n.Literal)
+            and isinstance(radius.value, int | float)
+            and not isinstance(radius.value, bool)
+        ):
+            meters = float(radius.value)
+        else:
+            self.bad_args(node, "the third argument must be a distance such as 500m or 10km")
+        if not math.isfinite(meters) or meters < 0:
+            self.bad_args(node, "the distance must be a finite, non-negative number")
+        la0, lo0 = self.params.add(lat0), self.params.add(lon0)
+        r = self.params.add(meters)
+        # Haversine in plain SQL (no spatial extension); least() keeps asin's argument in its domain.
+        sql = (
+            f"(2 * {EARTH_RADIUS_M} * asin(least(1.0, sqrt("
+            f"pow(sin(radians({lat} - {la0}) / 2), 2) + cos(radians({la0})) * cos(radians({lat})) * "
+            f"pow(sin(radians({lon} - {lo0}) / 2), 2)))) <= {r})"
+        )
+        return Typed(sql, "boolean")
+
+    def fn_in_bbox(self, node: n.Call) -> Typed:
+        self.arity(node, 5, "in_bbox(geo_field, lat1, lon1, lat2, lon2)")
+        lat, lon = self.geo_point(node)
+        lat1, lon1, lat2, lon2 = (self.constant_number(node, a) for a in node.args[1:])
+        lo_lat, hi_lat = self.params.add(min(lat1, lat2)), self.params.add(max(lat1, lat2))
+        lo_lon, hi_lon = self.params.add(min(lon1, lon2)), self.params.add(max(lon1, lon2))
+        return Typed(
+            f"({lat} BETWEEN {lo_lat} AND {hi_lat} AND {lon} BETWEEN {lo_lon} AND {hi_lon})", "boolean"
+        )
+
+    def constant_number(self, node: n.Call, arg: n.Node) -> float:
+        sign = 1.0
+        while isinstance(arg, n.Neg):
+            sign, arg = -sign, arg.operand
+        if (
+            isinstance(arg, n.Literal)
+            and isinstance(arg.value, int | float)
+            and not isinstance(arg.value, bool)
+        ):
+            value = sign * float(arg.value)
+            if math.isfinite(value):
+                return value
+        self.bad_args(node, f"argument at {arg.pos} must be a number")
+        raise AssertionError  # unreachable
+
+    def fn_range(self, node: n.Call) -> Typed:
+        if self.clause != "group_by":
+            fail(
+                Code.INVALID_ARGUMENT,
+                f"range() at {node.pos} is only allowed in group_by",
+                position=node.pos,
+                token="range",
+            )
+        self.arity(node, 2, "range(number_field, step)")
+        value = self.numeric(node.args[0], "range()")
+        step = self.constant_number(node, node.args[1])
+        if step <= 0:
+            self.bad_args(node, "the step must be greater than 0")
+        is_int = value.type == "int" and step.is_integer() and abs(step) < 2**62
+        p = self.params.add(int(step) if is_int else step)
+        if is_int:
+            return Typed(f"try(CAST(floor({value.sql} / {p}) AS BIGINT) * {p})", "int")
+        return Typed(f"try(floor({value.sql} / {p}) * {p})", "double")
+
+
+_WKT_POINT = re.compile(r"^\s*POINT\s*\(\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)\s*\)\s*$", re.IGNORECASE)
+
+
+def parse_point(text: str, pos: int) -> tuple[float, float]:
+    """``POINT(lon lat)`` (WKT) or a GeoJSON Point, as (lon, lat)."""
+    lon = lat = None
+    try:
+        m = _WKT_POINT.match(text)
+        if m:
+            lon, lat = float(m.group(1)), float(m.group(2))
+        elif text.lstrip().startswith("{") and len(text) < 1000:
+            geo = json.loads(text)
+            if isinstance(geo, dict) and geo.get("type") == "Point":
+                coords = geo.get("coordinates")
+                if isinstance(coords, list) and len(coords) == 2:
+                    lon, lat = float(coords[0]), float(coords[1])
+    except (ValueError, TypeError):
+        lon = lat = None
+    if lon is None or lat is None or not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        fail(
+            Code.INVALID_GEOMETRY,
+            f"geom at {pos} must be a point such as geom'POINT(2.35 48.85)' (longitude latitude)",
+            position=pos,
+            token=text[:40],
+        )
+    return lon, lat
+
+
+FUNCTIONS: dict[str, Callable[[Generator, n.Call], Typed]] = {
+    "count": Generator.fn_count,
+    "sum": Generator.fn_sum,
+    "avg": Generator.fn_avg,
+    "min": Generator.fn_min_max,
+    "max": Generator.fn_min_max,
+    "year": Generator.fn_date_part,
+    "month": Generator.fn_date_part,
+    "day": Generator.fn_date_part,
+    "hour": Generator.fn_date_part,
+    "minute": Generator.fn_date_part,
+    "second": Generator.fn_date_part,
+    "date_format": Generator.fn_date_format,
+    "lower": Generator.fn_case,
+    "upper": Generator.fn_case,
+    "search": Generator.fn_search,
+    "startswith": Generator.fn_startswith,
+    "within_distance": Generator.fn_within_distance,
+    "in_bbox": Generator.fn_in_bbox,
+    "range": Generator.fn_range,
+}
