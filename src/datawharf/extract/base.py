@@ -65,6 +65,7 @@ class ReadOptions:
 
     max_records: int | None = None
     batch_size: int = 65_536
+    filename: str | None = None  # the content's name, for ``extract_filename``
     extra: dict[str, Any] = field(default_factory=dict)
 
 
