@@ -20,6 +20,19 @@ from pathlib import Path
 from bench.objects import S3Object
 
 
+def peak_rss_kib() -> int:
+    """This process's RSS high-water mark, threads included.
+
+    ``VmHWM`` rather than ``ru_maxrss``: Linux carries the parent's ``ru_maxrss`` over ``fork`` + ``exec``,
+    so a child of a harness that has just generated 1 GiB would report the harness's peak, not its own.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def main(argv: list[str]) -> int:
     spec, object_json, out_dir, *preload = argv
     for module in preload:
@@ -35,8 +48,7 @@ def main(argv: list[str]) -> int:
         traceback.print_exc()
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"[:500]}))
         return 1
-    # ru_maxrss is in KiB on Linux: the high-water mark of this process, threads included.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss_kib()
     print(json.dumps({"wall_s": wall, "peak_rss_kib": peak, "result": result}, default=str))
     return 0
 

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DEFAULT_SEED = 20240806
 DEFAULT_DATA_DIR = Path("/tmp/datawharf-bench")
 BUCKET = "bench"
@@ -150,6 +150,8 @@ class DataFile:
     rows: int
     seed: int
     target_bytes: int
+    #: The bytes a reader parses: the CSV's size for its gzip, ``bytes`` for the others.
+    content_bytes: int
 
 
 class _Pools:
@@ -405,16 +407,21 @@ def ensure_data(
             _gzip(paths["csv"], paths["csvgz"])
         for fmt, name in names.items():
             path = paths[fmt]
+            size = path.stat().st_size
+            content = paths["csv"].stat().st_size if fmt == "csvgz" else size
             manifest[name] = asdict(
-                DataFile(name, path.name, path, fmt, path.stat().st_size, rows, seed, target)
-            ) | {"path": str(path), "version": GENERATOR_VERSION}
+                DataFile(name, path.name, path, fmt, size, rows, seed, target, content)
+            ) | {
+                "path": str(path),
+                "version": GENERATOR_VERSION,
+            }
         _manifest_path(data_dir).write_text(json.dumps(manifest, indent=2))
         if log:
             print(f"generated {', '.join(names.values())} in {time.perf_counter() - started:.1f} s")
     return {
         name: DataFile(**{k: v for k, v in entry.items() if k != "version"} | {"path": Path(entry["path"])})
         for name, entry in manifest.items()
-        if entry["seed"] == seed
+        if entry["seed"] == seed and entry.get("version") == GENERATOR_VERSION
     }
 
 

@@ -128,6 +128,7 @@ def summarize(runs: list[Run], obj: S3Object) -> dict[str, Any]:
         "failed_runs": len(runs) - len(good),
         "wall_s": wall,
         "mib_s": obj.size / MiB / wall if wall > 0 else None,
+        "content_mib_s": obj.content_size / MiB / wall if wall > 0 else None,
         "peak_rss_mb": median("peak_rss_mb"),
         "bytes_fetched": int(median("bytes_fetched")),
         "mib_fetched": median("bytes_fetched") / MiB,

@@ -25,6 +25,8 @@ class S3Object:
     size: int
     rows: int
     format: str
+    #: Bytes a reader parses (the uncompressed CSV of a .csv.gz); ``size`` otherwise.
+    content_size: int
     access_key: str = ACCESS_KEY
     secret_key: str = SECRET_KEY
     region: str = REGION

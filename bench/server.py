@@ -84,6 +84,7 @@ class BenchServer:
             size=data_file.bytes,
             rows=data_file.rows,
             format=data_file.format,
+            content_size=data_file.content_bytes,
         )
 
     def warm(self, data_files: list[DataFile]) -> None:
