@@ -48,4 +48,6 @@ def fail(
         detail["position"] = position
     if token is not None:
         detail["token"] = token
+    if detail.get("clause") in ("select", "where", "group_by", "order_by", "refine", "exclude"):
+        message = f"{message} (in {detail['clause']})"
     raise ODSQLError(message, error_code=code.value, detail=detail)
