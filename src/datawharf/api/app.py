@@ -13,6 +13,7 @@ from datawharf.api.errors import install_error_handlers
 from datawharf.api.limits import BodySizeLimit
 from datawharf.settings import Settings
 from datawharf.store.db import open_database
+from datawharf.web import install_backoffice
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,4 +42,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     install_error_handlers(app)
     app.include_router(automation.build_router())
+    install_backoffice(app)
     return app

@@ -1,0 +1,21 @@
+"""The web backoffice, ``/backoffice/``: server-rendered pages over the core services.
+
+``install_backoffice(app)`` is the one call ``create_app`` makes. The pages call the core
+(``apikeys``, ``connections``, ``extract``, ``datasets``) like the API does; no logic lives here that
+the API or the CLI would need too.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from datawharf.web.rendering import BASE, STATIC_DIR
+
+
+def install_backoffice(app: FastAPI) -> None:
+    from datawharf.web import auth, connections, datasets
+
+    app.mount(f"{BASE}/static", StaticFiles(directory=STATIC_DIR), name="backoffice-static")
+    for module in (auth, connections, datasets):
+        app.include_router(module.router)

@@ -1,0 +1,90 @@
+"""Backoffice sign-in, session cookie and CSRF, through the real app (no browser needed)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from datawharf.web.session import COOKIE_NAME, SessionCodec, WebSession, session_secret
+from tests.support.app import BOOTSTRAP_KEY, make_app_client, make_settings
+
+
+@pytest.fixture
+def browser_client(tmp_path: Path) -> Iterator[TestClient]:
+    with make_app_client(make_settings(tmp_path / "home")) as client:
+        client.headers.pop("Authorization")
+        yield client
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+def test_pages_redirect_to_sign_in_and_back(browser_client: TestClient) -> None:
+    response = browser_client.get("/backoffice/connections/?x=1", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/backoffice/sign-in?next=%2Fbackoffice%2Fconnections%2F%3Fx%3D1"
+
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/backoffice" in cookie
+    form = browser_client.get(response.headers["location"])
+    signed = browser_client.post(
+        "/backoffice/sign-in",
+        data={"api_key": BOOTSTRAP_KEY, "csrf_token": csrf_of(form.text), "next": "/backoffice/connections/"},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303
+    assert signed.headers["location"] == "/backoffice/connections/"
+    assert BOOTSTRAP_KEY not in signed.headers["set-cookie"]
+    assert browser_client.get("/backoffice/connections/").status_code == 200
+
+
+def test_wrong_key_and_missing_csrf_are_refused(browser_client: TestClient) -> None:
+    token = csrf_of(browser_client.get("/backoffice/sign-in").text)
+    wrong = browser_client.post("/backoffice/sign-in", data={"api_key": "x" * 20, "csrf_token": token})
+    assert wrong.status_code == 401
+    assert "unknown or revoked" in wrong.text
+
+    forged = browser_client.post(
+        "/backoffice/sign-in", data={"api_key": BOOTSTRAP_KEY, "csrf_token": "forged"}
+    )
+    assert forged.status_code == 403
+    assert "security token" in forged.text
+    assert browser_client.get("/backoffice/datasets/", follow_redirects=False).status_code == 303
+
+
+def test_next_never_leaves_the_backoffice(browser_client: TestClient) -> None:
+    token = csrf_of(browser_client.get("/backoffice/sign-in").text)
+    signed = browser_client.post(
+        "/backoffice/sign-in",
+        data={"api_key": BOOTSTRAP_KEY, "csrf_token": token, "next": "https://evil.example/"},
+        follow_redirects=False,
+    )
+    assert signed.headers["location"] == "/backoffice/datasets/"
+
+
+def test_sign_out_needs_the_token_and_ends_the_session(browser_client: TestClient) -> None:
+    token = csrf_of(browser_client.get("/backoffice/sign-in").text)
+    browser_client.post("/backoffice/sign-in", data={"api_key": BOOTSTRAP_KEY, "csrf_token": token})
+    page = browser_client.get("/backoffice/datasets/")
+    assert browser_client.post("/backoffice/sign-out", data={}).status_code == 403
+    assert browser_client.get("/backoffice/datasets/", follow_redirects=False).status_code == 200
+    browser_client.post("/backoffice/sign-out", data={"csrf_token": csrf_of(page.text)})
+    assert browser_client.get("/backoffice/datasets/", follow_redirects=False).status_code == 303
+
+
+def test_tampered_cookie_is_a_new_anonymous_session(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    codec = SessionCodec(session_secret(settings))
+    value = codec.dumps(WebSession.signed_in("ak_someone"))
+    assert codec.loads(value) == WebSession(key_uid="ak_someone", csrf_token=codec.loads(value).csrf_token)
+    assert codec.loads(value[:-2] + "xx") is None
+    assert SessionCodec(b"another secret").loads(value) is None
+    assert (settings.home / "backoffice-session.key").stat().st_mode & 0o777 == 0o600
+    assert COOKIE_NAME == "datawharf_backoffice"
