@@ -40,7 +40,9 @@ def java_to_strftime(pattern: str, *, position: int | None = None) -> str:
     out: list[str] = []
     for m in _PATTERN_RE.finditer(pattern):
         piece = m.group()
-        if piece.startswith("'"):
+        if piece == "'":
+            fail(Code.INVALID_DATE_FORMAT, "date_format pattern has an unclosed quote", position=position)
+        elif piece.startswith("'"):
             literal = "'" if piece == "''" else piece[1:-1].replace("''", "'")
             out.append(literal.replace("%", "%%"))
         elif m.group(1):
@@ -54,8 +56,6 @@ def java_to_strftime(pattern: str, *, position: int | None = None) -> str:
                     token=piece,
                 )
             out.append(directive)
-        elif piece == "'":
-            fail(Code.INVALID_DATE_FORMAT, "date_format pattern has an unclosed quote", position=position)
         else:
             out.append(piece.replace("%", "%%"))
     return "".join(out)
