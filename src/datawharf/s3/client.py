@@ -1,0 +1,245 @@
+"""S3 clients on botocore, one per connection (no global cache: rotating a key is making a new client).
+
+Everything on the wire is botocore's: SigV4 signing, the standard retry mode, timeouts, the connection
+pool. What datawharf adds is registered on botocore's event system, never patched in:
+
+- ``before-sign.s3``: the connection's extra headers go on every request before signing, so SigV4
+  signs them (requester-pays, SSE-C keys, custom headers);
+- ``before-send.s3``: the outbound guard checks the host of every request about to leave, including
+  requests botocore re-targeted itself (see netguard);
+- ``needs-retry.s3`` (first in line): a "bucket is in another region" answer becomes ``wrong_region``
+  naming the right region, instead of botocore's region redirector silently re-signing for it: the
+  region is part of the connection, and the user should fix it once.
+
+Credentials come in as a botocore credentials object (static keys, or RefreshableCredentials for an
+assumed role), or None for anonymous (unsigned) reads of public buckets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import botocore
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import CredentialProvider, CredentialResolver, Credentials
+
+from datawharf.errors import InvalidInput
+from datawharf.s3.errors import Where, response_region, wrong_region_error
+from datawharf.s3.locations import AddressingStyle, S3Location
+from datawharf.s3.netguard import NetGuard
+from datawharf.settings import Settings
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_POOL = 32
+
+# Headers botocore or datawharf set themselves: a connection may not override them.
+_RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "host",
+        "content-length",
+        "content-md5",
+        "content-type",
+        "connection",
+        "transfer-encoding",
+        "expect",
+        "range",
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+        "x-amz-date",
+        "x-amz-content-sha256",
+        "x-amz-security-token",
+        "user-agent",
+    }
+)
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 field-name
+
+
+def validate_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Check a connection's extra headers; raise ``invalid_header`` naming the header (never its value)."""
+    checked: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for name, value in headers:
+        if not isinstance(name, str) or not _TOKEN.match(name):
+            raise InvalidInput(
+                f"The header name {name!r} is not valid: use letters, digits and '-' only.",
+                error_code="invalid_header",
+                detail={"header": str(name)},
+            )
+        lowered = name.lower()
+        if lowered in _RESERVED_HEADERS:
+            raise InvalidInput(
+                f"The header {name} is set by datawharf itself and cannot be given: remove it.",
+                error_code="invalid_header",
+                detail={"header": name},
+            )
+        if lowered in seen:
+            raise InvalidInput(
+                f"The header {name} is given twice: keep one.",
+                error_code="invalid_header",
+                detail={"header": name},
+            )
+        if not isinstance(value, str) or any(
+            (ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F for ch in value
+        ):
+            raise InvalidInput(
+                f"The value of header {name} contains a newline or control character: give it on one line.",
+                error_code="invalid_header",
+                detail={"header": name},
+            )
+        seen.add(lowered)
+        checked.append((name, value))
+    return tuple(checked)
+
+
+class _GivenCredentials(CredentialProvider):
+    """A provider that returns exactly the credentials it was given.
+
+    Registered as the session's only provider, so botocore never looks in the environment, the shared
+    files or the instance metadata service for a connection's client.
+    """
+
+    METHOD = "datawharf"
+
+    def __init__(self, credentials: Credentials) -> None:
+        super().__init__()
+        self._given = credentials
+
+    def load(self) -> Credentials:
+        return self._given
+
+
+@dataclass
+class S3Client:
+    """A botocore S3 client bound to one endpoint, region, credentials and header set.
+
+    ``raw`` is the botocore client (thread-safe: share it among reader threads). Close it when the
+    connection's lifecycle ends, to release the pool's sockets.
+    """
+
+    raw: Any
+    endpoint_url: str | None
+    region: str
+    addressing_style: AddressingStyle
+    headers: tuple[tuple[str, str], ...] = field(default=())
+
+    def where(self, bucket: str | None = None, key: str | None = None) -> Where:
+        return Where(
+            bucket=bucket, key=key, endpoint=self.endpoint_url or f"S3 ({self.region})", region=self.region
+        )
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> S3Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def make_client(
+    settings: Settings,
+    *,
+    endpoint_url: str | None,
+    region: str | None = None,
+    addressing_style: AddressingStyle = "path",
+    credentials: Credentials | None = None,
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+    max_pool_connections: int = DEFAULT_POOL,
+) -> S3Client:
+    """A new S3 client (see module docstring). ``credentials=None`` reads anonymously (unsigned)."""
+    pairs = validate_headers(headers.items() if isinstance(headers, Mapping) else headers)
+    region = region or DEFAULT_REGION
+    session = botocore.session.Session()
+    if credentials is not None:
+        session.register_component(
+            "credential_provider", CredentialResolver([_GivenCredentials(credentials)])
+        )
+    config = Config(
+        region_name=region,
+        signature_version="s3v4" if credentials is not None else botocore.UNSIGNED,
+        s3={"addressing_style": addressing_style},
+        retries={"mode": "standard", "total_max_attempts": max(1, settings.s3_max_attempts)},
+        connect_timeout=settings.s3_connect_timeout,
+        read_timeout=settings.s3_read_timeout,
+        max_pool_connections=max_pool_connections,
+        # Integrity checksums on every request (botocore >= 1.36's default) break several
+        # S3-compatible stores; we only read, and S3 checks what it needs.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        # AWS_ENDPOINT_URL* in the environment must not redirect a connection somewhere else.
+        ignore_configured_endpoint_urls=True,
+        user_agent_extra="datawharf",
+    )
+    raw = session.create_client("s3", endpoint_url=endpoint_url, config=config)
+    client = S3Client(raw, endpoint_url, region, addressing_style, pairs)
+    _register_handlers(client, NetGuard(settings))
+    return client
+
+
+def client_for(
+    settings: Settings,
+    location: S3Location,
+    *,
+    region: str | None = None,
+    credentials: Credentials | None = None,
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+    max_pool_connections: int = DEFAULT_POOL,
+) -> S3Client:
+    """A client for a parsed location; ``region`` (the connection's) wins over the URL's."""
+    return make_client(
+        settings,
+        endpoint_url=location.endpoint_url,
+        region=region or location.region,
+        addressing_style=location.addressing_style,
+        credentials=credentials,
+        headers=headers,
+        max_pool_connections=max_pool_connections,
+    )
+
+
+def _register_handlers(client: S3Client, guard: NetGuard) -> None:
+    events = client.raw.meta.events
+    headers = client.headers
+
+    def add_headers(request: Any, **_: Any) -> None:
+        for name, value in headers:
+            if name in request.headers:
+                del request.headers[name]
+            request.headers[name] = value
+
+    def check_destination(request: Any, **_: Any) -> None:
+        guard.check_url(request.url)
+
+    def refuse_region_redirect(request_dict: dict[str, Any], response: Any, operation: Any, **_: Any) -> None:
+        if response is None:
+            return
+        http_response, parsed = response
+        error = parsed.get("Error", {}) or {}
+        status = getattr(http_response, "status_code", None)
+        looks_redirected = status in (301, 302, 307) or error.get("Code") in (
+            "AuthorizationHeaderMalformed",
+            "PermanentRedirect",
+            "IllegalLocationConstraintException",
+            "301",
+            "400",
+        )
+        if not looks_redirected:
+            return
+        right = response_region(parsed)
+        if right and right != client.region:
+            bucket = request_dict.get("context", {}).get("s3_redirect", {}).get("bucket")
+            params = request_dict.get("context", {}).get("s3_redirect", {}).get("params", {}) or {}
+            raise wrong_region_error(right, client.where(bucket, params.get("Key")), parsed)
+
+    if headers:
+        events.register("before-sign.s3", add_headers)
+    events.register("before-send.s3", check_destination)
+    events.register_first("needs-retry.s3", refuse_region_redirect)

@@ -1,0 +1,283 @@
+"""Reading one S3 object: HEAD, and a seekable read-only file object over ranged GETs.
+
+The file object never holds the whole object: its cache (``caches.py``) decides what to fetch, for a
+preview (a few small reads, growing read-ahead, random access for footers) or a publish (sequential,
+overlapping parallel GETs, bounded memory). Every range is a GET with ``If-Match: <ETag of the HEAD>``,
+so an object replaced mid-read fails as ``object_changed`` instead of mixing two versions (s3fs does
+the same); the ETag and total size of each answer are checked too, for servers that ignore If-Match.
+
+Extractors receive an ``S3File`` as any binary file (``read``, ``readinto``, ``seek``, ``tell``,
+``peek``); they never know it comes from S3.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from botocore import exceptions as bx
+
+from datawharf.errors import ConnectionProblem, DatawharfError
+from datawharf.s3.caches import BaseCache, Fetcher, MiB, ReadAheadCache, StreamingCache
+from datawharf.s3.client import S3Client
+from datawharf.s3.errors import Where, request_ids, translate, translated
+
+AccessPattern = Literal["preview", "stream"]
+
+# A HEAD error has no body, so botocore only knows the status: these get a 1-byte GET to learn the code.
+_BODYLESS_CODES = {"400", "403", "404"}
+_PEEK_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    etag: str  # as S3 sends it, quotes included: what If-Match wants back
+    last_modified: datetime | None
+    content_type: str | None
+    version_id: str | None = None
+
+
+def head_object(client: S3Client, bucket: str, key: str) -> ObjectInfo:
+    """Size, ETag, Last-Modified and Content-Type of an object, or the translated reason it is not readable.
+
+    A failed HEAD only says "403" or "404"; a one-byte GET then tells which (unknown key, bad
+    signature, access denied, no such bucket or key), for the message the user needs.
+    """
+    where = client.where(bucket, key)
+    try:
+        response = client.raw.head_object(Bucket=bucket, Key=key)
+    except bx.ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _BODYLESS_CODES:
+            raise _diagnose(client, bucket, key, exc) from exc
+        raise translate(exc, where) from exc
+    except bx.BotoCoreError as exc:
+        raise translate(exc, where) from exc
+    return ObjectInfo(
+        size=int(response["ContentLength"]),
+        etag=str(response.get("ETag", "")),
+        last_modified=response.get("LastModified"),
+        content_type=response.get("ContentType"),
+        version_id=response.get("VersionId"),
+    )
+
+
+def _diagnose(client: S3Client, bucket: str, key: str, head_error: bx.ClientError) -> DatawharfError:
+    where = client.where(bucket, key)
+    try:
+        client.raw.get_object(Bucket=bucket, Key=key, Range="bytes=0-0")["Body"].close()
+    except bx.ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code and not code.isdigit() and code != "InvalidRange":
+            return translate(exc, where)
+    except (bx.BotoCoreError, DatawharfError):
+        pass
+    return translate(head_error, where)
+
+
+def head_bucket(client: S3Client, bucket: str) -> None:
+    """Check that the bucket exists and the credentials may list it (validation of a bucket URL)."""
+    where = client.where(bucket)
+    try:
+        client.raw.list_objects_v2(Bucket=bucket, MaxKeys=1)
+    except (bx.ClientError, bx.BotoCoreError) as exc:
+        raise translate(exc, where) from exc
+
+
+def range_fetcher(client: S3Client, bucket: str, key: str, info: ObjectInfo, *, attempts: int = 3) -> Fetcher:
+    """A Fetcher of ``[start, end)`` by ranged GET pinned to ``info.etag`` (thread-safe)."""
+    where = client.where(bucket, key)
+
+    def fetch(start: int, end: int) -> bytes:
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes={start}-{end - 1}"}
+        if info.etag:
+            params["IfMatch"] = info.etag
+        for attempt in range(1, attempts + 1):
+            with translated(where):
+                response = client.raw.get_object(**params)
+            _check_same_object(response, info, where)
+            try:
+                data: bytes = response["Body"].read()
+            except (bx.ResponseStreamingError, bx.IncompleteReadError, bx.ReadTimeoutError) as exc:
+                # botocore retries requests, not a body that broke half-way: retry that here.
+                if attempt == attempts:
+                    raise translate(exc, where) from exc
+                time.sleep(0.05 * 2**attempt)
+                continue
+            if len(data) != end - start:
+                raise ConnectionProblem(
+                    f"{where.target} returned {len(data)} bytes for a range of {end - start}: the object "
+                    "changed or the server misbehaved; run the operation again.",
+                    step="object",
+                    error_code="object_changed",
+                    detail={"range": [start, end], **request_ids(response)},
+                )
+            return data
+        raise AssertionError("unreachable")
+
+    return fetch
+
+
+def _check_same_object(response: dict[str, Any], info: ObjectInfo, where: Where) -> None:
+    etag = response.get("ETag")
+    total = str(response.get("ContentRange", "")).rpartition("/")[2]
+    if (info.etag and etag and etag != info.etag) or (total.isdigit() and int(total) != info.size):
+        response["Body"].close()
+        raise ConnectionProblem(
+            f"{where.target} was replaced while it was being read (its ETag or size changed): run the "
+            "operation again to read the new version.",
+            step="object",
+            error_code="object_changed",
+            detail=request_ids(response),
+        )
+
+
+class S3File(io.RawIOBase):
+    """A seekable, read-only binary file over a cache of ranged reads."""
+
+    def __init__(self, cache: BaseCache, *, name: str, info: ObjectInfo | None = None) -> None:
+        super().__init__()
+        self._cache = cache
+        self._position = 0
+        self.name = name
+        self.info = info
+
+    # --- what tests and the benchmark observe
+    @property
+    def size(self) -> int:
+        return self._cache.size
+
+    @property
+    def cache(self) -> BaseCache:
+        return self._cache
+
+    @property
+    def bytes_fetched(self) -> int:
+        return self._cache.bytes_fetched
+
+    @property
+    def requests(self) -> int:
+        return self._cache.requests
+
+    # --- io protocol
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        self._check_open()
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._check_open()
+        if whence == io.SEEK_SET:
+            position = offset
+        elif whence == io.SEEK_CUR:
+            position = self._position + offset
+        elif whence == io.SEEK_END:
+            position = self.size + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if position < 0:
+            raise OSError(22, "negative seek position")
+        self._position = position
+        return position
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._check_open()
+        end = self.size if size is None or size < 0 else self._position + size
+        data = self._cache.fetch(self._position, end)
+        self._position += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def _buffered(self) -> tuple[bytes, int]:
+        """The cached block at the current position (fetching it if needed) and the offset in it."""
+        block, offset = self._cache.buffered(self._position)
+        if offset >= len(block) and self._position < self.size:
+            self._cache.fetch(self._position, self._position + 1)
+            block, offset = self._cache.buffered(self._position)
+        return block, offset
+
+    def peek(self, size: int = 0) -> bytes:
+        """Buffered bytes from the current position (at least one unless at the end), not advancing."""
+        self._check_open()
+        block, offset = self._buffered()
+        return block[offset : offset + max(size, _PEEK_BYTES)]
+
+    def readline(self, size: int | None = -1) -> bytes:
+        """A line, searched for in the cached blocks in place (IOBase's default reads byte by byte)."""
+        self._check_open()
+        limit = None if size is None or size < 0 else size
+        parts: list[bytes] = []
+        taken = 0
+        while limit is None or taken < limit:
+            block, offset = self._buffered()
+            if offset >= len(block):
+                break
+            stop = len(block) if limit is None else min(len(block), offset + limit - taken)
+            newline = block.find(b"\n", offset, stop)
+            end = stop if newline < 0 else newline + 1
+            parts.append(block[offset:end])
+            taken += end - offset
+            self._position += end - offset
+            if newline >= 0:
+                break
+        return b"".join(parts)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._cache.close()
+        super().close()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+
+
+def open_object(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    *,
+    access: AccessPattern = "preview",
+    info: ObjectInfo | None = None,
+    chunk_size: int = 8 * MiB,
+    concurrency: int = 4,
+    max_fetch_bytes: int | None = None,
+) -> S3File:
+    """Open an object for reading; HEADs it first unless ``info`` (from an earlier HEAD) is given.
+
+    ``access="preview"``: small reads and random access, read-ahead growing from 64 KiB.
+    ``access="stream"``: sequential reading with ``concurrency`` ranged GETs of ``chunk_size`` bytes in
+    flight; memory stays at ``concurrency * chunk_size``.
+    ``max_fetch_bytes``: refuse (``read_budget_exceeded``) to fetch more than this in all.
+    """
+    info = info or head_object(client, bucket, key)
+    fetcher = range_fetcher(client, bucket, key, info)
+    cache: BaseCache
+    if access == "stream":
+        cache = StreamingCache(
+            fetcher,
+            info.size,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+            max_fetch_bytes=max_fetch_bytes,
+        )
+    else:
+        cache = ReadAheadCache(fetcher, info.size, max_fetch_bytes=max_fetch_bytes)
+    return S3File(cache, name=f"s3://{bucket}/{key}", info=info)
