@@ -66,6 +66,7 @@ class ReadOptions:
     max_records: int | None = None
     batch_size: int = 65_536
     filename: str | None = None  # the content's name, for ``extract_filename``
+    max_bytes: int | None = None  # a bounded read (preview) reads at most this much content
     extra: dict[str, Any] = field(default_factory=dict)
 
 

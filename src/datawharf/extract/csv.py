@@ -332,6 +332,76 @@ class CsvExtractor:
         return merged
 
 
+def _newline(codec: str, head: bytes) -> bytes:
+    if codec == "utf-16":
+        codec = "utf-16-be" if head.startswith(codecs.BOM_UTF16_BE) else "utf-16-le"
+    try:
+        return "\n".encode(codec)
+    except (LookupError, UnicodeEncodeError):
+        return b"\n"
+
+
+def _windowed(stream: BinaryIO, params: dict[str, Any], options: ReadOptions) -> Iterator[pa.RecordBatch]:
+    """The first ``max_records`` records, reading a prefix that grows x4 until they are complete.
+
+    pyarrow's streaming reader reads megabytes ahead of the batch it returns; a preview must fetch
+    only what it shows, so the prefix is parsed whole, cut after its last newline. When it does not
+    reach the end of the stream, its last record may be cut, so one record more than wanted must be
+    there before stopping. Past ``max_bytes`` the complete records found are returned, or an error
+    when there is none.
+    """
+    wanted = options.max_records or 0
+    cap = options.max_bytes or MAX_RECORD_BYTES
+    codec = _codec(params["encoding"])
+    window, buffer, eof = min(PREVIEW_FIRST_BLOCK, cap), b"", False
+    while True:
+        while len(buffer) < window and not eof:
+            chunk = stream.read(window - len(buffer))
+            eof = not chunk
+            buffer += chunk or b""
+        if not buffer:
+            raise ExtractError("The file is empty: there is nothing to read.", error_code="empty_file")
+        end = len(buffer)
+        if not eof:
+            newline = _newline(codec, buffer[:4])
+            cut = buffer.rfind(newline)
+            end = cut + len(newline) if cut >= 0 else 0
+        batches: list[pa.RecordBatch] = []
+        if end:
+            inner = ReadOptions(max_records=wanted + (0 if eof else 1), filename=options.filename)
+            try:
+                batches = list(_CsvRead(io.BytesIO(buffer[:end]), params, inner, block=end + 1).batches())
+            except ExtractError as exc:
+                if eof or exc.error_code not in ("csv_parse_error", "record_too_long", "no_such_row"):
+                    raise
+        rows = sum(b.num_rows for b in batches)
+        if eof or rows > wanted or window >= cap:
+            keep = wanted if eof or rows > wanted else rows - 1
+            if keep <= 0 and not (eof and end):
+                raise ExtractError(
+                    f"No complete record in the first {cap / MiB:g} MiB: "
+                    "check the separator and the encoding.",
+                    error_code="no_complete_record",
+                    detail={"byte_offset": len(buffer)},
+                )
+            yield from _head(batches, keep)
+            return
+        window = min(window * 4, cap)
+
+
+def _head(batches: Sequence[pa.RecordBatch], count: int) -> Iterator[pa.RecordBatch]:
+    """The first ``count`` rows; an empty batch still tells the columns of a header-only file."""
+    if batches and not any(b.num_rows for b in batches):
+        yield batches[0]
+        return
+    for batch in batches:
+        if count <= 0:
+            return
+        if batch.num_rows:
+            yield batch.slice(0, count)
+            count -= min(count, batch.num_rows)
+
+
 class _Prefixed(io.RawIOBase):
     """Bytes already read (to find the header), then the rest of the stream: lets a non-seekable stream
     be peeked at without reading it twice."""
@@ -359,8 +429,11 @@ class _Prefixed(io.RawIOBase):
 class _CsvRead:
     """One read of one stream: header peek, pyarrow streaming, ragged-row repair."""
 
-    def __init__(self, stream: BinaryIO, params: dict[str, Any], options: ReadOptions) -> None:
+    def __init__(
+        self, stream: BinaryIO, params: dict[str, Any], options: ReadOptions, block: int | None = None
+    ) -> None:
         self.stream, self.params, self.options = stream, params, options
+        self.block = block or PUBLISH_BLOCK
         self.codec = _codec(params["encoding"])
         self.start = stream.tell() if _seekable(stream) else None
         self.skip = params["first_row_no"] - 1
@@ -439,7 +512,7 @@ class _CsvRead:
     # -- reading ------------------------------------------------------------------------------------
     def batches(self) -> Iterator[pa.RecordBatch]:
         prefix = self._peek()
-        block = PREVIEW_FIRST_BLOCK if self.options.max_records is not None else PUBLISH_BLOCK
+        block = self.block
         done = 0
         source: BinaryIO | io.RawIOBase = _Prefixed(prefix, self.stream)
         while True:
@@ -452,6 +525,8 @@ class _CsvRead:
                         yield batch
                     if self.options.max_records is not None and done >= self.options.max_records:
                         return
+                if not done:
+                    yield pa.RecordBatch.from_pylist([], schema=self._schema())
                 return
             except pa.ArrowInvalid as exc:
                 message = str(exc)
@@ -462,6 +537,13 @@ class _CsvRead:
                 block = min(block * 4, MAX_RECORD_BYTES)
                 self.stream.seek(self.start)
                 source = self.stream
+
+    def _schema(self) -> pa.Schema:
+        names = [*self.names, FILENAME_FIELD] if self._with_filename() else self.names
+        return pa.schema([pa.field(name, pa.string()) for name in names])
+
+    def _with_filename(self) -> bool:
+        return bool(self.params.get("extract_filename")) and self.options.filename is not None
 
     def _translate(self, exc: Exception) -> ExtractError:
         message = str(exc)
@@ -551,7 +633,7 @@ class _CsvRead:
                 batch, to_skip = batch.slice(cut), to_skip - cut
             if self.params.get("extract_filename") and filename is not None:
                 batch = batch.append_column(
-                    FILENAME_FIELD, pa.array([filename] * batch.num_rows, pa.string())
+                    FILENAME_FIELD, pa.repeat(pa.scalar(filename, pa.string()), batch.num_rows)
                 )
             yield batch
 

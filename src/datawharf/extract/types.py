@@ -52,6 +52,10 @@ GUESS_SAMPLE_VALUES = 1000
 _NULL_MARKERS = pa.array(["", "na", "n/a", "nan", "null", "none", "-", ".", "nd", "n.d."])
 _LEADING_ZERO = r"^[+-]?0[0-9]"
 _INT = r"^[+-]?(0|[1-9][0-9]{0,17})$"
+# "1,130,345" and "6,718": thousands separators, tried as int before the decimal-comma double reading.
+_THOUSANDS_INT = r"^[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+$"
+# "229,932.50": both separators, unambiguous.
+_THOUSANDS_DOUBLE = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+\.[0-9]+$"
 _DOUBLE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _DATETIME = (
@@ -86,7 +90,7 @@ def _as_strings(array: pa.Array) -> pa.Array:
 def _prepare(array: pa.Array) -> tuple[pa.Array, pa.Array]:
     """Trimmed strings, and the mask of cells that are empty or say "no data"."""
     trimmed = pc.utf8_trim_whitespace(_as_strings(array))
-    blank = pc.fill_null(pc.is_in(pc.utf8_lower(trimmed), value_set=_NULL_MARKERS), True)
+    blank = pc.or_(pc.is_null(trimmed), pc.is_in(pc.utf8_lower(trimmed), value_set=_NULL_MARKERS))
     return trimmed, blank
 
 
@@ -111,6 +115,13 @@ def _keep(values: pa.Array, ok: pa.Array) -> pa.Array:
     return pc.if_else(ok, values, pa.scalar(None, values.type))
 
 
+def _drop_thousands(values: pa.Array, pattern: str) -> pa.Array:
+    grouped = pc.match_substring_regex(values, pattern)
+    if not pc.any(grouped).as_py():
+        return values
+    return pc.if_else(grouped, pc.replace_substring(values, ",", ""), values)
+
+
 def _fast_temporal(values: pa.Array, field_type: str) -> pa.Array | None:
     """A straight cast when every value is already in a form Arrow parses: the common case, 5x cheaper
     than the normalizing regular expressions."""
@@ -131,10 +142,11 @@ def _convert_strings(trimmed: pa.Array, blank: pa.Array, field_type: str) -> pa.
     target = ARROW_TYPES[field_type]
     usable = pc.invert(blank)
     if field_type == "int":
-        ok = pc.and_(usable, pc.match_substring_regex(trimmed, _INT))
-        return _cast_isolating(_keep(pc.utf8_ltrim(trimmed, characters="+"), ok), target)
+        plain = _drop_thousands(trimmed, _THOUSANDS_INT)
+        ok = pc.and_(usable, pc.match_substring_regex(plain, _INT))
+        return _cast_isolating(_keep(pc.utf8_ltrim(plain, characters="+"), ok), target)
     if field_type == "double":
-        dotted = pc.replace_substring(trimmed, ",", ".")
+        dotted = pc.replace_substring(_drop_thousands(trimmed, _THOUSANDS_DOUBLE), ",", ".")
         ok = pc.and_(usable, pc.match_substring_regex(dotted, _DOUBLE))
         return _cast_isolating(_keep(dotted, ok), target)
     if field_type in ("date", "datetime"):
