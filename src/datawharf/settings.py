@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         default=8 * MiB, description="Most bytes a preview may fetch before giving up."
     )
     job_workers: int = Field(default=2, description="Publish jobs running at once in-process.")
+    warehouse_max_bytes: int | None = Field(
+        default=None, description="Cap on the warehouse folder's size; a publish crossing it fails."
+    )
+    scheduler_interval: float = Field(
+        default=20.0, description="Seconds between checks of dataset schedules and queued publishes."
+    )
 
     @field_validator("allowed_private_hosts", mode="before")
     @classmethod

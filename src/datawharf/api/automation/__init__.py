@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from datawharf.api.automation import apikeys
+from datawharf.api.automation import (
+    apikeys,
+    dataset_fields,
+    dataset_resources,
+    dataset_versions,
+    datasets,
+)
 
 PREFIX = "/api/automation/v1.0"
 
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX)
-    for module in (apikeys,):
+    for module in (apikeys, datasets, dataset_resources, dataset_fields, dataset_versions):
         router.include_router(module.router)
     return router

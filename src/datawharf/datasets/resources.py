@@ -1,0 +1,151 @@
+"""Resources: the sources of a dataset (an extractor type, its params, and a datasource).
+
+A datasource is ``{"type": "amazon_s3", "url", "headers"?, "connection": {"uid"} | <inline connection>}``.
+An inline connection is saved through the connections service as a non-reusable one, so the resource
+only ever stores ``connection_uid``; header values are encrypted at rest and come back as ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from datawharf.datasets import sources
+from datawharf.datasets.service import RESTING, get_dataset, require_status
+from datawharf.errors import InvalidInput, NotFound
+from datawharf.extract.registry import EXTRACTORS
+from datawharf.settings import Settings
+from datawharf.store.models import new_uid, utcnow
+from datawharf.store.models.datasets import Resource
+
+
+def _check_type(extractor_type: str) -> None:
+    if extractor_type not in EXTRACTORS:
+        raise InvalidInput(
+            f"Unknown extractor type {extractor_type!r}. Known: {', '.join(sorted(EXTRACTORS))} "
+            "(GET /api/automation/v1.0/extractors/).",
+            error_code="unknown_extractor",
+            detail={"type": ["unknown extractor"]},
+        )
+
+
+def _check_params(params: Any) -> dict[str, Any]:
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise InvalidInput(
+            "params must be an object.", error_code="invalid_params", detail={"params": ["object"]}
+        )
+    return params
+
+
+def get_resource(session: Session, dataset_uid: str, uid: str) -> Resource:
+    resource = session.get(Resource, uid)
+    if resource is None or resource.dataset_uid != dataset_uid:
+        raise NotFound(f"No resource {uid!r} in dataset {dataset_uid!r}.", error_code="resource_not_found")
+    return resource
+
+
+def list_resources(
+    session: Session, dataset_uid: str, *, limit: int, offset: int
+) -> tuple[int, list[Resource]]:
+    get_dataset(session, dataset_uid)
+    where = Resource.dataset_uid == dataset_uid
+    total = session.scalar(select(func.count()).select_from(Resource).where(where)) or 0
+    query = select(Resource).where(where).order_by(Resource.position, Resource.created_at)
+    return total, list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def create_resource(
+    session: Session,
+    settings: Settings,
+    dataset_uid: str,
+    *,
+    type: str,
+    title: str,
+    params: dict[str, Any] | None,
+    datasource: dict[str, Any],
+) -> Resource:
+    dataset = get_dataset(session, dataset_uid)
+    require_status(dataset, RESTING, "add a resource")
+    _check_type(type)
+    prepared = sources.prepare_datasource(session, settings, datasource)
+    last = session.scalar(select(func.max(Resource.position)).where(Resource.dataset_uid == dataset_uid))
+    resource = Resource(
+        uid=new_uid("re"),
+        dataset_uid=dataset_uid,
+        position=(last or 0) + 1,
+        type=type,
+        title=title,
+        params=_check_params(params),
+        datasource=prepared.public,
+        headers_secret=prepared.headers_secret,
+        connection_uid=prepared.connection_uid,
+    )
+    session.add(resource)
+    session.flush()
+    return resource
+
+
+def update_resource(
+    session: Session,
+    settings: Settings,
+    dataset_uid: str,
+    uid: str,
+    *,
+    type: str,
+    title: str,
+    params: dict[str, Any] | None,
+    datasource: dict[str, Any],
+) -> Resource:
+    dataset = get_dataset(session, dataset_uid)
+    require_status(dataset, RESTING, "change a resource")
+    resource = get_resource(session, dataset_uid, uid)
+    _check_type(type)
+    prepared = sources.prepare_datasource(session, settings, datasource, previous=resource)
+    resource.type = type
+    resource.title = title
+    resource.params = _check_params(params)
+    resource.datasource = prepared.public
+    resource.headers_secret = prepared.headers_secret
+    resource.connection_uid = prepared.connection_uid
+    resource.updated_at = utcnow()
+    session.flush()
+    return resource
+
+
+def delete_resource(session: Session, dataset_uid: str, uid: str) -> None:
+    dataset = get_dataset(session, dataset_uid)
+    require_status(dataset, RESTING, "delete a resource")
+    session.delete(get_resource(session, dataset_uid, uid))
+    session.flush()
+
+
+def public(resource: Resource) -> dict[str, Any]:
+    extractor = EXTRACTORS.get(resource.type)
+    datasource = dict(resource.datasource)
+    return {
+        "uid": resource.uid,
+        "type": resource.type,
+        "title": resource.title,
+        "display_name": datasource.get("url") or resource.title,
+        "extraction_infos": {"label": extractor.label if extractor else resource.type, "type": resource.type},
+        "origin": {"label": "Amazon S3", "type": datasource.get("type", "amazon_s3")},
+        "updated_at": resource.updated_at,
+        "params": resource.params,
+        "datasource": datasource,
+    }
+
+
+def fingerprint(resources: list[Resource], configurations: list[tuple[str, dict[str, Any]]]) -> str:
+    """What a publish depends on besides the objects themselves: a change here means "republish"."""
+    import hashlib
+
+    payload = {
+        "resources": [[r.uid, r.type, r.params, r.datasource, r.connection_uid] for r in resources],
+        "fields": configurations,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,0 +1,103 @@
+"""Schedules: unix cron expressions (five fields, evaluated in UTC) that republish a dataset when its
+objects changed. The scheduler (``runtime.py``) picks the schedules whose ``next_run_at`` has passed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from cron_descriptor import get_description
+from croniter import croniter
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from datawharf.datasets.service import get_dataset
+from datawharf.errors import InvalidInput, NotFound
+from datawharf.store.models import new_uid, utcnow
+from datawharf.store.models.datasets import DatasetSchedule
+
+
+def check_cron(expression: str) -> str:
+    expression = " ".join(str(expression).split())
+    if len(expression.split(" ")) != 5 or not croniter.is_valid(expression):
+        raise InvalidInput(
+            f"Invalid cron_schedule {expression[:100]!r}: use the five unix-cron fields "
+            "'minute hour day-of-month month day-of-week', e.g. '0 * * * *' (every hour).",
+            error_code="invalid_cron_schedule",
+            detail={"cron_schedule": ["not a five-field unix cron expression"]},
+        )
+    return expression
+
+
+def next_run(expression: str, after: datetime) -> datetime:
+    result: datetime = croniter(expression, after).get_next(datetime)
+    return result
+
+
+def get_schedule(session: Session, dataset_uid: str, uid: str) -> DatasetSchedule:
+    schedule = session.get(DatasetSchedule, uid)
+    if schedule is None or schedule.dataset_uid != dataset_uid:
+        raise NotFound(f"No schedule {uid!r} in dataset {dataset_uid!r}.", error_code="schedule_not_found")
+    return schedule
+
+
+def list_schedules(
+    session: Session, dataset_uid: str, *, limit: int, offset: int
+) -> tuple[int, list[DatasetSchedule]]:
+    get_dataset(session, dataset_uid)
+    where = DatasetSchedule.dataset_uid == dataset_uid
+    total = session.scalar(select(func.count()).select_from(DatasetSchedule).where(where)) or 0
+    query = select(DatasetSchedule).where(where).order_by(DatasetSchedule.created_at, DatasetSchedule.uid)
+    return total, list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def create_schedule(session: Session, dataset_uid: str, cron_schedule: str) -> DatasetSchedule:
+    get_dataset(session, dataset_uid)
+    expression = check_cron(cron_schedule)
+    schedule = DatasetSchedule(
+        uid=new_uid("sc"),
+        dataset_uid=dataset_uid,
+        cron_schedule=expression,
+        next_run_at=next_run(expression, utcnow()),
+    )
+    session.add(schedule)
+    session.flush()
+    return schedule
+
+
+def update_schedule(session: Session, dataset_uid: str, uid: str, cron_schedule: str) -> DatasetSchedule:
+    schedule = get_schedule(session, dataset_uid, uid)
+    schedule.cron_schedule = check_cron(cron_schedule)
+    schedule.next_run_at = next_run(schedule.cron_schedule, utcnow())
+    schedule.updated_at = utcnow()
+    session.flush()
+    return schedule
+
+
+def delete_schedule(session: Session, dataset_uid: str, uid: str) -> None:
+    session.delete(get_schedule(session, dataset_uid, uid))
+    session.flush()
+
+
+def due_schedules(session: Session, now: datetime) -> list[DatasetSchedule]:
+    query = (
+        select(DatasetSchedule)
+        .where(DatasetSchedule.next_run_at <= now)
+        .order_by(DatasetSchedule.next_run_at)
+    )
+    return list(session.scalars(query))
+
+
+def public(schedule: DatasetSchedule) -> dict[str, Any]:
+    try:
+        description = get_description(schedule.cron_schedule)
+    except Exception:  # cron-descriptor's own error types vary by version; a description is optional
+        description = None
+    return {
+        "uid": schedule.uid,
+        "cron_schedule": schedule.cron_schedule,
+        # Beyond the reference:
+        "description": description,
+        "next_run_at": schedule.next_run_at,
+        "last_run_at": schedule.last_run_at,
+    }
