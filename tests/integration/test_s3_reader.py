@@ -1,0 +1,113 @@
+"""The ranged reader against the real moto server: from a pasted URL to bytes, and a replaced object."""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import datetime
+
+import pyarrow.csv as pacsv
+import pytest
+
+from datawharf.errors import ConnectionProblem
+from datawharf.s3.client import client_for, make_client
+from datawharf.s3.credentials import static_credentials
+from datawharf.s3.locations import parse_location
+from datawharf.s3.reader import head_object, open_object
+from datawharf.settings import Settings
+from tests.support.moto import IamMotoServer, S3Bucket, allow
+
+MiB = 1024 * 1024
+CREDS = static_credentials("testing", "testing")
+
+
+def _csv(rows: int) -> bytes:
+    return b"id,name,value\n" + b"".join(b"%d,name %d,%d.5\n" % (i, i, i * 7) for i in range(rows))
+
+
+@pytest.mark.parametrize("key", ["plain.csv", "dir/with space.csv", "données/qualité+air 2024.csv"])
+def test_from_pasted_url_to_bytes(s3_bucket: S3Bucket, settings: Settings, key: str) -> None:
+    body = _csv(1000)
+    etag = s3_bucket.put(key, body, ContentType="text/csv")
+    location = parse_location(s3_bucket.url(key))
+    assert (location.bucket, location.key) == (s3_bucket.name, key)
+    with client_for(settings, location, credentials=CREDS) as client:
+        info = head_object(client, location.bucket, location.key)
+        assert (info.size, info.etag, info.content_type) == (len(body), etag, "text/csv")
+        assert isinstance(info.last_modified, datetime)
+        with open_object(client, location.bucket, location.key, info=info) as f:
+            assert f.read() == body
+            assert f.name == f"s3://{s3_bucket.name}/{key}"
+
+
+def test_preview_of_a_big_object_reads_little(s3_bucket: S3Bucket, settings: Settings) -> None:
+    body = _csv(400_000)  # ~9 MB
+    s3_bucket.put("big.csv", body)
+    with (
+        make_client(settings, endpoint_url=s3_bucket.server.endpoint_url, credentials=CREDS) as client,
+        open_object(client, s3_bucket.name, "big.csv") as f,
+    ):
+        assert f.size == len(body)
+        lines = [f.readline() for _ in range(21)]
+        assert lines[0] == b"id,name,value\n" and lines[20] == b"19,name 19,133.5\n"
+        f.seek(-10, io.SEEK_END)
+        assert f.read() == body[-10:]
+        assert f.requests == 2
+        assert f.bytes_fetched == 64 * 1024 + 10
+        # a reader built on a file object works unchanged on it
+        f.seek(0)
+        batch = next(iter(pacsv.open_csv(f, read_options=pacsv.ReadOptions(block_size=64 * 1024))))
+        assert batch.column("id")[0].as_py() == 0
+        assert f.bytes_fetched < 1 * MiB
+
+
+def test_stream_reads_the_whole_object_in_parallel_ranges(s3_bucket: S3Bucket, settings: Settings) -> None:
+    body = os.urandom(5 * MiB + 123)
+    s3_bucket.put("blob.bin", body)
+    with (
+        make_client(settings, endpoint_url=s3_bucket.server.endpoint_url, credentials=CREDS) as client,
+        open_object(
+            client, s3_bucket.name, "blob.bin", access="stream", chunk_size=1 * MiB, concurrency=3
+        ) as f,
+    ):
+        out = bytearray()
+        while block := f.read(300_000):
+            out += block
+        assert bytes(out) == body
+        assert f.requests == 6 and f.bytes_fetched == len(body)
+        assert f.cache.peak_chunks <= 3
+
+
+@pytest.mark.parametrize("access", ["preview", "stream"])
+def test_object_replaced_mid_read_fails_loudly(s3_bucket: S3Bucket, settings: Settings, access: str) -> None:
+    first = os.urandom(3 * MiB)
+    s3_bucket.put("moving.bin", first)
+    with (
+        make_client(settings, endpoint_url=s3_bucket.server.endpoint_url, credentials=CREDS) as client,
+        open_object(
+            client, s3_bucket.name, "moving.bin", access=access, chunk_size=1 * MiB, concurrency=1
+        ) as f,  # type: ignore[arg-type]
+    ):
+        assert f.read(1000) == first[:1000]
+        s3_bucket.put("moving.bin", os.urandom(3 * MiB))  # a new version, same size
+        f.seek(2 * MiB + 5)
+        with pytest.raises(ConnectionProblem) as caught:
+            f.read(100)
+    assert caught.value.error_code == "object_changed"
+    assert caught.value.detail["step"] == "object"
+    assert "moving.bin" in caught.value.message
+    assert caught.value.detail["http_status"] == 412  # the server refused If-Match: the old ETag
+
+
+def test_reader_with_an_iam_user_key(iam_moto_server: IamMotoServer, iam_settings: Settings) -> None:
+    bucket = iam_moto_server.create_bucket()
+    body = _csv(5000)
+    iam_moto_server.put_object(bucket, "open/data.csv", body)
+    user = iam_moto_server.create_user(policy=allow(["s3:GetObject"], [f"arn:aws:s3:::{bucket}/open/*"]))
+    location = parse_location("data.csv", base_url=f"{iam_moto_server.endpoint_url}/{bucket}/open/")
+    credentials = static_credentials(*user.key)
+    with (
+        client_for(iam_settings, location, credentials=credentials) as client,
+        open_object(client, location.bucket, location.key, access="stream", chunk_size=32 * 1024) as f,
+    ):
+        assert f.read() == body
