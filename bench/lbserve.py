@@ -16,6 +16,7 @@ import threading
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import localbucket
 
@@ -42,6 +43,33 @@ class _Counters:
 COUNTERS = _Counters()
 
 
+class _CountingWriter:
+    """Forwards writes to the socket writer, counting those made once ``counting`` is set."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.counting = False
+        self.body_bytes = 0
+
+    def write(self, data: bytes) -> int:
+        written = self.raw.write(data)
+        if self.counting:
+            self.body_bytes += len(data)
+        return written
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-body (a preview that has its 20 rows) is normal here, not an error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class CountingHandler(localbucket.S3Handler):
     """localbucket's handler, counting requests and object bytes sent."""
 
@@ -61,10 +89,21 @@ class CountingHandler(localbucket.S3Handler):
         super().do_HEAD()
 
     def _send_file(self, status, file, start, length, headers, include_body) -> None:  # type: ignore[no-untyped-def]
-        if include_body:
+        # Count what reaches the socket, not the range asked for: a preview that closes the connection
+        # after the first MiB of a 100 MiB range has fetched one MiB.
+        real = self.wfile
+        self.wfile = counting = _CountingWriter(real)
+        try:
+            super()._send_file(status, file, start, length, headers, include_body)
+        finally:
+            self.wfile = real
             with COUNTERS.lock:
-                COUNTERS.bytes_sent += length
-        super()._send_file(status, file, start, length, headers, include_body)
+                COUNTERS.bytes_sent += counting.body_bytes
+
+    def _send_headers(self, status, length, headers=None) -> None:  # type: ignore[no-untyped-def]
+        super()._send_headers(status, length, headers)
+        if isinstance(self.wfile, _CountingWriter):
+            self.wfile.counting = True  # what follows the headers is the object's bytes
 
     def log_message(self, format: str, *args: object) -> None:
         """Silenced: one log line per ranged GET would cost the server CPU the contenders need."""
@@ -77,8 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     data_root = Path(args[0]).resolve()
     logging.basicConfig(level=logging.WARNING)
     CountingHandler.data_root = data_root
-    server = ThreadingHTTPServer(("127.0.0.1", 0), CountingHandler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), CountingHandler)
     print(server.server_address[1], flush=True)
     try:
         server.serve_forever()
