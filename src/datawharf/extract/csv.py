@@ -618,13 +618,14 @@ class _CsvRead:
                 batch = None
             except UnicodeDecodeError as exc:
                 raise self._bad_encoding(None) from exc
+            final = batch is None
             if batch is None:
                 if not repaired:
                     return
                 batch = pa.RecordBatch.from_pylist([], schema=pa.schema([(c, pa.string()) for c in columns]))
             if repaired:
-                batch, next_row = _merge(batch, repaired, next_row, columns)
-                repaired.clear()
+                batch, next_row, later = _merge(batch, repaired, next_row, columns, final)
+                repaired[:] = later
             else:
                 next_row += batch.num_rows
             batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
@@ -639,16 +640,29 @@ class _CsvRead:
 
 
 def _merge(
-    batch: pa.RecordBatch, repaired: list[tuple[int, list[str | None]]], next_row: int, columns: list[str]
-) -> tuple[pa.RecordBatch, int]:
-    """Put repaired rows back where they were, by pyarrow's record numbers: O(ragged rows), not O(rows)."""
+    batch: pa.RecordBatch,
+    repaired: list[tuple[int, list[str | None]]],
+    next_row: int,
+    columns: list[str],
+    final: bool = False,
+) -> tuple[pa.RecordBatch, int, list[tuple[int, list[str | None]]]]:
+    """Put repaired rows back where they were, by pyarrow's record numbers: O(ragged rows), not O(rows).
+
+    pyarrow parses a block ahead of the batch it returns, so some repaired rows may belong to a later
+    batch: those are handed back, to be merged then. Rows pyarrow could not number (-1) go last.
+    """
     pieces: list[pa.RecordBatch] = []
     schema = pa.schema([(c, pa.string()) for c in columns])
     taken = 0
+    later: list[tuple[int, list[str | None]]] = []
     for number, cells in sorted(repaired, key=lambda item: item[0]):
-        if number >= next_row:
-            valid_before = min(number - next_row, batch.num_rows - taken)
-            if valid_before:
+        if number >= 0:
+            valid_before = number - next_row
+            if valid_before > batch.num_rows - taken and not final:
+                later.append((number, cells))
+                continue
+            valid_before = min(valid_before, batch.num_rows - taken)
+            if valid_before > 0:
                 pieces.append(batch.slice(taken, valid_before))
                 taken += valid_before
                 next_row += valid_before
@@ -658,7 +672,7 @@ def _merge(
         pieces.append(batch.slice(taken))
         next_row += batch.num_rows - taken
     merged = pa.Table.from_batches(pieces, schema=schema).combine_chunks()
-    return (merged.to_batches()[0] if merged.num_rows else batch.slice(0, 0)), next_row
+    return (merged.to_batches()[0] if merged.num_rows else batch.slice(0, 0)), next_row, later
 
 
 def _seekable(stream: BinaryIO) -> bool:

@@ -30,5 +30,6 @@ SAMPLE_RECORDS = 200
 PREVIEW_RECORDS = 20
 # First block a preview asks the CSV parser for; grows x4 while a record does not fit.
 PREVIEW_FIRST_BLOCK = 64 * KiB
-# Block size of a full read (publish): big enough for throughput, small enough for memory.
-PUBLISH_BLOCK = 4 * MiB
+# Block size of a full read (publish): pyarrow reads ~12-30 blocks ahead, so 1 MiB keeps memory low
+# while parsing stays at full speed (measured: same throughput as 4 and 16 MiB on 160 MiB).
+PUBLISH_BLOCK = 1 * MiB
