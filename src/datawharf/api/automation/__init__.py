@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from datawharf.api.automation import (
     apikeys,
+    connections,
     dataset_fields,
     dataset_resources,
     dataset_versions,
@@ -17,6 +18,6 @@ PREFIX = "/api/automation/v1.0"
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX)
-    for module in (apikeys, datasets, dataset_resources, dataset_fields, dataset_versions):
+    for module in (apikeys, connections, datasets, dataset_resources, dataset_fields, dataset_versions):
         router.include_router(module.router)
     return router

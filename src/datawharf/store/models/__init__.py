@@ -8,5 +8,6 @@ no foreign key crosses domains, so the branches apply in any order.
 from datawharf.store.models import datasets  # noqa: F401  (registers the dataset tables)
 from datawharf.store.models.apikeys import ApiKey
 from datawharf.store.models.base import Base, new_uid, utcnow
+from datawharf.store.models.connections import Connection
 
-__all__ = ["ApiKey", "Base", "new_uid", "utcnow"]
+__all__ = ["ApiKey", "Base", "Connection", "new_uid", "utcnow"]
