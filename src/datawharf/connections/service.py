@@ -144,6 +144,13 @@ def create_connection(session: Session, settings: Settings, data: ConnectionCrea
     return connection
 
 
+def build_unsaved(settings: Settings, data: ConnectionCreate) -> Connection:
+    """A checked connection that is not added to any session (inline datasources)."""
+    connection = Connection(uid=new_uid("co"), type="amazon_s3", header_names=[], role_is_valid=False)
+    _apply(settings, connection, data, creating=True)
+    return connection
+
+
 def update_connection(session: Session, settings: Settings, uid: str, data: ConnectionUpdate) -> Connection:
     """PUT: the whole connection; secrets and header values left out keep their stored values."""
     connection = get_connection(session, uid)
