@@ -31,7 +31,6 @@ _SQL_TYPES = {"text": "VARCHAR", "int": "BIGINT", "double": "DOUBLE", "boolean":
 _NUMERIC = {"int", "double"}
 _TEMPORAL = {"date", "datetime"}
 _ORDERABLE = {"text", "int", "double", "date", "datetime", "boolean"}
-_AGGREGATES = {"count", "sum", "avg", "min", "max"}
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
 
 
@@ -202,11 +201,11 @@ class Generator:
                 )
             case n.Neg(operand=operand):
                 inner = self.numeric(operand, "-")
+                if n.has_aggregate(operand):
+                    return Typed(f"(-CAST({inner.sql} AS DOUBLE))", "double")
                 return Typed(f"try(-{inner.sql})", inner.type)
             case n.Arith(op=op, left=left, right=right):
-                a, b = self.numeric(left, op), self.numeric(right, op)
-                rtype = "int" if a.type == b.type == "int" and op != "/" else "double"
-                return Typed(f"try({a.sql} {op} {b.sql})", rtype)
+                return self.arith(node, op, self.numeric(left, op), self.numeric(right, op))
             case n.Compare(op=op, left=left, right=right):
                 a, b = self.comparable(left, right, op, node.pos)
                 return Typed(f"({a.sql} {'<>' if op == '!=' else op} {b.sql})", "boolean")
@@ -232,6 +231,18 @@ class Generator:
             case n.Call():
                 return self.call(node)
         raise TypeError(f"not an ODSQL node: {node!r}")  # pragma: no cover - a parser bug
+
+    def arith(self, node: n.Arith, op: str, a: Typed, b: Typed) -> Typed:
+        """Overflow and division by zero give NULL, never a DuckDB error: integer arithmetic runs in
+        ``try()``; DuckDB refuses aggregates inside ``try()``, so arithmetic over an aggregate runs in
+        DOUBLE (which overflows to inf) with ``NULLIF`` guarding the divisor."""
+        if n.has_aggregate(node):
+            left, right = f"CAST({a.sql} AS DOUBLE)", f"CAST({b.sql} AS DOUBLE)"
+            if op in ("/", "%"):
+                right = f"NULLIF({right}, 0)"
+            return Typed(f"({left} {op} {right})", "double")
+        rtype = "int" if a.type == b.type == "int" and op != "/" else "double"
+        return Typed(f"try({a.sql} {op} {b.sql})", rtype)
 
     def condition(self, node: n.Node) -> Typed:
         """A boolean position: bare text (``"paris"``, ``paris``, ``75001``) is a full-text search."""
@@ -323,7 +334,7 @@ class Generator:
             )
         if node.distinct and node.name != "count":
             self.bad_args(node, "distinct is only allowed in count(distinct field)")
-        if node.name in _AGGREGATES:
+        if node.name in n.AGGREGATES:
             if self.clause in ("where", "group_by") or self.in_aggregate:
                 where = "inside another aggregate" if self.in_aggregate else f"in {self.clause}"
                 fail(

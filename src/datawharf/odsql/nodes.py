@@ -174,6 +174,22 @@ def depth(node: Node) -> int:
     return best
 
 
+AGGREGATES = frozenset({"count", "sum", "avg", "min", "max"})
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every node of the tree, without recursion."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.children())
+
+
+def has_aggregate(node: Node) -> bool:
+    return any(isinstance(x, Call) and x.name in AGGREGATES for x in walk(node))
+
+
 _PREC = {Or: 1, And: 2, Not: 3, Compare: 4, In: 4, Like: 4, IsNull: 4, Neg: 7}
 _ARITH_PREC = {"+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
 

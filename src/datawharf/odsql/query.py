@@ -14,7 +14,7 @@ from datawharf.errors import ODSQLError
 from datawharf.odsql import nodes as n
 from datawharf.odsql.dates import facet_range, to_instant
 from datawharf.odsql.errors import Code, fail
-from datawharf.odsql.generator import _AGGREGATES, FIELD_TYPES, Generator, Params, Typed, quote_ident
+from datawharf.odsql.generator import FIELD_TYPES, Generator, Params, Typed, quote_ident
 from datawharf.odsql.parser import parse_expression, parse_group_by, parse_order_by, parse_select
 
 Mode = Literal["records", "exports"]
@@ -101,7 +101,7 @@ def compile_query(
     if len(request.refine) + len(request.exclude) > MAX_REFINES:
         fail(Code.INVALID_REFINE, f"at most {MAX_REFINES} refine and exclude filters are allowed")
 
-    aggregated = bool(groups) or any(_has_aggregate(s.expr) for s in selected)
+    aggregated = bool(groups) or any(n.has_aggregate(s.expr) for s in selected)
 
     def filters(gen: Generator) -> tuple[list[str], list[str]]:
         gen.clause = "where"
@@ -146,7 +146,7 @@ def compile_query(
         if not is_alias:
             if aggregated:
                 _check_grouped(o.expr, groups, "order_by")
-            elif _has_aggregate(o.expr):
+            elif n.has_aggregate(o.expr):
                 fail(
                     Code.MISPLACED_AGGREGATE,
                     "order_by uses an aggregate but the query is not aggregated; add it to select "
@@ -290,21 +290,9 @@ def _expand(item: n.SelectItem, schema: Mapping[str, str]) -> Iterator[tuple[str
         yield name, item.expr
 
 
-def _walk(node: n.Node) -> Iterator[n.Node]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(current.children())
-
-
-def _has_aggregate(node: n.Node) -> bool:
-    return any(isinstance(x, n.Call) and x.name in _AGGREGATES for x in _walk(node))
-
-
 def _ungrouped(node: n.Node, groups: list[n.Node]) -> n.Field | None:
     """The first field outside any aggregate and outside every group_by expression."""
-    if node in groups or (isinstance(node, n.Call) and node.name in _AGGREGATES):
+    if node in groups or (isinstance(node, n.Call) and node.name in n.AGGREGATES):
         return None
     if isinstance(node, n.Field):
         return node
