@@ -11,6 +11,7 @@ from datawharf import __version__, apikeys
 from datawharf.api import automation
 from datawharf.api.errors import install_error_handlers
 from datawharf.api.limits import BodySizeLimit
+from datawharf.datasets.runtime import start_runtime
 from datawharf.settings import Settings
 from datawharf.store.db import open_database
 from datawharf.web import install_backoffice
@@ -27,9 +28,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 apikeys.ensure_bootstrap_key(session, settings.bootstrap_api_key.get_secret_value())
         app.state.settings = settings
         app.state.database = database
+        app.state.datasets_runtime = start_runtime(settings, database)
         try:
             yield
         finally:
+            app.state.datasets_runtime.close()
             database.dispose()
 
     app = FastAPI(

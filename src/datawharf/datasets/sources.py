@@ -20,13 +20,17 @@ from datawharf.store.models.datasets import Resource
 
 
 @dataclass
-class OpenedObject:
-    stream: BinaryIO
+class LocatedObject:
+    """An object found (HEAD done) but not read yet: its identity, and how to stream it."""
+
     name: str  # the object's file name (key basename): extractors and guessing look at its extension
     etag: str | None
     size: int | None
     last_modified: datetime | None
-    content_type: str | None = None
+    content_type: str | None
+    open: Callable[[], BinaryIO]  # a sequential stream (overlapping ranged GETs pinned to ``etag``)
+    open_preview: Callable[[], BinaryIO] | None = None  # small random-access reads, for previews
+    close: Callable[[], None] = lambda: None
 
     def identity(self) -> dict[str, Any]:
         return {
@@ -35,11 +39,8 @@ class OpenedObject:
             "last_modified": self.last_modified.isoformat() if self.last_modified else None,
         }
 
-    def close(self) -> None:
-        self.stream.close()
 
-
-Opener = Callable[[Resource], OpenedObject]
+Locator = Callable[[Resource], LocatedObject]
 
 
 @dataclass(frozen=True)
@@ -138,13 +139,12 @@ def resource_headers(settings: Settings, resource: Resource) -> list[tuple[str, 
     return [(n, v) for n, v in json.loads(settings.fernet.decrypt(resource.headers_secret.encode()))]
 
 
-def default_opener(session_factory: Any, settings: Settings) -> Opener:
-    """Opens a saved resource's object through its connection (the production path)."""
+def default_locator(session_factory: Any, settings: Settings) -> Locator:
+    """Finds a saved resource's object through its connection (the production path)."""
     from datawharf.datasets import connections_bridge
 
-    def open_resource(resource: Resource) -> OpenedObject:
-        return connections_bridge.open_object(
-            session_factory, settings, resource, resource_headers(settings, resource)
-        )
+    def locate(resource: Resource) -> LocatedObject:
+        headers = resource_headers(settings, resource)
+        return connections_bridge.locate_object(session_factory, settings, resource, headers)
 
-    return open_resource
+    return locate

@@ -1,0 +1,543 @@
+"""The publish run: objects -> extractor -> field configuration -> typed Arrow -> Parquet version.
+
+One run, resource by resource:
+
+1. claim the run (``queued`` -> ``processing``), HEAD every object (ETag, size, Last-Modified);
+   with "only if changed", stop here when the objects and the configuration are those of the current
+   version;
+2. open every object as a sequential stream (overlapping ranged GETs pinned to the HEAD's ETag: an
+   object replaced mid-run fails as ``object_changed``), peel compression/archives, start its extractor
+   and read its first batch: the fields (technical names, guessed types) of all resources make the
+   schema (union by name), then the field configuration stack applies;
+3. convert each batch column by column in Arrow compute (a value that does not convert becomes null
+   plus a per-record error, the kept ones capped) and write Parquet by row groups into a staging folder;
+4. ``saving_version``: rename the folder into place, then one transaction records the version and
+   switches the dataset to it.
+
+Memory stays bounded whatever the size: the reader holds ``concurrency x chunk`` bytes, the extractor a
+block, the writer one row group. A failure or an abort removes the staging folder and leaves the
+previous version served; the status says why. Progress (bytes read from the objects, records written)
+goes to the dataset row twice a second, with a heartbeat, and that is when an abort requested from
+another process is noticed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlalchemy import select, update
+
+from datawharf.datasets.control import claim_run
+from datawharf.datasets.fieldconfig import FieldSpec, apply_configurations, stack
+from datawharf.datasets.metadata import touch_modified
+from datawharf.datasets.resources import fingerprint
+from datawharf.datasets.service import set_status
+from datawharf.datasets.sources import LocatedObject, Locator
+from datawharf.errors import DatawharfError, ExtractError
+from datawharf.extract.archive import open_content
+from datawharf.extract.base import ReadOptions
+from datawharf.extract.fields import field_identities
+from datawharf.extract.registry import EXTRACTORS
+from datawharf.extract.types import ARROW_TYPES, convert_column, guess_type
+from datawharf.jobs.runner import JobAborted, JobContext
+from datawharf.settings import Settings
+from datawharf.store.db import Database
+from datawharf.store.models import new_uid, utcnow
+from datawharf.store.models.datasets import Dataset, DatasetVersion, FieldConfiguration, Resource
+from datawharf.store.warehouse import Warehouse, is_disk_full
+
+log = logging.getLogger("datawharf.publish")
+
+KEPT_ERRORS = 100  # per-record errors kept in the status; the count goes on
+ROW_GROUP_ROWS = 262_144
+ROW_GROUP_BYTES = 64 * 1024 * 1024
+PROGRESS_SECONDS = 0.5
+PART_FILE = "part-00000.parquet"
+
+
+def worker_id() -> str:
+    """``host:pid``: lets a restarted server tell which in-flight runs died with their process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_is_dead(worker: str | None) -> bool:
+    if not worker:
+        return True
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's worker: its heartbeat decides
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class ObjectChangedSinceVersion(DatawharfError):
+    default_code = "object_changed"
+
+
+@dataclass
+class Counters:
+    bytes_done: int = 0
+    records_done: int = 0
+    errors_count: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Counting:
+    """Reports how far into its object the extractor has read (the high-water mark, so that a peek
+    and a seek back are not counted twice), for the progress figure."""
+
+    def __init__(self, raw: BinaryIO, counters: Counters) -> None:
+        self._raw, self._counters = raw, counters
+        self._base = counters.bytes_done
+        self._high = 0
+
+    def _advance(self) -> None:
+        position = self._raw.tell()
+        if position > self._high:
+            self._high = position
+            self._counters.bytes_done = self._base + position
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._raw.read(size)
+        self._advance()
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        self._advance()
+        return count
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+@dataclass
+class _Source:
+    resource: Resource
+    located: LocatedObject
+    batches: Iterator[pa.RecordBatch] | None = None
+    first: pa.RecordBatch | None = None
+    names: list[str] = field(default_factory=list)  # technical names, by raw column position
+    labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (label, original)
+    types: dict[str, str] = field(default_factory=dict)
+    stream: BinaryIO | None = None
+
+
+def _common_type(a: str, b: str) -> str:
+    if a == b:
+        return a
+    if {a, b} == {"int", "double"}:
+        return "double"
+    if {a, b} == {"date", "datetime"}:
+        return "datetime"
+    return "text"
+
+
+class PublishRun:
+    """One run of one dataset; ``execute`` never raises for the run's own failures: it records them."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        dataset_uid: str,
+        run_uid: str,
+        locator: Locator,
+        context: JobContext | None = None,
+        *,
+        on_progress: Callable[[Counters, int | None], None] | None = None,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.dataset_uid = dataset_uid
+        self.run_uid = run_uid
+        self.locator = locator
+        self.context = context or JobContext(run_uid)
+        self.on_progress = on_progress
+        self.warehouse = Warehouse(settings)
+        self.counters = Counters()
+        self.bytes_total: int | None = None
+        self._last_flush = 0.0
+        self._abort_seen = threading.Event()
+
+    # --- state in the database -------------------------------------------------------------------
+
+    def _flush(self, *, force: bool = False) -> None:
+        """Progress and heartbeat to the dataset row; notices an abort requested elsewhere."""
+        now = time.monotonic()
+        if not force and now - self._last_flush < PROGRESS_SECONDS:
+            return
+        self._last_flush = now
+        if self.on_progress is not None:
+            self.on_progress(self.counters, self.bytes_total)
+        with self.database.session() as session:
+            session.execute(
+                update(Dataset)
+                .where(Dataset.uid == self.dataset_uid, Dataset.run_uid == self.run_uid)
+                .values(
+                    bytes_done=self.counters.bytes_done,
+                    bytes_total=self.bytes_total,
+                    records_done=self.counters.records_done,
+                    errors_count=self.counters.errors_count,
+                    heartbeat_at=utcnow(),
+                )
+            )
+            status = session.scalar(
+                select(Dataset.status).where(Dataset.uid == self.dataset_uid, Dataset.run_uid == self.run_uid)
+            )
+        if status in (None, "aborting_processing"):
+            self._abort_seen.set()
+
+    def _check(self) -> None:
+        if self._abort_seen.is_set():
+            raise JobAborted("Publish aborted on request.")
+        self.context.check()
+
+    def _set(self, status: str, message: str | None = None) -> None:
+        with self.database.session() as session:
+            dataset = session.get(Dataset, self.dataset_uid)
+            if dataset is not None and dataset.run_uid == self.run_uid:
+                set_status(dataset, status, message)
+
+    # --- the run ---------------------------------------------------------------------------------
+
+    def execute(self) -> str:
+        """Runs to the end; returns the final status (``idle`` or ``error``)."""
+        with self.database.session() as session:
+            if not claim_run(session, self.dataset_uid, self.run_uid, worker_id()):
+                return "skipped"
+        staging = None
+        sources: list[_Source] = []
+        try:
+            with self.database.session() as session:
+                dataset = session.get(Dataset, self.dataset_uid)
+                assert dataset is not None
+                resources = list(
+                    session.scalars(
+                        select(Resource)
+                        .where(Resource.dataset_uid == self.dataset_uid)
+                        .order_by(Resource.position, Resource.created_at)
+                    )
+                )
+                configurations = stack(
+                    list(
+                        session.scalars(
+                            select(FieldConfiguration)
+                            .where(FieldConfiguration.dataset_uid == self.dataset_uid)
+                            .order_by(FieldConfiguration.position)
+                        )
+                    )
+                )
+                only_if_changed = dataset.run_only_if_changed
+                current = (
+                    session.get(DatasetVersion, dataset.current_version_uid)
+                    if dataset.current_version_uid
+                    else None
+                )
+                session.expunge_all()
+            if not resources:
+                raise ExtractError("The dataset has no resource to publish.", error_code="no_resource")
+            config_hash = fingerprint(resources, configurations)
+            for resource in resources:
+                self._check()
+                sources.append(_Source(resource=resource, located=self.locator(resource)))
+            self.bytes_total = sum(s.located.size or 0 for s in sources)
+            self._flush(force=True)
+            identities = [{"resource_uid": s.resource.uid, **s.located.identity()} for s in sources]
+            if only_if_changed and current is not None and self._unchanged(current, identities, config_hash):
+                return self._finish_unchanged(current)
+            data_uid = new_uid("ch")
+            staging = self.warehouse.start_version(self.dataset_uid, data_uid)
+            fields = self._open_all(sources, configurations)
+            records, size = self._write(sources, fields, staging / PART_FILE)
+            self._check()
+            self._set("saving_version")
+            return self._save(data_uid, fields, identities, config_hash, records, size)
+        except JobAborted:
+            self._discard(staging)
+            self._fail("idle", "Publish aborted; the previous version (if any) is still served.")
+            return "idle"
+        except DatawharfError as exc:
+            self._discard(staging)
+            self._fail("error", f"Publish failed [{exc.error_code}]: {exc.message}")
+            return "error"
+        except OSError as exc:
+            self._discard(staging)
+            if is_disk_full(exc):
+                error = self.warehouse.full_error()
+                self._fail("error", f"Publish failed [{error.error_code}]: {error.message}")
+            else:
+                self._fail("error", f"Publish failed [io_error]: {type(exc).__name__}: {exc}"[:1000])
+            return "error"
+        except Exception as exc:  # a bug: record it, never leave the dataset "processing"
+            log.exception("publish %s of %s failed", self.run_uid, self.dataset_uid)
+            self._discard(staging)
+            self._fail("error", f"Publish failed [internal_error]: {type(exc).__name__}: {exc}"[:1000])
+            return "error"
+        finally:
+            for source in sources:
+                with contextlib.suppress(Exception):
+                    if source.stream is not None:
+                        source.stream.close()
+                with contextlib.suppress(Exception):
+                    source.located.close()
+
+    def _unchanged(self, current: DatasetVersion, identities: list[dict[str, Any]], config_hash: str) -> bool:
+        if current.config_hash != config_hash:
+            return False
+        before = {s.get("resource_uid"): (s.get("etag"), s.get("size")) for s in current.sources}
+        now = {s["resource_uid"]: (s["etag"], s["size"]) for s in identities}
+        return before == now and all(etag for etag, _ in now.values())
+
+    def _finish_unchanged(self, current: DatasetVersion) -> str:
+        with self.database.session() as session:
+            dataset = session.get(Dataset, self.dataset_uid)
+            assert dataset is not None
+            set_status(
+                dataset,
+                "idle",
+                f"No change: the objects' ETag and size and the configuration are those of version "
+                f"{current.uid}, which is still served. Nothing was published.",
+            )
+            dataset.run_uid = None
+        return "idle"
+
+    def _open_all(
+        self, sources: list[_Source], configurations: list[tuple[str, dict[str, Any]]]
+    ) -> list[FieldSpec]:
+        """Start every extractor and read its first batch: the fields of all of them make the schema."""
+        union: dict[str, FieldSpec] = {}
+        for source in sources:
+            self._check()
+            resource = source.resource
+            extractor = EXTRACTORS.get(resource.type)
+            if extractor is None:
+                raise ExtractError(
+                    f"Resource {resource.uid} uses the unknown extractor {resource.type!r}.",
+                    error_code="unknown_extractor",
+                )
+            raw = _Counting(source.located.open(), self.counters)
+            source.stream = raw  # type: ignore[assignment]
+            content, inner = open_content(raw, source.located.name, dict(resource.params))  # type: ignore[arg-type]
+            options = ReadOptions(filename=inner)
+            source.batches = iter(extractor.read(content, dict(resource.params), options))
+            source.first = next(source.batches, None)
+            if source.first is None:
+                continue
+            identities = field_identities(source.first.schema.names)
+            source.names = [i.name for i in identities]
+            for identity, column in zip(identities, source.first.columns, strict=True):
+                field_type = guess_type(column)
+                source.types[identity.name] = field_type
+                known = union.get(identity.name)
+                if known is None:
+                    union[identity.name] = FieldSpec(
+                        name=identity.name,
+                        label=identity.label,
+                        type=field_type,
+                        source=identity.name,
+                        original_name=identity.original_name,
+                    )
+                else:
+                    union[identity.name] = FieldSpec(
+                        name=known.name,
+                        label=known.label,
+                        type=_common_type(known.type, field_type),
+                        source=known.source,
+                        original_name=known.original_name,
+                    )
+            self._flush()
+        fields = apply_configurations(list(union.values()), configurations)
+        if not fields:
+            raise ExtractError(
+                "Nothing to publish: the resources yield no field (empty files, or every field deleted "
+                "by the field configuration).",
+                error_code="no_fields",
+            )
+        return fields
+
+    def _write(self, sources: list[_Source], fields: list[FieldSpec], path: Any) -> tuple[int, int]:
+        schema = pa.schema([pa.field(f.name, ARROW_TYPES[f.type]) for f in fields])
+        used_before = self.warehouse.used_bytes() if self.warehouse.max_bytes is not None else 0
+        sink = pa.OSFile(str(path), "wb")
+        writer = pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=True)
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+        pending_bytes = 0
+        records = 0
+
+        def flush_group() -> None:
+            nonlocal pending, pending_rows, pending_bytes
+            if not pending:
+                return
+            table = pa.Table.from_batches(pending, schema)
+            writer.write_table(table, row_group_size=max(1, table.num_rows))
+            pending, pending_rows, pending_bytes = [], 0, 0
+            self.warehouse.check_room(used_before, sink.tell())
+
+        try:
+            for source in sources:
+                if source.first is None or source.batches is None:
+                    continue
+                position = {name: i for i, name in enumerate(source.names)}
+                row_base = 0
+                batch: pa.RecordBatch | None = source.first
+                while batch is not None:
+                    self._check()
+                    converted = self._convert(batch, position, fields, schema, source, row_base)
+                    row_base += batch.num_rows
+                    records += batch.num_rows
+                    self.counters.records_done = records
+                    pending.append(converted)
+                    pending_rows += converted.num_rows
+                    pending_bytes += converted.nbytes
+                    if pending_rows >= ROW_GROUP_ROWS or pending_bytes >= ROW_GROUP_BYTES:
+                        flush_group()
+                    self._flush()
+                    batch = next(source.batches, None)
+                source.first = None
+            flush_group()
+            writer.close()
+            size = sink.tell()
+            sink.close()
+            self.warehouse.check_room(used_before, size)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                writer.close()
+            with contextlib.suppress(Exception):
+                sink.close()
+            raise
+        self._flush(force=True)
+        return records, size
+
+    def _convert(
+        self,
+        batch: pa.RecordBatch,
+        position: dict[str, int],
+        fields: list[FieldSpec],
+        schema: pa.Schema,
+        source: _Source,
+        row_base: int,
+    ) -> pa.RecordBatch:
+        columns: list[pa.Array] = []
+        for spec in fields:
+            index = position.get(spec.source)
+            if index is None:
+                columns.append(pa.nulls(batch.num_rows, ARROW_TYPES[spec.type]))
+                continue
+            values, failed = convert_column(batch.column(index), spec.type)
+            failures = pc.sum(failed).as_py() or 0
+            if failures:
+                self._record_errors(batch.column(index), failed, failures, spec, source, row_base)
+            columns.append(values)
+        return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    def _record_errors(
+        self, raw: pa.Array, failed: pa.Array, failures: int, spec: FieldSpec, source: _Source, row_base: int
+    ) -> None:
+        self.counters.errors_count += failures
+        room = KEPT_ERRORS - len(self.counters.errors)
+        if room <= 0:
+            return
+        rows = pc.indices_nonzero(failed)[:room]
+        values = pc.take(raw, rows).to_pylist()
+        for row, value in zip(rows.to_pylist(), values, strict=True):
+            shown = str(value)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            self.counters.errors.append(
+                {
+                    "record_id": f"{source.resource.uid}:{row_base + row + 1}",
+                    "field_uid": spec.name,
+                    "processor_uid": None,
+                    "message": f"Value {shown!r} of field {spec.name!r} is not a valid {spec.type}; "
+                    "it was published as null.",
+                }
+            )
+
+    def _save(
+        self,
+        data_uid: str,
+        fields: list[FieldSpec],
+        identities: list[dict[str, Any]],
+        config_hash: str,
+        records: int,
+        size: int,
+    ) -> str:
+        final = self.warehouse.finish_version(self.dataset_uid, data_uid)
+        try:
+            with self.database.session() as session:
+                dataset = session.scalars(
+                    select(Dataset).where(Dataset.uid == self.dataset_uid).with_for_update()
+                ).one()
+                if dataset.run_uid != self.run_uid or dataset.status != "saving_version":
+                    raise JobAborted("The run lost its dataset (aborted or deleted) before saving.")
+                now = utcnow()
+                session.add(
+                    DatasetVersion(
+                        uid=data_uid,
+                        dataset_uid=self.dataset_uid,
+                        created_at=now,
+                        sections=["data"],
+                        data_uid=data_uid,
+                        files=[PART_FILE],
+                        fields=[f.public() for f in fields],
+                        records_count=records,
+                        size_bytes=size,
+                        errors_count=self.counters.errors_count,
+                        sources=identities,
+                        config_hash=config_hash,
+                    )
+                )
+                dataset.current_version_uid = data_uid
+                dataset.is_published = True
+                dataset.published_at = now
+                dataset.metadata_ = touch_modified(dataset.metadata_, now)
+                dataset.bytes_done = self.counters.bytes_done
+                dataset.records_done = records
+                dataset.errors_count = self.counters.errors_count
+                dataset.records_errors = list(self.counters.errors)
+                errors = self.counters.errors_count
+                note = f" {errors} value(s) did not convert and were published as null." if errors else ""
+                set_status(dataset, "idle", f"Published version {data_uid}: {records} records.{note}")
+                dataset.run_uid = None
+        except BaseException:
+            self.warehouse.discard(final)
+            raise
+        return "idle"
+
+    def _discard(self, staging: Any) -> None:
+        if staging is not None:
+            self.warehouse.discard(staging)
+
+    def _fail(self, status: str, message: str) -> None:
+        try:
+            with self.database.session() as session:
+                dataset = session.get(Dataset, self.dataset_uid)
+                if dataset is None or dataset.run_uid != self.run_uid:
+                    return
+                set_status(dataset, status, message[:2000])
+                dataset.bytes_done = self.counters.bytes_done
+                dataset.records_done = self.counters.records_done
+                dataset.errors_count = self.counters.errors_count
+                dataset.records_errors = list(self.counters.errors)
+                dataset.run_uid = None
+        except Exception:
+            log.exception("could not record the failure of run %s", self.run_uid)

@@ -1,0 +1,115 @@
+"""What the server runs besides requests: the publish workers and the scheduler thread.
+
+Made by the app lifespan (``start_runtime``), closed with it. At start it marks the runs that died with
+a previous process as failed and removes their staging folders; then every ``scheduler_interval``
+seconds it starts due schedules ("refresh if changed"), picks up runs queued by other processes (the
+CLI without ``--wait``), and fails runs whose worker stopped beating.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import select
+
+from datawharf.datasets import control, schedules
+from datawharf.datasets.publish import PublishRun, worker_is_dead
+from datawharf.datasets.service import RESTING, RUNNING
+from datawharf.datasets.sources import Locator, default_locator
+from datawharf.jobs.runner import JobContext, ThreadPoolRunner
+from datawharf.settings import Settings
+from datawharf.store.db import Database
+from datawharf.store.models import utcnow
+from datawharf.store.models.datasets import Dataset
+from datawharf.store.warehouse import STAGING_PREFIX, Warehouse
+
+log = logging.getLogger("datawharf.datasets")
+
+
+class DatasetsRuntime:
+    def __init__(self, settings: Settings, database: Database, *, locator: Locator | None = None) -> None:
+        self.settings = settings
+        self.database = database
+        self.locator = locator or default_locator(database.session, settings)
+        self.runner = ThreadPoolRunner(settings.job_workers)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name="datawharf-scheduler", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.runner.shutdown(wait=True)
+
+    # --- runs ------------------------------------------------------------------------------------
+
+    def submit_run(self, dataset_uid: str, run_uid: str) -> None:
+        def job(context: JobContext) -> None:
+            PublishRun(self.database, self.settings, dataset_uid, run_uid, self.locator, context).execute()
+
+        self.runner.submit(run_uid, f"publish {dataset_uid}", job)
+
+    def abort_run(self, run_uid: str) -> None:
+        self.runner.abort(run_uid)
+
+    # --- housekeeping ----------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        with self.database.session() as session:
+            failed = control.recover_interrupted(session, worker_is_dead)
+            live = set(session.scalars(select(Dataset.uid).where(Dataset.status.in_(RUNNING))))
+        for uid in failed:
+            log.warning("publish of %s was interrupted by a stop; marked as error", uid)
+        warehouse = Warehouse(self.settings)
+        if warehouse.root.exists():
+            for staging in warehouse.root.glob(f"*/{STAGING_PREFIX}*"):
+                if staging.parent.name not in live:
+                    warehouse.discard(staging)
+
+    def tick(self) -> None:
+        """One pass of the scheduler (public so tests can drive it without waiting)."""
+        now = utcnow()
+        submitted: list[tuple[str, str]] = []
+        with self.database.session() as session:
+            control.recover_interrupted(session, worker_is_dead, now=now)
+            for schedule in schedules.due_schedules(session, now):
+                schedule.last_run_at = now
+                schedule.next_run_at = schedules.next_run(schedule.cron_schedule, now)
+                dataset = session.get(Dataset, schedule.dataset_uid)
+                if dataset is None or dataset.status not in RESTING:
+                    continue
+                try:
+                    control.request_publish(session, dataset.uid, only_if_changed=True)
+                except Exception as exc:  # one bad dataset must not stop the others' schedules
+                    log.warning("scheduled publish of %s not started: %s", dataset.uid, exc)
+                    continue
+                if dataset.run_uid:
+                    submitted.append((dataset.uid, dataset.run_uid))
+            queued = session.execute(
+                select(Dataset.uid, Dataset.run_uid).where(
+                    Dataset.status == "queued", Dataset.run_uid.is_not(None)
+                )
+            ).all()
+        for dataset_uid, run_uid in [*submitted, *((d, r) for d, r in queued)]:
+            info = self.runner.status(run_uid)
+            if info is None:
+                self.submit_run(dataset_uid, run_uid)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.settings.scheduler_interval):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("scheduler pass failed")
+
+
+def start_runtime(settings: Settings, database: Database) -> DatasetsRuntime:
+    runtime = DatasetsRuntime(settings, database)
+    runtime.start()
+    return runtime
