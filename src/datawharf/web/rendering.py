@@ -12,16 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from pydantic import BaseModel, ValidationError
 
 from datawharf import apikeys
-from datawharf.errors import DatawharfError
+from datawharf.errors import DatawharfError, InvalidInput
 from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.models import ApiKey
@@ -35,10 +36,23 @@ from datawharf.web.session import (
 )
 
 BASE = "/backoffice"
+ModelT = TypeVar("ModelT", bound=BaseModel)
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+
+
+def build_input(model: type[ModelT], **values: Any) -> ModelT:
+    """A core input model from form values; pydantic's refusal becomes the core's ``InvalidInput``
+    (field names and rules only: a refused value may be a secret typed in the wrong field)."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise InvalidInput(f"Invalid input in {problems}.", error_code="validation_error") from None
 
 
 class SignInRequired(Exception):
@@ -58,6 +72,8 @@ def build_templates() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["BASE"] = BASE
+    # Policies are shown as AWS writes them (Version first), not with sorted keys.
+    env.policies["json.dumps_kwargs"] = {"sort_keys": False}
     return env
 
 

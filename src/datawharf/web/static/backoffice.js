@@ -28,3 +28,32 @@ document.addEventListener("click", async (event) => {
   button.textContent = "Copied";
   setTimeout(() => { button.textContent = "Copy"; }, 2000);
 });
+
+// Forms that ask first: <form data-confirm="Question?">.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+  }
+});
+
+// Header rows (name, value): add from the <template>, remove a row; focus follows for keyboard users.
+let rowCounter = 1000;
+document.addEventListener("click", (event) => {
+  const add = event.target.closest("[data-add-row]");
+  if (add) {
+    const fieldset = add.closest("[data-header-rows]");
+    const template = fieldset.querySelector("template[data-row-template]");
+    const html = template.innerHTML.replaceAll("__N__", String(rowCounter++));
+    const rows = fieldset.querySelector("[data-rows]");
+    rows.insertAdjacentHTML("beforeend", html);
+    rows.lastElementChild.querySelector("input").focus();
+    return;
+  }
+  const remove = event.target.closest("[data-remove-row]");
+  if (remove) {
+    const fieldset = remove.closest("[data-header-rows]");
+    remove.closest("[data-row]").remove();
+    fieldset.querySelector("[data-add-row]").focus();
+  }
+});
