@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from datawharf.cli import apikeys, serve
+from datawharf.cli import apikeys, connections, serve
 
 app = typer.Typer(
     name="datawharf",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.add_typer(apikeys.app, name="apikeys")
+app.add_typer(connections.app, name="connections")
 
 
 def main() -> None:

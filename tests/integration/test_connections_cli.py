@@ -1,0 +1,76 @@
+"""``datawharf connections ...`` as a user runs it: a subprocess, the secret on stdin, never in argv."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.moto import IamMotoServer, allow
+
+CSV = b"name,qty\napple,3\n"
+
+
+def cli(home: Path, allowed: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {
+        "DATAWHARF_HOME": str(home),
+        "DATAWHARF_ALLOWED_PRIVATE_HOSTS": allowed,
+        "DATAWHARF_S3_MAX_ATTEMPTS": "1",
+        "PATH": "/usr/bin:/bin",
+        "COLUMNS": "250",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "datawharf", "connections", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_connections_cli_round_trip(tmp_path: Path, iam_moto_server: IamMotoServer) -> None:
+    bucket = iam_moto_server.create_bucket()
+    iam_moto_server.put_object(bucket, "fruits.csv", CSV)
+    user = iam_moto_server.create_user(policy=allow(["s3:GetObject"], ["*"]))
+    url = f"{iam_moto_server.endpoint_url}/{bucket}/fruits.csv"
+    allowed = iam_moto_server.host_port
+    home = tmp_path / "home"
+
+    secret_line = user.secret_access_key + "\n"
+    created = cli(
+        home, allowed, "create", "--url", url, "--region", "us-east-1", "--access-key-id", user.access_key_id,
+        "--secret-stdin", "--header", "x-amz-meta-a=hv", "--title", "Fruits", stdin=secret_line,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    uid = re.search(r"Connection (co_[a-z0-9]+) \(aws_signature_v4\): valid\.", created.stdout).group(1)
+    assert re.search(r"object\s+ok\s+The object fruits.csv is readable", created.stdout)
+
+    shown = cli(home, allowed, "show", uid)
+    public = json.loads(shown.stdout)
+    assert public["auth"]["secret_access_key"] is None and public["headers"] == [
+        {"name": "x-amz-meta-a", "value": None}
+    ]
+    listed = cli(home, allowed, "list")
+    assert uid in listed.stdout and "Fruits" in listed.stdout
+
+    wrong = cli(home, allowed, "update", uid, "--secret-stdin", stdin="wrong-secret\n")
+    assert wrong.returncode == 0, wrong.stderr
+    assert "NOT valid" in wrong.stdout and "[bad_signature]" in wrong.stdout
+    failed = cli(home, allowed, "validate", uid)
+    assert failed.returncode == 1 and "[bad_signature]" in failed.stdout
+    rotated = cli(home, allowed, "update", uid, "--secret-stdin", stdin=user.secret_access_key + "\n")
+    assert "valid." in rotated.stdout and "NOT valid" not in rotated.stdout
+    # the header value kept across updates that do not give headers
+    assert json.loads(cli(home, allowed, "show", uid).stdout)["headers"][0]["name"] == "x-amz-meta-a"
+
+    for run in (created, shown, listed, wrong, failed, rotated):
+        assert user.secret_access_key not in run.stdout + run.stderr
+    assert cli(home, allowed, "delete", uid).stdout.strip() == f"Deleted {uid}."
+    missing = cli(home, allowed, "show", uid)
+    assert missing.returncode == 1 and missing.stderr.startswith("error [connection_not_found]")
+    bad = cli(home, allowed, "create", "--url", "http://169.254.169.254/latest/", "--region", "us-east-1",
+              "--access-key-id", "AKIA", "--secret-stdin", stdin="s\n")  # fmt: skip
+    assert bad.returncode == 1 and bad.stderr.startswith("error [private_address_refused]")
