@@ -18,6 +18,7 @@ import csv
 import io
 import os
 import statistics
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO, ClassVar
 
@@ -307,7 +308,10 @@ class CsvExtractor:
     def read(
         self, stream: BinaryIO, params: dict[str, Any], options: ReadOptions
     ) -> Iterator[pa.RecordBatch]:
-        return _CsvRead(stream, self._complete(params), options).batches()
+        params = self._complete(params)
+        if options.max_records is not None:
+            return _windowed(stream, params, options)
+        return _CsvRead(stream, params, options).batches()
 
     def _complete(self, params: dict[str, Any]) -> dict[str, Any]:
         merged = {p.name: p.default for p in self.parameters}
@@ -370,7 +374,8 @@ def _windowed(stream: BinaryIO, params: dict[str, Any], options: ReadOptions) ->
         if end:
             inner = ReadOptions(max_records=wanted + (0 if eof else 1), filename=options.filename)
             try:
-                batches = list(_CsvRead(io.BytesIO(buffer[:end]), params, inner, block=end + 1).batches())
+                prefix = pa.BufferReader(pa.py_buffer(buffer[:end]))  # native: pyarrow never calls back
+                batches = list(_CsvRead(prefix, params, inner, block=end + 1).batches())  # type: ignore[arg-type]
             except ExtractError as exc:
                 if eof or exc.error_code not in ("csv_parse_error", "record_too_long", "no_such_row"):
                     raise
@@ -400,6 +405,39 @@ def _head(batches: Sequence[pa.RecordBatch], count: int) -> Iterator[pa.RecordBa
         if batch.num_rows:
             yield batch.slice(0, count)
             count -= min(count, batch.num_rows)
+
+
+class _Positioned(io.RawIOBase):
+    """A read of ``stream`` from ``start`` that keeps its own position.
+
+    A retry starts over on the same stream while the abandoned pyarrow reader may still have a
+    read-ahead in flight on another thread; seeking and reading under one lock, and retiring the old
+    view (it then reads nothing), keeps the two from moving each other's position.
+    """
+
+    def __init__(self, stream: BinaryIO, start: int, lock: threading.Lock) -> None:
+        super().__init__()
+        self._stream, self._pos, self._lock, self._retired = stream, start, lock, False
+
+    def readable(self) -> bool:
+        return True
+
+    def retire(self) -> None:
+        self._retired = True
+
+    def read(self, size: int = -1) -> bytes:
+        with self._lock:
+            if self._retired:
+                return b""
+            self._stream.seek(self._pos)
+            data = self._stream.read(size)
+            self._pos += len(data)
+            return data
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
 
 
 class _Prefixed(io.RawIOBase):
@@ -443,15 +481,23 @@ class _CsvRead:
     # -- header -------------------------------------------------------------------------------------
     def _peek(self) -> bytes:
         """Read until the header and a few data rows are complete; learn names and width."""
-        size, prefix, eof = 64 * 1024, b"", False
+        size, buffer, eof = 64 * 1024, bytearray(), False
         wanted = self.skip + 1 + 50
         while True:
-            while len(prefix) < size and not eof:
-                chunk = self.stream.read(size - len(prefix))
+            while len(buffer) < size and not eof:
+                chunk = self.stream.read(size - len(buffer))
                 eof = not chunk
-                prefix += chunk or b""
-            if not prefix:
+                buffer += chunk or b""
+            if not buffer:
                 raise ExtractError("The file is empty: there is nothing to read.", error_code="empty_file")
+            newline = _newline(self.codec, bytes(buffer[:2]))
+            if not eof and buffer.count(newline) < self.skip + 2:
+                # Not even enough lines for the header and a record: read on before decoding anything.
+                if size >= MAX_RECORD_BYTES:
+                    raise self._too_long()
+                size *= 4
+                continue
+            prefix = bytes(buffer)
             text = self._text(prefix)
             records = _parse(
                 text,
@@ -514,7 +560,14 @@ class _CsvRead:
         prefix = self._peek()
         block = self.block
         done = 0
-        source: BinaryIO | io.RawIOBase = _Prefixed(prefix, self.stream)
+        self.lock = threading.Lock()
+        rest: Any = self.stream
+        if self.start is not None:
+            rest = _Positioned(self.stream, self.start + len(prefix), self.lock)
+        source: Any = _Prefixed(prefix, rest)
+        if isinstance(self.stream, pa.NativeFile) and self.start is not None:
+            self.stream.seek(self.start)
+            source = self.stream
         while True:
             try:
                 for batch in self._arrow(source, block, skip_records=done):
@@ -535,8 +588,10 @@ class _CsvRead:
                 if block >= MAX_RECORD_BYTES or self.start is None:
                     raise self._too_long() from exc
                 block = min(block * 4, MAX_RECORD_BYTES)
-                self.stream.seek(self.start)
-                source = self.stream
+                for view in (source, rest):
+                    if isinstance(view, _Positioned):
+                        view.retire()
+                source = _Positioned(self.stream, self.start, self.lock)
 
     def _schema(self) -> pa.Schema:
         names = [*self.names, FILENAME_FIELD] if self._with_filename() else self.names
@@ -607,8 +662,23 @@ class _CsvRead:
             )
         except UnicodeDecodeError as exc:
             raise self._bad_encoding(None) from exc
+        try:
+            yield from self._batches(reader, reader_options.skip_rows + 1, skip_records, columns, repaired)
+        finally:
+            # A reader left open keeps read-ahead threads calling into the stream: close it even when
+            # the caller stops early (a preview) or an error unwinds.
+            reader.close()
+
+    def _batches(
+        self,
+        reader: Any,
+        next_row: int,
+        skip_records: int,
+        columns: list[str],
+        repaired: list[tuple[int, list[str | None]]],
+    ) -> Iterator[pa.RecordBatch]:
         schema = pa.schema([pa.field(name, pa.string()) for name in self.names])
-        next_row = reader_options.skip_rows + 1  # pyarrow numbers data records from here
+        # next_row: pyarrow numbers data records from skip_rows + 1
         to_skip = skip_records
         filename = self.options.filename
         while True:

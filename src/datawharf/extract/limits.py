@@ -12,7 +12,8 @@ KiB = 1024
 MiB = 1024 * KiB
 
 # A CSV record (a physical line, or several when quoted newlines join them) longer than this is refused.
-MAX_RECORD_BYTES = 64 * MiB
+# pyarrow reads several blocks ahead and a block must hold a whole record: this bounds memory.
+MAX_RECORD_BYTES = 16 * MiB
 # More columns than this is not a table but a mis-guessed separator or a binary file.
 MAX_FIELDS = 4096
 # A header cell longer than this is cut when it becomes a label.
