@@ -258,3 +258,8 @@ def test_count_sql() -> None:
     )
     assert c.count_params == [1] and c.params == [1, 5]
     assert c.sql.endswith("LIMIT $2")
+
+
+def test_order_by_null_is_dropped() -> None:
+    sql, _ = compiled_sql(select="name", order_by="null, name desc")
+    assert sql.endswith('ORDER BY "name" DESC')

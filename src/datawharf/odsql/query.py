@@ -156,6 +156,8 @@ def compile_query(
                 )
         typed = _in_clause("order_by", gen.expr, o.expr)
         _in_clause("order_by", gen.check_comparable_type, typed, o.expr, "order_by")
+        if typed.type == "null":  # ordering by null changes nothing, and DuckDB refuses ORDER BY NULL
+            continue
         order_sql.append(f"{typed.sql} {'DESC' if o.descending else 'ASC'}")
 
     sql = f"SELECT {', '.join(select_sql)} FROM {source_sql}" + _tail(conds, group_sql)
