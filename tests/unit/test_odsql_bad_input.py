@@ -207,6 +207,7 @@ TYPE_ERRORS: list[tuple[dict[str, Any], str]] = [
     (dict(select="date_format(founded, name)"), "odsql_invalid_argument"),
     (dict(select="date_format(founded, 'yyyy-QQ')"), "odsql_invalid_date_format"),
     (dict(select="date_format(founded, 'yyyy''')"), "odsql_invalid_date_format"),
+    (dict(select="date_format(updated, 'HH:mm Z')"), "odsql_invalid_date_format"),
     (dict(select="range(population, 10)"), "odsql_invalid_argument"),
     (dict(group_by="range(population, 0)"), "odsql_invalid_argument"),
     (dict(group_by="range(population, name)"), "odsql_invalid_argument"),

@@ -15,7 +15,7 @@ from datawharf.odsql.errors import Code, fail
 
 # Java letter run -> strftime directive (DuckDB dialect: %-d is "day without padding", %g milliseconds).
 _JAVA_TO_STRFTIME: dict[str, str] = {
-    "yyyy": "%Y", "yyy": "%Y", "yy": "%y", "y": "%Y", "uuuu": "%Y", "uu": "%y", "u": "%u",
+    "yyyy": "%Y", "yyy": "%Y", "yy": "%y", "y": "%Y", "uuuu": "%Y", "uu": "%y",
     "MMMM": "%B", "MMM": "%b", "MM": "%m", "M": "%-m",
     "LLLL": "%B", "LLL": "%b", "LL": "%m", "L": "%-m",
     "dd": "%d", "d": "%-d", "DDD": "%j", "D": "%-j",
@@ -23,8 +23,10 @@ _JAVA_TO_STRFTIME: dict[str, str] = {
     "HH": "%H", "H": "%-H", "hh": "%I", "h": "%-I",
     "mm": "%M", "m": "%-M", "ss": "%S", "s": "%-S",
     "SSSSSS": "%f", "SSS": "%g", "a": "%p",
-    "ww": "%V", "w": "%V", "Z": "%z", "XXX": "%z", "X": "%z", "z": "%Z",
+    "ww": "%V", "w": "%V",
 }  # fmt: skip
+# No zone letters (Z, X, z): datetimes are formatted as wall-clock times in the request's timezone,
+# which DuckDB's strftime cannot label with an offset; refusing beats printing a wrong "+00".
 _PATTERN_RE = re.compile(r"'(?:[^']|'')*'|([A-Za-z])\1*|.", re.DOTALL)
 MAX_PATTERN_LENGTH = 200
 
@@ -51,7 +53,7 @@ def java_to_strftime(pattern: str, *, position: int | None = None) -> str:
                 fail(
                     Code.INVALID_DATE_FORMAT,
                     f'date_format pattern letter run "{piece}" is not supported; use y, M, d, H, h, m, s, '
-                    "S, E, a, D, w, Z or quote literal text as 'text'",
+                    "S, E, a, D, w or quote literal text as 'text'",
                     position=position,
                     token=piece,
                 )

@@ -82,7 +82,7 @@ def compile_query(
     for name, ftype in schema.items():
         if ftype not in FIELD_TYPES:  # a server bug, not bad input
             raise ValueError(f"field {name!r} has unknown type {ftype!r}")
-    zone = _zone(request.timezone)
+    zone = _zone(request.timezone if request.timezone is not None else "UTC")
     limit, offset = _window(request.limit, request.offset, mode)
 
     wheres = _as_list(request.where)
