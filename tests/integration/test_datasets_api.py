@@ -43,7 +43,9 @@ def test_dataset_id_from_title_and_suffixes(client: TestClient) -> None:
     )
     assert strict.status_code == 400
     assert strict.json()["error_code"] == "dataset_id_taken"
-    missing = client.post(f"{API}/datasets/?strict=true", json={"metadata": {"default": {"title": {"value": "x"}}}})
+    missing = client.post(
+        f"{API}/datasets/?strict=true", json={"metadata": {"default": {"title": {"value": "x"}}}}
+    )
     assert missing.status_code == 400
     assert missing.json()["error_code"] == "missing_dataset_id"
 
@@ -54,7 +56,9 @@ def test_malformed_dataset_id_and_metadata(client: TestClient) -> None:
     body = response.json()
     assert body["error_code"] == "invalid_dataset_id"
     assert "hello-world" in body["message"]
-    bad = client.post(f"{API}/datasets/", json={"metadata": {"default": {"keyword": {"value": "not a list"}}}})
+    bad = client.post(
+        f"{API}/datasets/", json={"metadata": {"default": {"keyword": {"value": "not a list"}}}}
+    )
     assert bad.status_code == 400
     assert bad.json()["error_code"] == "invalid_metadata"
     assert "metadata.default.keyword.value" in bad.json()["detail"]
@@ -108,7 +112,9 @@ def test_field_configurations_crud(client: TestClient) -> None:
         assert {k: v for k, v in made[-1].items() if k != "uid"} == config
     listing = client.get(f"{API}/datasets/{uid}/fields/").json()
     assert [c["type"] for c in listing["results"]] == [c["type"] for c in configs]
-    bad = client.post(f"{API}/datasets/{uid}/fields/", json={"type": "type", "field": "x", "type_param": "blob"})
+    bad = client.post(
+        f"{API}/datasets/{uid}/fields/", json={"type": "type", "field": "x", "type_param": "blob"}
+    )
     assert bad.status_code == 400
     assert bad.json()["error_code"] == "invalid_field_configuration"
     bad_type = client.post(f"{API}/datasets/{uid}/fields/", json={"type": "explode", "field": "x"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +149,196 @@ def test_publish_csv_from_s3_and_read_with_duckdb(
     dataset = client.get(f"{API}/datasets/{uid}/").json()
     assert dataset["is_published"] is True
     assert dataset["metadata"]["default"]["modified"]["value"] is not None
+
+
+def test_field_configuration_type_errors_and_versions(
+    client: TestClient, s3_bucket: S3Bucket, app_settings: Settings
+) -> None:
+    s3_bucket.put("a.csv", CSV)
+    connection = {"uid": create_connection(client, s3_bucket.server)}
+    uid = create_dataset(client, "Configured", s3_bucket.url("a.csv"), connection=connection)
+    first = publish(client, uid)
+    assert first["status"] == "idle", first["message"]
+    configs = [
+        {"type": "rename", "label": "r", "from_name": "commune", "to_name": "name", "field_label": "Nom"},
+        {"type": "type", "label": "t", "field": "code_postal", "type_param": "int"},
+        {"type": "delete", "label": "d", "field": "position"},
+        {"type": "description", "label": "d", "field": "population", "description": "Inhabitants"},
+        {"type": "annotate", "label": "u", "field": "surface_km2", "annotation": "unit", "args": ["km2"]},
+        {"type": "order", "label": "o", "args": ["name", "population"]},
+    ]
+    for config in configs:
+        assert client.post(f"{API}/datasets/{uid}/fields/", json=config).status_code == 201
+    second = publish(client, uid)
+    assert second["status"] == "idle", second["message"]
+    # "01000" is a code, not an int: it becomes null plus an error, the others convert.
+    assert second["progress"]["records_errors_count"] == 1
+    assert second["records_errors"][0]["record_id"].endswith(":1")
+    versions = client.get(f"{API}/datasets/{uid}/versions/").json()["results"]
+    assert len(versions) == 2
+    assert versions[0]["uid"] == second["version_uid"]
+    files = parquet_files(app_settings, uid, second["version_uid"])
+    con = duckdb.connect()
+    names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({files!r})").fetchall()]
+    assert names == ["name", "population", "code_postal", "surface_km2", "date_de_mise_a_jour"]
+    assert con.execute(f"SELECT sum(code_postal) FROM read_parquet({files!r})").fetchone() == (
+        75001 + 13001 + 69001,
+    )
+
+    # Values that do not convert become null plus a per-record error.
+    client.post(
+        f"{API}/datasets/{uid}/fields/",
+        json={"type": "type", "label": "t", "field": "name", "type_param": "int"},
+    )
+    third = publish(client, uid)
+    assert third["status"] == "idle"
+    assert third["progress"]["records_errors_count"] == 5  # 4 names + the "01000" code
+    assert "5 value(s) did not convert" in third["message"]
+    first_error = third["records_errors"][0]
+    assert first_error["field_uid"] == "name"
+    assert first_error["record_id"].endswith(":1")
+    assert "'Bourg-en-Bresse'" in first_error["message"]
+    files = parquet_files(app_settings, uid, third["version_uid"])
+    assert con.execute(f"SELECT count(*), count(name) FROM read_parquet({files!r})").fetchone() == (4, 0)
+
+    # Restore the first version: a new version pointing at the first one's files.
+    restored = client.post(f"{API}/datasets/{uid}/versions/{first['version_uid']}/restore/")
+    assert restored.status_code == 200, restored.text
+    status = client.get(f"{API}/datasets/{uid}/status/").json()
+    listing = client.get(f"{API}/datasets/{uid}/versions/").json()
+    assert listing["total_count"] == 4
+    current = listing["results"][0]
+    assert current["uid"] == status["version_uid"]
+    assert current["restored_from"] == first["version_uid"]
+    assert current["records_count"] == 4
+    files = parquet_files(app_settings, uid, first["version_uid"])
+    assert "position" in [
+        r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({files!r})").fetchall()
+    ]
+
+    # Unpublish takes it off the read side; the dataset_id is free to change only then.
+    frozen = client.put(f"{API}/datasets/{uid}/", json={"dataset_id": "other-id", "metadata": {}})
+    assert frozen.status_code == 400
+    assert frozen.json()["error_code"] == "invalid_dataset_status"
+    assert client.post(f"{API}/datasets/{uid}/unpublish/").status_code == 200
+    assert client.get(f"{API}/datasets/{uid}/status/").json()["is_published"] is False
+    assert (
+        client.put(f"{API}/datasets/{uid}/", json={"dataset_id": "other-id", "metadata": {}}).status_code
+        == 200
+    )
+    again = client.post(f"{API}/datasets/{uid}/unpublish/")
+    assert again.json()["error_code"] == "invalid_dataset_status"
+    # Delete removes the warehouse folder too.
+    assert (app_settings.warehouse_dir / uid).is_dir()
+    assert client.delete(f"{API}/datasets/{uid}/").status_code == 204
+    assert not (app_settings.warehouse_dir / uid).exists()
+
+
+def test_several_resources_union_by_name_and_refresh_if_changed(
+    client: TestClient, s3_bucket: S3Bucket, app_settings: Settings
+) -> None:
+    s3_bucket.put("one.csv", b"id,name,score\n1,alpha,1.5\n2,beta,2\n")
+    s3_bucket.put("two.csv.gz", __import__("gzip").compress(b"name,id,extra\ngamma,3,x\ndelta,4,y\n"))
+    # The second resource uses an inline connection (saved as a non-reusable one).
+    inline = {
+        "type": "amazon_s3",
+        "url": s3_bucket.server.endpoint_url,
+        "auth": {
+            "type": "aws_signature_v4",
+            "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+            "secret_access_key": "inline-secret-value-1234567890",
+            "region": "us-east-1",
+        },
+    }
+    uid = create_dataset(
+        client,
+        "Union",
+        s3_bucket.url("one.csv"),
+        params={"separator": ","},
+        connection={"uid": create_connection(client, s3_bucket.server)},
+    )
+    second = client.post(
+        f"{API}/datasets/{uid}/resources/",
+        json={
+            "type": "csvfile",
+            "title": "two",
+            "params": {"separator": ","},
+            "datasource": {"type": "amazon_s3", "url": s3_bucket.url("two.csv.gz"), "connection": inline},
+        },
+    )
+    assert second.status_code == 201, second.text
+    assert second.json()["datasource"]["connection"]["uid"].startswith("co_")
+    assert "inline-secret" not in second.text
+    status = publish(client, uid)
+    assert status["status"] == "idle", status["message"]
+    files = parquet_files(app_settings, uid, status["version_uid"])
+    con = duckdb.connect()
+    rows = con.execute(f"SELECT id, name, score, extra FROM read_parquet({files!r}) ORDER BY id").fetchall()
+    assert rows == [
+        (1, "alpha", 1.5, None),
+        (2, "beta", 2.0, None),
+        (3, "gamma", None, "x"),
+        (4, "delta", None, "y"),
+    ]
+
+    unchanged = publish(client, uid, only_if_changed="true")
+    assert unchanged["status"] == "idle"
+    assert unchanged["message"].startswith("No change")
+    assert unchanged["version_uid"] == status["version_uid"]
+    assert client.get(f"{API}/datasets/{uid}/versions/").json()["total_count"] == 1
+
+    s3_bucket.put("one.csv", b"id,name,score\n1,alpha,1.5\n2,beta,2\n5,epsilon,9\n")
+    changed = publish(client, uid, only_if_changed="true")
+    assert changed["status"] == "idle", changed["message"]
+    assert changed["version_uid"] != status["version_uid"]
+    files = parquet_files(app_settings, uid, changed["version_uid"])
+    assert con.execute(f"SELECT count(*) FROM read_parquet({files!r})").fetchone() == (5,)
+
+
+def test_scheduled_refresh_does_nothing_when_unchanged(
+    client: TestClient, s3_bucket: S3Bucket, app_settings: Settings
+) -> None:
+    from sqlalchemy import update
+
+    from datawharf.store.db import Database
+    from datawharf.store.models.datasets import DatasetSchedule
+
+    s3_bucket.put("s.csv", b"a,b\n1,2\n")
+    uid = create_dataset(
+        client,
+        "Sched",
+        s3_bucket.url("s.csv"),
+        params={"separator": ","},
+        connection={"uid": create_connection(client, s3_bucket.server)},
+    )
+    schedule = client.post(f"{API}/datasets/{uid}/schedules/", json={"cron_schedule": "*/5 * * * *"}).json()
+    database = Database(app_settings)
+    try:
+
+        def make_due() -> None:
+            with database.session() as session:
+                session.execute(update(DatasetSchedule).values(next_run_at=datetime(2000, 1, 1, tzinfo=UTC)))
+
+        make_due()
+        first = wait_until(client, uid, lambda s: s["version_uid"] is not None and s["status"] == "idle")
+        assert first["message"].startswith("Published version")
+        make_due()
+        second = wait_until(
+            client, uid, lambda s: s["status"] == "idle" and s["message"].startswith("No change")
+        )
+        assert second["version_uid"] == first["version_uid"]
+        after = client.get(f"{API}/datasets/{uid}/schedules/{schedule['uid']}/").json()
+        assert after["last_run_at"] is not None
+        assert after["next_run_at"] > after["last_run_at"]
+    finally:
+        database.dispose()
+
+
+def wait_until(client: TestClient, uid: str, condition: Any, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(f"{API}/datasets/{uid}/status/").json()
+        if condition(status):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met; last status {status}")
