@@ -140,7 +140,10 @@ def check_location(
                     ),
                 )
     except DatawharfError as error:
-        report.fail(step_of(error, report.names), describe_error(error))
+        step = step_of(error, report.names)
+        if step != "endpoint" and "endpoint" not in report.steps:
+            report.ok("endpoint", f"{location.endpoint_url or 'AWS S3'} answered.")
+        report.fail(step, describe_error(error))
 
 
 def _check_endpoint_only(
