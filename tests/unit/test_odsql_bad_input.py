@@ -244,3 +244,13 @@ TYPE_ERRORS: list[tuple[dict[str, Any], str]] = [
 @pytest.mark.parametrize(("request_", "code"), TYPE_ERRORS)
 def test_semantic_errors(request_: dict[str, Any], code: str) -> None:
     assert refused(**request_).error_code == code
+
+
+def test_alias_with_quotes_is_quoted_not_pasted(wh: Warehouse) -> None:
+    alias = 'a"b; DROP TABLE sentinel; --'
+    compiled = wh.compile(select=f"name as `{alias}`", where="population = 42")
+    assert compiled.columns[0].name == alias
+    cursor = wh.con.execute(compiled.sql, compiled.params)
+    assert [d[0] for d in cursor.description] == [alias]
+    assert cursor.fetchall() == [("O'Brien's \"town\"",)]
+    assert wh.sentinel_intact()
