@@ -31,6 +31,7 @@ import lzma
 import posixpath
 import struct
 import tarfile
+import weakref
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -362,7 +363,9 @@ def _zip_directory_size(source: BinaryIO) -> tuple[int, int]:
 def _open_zip(
     source: BinaryIO, name: str, params: dict[str, Any], counter: CountingReader, limits: ArchiveLimits
 ) -> tuple[BinaryIO, str]:
+    original = source
     source = random_access(source)
+    spooled = source is not original
     entries, directory_bytes = _zip_directory_size(source)
     if entries > limits.max_members or directory_bytes > limits.max_directory_bytes:
         raise ExtractError(
@@ -412,9 +415,14 @@ def _open_zip(
     def close() -> None:
         member.close()
         archive.close()
+        if spooled:
+            source.close()
 
     reader = _guarded(member.read, "zip", counter, limits)
-    return ReplayStream(reader, on_close=close, name=info.filename), info.filename
+    stream = ReplayStream(reader, on_close=close, name=info.filename)
+    if spooled:  # a zip inside a compressed file was spooled: its copy goes with the stream
+        weakref.finalize(stream, source.close)
+    return stream, info.filename
 
 
 def _choose_member(infos: list[Any], names: list[str], params: dict[str, Any], archive_name: str) -> Any:

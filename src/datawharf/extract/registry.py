@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from datawharf.extract.base import Extractor
 from datawharf.extract.csv import CsvExtractor
+from datawharf.extract.geojson import GeoJsonExtractor
+from datawharf.extract.json import JsonExtractor
+from datawharf.extract.jsonl import JsonLinesExtractor
+from datawharf.extract.parquet import ParquetExtractor
+from datawharf.extract.xls import SpreadsheetExtractor
 
 EXTRACTORS: dict[str, Extractor] = {
     CsvExtractor.name: CsvExtractor(),
+    JsonExtractor.name: JsonExtractor(),
+    JsonLinesExtractor.name: JsonLinesExtractor(),
+    GeoJsonExtractor.name: GeoJsonExtractor(),
+    SpreadsheetExtractor.name: SpreadsheetExtractor(),
+    ParquetExtractor.name: ParquetExtractor(),
 }

@@ -1,0 +1,444 @@
+"""Every format but CSV, alone and inside every compression and archive, through detection, guessing
+and reading; spreadsheets, GeoJSON and Parquet specifics; the bounded Parquet preview; the bad input."""
+
+from __future__ import annotations
+
+import bz2
+import datetime as dt
+import gzip
+import io
+import json
+import lzma
+import tarfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import xlsxwriter
+import xlwt
+import zstandard
+from odf.opendocument import OpenDocumentSpreadsheet
+from odf.table import Table, TableCell, TableRow
+from odf.text import P
+
+from datawharf.errors import ExtractError
+from datawharf.extract._geo import centroid, transform_for
+from datawharf.extract.archive import open_content
+from datawharf.extract.base import ReadOptions, Sample
+from datawharf.extract.geojson import GeoJsonExtractor, guess_epsg
+from datawharf.extract.parquet import ParquetExtractor
+from datawharf.extract.registry import EXTRACTORS
+from datawharf.extract.xls import SpreadsheetExtractor
+
+CORPUS = Path("/work/shared/corpus")
+XLS = SpreadsheetExtractor()
+PARQUET = ParquetExtractor()
+GEOJSON = GeoJsonExtractor()
+
+# A small table every generated fixture holds: a title row, a blank row, then header and 30 records.
+TITLE = "Relevé des stations — 2024"
+HEADER = ["station", "capacity", "opened", "ratio"]
+ROWS = [[f"Station {i}", 10 + i, dt.date(2024, 1, 1 + i % 28), (10 + i) / 4] for i in range(30)]
+
+
+class CountingFile(io.BytesIO):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        count = super().readinto(buffer)
+        self.bytes_read += count
+        return count
+
+
+# -- generated fixtures ----------------------------------------------------------------------------
+def make_xlsx() -> bytes:
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet("Stations")
+    book.add_worksheet("Notes").write(0, 0, "not this sheet")
+    date = book.add_format({"num_format": "yyyy-mm-dd"})
+    sheet.write(0, 0, TITLE)
+    sheet.write_row(2, 0, HEADER)
+    for r, (name, capacity, opened, _ratio) in enumerate(ROWS, start=3):
+        sheet.write_string(r, 0, name)
+        sheet.write_number(r, 1, capacity)
+        sheet.write_datetime(r, 2, dt.datetime.combine(opened, dt.time()), date)
+        # A formula, with the value Excel would have saved with it.
+        sheet.write_formula(r, 3, f"=B{r + 1}/4", None, capacity / 4)
+    book.close()
+    return buffer.getvalue()
+
+
+def make_xls() -> bytes:
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Stations")
+    date = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+    sheet.write(0, 0, TITLE)
+    for c, name in enumerate(HEADER):
+        sheet.write(2, c, name)
+    for r, (name, capacity, opened, ratio) in enumerate(ROWS, start=3):
+        sheet.write(r, 0, name)
+        sheet.write(r, 1, capacity)
+        sheet.write(r, 2, opened, date)
+        sheet.write(r, 3, ratio)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def make_ods() -> bytes:
+    document = OpenDocumentSpreadsheet()
+    table = Table(name="Stations")
+    for row in [[TITLE], [], HEADER, *ROWS]:
+        table_row = TableRow()
+        for value in row:
+            if isinstance(value, int | float):
+                cell = TableCell(valuetype="float", value=value)
+            elif isinstance(value, dt.date):
+                cell = TableCell(valuetype="date", datevalue=value.isoformat())
+            else:
+                cell = TableCell(valuetype="string")
+            cell.addElement(P(text=str(value)))
+            table_row.addElement(cell)
+        table.addElement(table_row)
+    document.spreadsheet.addElement(table)
+    buffer = io.BytesIO()
+    document.write(buffer)
+    return buffer.getvalue()
+
+
+def make_parquet(rows: int = 30, row_group_size: int = 10) -> bytes:
+    table = pa.table(
+        {
+            "station": [f"Station {i}" for i in range(rows)],
+            "capacity": pa.array([10 + i for i in range(rows)], pa.int32()),
+            "opened": [dt.date(2024, 1, 1 + i % 28) for i in range(rows)],
+            "ratio": [(10 + i) / 4 for i in range(rows)],
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, row_group_size=row_group_size)
+    return buffer.getvalue()
+
+
+SPREADSHEET_FIRST = {"station": "Station 0", "capacity": 10, "opened": dt.date(2024, 1, 1), "ratio": 2.5}
+SPREADSHEET_LAST = {"station": "Station 29", "capacity": 39, "ratio": 9.75}
+
+# format: (file name, content, extractor, guessed params subset, records, first record subset)
+FORMATS: dict[str, tuple[str, Callable[[], bytes], str, dict[str, Any], int, dict[str, Any]]] = {
+    "json": (
+        "velib.json",
+        lambda: (CORPUS / "ods-v21-export-json-array.json").read_bytes(),
+        "jsonfile",
+        {"json_root": ""},
+        10,
+        {"stationcode": "32304", "name": "Charcot - Benfleet", "capacity": 28},
+    ),
+    "socrata": (
+        "rows.json",
+        lambda: (CORPUS / "socrata-rows-json-meta-data-arrays.json").read_bytes(),
+        "jsonfile",
+        {"json_root": "data"},
+        24,
+        {"COMMUNITY AREA NAME": "Douglas", "ZIP CODE": "60616"},
+    ),
+    "jsonl": (
+        "changes.jsonl",
+        lambda: (CORPUS / "vbb-change-positions.jsonl").read_bytes(),
+        "jsonl",
+        {},
+        25,
+        {"station": "900000024201", "fromPosition": 0.2, "toPosition": 0.5},
+    ),
+    "geojson": (
+        "velib.geojson",
+        lambda: (CORPUS / "geojson-featurecollection-points-velib.geojson").read_bytes(),
+        "geojson",
+        {"epsg": 4326},
+        20,
+        {"stationcode": "11104", "capacity": 20, "geo_point_2d": "48.855907556,2.392570674"},
+    ),
+    "xlsx": ("stations.xlsx", make_xlsx, "xlsfile", {"first_row_no": 3}, 30, SPREADSHEET_FIRST),
+    "xls": ("stations.xls", make_xls, "xlsfile", {"first_row_no": 3}, 30, SPREADSHEET_FIRST),
+    "ods": ("stations.ods", make_ods, "xlsfile", {"first_row_no": 3}, 30, SPREADSHEET_FIRST),
+    "parquet": ("stations.parquet", make_parquet, "parquet", {}, 30, SPREADSHEET_FIRST),
+}
+
+
+def _tar(name: str, data: bytes, mode: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:  # type: ignore[call-overload]
+        info = tarfile.TarInfo(f"export/{name}")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _zip(name: str, data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("LISEZMOI.md", b"# export")
+        archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+COMPRESSIONS: dict[str, Callable[[str, bytes], tuple[str, bytes]]] = {
+    "none": lambda name, data: (name, data),
+    "gzip": lambda name, data: (name + ".gz", gzip.compress(data)),
+    "bz2": lambda name, data: (name + ".bz2", bz2.compress(data)),
+    "zstd": lambda name, data: (name + ".zst", zstandard.ZstdCompressor().compress(data)),
+    "xz": lambda name, data: (name + ".xz", lzma.compress(data)),
+    "zip": lambda name, data: ("export.zip", _zip(name, data)),
+    "tar": lambda name, data: ("export.tar", _tar(name, data, "w")),
+    "tar.gz": lambda name, data: ("export.tar.gz", _tar(name, data, "w:gz")),
+}
+
+
+def _run(blob: bytes, filename: str, max_records: int | None = None) -> tuple[str, dict[str, Any], pa.Table]:
+    """What the preview does: peel containers, sample, detect, guess, read."""
+    content, inner = open_content(io.BytesIO(blob), filename, {})
+    head = content.read(1024 * 1024)
+    content.seek(0)
+    sample = Sample(head=head, filename=inner, is_complete=len(head) < 1024 * 1024)
+    scores = {name: extractor.detect(sample) for name, extractor in EXTRACTORS.items()}
+    best = max(scores, key=scores.__getitem__)
+    params = EXTRACTORS[best].guess_params(sample)
+    options = ReadOptions(max_records=max_records, filename=inner)
+    table = pa.Table.from_batches(list(EXTRACTORS[best].read(content, params, options)))
+    return best, params, table
+
+
+@pytest.mark.parametrize("compression", list(COMPRESSIONS))
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_every_format_in_every_container(fmt: str, compression: str) -> None:
+    name, make, extractor, params, records, first = FORMATS[fmt]
+    filename, blob = COMPRESSIONS[compression](name, make())
+    best, guessed, table = _run(blob, filename)
+    assert best == extractor
+    assert {key: guessed[key] for key in params} == params
+    assert table.num_rows == records
+    row = table.slice(0, 1).to_pylist()[0]
+    assert {key: row[key] for key in first} == first
+    if extractor in ("xlsfile", "parquet"):
+        last = table.slice(records - 1).to_pylist()[0]
+        assert {key: last[key] for key in SPREADSHEET_LAST} == SPREADSHEET_LAST
+    # The preview is the head of the same records.
+    _best, _params, preview = _run(blob, filename, max_records=5)
+    assert preview.num_rows == 5
+    assert preview.to_pylist() == table.slice(0, 5).to_pylist()
+
+
+# -- spreadsheets ----------------------------------------------------------------------------------
+def _read(extractor: Any, data: bytes, params: dict[str, Any], **options: Any) -> pa.Table:
+    return pa.Table.from_batches(list(extractor.read(io.BytesIO(data), params, ReadOptions(**options))))
+
+
+def test_spreadsheet_guess_skips_the_title_and_reads_typed_cells() -> None:
+    data = make_xlsx()
+    params = XLS.guess_params(Sample(head=data, filename="s.xlsx", is_complete=True))
+    assert params == {
+        "sheet": "Stations",
+        "first_row_no": 3,
+        "headers_first_row": True,
+        "extract_filename": False,
+    }
+    table = _read(XLS, data, params)
+    assert table.schema.names == HEADER
+    assert table.column("capacity").type == pa.int64()  # Excel's floats, whole: integers
+    assert table.column("opened").to_pylist()[:2] == [dt.date(2024, 1, 1), dt.date(2024, 1, 2)]  # date format
+    assert table.column("ratio").to_pylist() == [r[3] for r in ROWS]  # formulas as their values
+
+
+def test_spreadsheet_sheet_choice_headers_and_rows() -> None:
+    data = make_xlsx()
+    notes = _read(XLS, data, {"sheet": "Notes", "headers_first_row": False})
+    assert notes.to_pylist() == [{"": "not this sheet"}]
+    by_index = _read(XLS, data, {"sheet": "2", "headers_first_row": False})
+    assert by_index.num_rows == 1
+    no_header = _read(XLS, data, {"sheet": "Stations", "first_row_no": 4, "headers_first_row": False})
+    assert no_header.num_rows == 30 and no_header.schema.names == ["", "", "", ""]
+    with pytest.raises(ExtractError) as caught:
+        list(XLS.read(io.BytesIO(data), {"sheet": "Missing"}, ReadOptions()))
+    assert caught.value.error_code == "sheet_not_found"
+    assert caught.value.detail["sheets"] == ["Stations", "Notes"]
+    with pytest.raises(ExtractError) as caught:
+        list(XLS.read(io.BytesIO(data), {"sheet": "Stations", "first_row_no": 500}, ReadOptions()))
+    assert caught.value.error_code == "no_such_row"
+
+
+def test_spreadsheet_extract_filename() -> None:
+    table = _read(XLS, make_ods(), {"first_row_no": 3, "extract_filename": "true"}, filename="s.ods")
+    assert set(table.column("filename").to_pylist()) == {"s.ods"}
+
+
+# -- GeoJSON ---------------------------------------------------------------------------------------
+def _feature(geometry: dict[str, Any] | None, **properties: Any) -> dict[str, Any]:
+    return {"type": "Feature", "properties": properties, "geometry": geometry}
+
+
+def test_geojson_polygon_centroid_lines_and_null_geometry() -> None:
+    square = {
+        "type": "Polygon",
+        "coordinates": [[[2.0, 48.0], [4.0, 48.0], [4.0, 50.0], [2.0, 50.0], [2.0, 48.0]]],
+    }
+    line = {"type": "LineString", "coordinates": [[0.0, 10.0], [2.0, 10.0], [2.0, 12.0]]}
+    collection = {
+        "type": "FeatureCollection",
+        "features": [_feature(square, n=1), _feature(line, n=2), _feature(None, n=3)],
+    }
+    data = json.dumps(collection).encode()
+    table = _read(GEOJSON, data, {"epsg": 4326})
+    assert table.column("geo_point_2d").to_pylist() == ["49.0,3.0", "10.5,1.5", None]
+    assert json.loads(table.column("geo_shape")[0].as_py()) == square
+    assert table.column("n").to_pylist() == [1, 2, 3]
+
+
+def test_geojson_single_feature_bare_array_and_holes() -> None:
+    holed = {
+        "type": "Polygon",
+        "coordinates": [
+            [[0.0, 0.0], [4.0, 0.0], [4.0, 4.0], [0.0, 4.0], [0.0, 0.0]],
+            [[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0], [0.0, 0.0]],
+        ],
+    }
+    assert centroid(holed) == pytest.approx((7 / 3, 7 / 3))
+    one = _read(GEOJSON, json.dumps(_feature(holed, name="solo")).encode(), {})
+    assert one.column("name").to_pylist() == ["solo"]
+    array = _read(GEOJSON, json.dumps([_feature({"type": "Point", "coordinates": [1.5, 2.5]})]).encode(), {})
+    assert array.column("geo_point_2d").to_pylist() == ["2.5,1.5"]
+
+
+# Reference points: projection origins (exact by definition) and Paris in Lambert-93 / Web Mercator.
+@pytest.mark.parametrize(
+    ("epsg", "xy", "lonlat", "tolerance"),
+    [
+        (2154, (700_000.0, 6_600_000.0), (3.0, 46.5), 1e-9),
+        (3946, (1_700_000.0, 5_200_000.0), (3.0, 46.0), 1e-9),
+        (32631, (500_000.0, 0.0), (3.0, 0.0), 1e-9),
+        (32733, (500_000.0, 10_000_000.0), (15.0, 0.0), 1e-9),
+        (3857, (0.0, 0.0), (0.0, 0.0), 1e-9),
+        (3857, (20_037_508.342789244, 0.0), (180.0, 0.0), 1e-9),
+        (2154, (652_469.02, 6_862_035.26), (2.35220, 48.85660), 1e-4),
+        (3857, (261_845.7, 6_250_564.3), (2.35220, 48.85660), 1e-4),
+    ],
+)
+def test_reprojections_hit_reference_points(
+    epsg: int, xy: tuple[float, float], lonlat: tuple[float, float], tolerance: float
+) -> None:
+    transform = transform_for(epsg)
+    assert transform is not None
+    assert transform(*xy) == pytest.approx(lonlat, abs=tolerance)
+
+
+def test_geojson_in_lambert93_is_guessed_and_reprojected() -> None:
+    crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}}
+    point = {"type": "Point", "coordinates": [652_469.02, 6_862_035.26]}
+    named = json.dumps(
+        {"type": "FeatureCollection", "crs": crs, "features": [_feature(point, id=1)]}
+    ).encode()
+    assert guess_epsg(named) == 2154
+    bare = json.dumps({"type": "FeatureCollection", "features": [_feature(point, id=1)]}).encode()
+    assert guess_epsg(bare) == 2154  # from the range of the coordinates
+    table = _read(GEOJSON, named, {"epsg": 2154})
+    lat, lon = (float(v) for v in table.column("geo_point_2d")[0].as_py().split(","))
+    assert (lat, lon) == pytest.approx((48.8566, 2.3522), abs=1e-4)
+    shape = json.loads(table.column("geo_shape")[0].as_py())
+    assert shape["coordinates"] == pytest.approx([lon, lat], abs=1e-9)
+    with pytest.raises(ExtractError) as caught:
+        _read(GEOJSON, named, {"epsg": 4326})
+    assert caught.value.error_code == "geojson_out_of_range"
+    with pytest.raises(ExtractError) as caught:
+        _read(GEOJSON, named, {"epsg": 27572})
+    assert caught.value.error_code == "geojson_unsupported_epsg"
+    assert "2154" in caught.value.message
+
+
+# -- Parquet ---------------------------------------------------------------------------------------
+def test_parquet_keeps_types_and_batches_by_row_group() -> None:
+    data = make_parquet(rows=30, row_group_size=10)
+    batches = list(PARQUET.read(io.BytesIO(data), {}, ReadOptions(batch_size=1_000)))
+    assert [b.num_rows for b in batches] == [10, 10, 10]
+    assert batches[0].schema.field("capacity").type == pa.int32()
+    assert batches[0].schema.field("opened").type == pa.date32()
+
+
+def test_parquet_preview_reads_the_footer_and_the_first_row_group_only() -> None:
+    rows = 400_000
+    table = pa.table({"id": pa.array(range(rows), pa.int64()), "code": [f"c{i:09d}" for i in range(rows)]})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, row_group_size=20_000, compression="none")
+    data = buffer.getvalue()
+    source = CountingFile(data)
+    preview = pa.Table.from_batches(list(PARQUET.read(source, {}, ReadOptions(max_records=20))))
+    assert preview.column("id").to_pylist() == list(range(20))
+    assert source.bytes_read < len(data) / 10, (source.bytes_read, len(data))
+
+
+# -- bad input -------------------------------------------------------------------------------------
+def _fails(
+    code: str, extractor: Any, data: bytes, filename: str, params: dict[str, Any] | None = None
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(ExtractError) as caught:
+        sample = Sample(head=data[:65536], filename=filename, is_complete=len(data) <= 65536)
+        guessed = extractor.guess_params(sample) if params is None else params
+        for _batch in extractor.read(io.BytesIO(data), guessed, ReadOptions(filename=filename)):
+            pass
+    assert caught.value.error_code == code, caught.value.message
+    assert time.monotonic() - started < 5
+
+
+HTML_XLSX = (
+    b"<!DOCTYPE html>\n<html><head><meta charset='utf-8'></head><body><table><tr><td>a</td></tr></table>"
+)
+
+
+def test_xlsx_that_is_really_html_is_named_as_such() -> None:
+    sample = Sample(head=HTML_XLSX, filename="export.xlsx", is_complete=True)
+    scores = {name: extractor.detect(sample) for name, extractor in EXTRACTORS.items()}
+    assert max(scores, key=scores.__getitem__) == "xlsfile"  # so that the user reads why it fails
+    _fails("spreadsheet_is_html", XLS, HTML_XLSX, "export.xlsx")
+    _fails("spreadsheet_is_html", XLS, HTML_XLSX, "export.xlsx", {})
+
+
+@pytest.mark.parametrize(
+    ("code", "extractor", "data", "filename"),
+    [
+        ("empty_file", XLS, b"", "empty.xlsx"),
+        ("empty_file", PARQUET, b"", "empty.parquet"),
+        ("empty_file", GEOJSON, b"", "empty.geojson"),
+        ("spreadsheet_is_text", XLS, b"a\tb\n1\t2\n", "tsv-named.xls"),
+        ("spreadsheet_invalid", XLS, make_xlsx()[:3000], "cut.xlsx"),
+        ("parquet_invalid", PARQUET, make_parquet()[:-100], "cut.parquet"),
+        ("parquet_invalid", PARQUET, b"PAR1" + b"\x00" * 50, "bad.parquet"),
+        (
+            "json_too_deep",
+            GEOJSON,
+            b'{"type": "FeatureCollection", "features": ' + b"[" * 100_000,
+            "deep.geojson",
+        ),
+    ],
+)
+def test_bad_files_get_specific_errors(code: str, extractor: Any, data: bytes, filename: str) -> None:
+    _fails(code, extractor, data, filename, {} if code != "empty_file" else None)
+
+
+def test_truncated_parquet_in_the_middle_of_its_pages() -> None:
+    data = make_parquet(rows=3_000, row_group_size=1_000)
+    metadata = pq.ParquetFile(io.BytesIO(data)).metadata
+    # Keep the footer but damage the second row group's pages: the footer opens, reading fails.
+    start = metadata.row_group(1).column(0).data_page_offset
+    damaged = data[:start] + b"\xff" * 64 + data[start + 64 :]
+    _fails("parquet_invalid", PARQUET, damaged, "damaged.parquet", {})
