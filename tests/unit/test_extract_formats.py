@@ -372,6 +372,8 @@ def test_parquet_keeps_types_and_batches_by_row_group() -> None:
     assert [b.num_rows for b in batches] == [10, 10, 10]
     assert batches[0].schema.field("capacity").type == pa.int32()
     assert batches[0].schema.field("opened").type == pa.date32()
+    preview = list(PARQUET.read(io.BytesIO(data), {}, ReadOptions(max_records=25)))
+    assert [b.num_rows for b in preview] == [10, 10, 5]  # small row groups: as many as 25 records need
 
 
 def test_parquet_preview_reads_the_footer_and_the_first_row_group_only() -> None:

@@ -1,7 +1,8 @@
 """``parquet`` (beyond the reference): the schema from the footer, batches row group by row group.
 
 Columns keep their Parquet types (``types.py`` maps them to field types without parsing). A preview
-reads the footer and only as much of the first row group as the records it shows; a publish streams
+reads the footer and only as much of the first row group as the records it shows (the next
+row groups only when the first holds fewer records); a publish streams
 every row group in order, holding one batch at a time. A Parquet file must be seekable (the footer is
 at the end): a compressed one is spooled first (memory up to a bound, then disk).
 
@@ -83,8 +84,9 @@ def _batches(
 ) -> Iterator[pa.RecordBatch]:
     limit = options.max_records
     batch_size = max(1, min(options.batch_size, limit if limit is not None else options.batch_size))
-    # A preview needs only the first row group; iter_batches reads column chunks as it goes.
-    groups = list(range(parquet.num_row_groups))[: 1 if limit is not None else None]
+    # A preview stops inside the first row group (the next ones only when it holds fewer records);
+    # iter_batches reads column chunks as it goes.
+    groups = list(range(parquet.num_row_groups))
     emitted = 0
     try:
         if not groups:
