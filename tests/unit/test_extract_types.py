@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pytest
 
 from datawharf.extract.types import ARROW_TYPES, FIELD_TYPES, convert_column, guess_type
@@ -91,12 +92,16 @@ def test_out_of_range_points_fail() -> None:
     assert failed.to_pylist() == [True, False]
 
 
-def test_chunked_arrays_convert_chunk_by_chunk() -> None:
+def test_chunked_arrays_convert_in_groups() -> None:
     chunked = pa.chunked_array([pa.array(["1", "x"]), pa.array(["3"])])
     values, failed = convert_column(chunked, "int")
-    assert isinstance(values, pa.ChunkedArray) and values.num_chunks == 2
+    assert isinstance(values, pa.ChunkedArray) and values.num_chunks == 1  # small chunks go together
     assert values.to_pylist() == [1, None, 3]
     assert failed.to_pylist() == [False, True, False]
+    big = pa.chunked_array([pa.array([str(i) for i in range(300_000)])] * 2)
+    values, failed = convert_column(big, "int")
+    assert values.num_chunks == 2 and len(values) == 600_000  # big ones stay apart
+    assert pa.compute.sum(failed).as_py() == 0
 
 
 def test_typed_sources_map_and_cast_directly() -> None:
