@@ -278,6 +278,16 @@ def test_spreadsheet_sheet_choice_headers_and_rows() -> None:
     assert caught.value.error_code == "no_such_row"
 
 
+def test_spreadsheet_preview_beyond_max_bytes_is_refused_by_its_size() -> None:
+    data = make_xlsx()
+    source = CountingFile(data)
+    with pytest.raises(ExtractError) as caught:
+        list(XLS.read(source, {}, ReadOptions(max_records=20, max_bytes=len(data) // 2)))
+    assert caught.value.error_code == "spreadsheet_too_large_for_preview"
+    assert source.bytes_read <= 4096  # the signature, not the workbook
+    assert _read(XLS, data, {"first_row_no": 3}, max_records=20, max_bytes=len(data)).num_rows == 20
+
+
 def test_spreadsheet_extract_filename() -> None:
     table = _read(XLS, make_ods(), {"first_row_no": 3, "extract_filename": "true"}, filename="s.ods")
     assert set(table.column("filename").to_pylist()) == {"s.ods"}

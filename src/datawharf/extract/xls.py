@@ -11,7 +11,9 @@ spreadsheet is bounded anyway (1,048,576 rows).
 
 Error codes: ``spreadsheet_is_html`` (a web page saved under a spreadsheet name, as many portals'
 "Excel" exports are), ``spreadsheet_is_text``, ``spreadsheet_invalid``, ``spreadsheet_encrypted``,
-``spreadsheet_too_large``, ``sheet_not_found``, ``sheet_empty``, ``no_such_row``, ``empty_file``.
+``spreadsheet_too_large``, ``spreadsheet_too_large_for_preview`` (calamine reads a workbook whole, so a
+preview bounded by ``ReadOptions.max_bytes`` refuses a larger file by its size, before reading it),
+``sheet_not_found``, ``sheet_empty``, ``no_such_row``, ``empty_file``.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ class SpreadsheetExtractor:
         except (TypeError, ValueError) as exc:
             raise ExtractError("first_row_no must be a number.", error_code="invalid_parameter") from exc
         headers = as_bool(params.get("headers_first_row"), True)
-        workbook, source = _open(stream, options.filename or "")
+        workbook, source = _open(stream, options.filename or "", options.max_bytes)
         sheet_name = _sheet_name(workbook, str(params.get("sheet") or ""))
         sheet = workbook.get_sheet_by_name(sheet_name)
         if sheet.start is None:
@@ -206,13 +208,23 @@ def _is_text(head: bytes) -> bool:
     return b"\x00" not in head[:4096]
 
 
-def _open(stream: BinaryIO, filename: str) -> tuple[calamine.CalamineWorkbook, BinaryIO]:
+def _open(
+    stream: BinaryIO, filename: str, max_bytes: int | None = None
+) -> tuple[calamine.CalamineWorkbook, BinaryIO]:
     source = random_access(stream)
     size = stream_size(source)
     position = source.tell()
     head = source.read(4096)
     source.seek(position)
     _check_head(head, filename)
+    if max_bytes is not None and size - position > max_bytes:
+        raise ExtractError(
+            f"The spreadsheet is {(size - position) / (1024 * 1024):.1f} MiB and is read whole, more than "
+            f"the {max_bytes / (1024 * 1024):g} MiB a preview may read: raise DATAWHARF_PREVIEW_MAX_BYTES, "
+            "or export the sheet as CSV.",
+            error_code="spreadsheet_too_large_for_preview",
+            detail={"bytes": size - position, "max_bytes": max_bytes},
+        )
     if size - position > MAX_SPREADSHEET_BYTES:
         raise ExtractError(
             f"The spreadsheet is {size // (1024 * 1024)} MiB, more than the "
