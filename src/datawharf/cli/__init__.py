@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from datawharf.cli import apikeys, connections, serve
+from datawharf.cli import apikeys, connections, datasets, serve
 
 app = typer.Typer(
     name="datawharf",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.add_typer(apikeys.app, name="apikeys")
 app.add_typer(connections.app, name="connections")
+app.add_typer(datasets.app, name="datasets")
 
 
 def main() -> None:

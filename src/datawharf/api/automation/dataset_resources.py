@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from datawharf.api.deps import get_session, get_settings, require
 from datawharf.api.pagination import Page, page_params, paginated
-from datawharf.datasets import resources
+from datawharf.datasets import preview, resources
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
+from datawharf.store.models.datasets import Resource
 
 router = APIRouter(prefix="/datasets/{dataset_uid}/resources", tags=["Dataset resources"])
 _edit = require("edit_dataset")
@@ -105,3 +106,45 @@ def delete_resource(
 ) -> Response:
     resources.delete_resource(session, dataset_uid, resource_uid)
     return Response(status_code=204)
+
+
+@router.get("/{resource_uid}/preview/", operation_id="resource-preview", summary="Preview resource records")
+def preview_resource(
+    dataset_uid: str,
+    resource_uid: str,
+    request: Request,
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+    _key: ApiKey = Depends(_edit),
+) -> dict:
+    """The first records (up to 20) of a saved resource, its fields as the publish will write them."""
+    resource = resources.get_resource(session, dataset_uid, resource_uid)
+    locator = request.app.state.datasets_runtime.locator
+    return preview.preview_resource(session, settings, locator, resource)
+
+
+@router.get(
+    "/{resource_uid}/guess_extractors_params/",
+    operation_id="resource-guess-extractor-params",
+    summary="Guess the extractor params of a saved resource",
+)
+def guess_resource_params(
+    dataset_uid: str,
+    resource_uid: str,
+    request: Request,
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+    _key: ApiKey = Depends(_edit),
+) -> dict:
+    resource = resources.get_resource(session, dataset_uid, resource_uid)
+    unsaved = Resource(
+        uid=resource.uid,
+        dataset_uid=dataset_uid,
+        type=resource.type,
+        params={},
+        datasource=resource.datasource,
+        headers_secret=resource.headers_secret,
+        connection_uid=resource.connection_uid,
+    )
+    name, params = preview.guess_for(settings, request.app.state.datasets_runtime.locator, unsaved)
+    return {"extractor": name, "params": params}

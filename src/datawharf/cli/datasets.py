@@ -1,0 +1,284 @@
+"""``datawharf datasets create|list|show|status|publish|abort|versions|restore|delete``.
+
+``publish --wait`` runs the publish in this process with a progress bar (bytes, records, rate, time
+left); without ``--wait`` it queues the run for a running ``datawharf serve`` to pick up.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from datawharf.cli.common import console, database, friendly_errors
+from datawharf.datasets import control, preview, resources, service, sources, versions
+from datawharf.datasets.publish import Counters, PublishRun
+from datawharf.datasets.sources import default_locator
+from datawharf.errors import InvalidInput
+from datawharf.settings import Settings
+from datawharf.store.models.datasets import Resource
+
+app = typer.Typer(help="Create, publish and inspect datasets.", no_args_is_help=True)
+
+
+def _params(pairs: list[str] | None) -> dict[str, Any]:
+    """``name=value`` pairs; values that read as JSON (numbers, true/false) are taken as such."""
+    params: dict[str, Any] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"--param {pair!r}: use name=value.", error_code="invalid_params")
+        try:
+            params[name.strip()] = json.loads(value)
+        except ValueError:
+            params[name.strip()] = value
+    return params
+
+
+def _when(value: Any) -> str:
+    aware = control.aware(value)
+    return aware.strftime("%Y-%m-%d %H:%M:%S UTC") if aware else ""
+
+
+@app.command("create")
+@friendly_errors
+def create(
+    url: str = typer.Argument(..., help="The object's URL (or its name relative to the connection's URL)."),
+    title: str = typer.Option(..., "--title", help="Dataset title; the dataset_id is made from it."),
+    connection: str = typer.Option(
+        None, "--connection", help="Connection uid (co_...); none: public object."
+    ),
+    dataset_id: str = typer.Option(None, "--dataset-id", help="Technical identifier (default: from title)."),
+    extractor: str = typer.Option(None, "--type", help="Extractor (csvfile, jsonfile...); default: guessed."),
+    param: list[str] = typer.Option(None, "--param", "-p", help="Extractor parameter name=value (repeat)."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse a taken dataset_id instead of suffixing it."),
+) -> None:
+    """Create a dataset with one resource; the extractor and its parameters are guessed from the object."""
+    settings = Settings()
+    given = _params(param)
+    with database() as db:
+        locator = default_locator(db.session, settings)
+        datasource = {
+            "type": "amazon_s3",
+            "url": url,
+            "connection": {"uid": connection} if connection else None,
+        }
+        with db.session() as session:
+            probe = sources.prepare_datasource(session, settings, datasource)
+            session.rollback()
+        unsaved = Resource(
+            uid="re_probe",
+            type=extractor or "",
+            params=given,
+            datasource=probe.public,
+            connection_uid=probe.connection_uid,
+        )
+        name, params = preview.guess_for(settings, locator, unsaved)
+        with db.session() as session:
+            dataset = service.create_dataset(
+                session,
+                metadata={"default": {"title": {"value": title}}},
+                dataset_id=dataset_id,
+                strict=strict,
+            )
+            resource = resources.create_resource(
+                session, settings, dataset.uid, type=name, title=title, params=params, datasource=datasource
+            )
+            uid, ident, resource_uid = dataset.uid, dataset.dataset_id, resource.uid
+    console.print(f"Created dataset {uid} ({ident}) with resource {resource_uid}.", highlight=False)
+    console.print(f"Extractor {name}: {escape(json.dumps(params, ensure_ascii=False))}", highlight=False)
+    console.print(f"Publish it with:  datawharf datasets publish {ident} --wait", highlight=False)
+
+
+@app.command("list")
+@friendly_errors
+def list_() -> None:
+    """List datasets with their status."""
+    table = Table("uid", "dataset_id", "title", "status", "published", "version")
+    with database() as db, db.session() as session:
+        _total, rows = service.list_datasets(session, limit=1000, offset=0)
+        for d in rows:
+            title = d.metadata_.get("default", {}).get("title", {}).get("value") or ""
+            table.add_row(
+                d.uid,
+                d.dataset_id,
+                title,
+                d.status,
+                "yes" if d.is_published else "no",
+                d.current_version_uid or "",
+            )
+    console.print(table)
+
+
+@app.command("show")
+@friendly_errors
+def show(dataset: str = typer.Argument(..., help="uid (da_...) or dataset_id")) -> None:
+    """A dataset, its resources and its current fields."""
+    with database() as db, db.session() as session:
+        d = service.find_dataset(session, dataset)
+        console.print(f"[bold]{escape(d.dataset_id)}[/] ({d.uid})", highlight=False)
+        console.print(json.dumps(d.metadata_, indent=2, ensure_ascii=False), highlight=False, markup=False)
+        for r in d.resources:
+            console.print(
+                f"resource {r.uid}: {r.type} {r.datasource.get('url')} "
+                f"{json.dumps(r.params, ensure_ascii=False)}",
+                highlight=False,
+                markup=False,
+            )
+        current = next((v for v in d.versions if v.uid == d.current_version_uid), None)
+        if current is not None:
+            table = Table("field", "label", "type")
+            for f in current.fields:
+                table.add_row(f["name"], f["label"], f["type"])
+            console.print(table)
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    progress = status["progress"]
+    console.print(
+        f"status: {status['status']}  published: {status['is_published']}  version: {status['version_uid']}",
+        highlight=False,
+    )
+    console.print(
+        f"records: {progress['records_done']}  bytes: {progress['bytes_done']}/{progress['bytes_total']}  "
+        f"errors: {progress['records_errors_count']}",
+        highlight=False,
+    )
+    if status["message"]:
+        console.print(escape(status["message"]), highlight=False)
+
+
+@app.command("status")
+@friendly_errors
+def status(dataset: str = typer.Argument(..., help="uid (da_...) or dataset_id")) -> None:
+    """Where the dataset stands: status, progress, last message."""
+    with database() as db, db.session() as session:
+        _print_status(control.status_public(service.find_dataset(session, dataset)))
+
+
+@app.command("publish")
+@friendly_errors
+def publish(
+    dataset: str = typer.Argument(..., help="uid (da_...) or dataset_id"),
+    wait: bool = typer.Option(False, "--wait", help="Run it here, with a progress bar, until it ends."),
+    if_changed: bool = typer.Option(False, "--if-changed", help="Do nothing if the objects did not change."),
+) -> None:
+    """Publish a new version of the dataset."""
+    settings = Settings()
+    with database() as db:
+        with db.session() as session:
+            d = service.find_dataset(session, dataset)
+            control.request_publish(session, d.uid, only_if_changed=if_changed)
+            uid, run_uid = d.uid, d.run_uid
+        if not wait:
+            console.print(
+                f"Queued ({run_uid}). A running 'datawharf serve' picks it up; follow it with "
+                f"'datawharf datasets status {dataset}', or publish with --wait to run it here.",
+                highlight=False,
+            )
+            return
+        assert run_uid is not None
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[records]:,} records"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task(f"publish {dataset}", total=None, records=0)
+
+            def on_progress(counters: Counters, total: int | None) -> None:
+                bar.update(task, completed=counters.bytes_done, total=total, records=counters.records_done)
+
+            run = PublishRun(
+                db, settings, uid, run_uid, default_locator(db.session, settings), on_progress=on_progress
+            )
+            outcome = run.execute()
+            on_progress(run.counters, run.bytes_total)
+        with db.session() as session:
+            final = control.status_public(service.get_dataset(session, uid))
+    _print_status(final)
+    if outcome == "error":
+        raise typer.Exit(1)
+
+
+@app.command("abort")
+@friendly_errors
+def abort(dataset: str = typer.Argument(..., help="uid (da_...) or dataset_id")) -> None:
+    """Stop a queued or running publish; the previous version stays served."""
+    with database() as db, db.session() as session:
+        d = service.find_dataset(session, dataset)
+        control.request_abort(session, d.uid)
+    console.print("Abort requested.")
+
+
+@app.command("versions")
+@friendly_errors
+def versions_(dataset: str = typer.Argument(..., help="uid (da_...) or dataset_id")) -> None:
+    """Every published version, newest first."""
+    settings = Settings()
+    table = Table("version", "created", "records", "size", "errors", "current", "restored from")
+    with database() as db, db.session() as session:
+        d = service.find_dataset(session, dataset)
+        _total, rows = versions.list_versions(session, d.uid, limit=1000, offset=0)
+        for v in rows:
+            public = versions.public(v, d, settings)
+            table.add_row(
+                v.uid,
+                _when(v.created_at),
+                f"{v.records_count:,}",
+                f"{v.size_bytes:,}",
+                str(v.errors_count),
+                "*" if public["is_current"] else "",
+                v.restored_from or "",
+            )
+    console.print(table)
+    folder = settings.warehouse_dir / d.uid
+    console.print(f"Parquet files under {folder}/<version>/", highlight=False)
+
+
+@app.command("restore")
+@friendly_errors
+def restore(
+    dataset: str = typer.Argument(..., help="uid (da_...) or dataset_id"),
+    version: str = typer.Argument(..., help="version uid (ch_...)"),
+) -> None:
+    """Serve an older version again (as a new version: the history is kept)."""
+    settings = Settings()
+    with database() as db, db.session() as session:
+        d = service.find_dataset(session, dataset)
+        restored = versions.restore_version(session, settings, d.uid, version)
+        current = restored.current_version_uid
+    console.print(f"Restored {version}; the current version is now {current}.", highlight=False)
+
+
+@app.command("delete")
+@friendly_errors
+def delete(
+    dataset: str = typer.Argument(..., help="uid (da_...) or dataset_id"),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a dataset, its versions and their files."""
+    settings = Settings()
+    if not yes:
+        typer.confirm(f"Delete dataset {dataset} and all its versions?", abort=True)
+    with database() as db, db.session() as session:
+        d = service.find_dataset(session, dataset)
+        service.delete_dataset(session, settings, d.uid)
+    console.print(f"Deleted {dataset}.", highlight=False)
