@@ -11,7 +11,7 @@ import pytest
 from datawharf.errors import ExtractError
 from datawharf.extract.base import Sample
 from datawharf.extract.csv import CsvExtractor
-from datawharf.extract.registry import EXTRACTORS
+from datawharf.extract.registry import EXTRACTORS, describe_extractors
 from datawharf.extract.sniff import best_extractor, guess_extractors, open_sample
 
 CORPUS = Path("/work/shared/corpus")
@@ -61,3 +61,14 @@ def test_open_sample_reads_the_head_once() -> None:
     assert opened.bytes_read == before  # served from the kept sample
     assert opened.content.read(10) == raw[len(opened.sample.head) : len(opened.sample.head) + 10]
     assert opened.bytes_read == before + 10
+
+
+def test_describe_extractors_in_the_reference_shape() -> None:
+    described = {d["type"]: d for d in describe_extractors()}
+    assert set(described) == set(EXTRACTORS)
+    csv = described["csvfile"]
+    assert csv["label"] == "CSV" and csv["name"] == "csvfile"
+    names = [p["name"] for p in csv["parameters"]]
+    assert names[:2] == ["encoding", "separator"]
+    for parameter in csv["parameters"]:
+        assert {"type", "is_mandatory", "name"} <= set(parameter)

@@ -6,6 +6,9 @@ test can pass its own. Adding a format is adding a module and one line here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from datawharf.extract.base import Extractor
 from datawharf.extract.csv import CsvExtractor
 from datawharf.extract.geojson import GeoJsonExtractor
@@ -22,3 +25,18 @@ EXTRACTORS: dict[str, Extractor] = {
     SpreadsheetExtractor.name: SpreadsheetExtractor(),
     ParquetExtractor.name: ParquetExtractor(),
 }
+
+
+def describe_extractors(extractors: Mapping[str, Extractor] | None = None) -> list[dict[str, Any]]:
+    """``GET /extractors/``: the reference ``Extractor`` shape (``type``) plus ``name``, ``description``."""
+    registry = extractors if extractors is not None else EXTRACTORS
+    return [
+        {
+            "type": name,
+            "name": name,
+            "label": extractor.label,
+            "description": extractor.description,
+            "parameters": [parameter.to_dict() for parameter in extractor.parameters],
+        }
+        for name, extractor in registry.items()
+    ]
