@@ -454,3 +454,20 @@ def test_truncated_parquet_in_the_middle_of_its_pages() -> None:
     start = metadata.row_group(1).column(0).data_page_offset
     damaged = data[:start] + b"\xff" * 64 + data[start + 64 :]
     _fails("parquet_invalid", PARQUET, damaged, "damaged.parquet", {})
+
+
+def test_every_error_code_of_these_formats_is_documented() -> None:
+    import re
+
+    source = Path(__file__).parents[2] / "src" / "datawharf" / "extract"
+    modules = ["archive", "_jsonstream", "json", "jsonl", "geojson", "_geo", "xls", "parquet"]
+    codes = {
+        code
+        for module in modules
+        for code in re.findall(r'error_code="([a-z_0-9]+)"', (source / f"{module}.py").read_text())
+    }
+    documented = set(
+        re.findall(r"^\| `([a-z_0-9]+)` \|", (source.parents[2] / "docs" / "formats.md").read_text(), re.M)
+    )
+    assert len(codes) >= 30
+    assert codes <= documented, sorted(codes - documented)
