@@ -145,6 +145,15 @@ def test_zip_preview_reads_the_directory_and_one_member_only() -> None:
     assert source.bytes_read < len(blob) / 50
 
 
+def test_plain_tar_preview_seeks_over_the_members_before() -> None:
+    members = {f"part{i}.bin": os.urandom(2 * 1024 * 1024) for i in range(4)}
+    blob = _tar({**members, "obs.csv": CSV})
+    source = CountingFile(blob)
+    stream, inner = open_content(source, "parts.tar", {"file_in_archive": "obs.csv"})
+    assert (inner, stream.read()) == ("obs.csv", CSV)
+    assert source.bytes_read < 64 * 1024 < len(blob)
+
+
 def test_gzip_preview_decompresses_only_the_first_chunk() -> None:
     big = b"".join(b"%d;station;%d\n" % (i, i * 7) for i in range(2_000_000))  # ~40 MB
     blob = gzip.compress(big, compresslevel=1)

@@ -503,7 +503,10 @@ def _open_tar(
     """
     wanted = (params.get("file_in_archive") or "").strip().lstrip("/")
     try:
-        archive = tarfile.open(fileobj=source, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
+        # A plain tar on a seekable source skips member data by seeking ("r:"); a decompressed one
+        # can only be read through ("r|").
+        mode = "r:" if source is counter and counter.seekable() else "r|"
+        archive = tarfile.open(fileobj=source, mode=mode)  # type: ignore[call-overload]  # noqa: SIM115
         seen: list[str] = []
         for count, member in enumerate(archive, start=1):
             if count > limits.max_members:
