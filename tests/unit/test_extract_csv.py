@@ -169,12 +169,20 @@ def test_max_records_and_extract_filename() -> None:
     assert table.column("filename").to_pylist() == ["f.csv"] * 7
 
 
-def test_forced_wrong_encoding_is_a_clear_error() -> None:
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii", "utf-16"])
+def test_forced_wrong_encoding_is_a_clear_error(encoding: str) -> None:
     data = (CORPUS / "insee-cog-reg2016-tab-latin1.tsv").read_bytes()
     with pytest.raises(ExtractError) as caught:
-        _read_all(data, {"separator": "\t", "encoding": "utf-8"})
+        _read_all(data, {"separator": "\t", "encoding": encoding})
     assert caught.value.error_code == "invalid_encoding"
-    assert "windows-1252" in caught.value.message
+    assert f"not valid {encoding}" in caught.value.message and "windows-1252" in caught.value.message
+
+
+def test_an_invalid_byte_far_into_the_file_is_an_encoding_error_too() -> None:
+    data = b"a,b\n" + b"x,y\n" * 100_000 + b"caf\xe9,1\n"  # past the header peek, in a later block
+    with pytest.raises(ExtractError) as caught:
+        _read_all(data, {"separator": ","})
+    assert caught.value.error_code == "invalid_encoding"
 
 
 def test_unknown_encoding_and_bad_separator_are_parameter_errors() -> None:

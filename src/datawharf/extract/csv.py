@@ -36,6 +36,7 @@ from datawharf.extract.limits import (
     SAMPLE_RECORDS,
     MiB,
 )
+from datawharf.extract.types import guess_type
 
 SEPARATORS = (",", ";", "\t", "|", " ")
 FILENAME_FIELD = "filename"
@@ -206,8 +207,6 @@ def guess_headers(rows: Sequence[Sequence[str]]) -> bool:
     columns typed in the data (numbers, dates) whose first cell has the same type vote "data", those
     whose first cell differs vote "header". All-text tables keep the usual header.
     """
-    from datawharf.extract.types import guess_type  # types imports nothing from here; kept local for clarity
-
     if len(rows) < 2:
         return True
     first, rest = rows[0], rows[1:]
@@ -477,6 +476,7 @@ class _CsvRead:
         self.skip = params["first_row_no"] - 1
         self.width = 0
         self.names: list[str] = []
+        self.lock = threading.Lock()  # one stream, read by successive pyarrow readers (block growth)
 
     # -- header -------------------------------------------------------------------------------------
     def _peek(self) -> bytes:
@@ -535,8 +535,8 @@ class _CsvRead:
         codec = "utf-8-sig" if self.codec == "utf-8" else self.codec
         try:
             return codecs.getincrementaldecoder(codec)().decode(prefix, final=False)
-        except UnicodeDecodeError as exc:
-            raise self._bad_encoding(exc.start) from exc
+        except UnicodeError as exc:  # a decode error, or "UTF-16 stream does not start with BOM"
+            raise self._bad_encoding(getattr(exc, "start", None)) from exc
 
     def _bad_encoding(self, offset: int | None) -> ExtractError:
         encoding = self.params["encoding"]
@@ -560,7 +560,6 @@ class _CsvRead:
         prefix = self._peek()
         block = self.block
         done = 0
-        self.lock = threading.Lock()
         rest: Any = self.stream
         if self.start is not None:
             rest = _Positioned(self.stream, self.start + len(prefix), self.lock)
@@ -660,7 +659,7 @@ class _CsvRead:
                 parse_options=parse_options,
                 convert_options=convert_options,
             )
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:
             raise self._bad_encoding(None) from exc
         try:
             yield from self._batches(reader, reader_options.skip_rows + 1, skip_records, columns, repaired)
@@ -686,7 +685,7 @@ class _CsvRead:
                 batch = reader.read_next_batch()
             except StopIteration:
                 batch = None
-            except UnicodeDecodeError as exc:
+            except UnicodeError as exc:
                 raise self._bad_encoding(None) from exc
             final = batch is None
             if batch is None:
