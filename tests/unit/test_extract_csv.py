@@ -225,3 +225,22 @@ def test_parameters_follow_the_reference_shape() -> None:
     for shape in declared.values():
         assert set(shape) == {"name", "type", "label", "description", "default", "choices", "is_mandatory"}
     assert declared["separator"]["choices"] == [",", ";", "\t", "|", " "]
+
+
+def test_first_row_past_the_end_and_too_many_fields() -> None:
+    with pytest.raises(ExtractError) as caught:
+        _read_all(b"a,b\n1,2\n", {"separator": ",", "first_row_no": 9})
+    assert caught.value.error_code == "no_such_row"
+    wide = (",".join(["x"] * 5000) + "\n").encode() * 3
+    with pytest.raises(ExtractError) as caught:
+        _read_all(wide, {"separator": ","})
+    assert caught.value.error_code == "too_many_fields"
+
+
+def test_no_header_gives_positional_names() -> None:
+    path = CORPUS / "us-census-gazetteer-counties-noheader.csv"
+    with path.open("rb") as stream:
+        result = preview(stream, path.name)
+    assert [f["name"] for f in result.fields][:3] == ["column_1", "column_2", "column_3"]
+    assert result.records[0]["column_1"] == "AL"
+    assert result.records[0]["column_2"] == "01001"  # a code: its leading zero stays
