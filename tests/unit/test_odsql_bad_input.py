@@ -190,6 +190,8 @@ TYPE_ERRORS: list[tuple[dict[str, Any], str]] = [
     (dict(where="name = null"), "odsql_type_mismatch"),
     (dict(where="`population`"), "odsql_type_mismatch"),
     (dict(where="name + 1 > 2"), "odsql_type_mismatch"),
+    (dict(where="null in (name, 0)"), "odsql_type_mismatch"),
+    (dict(where="name in (location)"), "odsql_type_mismatch"),
     (dict(where="count(*) > 1"), "odsql_misplaced_aggregate"),
     (dict(select="sum(count(*))"), "odsql_misplaced_aggregate"),
     (dict(group_by="count(*)"), "odsql_misplaced_aggregate"),

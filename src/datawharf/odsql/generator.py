@@ -221,8 +221,10 @@ class Generator:
                 a = self.expr(operand)
                 self.check_comparable_type(a, operand, "in")
                 items = [self.coerce(v, a.type) for v in values]
+                first = next((t for t in (a, *items) if t.type != "null"), a)
                 for item, v in zip(items, values, strict=True):
-                    self.check_same_family(a, item, v, "in")
+                    self.check_comparable_type(item, v, "in")
+                    self.check_same_family(first, item, v, "in")
                 sql = f"({a.sql} {'NOT ' if negated else ''}IN ({', '.join(i.sql for i in items)}))"
                 return Typed(sql, "boolean")
             case n.Like(operand=operand, pattern=pattern, negated=negated):
