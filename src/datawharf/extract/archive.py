@@ -207,7 +207,7 @@ def open_content(
             if claimed is not None and head:
                 raise ExtractError(
                     f"{name!r} is named like a {claimed} file but does not start with the {claimed} "
-                    "signature: it is corrupt or mis-named; rename it or upload the original",
+                    "signature: it is corrupt or mis-named; rename it or upload the original.",
                     error_code="compressed_corrupt",
                     detail={"format": claimed},
                 )
@@ -226,7 +226,7 @@ def open_content(
             current, name = _decompress(current, kind, name, counter, limits)
     raise ExtractError(
         f"{filename!r} nests more than {limits.max_nesting} compression or archive layers: "
-        "extract it once and upload the inner file",
+        "extract it once and upload the inner file.",
         error_code="archive_too_deep",
     )
 
@@ -246,27 +246,27 @@ def _guarded(
             raise
         except EOFError as exc:
             raise ExtractError(
-                f"the {kind} stream ends in the middle (the file was cut short): upload it again complete",
+                f"The {kind} stream ends in the middle (the file was cut short): upload it again complete.",
                 error_code="compressed_truncated",
                 detail={"format": kind, "byte_offset": counter.bytes_read},
             ) from exc
         except (OSError, zlib.error, lzma.LZMAError, zstandard.ZstdError, zipfile.BadZipFile) as exc:
             raise ExtractError(
-                f"the {kind} data is corrupt ({exc}): upload an intact copy",
+                f"The {kind} data is corrupt ({exc}): upload an intact copy.",
                 error_code="compressed_corrupt",
                 detail={"format": kind, "byte_offset": counter.bytes_read},
             ) from exc
         except tarfile.TarError as exc:
             raise ExtractError(
-                f"the tar archive is corrupt ({exc}): upload an intact copy",
+                f"The tar archive is corrupt ({exc}): upload an intact copy.",
                 error_code="archive_corrupt",
                 detail={"format": "tar"},
             ) from exc
         produced += len(data)
         if produced > limits.ratio_grace_bytes and produced > limits.max_ratio * max(counter.bytes_read, 1):
             raise ExtractError(
-                f"the {kind} content expands more than {limits.max_ratio:g} times its compressed size "
-                f"({produced} bytes from {counter.bytes_read}): refused as a likely decompression bomb",
+                f"The {kind} content expands more than {limits.max_ratio:g} times its compressed size "
+                f"({produced} bytes from {counter.bytes_read}): refused as a likely decompression bomb.",
                 error_code="archive_ratio_exceeded",
                 detail={
                     "format": kind,
@@ -343,7 +343,7 @@ def _zip_directory_size(source: BinaryIO) -> tuple[int, int]:
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < _EOCD.size:
         raise ExtractError(
-            "the zip has no central directory at its end: it is truncated or not a zip; upload it again",
+            "The zip has no central directory at its end: it is truncated or not a zip; upload it again.",
             error_code="archive_corrupt",
             detail={"format": "zip"},
         )
@@ -369,8 +369,8 @@ def _open_zip(
     entries, directory_bytes = _zip_directory_size(source)
     if entries > limits.max_members or directory_bytes > limits.max_directory_bytes:
         raise ExtractError(
-            f"the zip holds {entries} members ({directory_bytes} bytes of directory), more than the "
-            f"{limits.max_members} datawharf opens: upload the file you want on its own",
+            f"The zip holds {entries} members ({directory_bytes} bytes of directory), more than the "
+            f"{limits.max_members} datawharf opens: upload the file you want on its own.",
             error_code="archive_too_many_members",
             detail={"members": entries, "max_members": limits.max_members},
         )
@@ -378,7 +378,7 @@ def _open_zip(
         archive = zipfile.ZipFile(source)  # type: ignore[arg-type]
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise ExtractError(
-            f"the zip cannot be read ({exc}): it is corrupt or truncated; upload an intact copy",
+            f"The zip cannot be read ({exc}): it is corrupt or truncated; upload an intact copy.",
             error_code="archive_corrupt",
             detail={"format": "zip"},
         ) from exc
@@ -386,14 +386,14 @@ def _open_zip(
     info = _choose_member(infos, [i.filename for i in infos], params, name)
     if info.flag_bits & 0x1:
         raise ExtractError(
-            f"{info.filename!r} in the zip is password-protected: upload it unencrypted",
+            f"{info.filename!r} in the zip is password-protected: upload it unencrypted.",
             error_code="archive_encrypted",
         )
     declared_ratio = info.file_size / max(info.compress_size, 1)
     if info.file_size > limits.ratio_grace_bytes and declared_ratio > limits.max_ratio:
         raise ExtractError(
             f"{info.filename!r} declares {info.file_size} bytes from {info.compress_size} compressed "
-            f"(more than {limits.max_ratio:g} times): refused as a likely zip bomb",
+            f"(more than {limits.max_ratio:g} times): refused as a likely zip bomb.",
             error_code="archive_ratio_exceeded",
             detail={"decompressed_bytes": info.file_size, "compressed_bytes": info.compress_size},
         )
@@ -402,12 +402,12 @@ def _open_zip(
     except NotImplementedError as exc:
         raise ExtractError(
             f"{info.filename!r} uses a compression method datawharf cannot read ({exc}): "
-            "re-create the zip with deflate (the default of most tools)",
+            "re-create the zip with deflate (the default of most tools).",
             error_code="archive_unsupported_method",
         ) from exc
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise ExtractError(
-            f"{info.filename!r} cannot be read from the zip ({exc}): upload an intact copy",
+            f"{info.filename!r} cannot be read from the zip ({exc}): upload an intact copy.",
             error_code="archive_corrupt",
             detail={"format": "zip"},
         ) from exc
@@ -456,7 +456,7 @@ def _choose_member(infos: list[Any], names: list[str], params: dict[str, Any], a
     raise ExtractError(
         f"{archive_name!r} holds no data file datawharf recognizes"
         + (f" ({', '.join(names[:20])})" if names else " (it is empty)")
-        + ": set file_in_archive to the member to read",
+        + ": set file_in_archive to the member to read.",
         error_code="archive_no_data_member",
         detail={"members": names[:100]},
     )
@@ -511,8 +511,8 @@ def _open_tar(
         for count, member in enumerate(archive, start=1):
             if count > limits.max_members:
                 raise ExtractError(
-                    f"the tar holds more than {limits.max_members} members: "
-                    "upload the file you want on its own",
+                    f"The tar holds more than {limits.max_members} members: "
+                    "upload the file you want on its own.",
                     error_code="archive_too_many_members",
                     detail={"max_members": limits.max_members},
                 )
@@ -530,7 +530,7 @@ def _open_tar(
                 return _tar_member(archive, member, counter, limits)
     except (tarfile.TarError, EOFError) as exc:
         raise ExtractError(
-            f"the tar archive cannot be read ({exc}): it is corrupt or truncated; upload an intact copy",
+            f"The tar archive cannot be read ({exc}): it is corrupt or truncated; upload an intact copy.",
             error_code="archive_corrupt",
             detail={"format": "tar"},
         ) from exc
@@ -541,7 +541,7 @@ def _open_tar(
             detail={"members": seen[:100]},
         )
     raise ExtractError(
-        f"{name!r} holds no data file datawharf recognizes: set file_in_archive to the member to read",
+        f"{name!r} holds no data file datawharf recognizes: set file_in_archive to the member to read.",
         error_code="archive_no_data_member",
         detail={"members": seen[:100]},
     )
