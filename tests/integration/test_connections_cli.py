@@ -13,13 +13,16 @@ from tests.support.moto import IamMotoServer, allow
 CSV = b"name,qty\napple,3\n"
 
 
-def cli(home: Path, allowed: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def cli(
+    home: Path, allowed: str, *args: str, stdin: str = "", extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         "DATAWHARF_HOME": str(home),
         "DATAWHARF_ALLOWED_PRIVATE_HOSTS": allowed,
         "DATAWHARF_S3_MAX_ATTEMPTS": "1",
         "PATH": "/usr/bin:/bin",
         "COLUMNS": "250",
+        **(extra_env or {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "datawharf", "connections", *args],
@@ -74,3 +77,49 @@ def test_connections_cli_round_trip(tmp_path: Path, iam_moto_server: IamMotoServ
     bad = cli(home, allowed, "create", "--url", "http://169.254.169.254/latest/", "--region", "us-east-1",
               "--access-key-id", "AKIA", "--secret-stdin", stdin="s\n")  # fmt: skip
     assert bad.returncode == 1 and bad.stderr.startswith("error [private_address_refused]")
+
+
+def test_connections_cli_iam_role(tmp_path: Path, iam_moto_server: IamMotoServer) -> None:
+    from tests.integration.test_connections_iam_role import make_role
+
+    platform = iam_moto_server.create_user(policy=allow(["sts:AssumeRole", "sts:GetCallerIdentity"], ["*"]))
+    bucket = iam_moto_server.create_bucket()
+    iam_moto_server.put_object(bucket, "fruits.csv", CSV)
+    env = {
+        "AWS_ACCESS_KEY_ID": platform.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": platform.secret_access_key,
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "DATAWHARF_STS_ENDPOINT_URL": iam_moto_server.endpoint_url,
+        "DATAWHARF_DOMAIN": "clidomain",
+    }
+    home, allowed = tmp_path / "home", iam_moto_server.host_port
+    created = cli(home, allowed, "create", "--auth", "iam_role", "--region", "us-east-1", extra_env=env)
+    assert created.returncode == 0, created.stderr
+    uid = re.search(r"Connection (co_[a-z0-9]+) \(iam_role\): NOT valid\.", created.stdout).group(1)
+    account = platform.arn.split(":")[4]
+    assert f"ods_aws_account_id: {account}" in created.stdout
+    external_id = re.search(r"external_id:\s+(dw-clidomain-[0-9a-f-]{36})", created.stdout).group(1)
+    assert (
+        f'"AWS": "arn:aws:iam::{account}:root"' in created.stdout and "[role_arn_missing]" in created.stdout
+    )
+
+    url = f"{iam_moto_server.endpoint_url}/{bucket}/fruits.csv"
+    policy = cli(home, allowed, "policy", uid, "--url", url, extra_env=env)
+    assert f'"Resource": "arn:aws:s3:::{bucket}/fruits.csv"' in policy.stdout and external_id in policy.stdout
+
+    role_arn = make_role(iam_moto_server, platform.arn, external_id, bucket, "fruits.csv")
+    updated = cli(home, allowed, "update", uid, "--role-arn", role_arn, extra_env=env)
+    assert updated.returncode == 0, updated.stderr
+    assert (
+        f"Connection {uid} (iam_role): valid." in updated.stdout
+        and f"role_arn:           {role_arn}" in updated.stdout
+    )
+    validated = cli(home, allowed, "validate", uid, "--url", url, extra_env=env)
+    assert validated.returncode == 0 and "The object fruits.csv is readable" in validated.stdout
+
+    other = make_role(iam_moto_server, platform.arn, "dw-clidomain-other", bucket, "fruits.csv")
+    refused = cli(home, allowed, "update", uid, "--role-arn", other, extra_env=env)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error [role_not_assumable]: datawharf AWS account is not authorized")

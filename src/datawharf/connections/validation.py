@@ -88,7 +88,9 @@ class Report:
 def step_of(error: DatawharfError, names: tuple[str, ...]) -> str:
     """The report step of an error (S3 says ``authentication``, which an IAM report calls ``assume_role``)."""
     step = error.detail.get("step") if isinstance(error, ConnectionProblem) else None
-    if isinstance(error, InvalidInput) or step is None:
+    if error.error_code in ("secret_undecryptable", "missing_credentials"):
+        step = "authentication"
+    elif isinstance(error, InvalidInput) or step is None:
         step = "endpoint"
     if step == "authentication" and "authentication" not in names:
         step = "assume_role"
