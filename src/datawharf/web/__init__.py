@@ -14,8 +14,9 @@ from datawharf.web.rendering import BASE, STATIC_DIR
 
 
 def install_backoffice(app: FastAPI) -> None:
-    from datawharf.web import auth, connections, datasets
+    from datawharf.web import auth, connections, datasets, wizard
 
     app.mount(f"{BASE}/static", StaticFiles(directory=STATIC_DIR), name="backoffice-static")
-    for module in (auth, connections, datasets):
+    # The wizard's fixed paths (/datasets/new...) before the dataset pages' /datasets/{uid}.
+    for module in (auth, connections, wizard, datasets):
         app.include_router(module.router)

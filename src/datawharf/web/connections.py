@@ -70,7 +70,7 @@ class ConnectionForm:
     header_names: list[str] = field(default_factory=list)
 
 
-def _regions() -> list[str]:
+def region_names() -> list[str]:
     return sorted(known_aws_regions())
 
 
@@ -90,7 +90,7 @@ def _form_page(
         form=form,
         connection=connection,
         methods=METHODS,
-        regions=_regions(),
+        regions=region_names(),
         error=error,
         status_code=error.http_status if error else 200,
     )
@@ -107,7 +107,7 @@ def _headers_in(names: list[str], values: list[str]) -> list[HeaderIn]:
     return headers
 
 
-def _connection_input(
+def connection_input(
     form: ConnectionForm, secret: str, header_values: list[str], role_arn: str = ""
 ) -> dict[str, Any]:
     auth: IamRoleAuthIn | SigV4AuthIn
@@ -174,7 +174,7 @@ def create_connection(
         header_names=header_name or [],
     )
     try:
-        data = build_input(ConnectionCreate, **_connection_input(form, secret_access_key, header_value or []))
+        data = build_input(ConnectionCreate, **connection_input(form, secret_access_key, header_value or []))
         with database_of(request).session() as db:
             uid = service.create_connection(db, settings_of(request), data).uid
     except DatawharfError as error:
@@ -303,7 +303,7 @@ def update_connection(
     )
     role_arn = getattr(connection.auth, "role_arn", "")
     try:
-        values = _connection_input(form, secret_access_key, header_value or [], role_arn=role_arn)
+        values = connection_input(form, secret_access_key, header_value or [], role_arn=role_arn)
         data = ConnectionUpdate(
             **values, description=connection.description, is_reusable=connection.is_reusable
         )

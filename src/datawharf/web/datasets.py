@@ -1,17 +1,293 @@
-"""Catalog > Datasets: the list, and each dataset's page."""
+"""Catalog > Datasets: the list, each dataset's page (status, publish with progress, sources, versions,
+schedules, fields, records, exports) and the small JSON answers its script polls.
+
+The rules (state machine, identifiers, cron, field configuration) are the datasets service's; this module
+turns forms into its calls. Publishing goes through the same runtime as the API: request the run (the
+dataset becomes ``queued``), commit, hand it to the app's worker pool.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse, Response
 
-from datawharf.web.rendering import BASE, BackofficeRoute, Visitor, render, signed_in
+from datawharf.datasets import control, fieldconfig, resources, schedules, service, versions
+from datawharf.datasets.identifiers import check_dataset_id, slugify
+from datawharf.datasets.metadata import title_of
+from datawharf.errors import DatawharfError, InvalidInput
+from datawharf.extract.types import FIELD_TYPES
+from datawharf.store.models.datasets import Dataset
+from datawharf.web.rendering import (
+    BASE,
+    BackofficeRoute,
+    Visitor,
+    csrf_checked,
+    database_of,
+    redirect,
+    render,
+    settings_of,
+    signed_in,
+)
 
 router = APIRouter(prefix=f"{BASE}/datasets", route_class=BackofficeRoute, include_in_schema=False)
+Current = Annotated[Visitor, Depends(signed_in)]
+
+EXPORT_FORMATS = ("csv", "json", "jsonl", "geojson", "parquet", "xlsx")
+RUNNING_LABELS = {
+    "queued": "Queued",
+    "processing": "Processing",
+    "saving_version": "Saving the version",
+    "aborting_processing": "Aborting",
+}
+
+
+def status_view(dataset: Dataset) -> dict[str, Any]:
+    """The status as the page and its polling script show it (the API's ``status_public`` plus a
+    percentage, when the total size is known)."""
+    status = control.status_public(dataset)
+    progress = status["progress"]
+    total = progress["bytes_total"]
+    percent = round(100 * progress["bytes_done"] / total) if total else None
+    if status["status"] == "idle" and status["is_published"] and status["run_uid"] is None:
+        percent = 100 if percent is not None else None
+    return {
+        "status": status["status"],
+        "label": RUNNING_LABELS.get(status["status"], status["status"].replace("_", " ").capitalize()),
+        "is_running": status["status"] in service.RUNNING,
+        "is_published": status["is_published"],
+        "since": status["since"].isoformat() if status["since"] else None,
+        "message": status["message"],
+        "records_done": progress["records_done"],
+        "records_errors_count": progress["records_errors_count"],
+        "bytes_done": progress["bytes_done"],
+        "bytes_total": total,
+        "percent": percent,
+        "records_errors": status["records_errors"][:20],
+    }
 
 
 @router.get("/")
-def dataset_list(request: Request, current: Annotated[Visitor, Depends(signed_in)]) -> Response:
-    return render(request, "datasets/list.html", current=current, section="datasets", datasets=[])
+def dataset_list(request: Request, current: Current) -> Response:
+    with database_of(request).session() as db:
+        _total, rows = service.list_datasets(db, limit=1000, offset=0)
+        datasets = [
+            {
+                "uid": d.uid,
+                "dataset_id": d.dataset_id,
+                "title": title_of(d.metadata_),
+                "status": status_view(d),
+            }
+            for d in rows
+        ]
+    return render(request, "datasets/list.html", current=current, section="datasets", datasets=datasets)
+
+
+@router.get("/identifier")
+def suggest_identifier(request: Request, current: Current, title: str = "", dataset_id: str = "") -> Response:
+    """What the dataset-information form shows as the title is typed: the identifier the title suggests
+    (the core's ``slugify``), and whether the identifier in the field is valid and free."""
+    suggestion = slugify(title)
+    candidate = dataset_id or suggestion
+    problem: str | None = None
+    if candidate:
+        try:
+            check_dataset_id(candidate)
+        except InvalidInput as exc:
+            problem = exc.message
+        else:
+            with database_of(request).session() as db:
+                if service.list_datasets(db, limit=1, offset=0, dataset_id=candidate)[0]:
+                    problem = f"The identifier {candidate!r} is already taken: choose another one."
+    else:
+        problem = "Give a title, or type an identifier."
+    return JSONResponse(
+        {"suggestion": suggestion, "dataset_id": candidate, "ok": problem is None, "problem": problem}
+    )
+
+
+def _page_context(request: Request, uid: str) -> dict[str, Any]:
+    settings = settings_of(request)
+    with database_of(request).session() as db:
+        dataset = service.get_dataset(db, uid)
+        _n, resource_rows = resources.list_resources(db, uid, limit=100, offset=0)
+        _n, version_rows = versions.list_versions(db, uid, limit=50, offset=0)
+        _n, schedule_rows = schedules.list_schedules(db, uid, limit=50, offset=0)
+        _n, config_rows = fieldconfig.list_configurations(db, uid, limit=500, offset=0)
+        current_version = next((v for v in version_rows if v.uid == dataset.current_version_uid), None)
+        return {
+            "dataset": {
+                "uid": dataset.uid,
+                "dataset_id": dataset.dataset_id,
+                "title": title_of(dataset.metadata_),
+                "description": dataset.metadata_.get("default", {}).get("description", {}).get("value"),
+                "is_published": dataset.is_published,
+                "is_restricted": dataset.is_restricted,
+            },
+            "status": status_view(dataset),
+            "sources": [resources.public(r) for r in resource_rows],
+            "versions": [versions.public(v, dataset, settings) for v in version_rows],
+            "schedules": [schedules.public(s) for s in schedule_rows],
+            "configurations": [fieldconfig.public(c) for c in config_rows],
+            "fields": list(current_version.fields) if current_version else [],
+            "field_types": FIELD_TYPES,
+            "export_formats": EXPORT_FORMATS,
+        }
+
+
+def dataset_page_with_error(
+    request: Request, current: Visitor, uid: str, error: DatawharfError | None = None
+) -> Response:
+    return render(
+        request,
+        "datasets/detail.html",
+        current=current,
+        section="datasets",
+        error=error,
+        status_code=error.http_status if error else 200,
+        **_page_context(request, uid),
+    )
+
+
+@router.get("/{uid}")
+def dataset_page(request: Request, current: Current, uid: str) -> Response:
+    return dataset_page_with_error(request, current, uid)
+
+
+@router.get("/{uid}/status")
+def dataset_status(request: Request, current: Current, uid: str) -> Response:
+    with database_of(request).session() as db:
+        return JSONResponse(status_view(service.get_dataset(db, uid)))
+
+
+def _act(request: Request, current: Visitor, uid: str, permission: str, action: Any) -> Response:
+    """Run ``action(db)`` for a dataset; a refusal is shown on the dataset's page."""
+    try:
+        current.require(permission)
+        with database_of(request).session() as db:
+            action(db)
+    except DatawharfError as error:
+        return dataset_page_with_error(request, current, uid, error)
+    return redirect(f"{BASE}/datasets/{uid}")
+
+
+def start_publish(request: Request, uid: str) -> None:
+    """Queue a publish and hand it to the app's workers (what ``POST .../publish/`` does)."""
+    with database_of(request).session() as db:
+        run_uid = control.request_publish(db, uid).run_uid
+    runtime = getattr(request.app.state, "datasets_runtime", None)
+    if runtime is not None and run_uid is not None:
+        runtime.submit_run(uid, run_uid)
+
+
+@router.post("/{uid}/publish", dependencies=[Depends(csrf_checked)])
+def publish(request: Request, current: Current, uid: str) -> Response:
+    try:
+        current.require("publish_dataset")
+        start_publish(request, uid)
+    except DatawharfError as error:
+        return dataset_page_with_error(request, current, uid, error)
+    return redirect(f"{BASE}/datasets/{uid}")
+
+
+@router.post("/{uid}/abort", dependencies=[Depends(csrf_checked)])
+def abort(request: Request, current: Current, uid: str) -> Response:
+    try:
+        current.require("publish_dataset")
+        with database_of(request).session() as db:
+            run_uid = control.request_abort(db, uid).run_uid
+        runtime = getattr(request.app.state, "datasets_runtime", None)
+        if runtime is not None and run_uid is not None:
+            runtime.abort_run(run_uid)
+    except DatawharfError as error:
+        return dataset_page_with_error(request, current, uid, error)
+    return redirect(f"{BASE}/datasets/{uid}")
+
+
+@router.post("/{uid}/unpublish", dependencies=[Depends(csrf_checked)])
+def unpublish(request: Request, current: Current, uid: str) -> Response:
+    return _act(request, current, uid, "publish_dataset", lambda db: control.request_unpublish(db, uid))
+
+
+@router.post("/{uid}/versions/{version_uid}/restore", dependencies=[Depends(csrf_checked)])
+def restore(request: Request, current: Current, uid: str, version_uid: str) -> Response:
+    settings = settings_of(request)
+    return _act(
+        request,
+        current,
+        uid,
+        "publish_dataset",
+        lambda db: versions.restore_version(db, settings, uid, version_uid),
+    )
+
+
+@router.post("/{uid}/schedules", dependencies=[Depends(csrf_checked)])
+def add_schedule(
+    request: Request, current: Current, uid: str, cron_schedule: Annotated[str, Form()] = ""
+) -> Response:
+    return _act(
+        request,
+        current,
+        uid,
+        "edit_dataset",
+        lambda db: schedules.create_schedule(db, uid, cron_schedule.strip()),
+    )
+
+
+@router.post("/{uid}/schedules/{schedule_uid}/delete", dependencies=[Depends(csrf_checked)])
+def delete_schedule(request: Request, current: Current, uid: str, schedule_uid: str) -> Response:
+    return _act(
+        request, current, uid, "edit_dataset", lambda db: schedules.delete_schedule(db, uid, schedule_uid)
+    )
+
+
+@router.post("/{uid}/fields/{name}", dependencies=[Depends(csrf_checked)])
+def configure_field(
+    request: Request,
+    current: Current,
+    uid: str,
+    name: str,
+    to_name: Annotated[str, Form()] = "",
+    label: Annotated[str, Form()] = "",
+    type: Annotated[str, Form()] = "",
+    current_label: Annotated[str, Form()] = "",
+    current_type: Annotated[str, Form()] = "",
+) -> Response:
+    """One form a field: a rename (name and/or label) and a type change become field configurations,
+    applied at the next publish."""
+
+    def configure(db: Any) -> None:
+        new_name, new_label = to_name.strip() or name, label.strip()
+        if new_name != name or (new_label and new_label != current_label):
+            body = {"from_name": name, "to_name": new_name, "field_label": new_label or None}
+            fieldconfig.create_configuration(db, uid, "rename", f"Rename {name}", body)
+        if type and type != current_type:
+            fieldconfig.create_configuration(
+                db, uid, "type", f"Type of {new_name}", {"field": new_name, "type_param": type}
+            )
+
+    return _act(request, current, uid, "edit_dataset", configure)
+
+
+@router.post("/{uid}/configurations/{config_uid}/delete", dependencies=[Depends(csrf_checked)])
+def delete_configuration(request: Request, current: Current, uid: str, config_uid: str) -> Response:
+    return _act(
+        request,
+        current,
+        uid,
+        "edit_dataset",
+        lambda db: fieldconfig.delete_configuration(db, uid, config_uid),
+    )
+
+
+@router.post("/{uid}/delete", dependencies=[Depends(csrf_checked)])
+def delete_dataset(request: Request, current: Current, uid: str) -> Response:
+    settings = settings_of(request)
+    try:
+        current.require("manage_dataset")
+        with database_of(request).session() as db:
+            service.delete_dataset(db, settings, uid)
+    except DatawharfError as error:
+        return dataset_page_with_error(request, current, uid, error)
+    return redirect(f"{BASE}/datasets/")

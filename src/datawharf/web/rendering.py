@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from cron_descriptor import Options, get_description
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -72,9 +73,21 @@ def build_templates() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["BASE"] = BASE
+    env.filters["cron_words"] = cron_words
     # Policies are shown as AWS writes them (Version first), not with sorted keys.
     env.policies["json.dumps_kwargs"] = {"sort_keys": False}
     return env
+
+
+def cron_words(expression: str) -> str:
+    """A cron expression read in words, 24-hour clock ("0 3 * * *" -> "At 03:00, every day")."""
+    options = Options()
+    options.use_24hour_time_format = True
+    options.verbose = True
+    try:
+        return str(get_description(expression, options))
+    except Exception:  # cron-descriptor's error types vary by version; the words are a courtesy
+        return ""
 
 
 def templates(request: Request) -> Environment:

@@ -57,3 +57,178 @@ document.addEventListener("click", (event) => {
     fieldset.querySelector("[data-add-row]").focus();
   }
 });
+
+// Publish progress: while a run is going, poll the status and move the bar; reload when it ends.
+function formatBytes(bytes) {
+  if (bytes == null) return "?";
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  return (unit === 0 ? String(value) : value.toFixed(1)) + " " + units[unit];
+}
+
+function watchStatus(card) {
+  const badge = card.querySelector("[data-status-badge]");
+  const message = card.querySelector("[data-status-message]");
+  const box = card.querySelector("[data-progress]");
+  const bar = card.querySelector("progress");
+  const text = card.querySelector("[data-progress-text]");
+  const poll = async () => {
+    let status;
+    try {
+      const response = await fetch(card.dataset.statusUrl, { headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error(String(response.status));
+      status = await response.json();
+    } catch (_error) {
+      setTimeout(poll, 2000);
+      return;
+    }
+    badge.textContent = status.label;
+    message.textContent = status.message || "";
+    if (status.is_running) {
+      box.hidden = false;
+      if (status.percent != null) bar.value = status.percent; else bar.removeAttribute("value");
+      text.textContent = status.records_done.toLocaleString("en") + " records, " + formatBytes(status.bytes_done) +
+        (status.bytes_total ? " of " + formatBytes(status.bytes_total) : "");
+      setTimeout(poll, 400);
+    } else {
+      bar.value = 100;
+      window.location.reload();
+    }
+  };
+  poll();
+}
+
+// Records: pages of the Explore API, rendered as a table (text only: values never become HTML).
+function recordsTable(section) {
+  const url = section.dataset.recordsUrl;
+  const size = Number(section.dataset.pageSize || 10);
+  const table = section.querySelector("[data-records-table]");
+  const summary = section.querySelector("[data-records-summary]");
+  const prev = section.querySelector("[data-records-prev]");
+  const next = section.querySelector("[data-records-next]");
+  let offset = 0;
+  const cell = (tag, value) => {
+    const element = document.createElement(tag);
+    if (tag === "th") element.scope = "col";
+    element.textContent = value == null ? "" : (typeof value === "object" ? JSON.stringify(value) : String(value));
+    if (typeof value === "number") element.className = "num";
+    return element;
+  };
+  const load = async () => {
+    section.setAttribute("aria-busy", "true");
+    try {
+      const response = await fetch(url + "?limit=" + size + "&offset=" + offset, { headers: { Accept: "application/json" } });
+      const body = await response.json();
+      if (!response.ok) throw new Error(body.message || String(response.status));
+      const rows = body.results || [];
+      const names = rows.length ? Object.keys(rows[0]) : [];
+      const headRow = document.createElement("tr");
+      names.forEach((name) => headRow.appendChild(cell("th", name)));
+      table.tHead.replaceChildren(headRow);
+      table.tBodies[0].replaceChildren(...rows.map((row) => {
+        const tr = document.createElement("tr");
+        names.forEach((name) => tr.appendChild(cell("td", row[name])));
+        return tr;
+      }));
+      const total = body.total_count || 0;
+      summary.textContent = total
+        ? "Records " + (offset + 1).toLocaleString("en") + "–" + (offset + rows.length).toLocaleString("en") +
+          " of " + total.toLocaleString("en")
+        : "No record.";
+      prev.disabled = offset === 0;
+      next.disabled = offset + size >= Math.min(total, 10000);
+    } catch (error) {
+      summary.textContent = "The records could not be loaded: " + error.message;
+    } finally {
+      section.removeAttribute("aria-busy");
+    }
+  };
+  prev.addEventListener("click", () => { offset = Math.max(0, offset - size); load(); });
+  next.addEventListener("click", () => { offset += size; load(); });
+  load();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const card = document.getElementById("status-card");
+  if (card && card.dataset.running === "true") watchStatus(card);
+  const records = document.getElementById("records");
+  if (records) recordsTable(records);
+});
+
+// Wizard, connection step: the new-connection fields only when "New connection" is chosen (a disabled
+// fieldset is neither validated nor sent).
+document.addEventListener("change", (event) => {
+  const form = event.target.closest("[data-connection-choice]");
+  if (!form || event.target.name !== "connection") return;
+  const fieldset = form.querySelector("[data-new-connection]");
+  const isNew = event.target.value === "new";
+  fieldset.hidden = !isNew;
+  fieldset.disabled = !isNew;
+});
+
+// Wizard, preview step: a change in the source configuration re-previews in place.
+let previewRequest = 0;
+document.addEventListener("change", async (event) => {
+  const form = event.target.closest("[data-source-config]");
+  if (!form) return;
+  const workspace = document.getElementById("workspace");
+  const data = new FormData(form);
+  if (event.target.matches("[data-extractor-select]")) {
+    // Another format: its own parameters, guessed again.
+    for (const key of Array.from(data.keys())) if (key.startsWith("p.")) data.delete(key);
+  }
+  const query = new URLSearchParams(data);
+  query.set("fragment", "1");
+  const focusedId = document.activeElement && document.activeElement.id;
+  const ticket = ++previewRequest;
+  workspace.setAttribute("aria-busy", "true");
+  try {
+    const response = await fetch(form.action + "?" + query.toString(), { headers: { Accept: "text/html" } });
+    const html = await response.text();
+    if (ticket !== previewRequest) return; // a newer change already asked again
+    workspace.innerHTML = html;
+    const panel = workspace.querySelector("[data-workspace]");
+    const next = document.getElementById("preview-next");
+    if (panel && next) {
+      next.querySelector("[data-next-type]").value = panel.dataset.extractor;
+      next.querySelector("[data-next-params]").value = panel.dataset.params;
+      next.querySelector("[data-next-button]").disabled = panel.dataset.ok !== "true";
+    }
+    if (focusedId) {
+      const again = document.getElementById(focusedId);
+      if (again) again.focus();
+    }
+  } finally {
+    if (ticket === previewRequest) workspace.removeAttribute("aria-busy");
+  }
+});
+
+// Wizard, dataset information: the identifier follows the title as it is typed (the server makes it,
+// with the same rule as the API), until the person edits it; each value is checked (format, taken).
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("[data-dataset-information]");
+  if (!form) return;
+  const title = form.querySelector("#title");
+  const identifier = form.querySelector("#dataset_id");
+  const check = form.querySelector("[data-identifier-check]");
+  let edited = identifier.value !== "";
+  let timer = null;
+  let ticket = 0;
+  const refresh = async () => {
+    const query = new URLSearchParams({ title: title.value, dataset_id: edited ? identifier.value : "" });
+    const mine = ++ticket;
+    const response = await fetch(form.dataset.identifierUrl + "?" + query.toString());
+    const answer = await response.json();
+    if (mine !== ticket) return;
+    if (!edited) identifier.value = answer.suggestion;
+    check.textContent = answer.ok ? "“" + answer.dataset_id + "” is available." : answer.problem;
+    check.className = "hint " + (answer.ok ? "ok" : "bad");
+    identifier.setAttribute("aria-invalid", answer.ok ? "false" : "true");
+  };
+  const soon = () => { clearTimeout(timer); timer = setTimeout(refresh, 120); };
+  title.addEventListener("input", soon);
+  identifier.addEventListener("input", () => { edited = identifier.value !== ""; soon(); });
+  if (title.value || identifier.value) refresh();
+});

@@ -1,0 +1,361 @@
+"""The dataset wizard: New dataset, or Add a source to a dataset.
+
+Steps, each a page (state travels in the query string; never a secret):
+1. ``/datasets/new``: "Configure a remote service" > Amazon S3;
+2. ``/datasets/new/amazon-s3``: a saved connection, or a new one (saved through the connections service,
+   validated, then referred to by uid), and the file URL;
+3. ``/datasets/new/preview``: the first 20 records, the fields (names, labels, guessed types) and the
+   source configuration (every parameter of the extractor); a change re-previews in place;
+4. ``/datasets/new/information``: title and technical identifier (prefilled from the title as typed,
+   editable, checked) -> save, or save and publish. Adding a source skips this step.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+
+from datawharf.connections import service as connection_service
+from datawharf.connections.schemas import ConnectionCreate
+from datawharf.datasets import resources, service
+from datawharf.datasets.metadata import title_of
+from datawharf.errors import DatawharfError, InvalidInput
+from datawharf.extract.base import ExtractorParameter
+from datawharf.extract.preview import Preview
+from datawharf.extract.registry import EXTRACTORS
+from datawharf.web.connections import METHODS, ConnectionForm, connection_input, region_names
+from datawharf.web.datasets import dataset_page_with_error, start_publish
+from datawharf.web.previewing import preview_datasource
+from datawharf.web.rendering import (
+    BASE,
+    BackofficeRoute,
+    Visitor,
+    build_input,
+    csrf_checked,
+    database_of,
+    redirect,
+    render,
+    settings_of,
+    signed_in,
+)
+
+router = APIRouter(prefix=f"{BASE}/datasets", route_class=BackofficeRoute, include_in_schema=False)
+Current = Annotated[Visitor, Depends(signed_in)]
+PARAM_PREFIX = "p."
+CHOICE_LABELS = {",": "Comma (,)", ";": "Semicolon (;)", "\t": "Tab", "|": "Pipe (|)", " ": "Space"}
+
+
+def _dataset_of(request: Request, dataset_uid: str | None) -> dict[str, Any] | None:
+    if not dataset_uid:
+        return None
+    with database_of(request).session() as db:
+        dataset = service.get_dataset(db, dataset_uid)
+        return {"uid": dataset.uid, "dataset_id": dataset.dataset_id, "title": title_of(dataset.metadata_)}
+
+
+def _render(request: Request, current: Visitor, template: str, **context: Any) -> Response:
+    return render(request, template, current=current, section="datasets", **context)
+
+
+@router.get("/new")
+def choose_source(request: Request, current: Current, dataset: str | None = None) -> Response:
+    current.require("create_dataset" if not dataset else "edit_dataset")
+    return _render(request, current, "wizard/source.html", dataset=_dataset_of(request, dataset))
+
+
+@router.get("/{uid}/sources/new")
+def add_source(request: Request, current: Current, uid: str) -> Response:
+    return redirect(f"{BASE}/datasets/new?{urlencode({'dataset': uid})}")
+
+
+def _s3_page(
+    request: Request,
+    current: Visitor,
+    *,
+    dataset: str | None,
+    choice: str = "",
+    file_url: str = "",
+    form: ConnectionForm | None = None,
+    error: DatawharfError | None = None,
+) -> Response:
+    with database_of(request).session() as db:
+        _total, rows = connection_service.list_connections(db, limit=1000, offset=0, sort="-created_at")
+        saved = [connection_service.to_public(db, row) for row in rows if row.is_reusable]
+    return _render(
+        request,
+        current,
+        "wizard/amazon_s3.html",
+        dataset=_dataset_of(request, dataset),
+        connections=saved,
+        methods=METHODS,
+        choice=choice or (saved[0].uid if saved else "new"),
+        file_url=file_url,
+        form=form or ConnectionForm(method="aws_signature_v4"),
+        regions=region_names(),
+        error=error,
+        status_code=error.http_status if error else 200,
+    )
+
+
+@router.get("/new/amazon-s3")
+def amazon_s3(request: Request, current: Current, dataset: str | None = None) -> Response:
+    return _s3_page(request, current, dataset=dataset)
+
+
+@router.post("/new/amazon-s3", dependencies=[Depends(csrf_checked)])
+def amazon_s3_chosen(
+    request: Request,
+    current: Current,
+    connection: Annotated[str, Form()] = "",
+    file_url: Annotated[str, Form()] = "",
+    dataset: Annotated[str, Form()] = "",
+    title: Annotated[str, Form()] = "",
+    url: Annotated[str, Form()] = "",
+    region: Annotated[str, Form()] = "",
+    access_key_id: Annotated[str, Form()] = "",
+    secret_access_key: Annotated[str, Form()] = "",
+    header_name: Annotated[list[str] | None, Form()] = None,
+    header_value: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """A new connection is saved (and validated) by the connections service; the wizard goes on with its
+    uid, so no secret ever travels between the steps."""
+    form = ConnectionForm(
+        method="aws_signature_v4",
+        title=title,
+        url=url,
+        region=region,
+        access_key_id=access_key_id,
+        header_names=header_name or [],
+    )
+    try:
+        if not file_url.strip():
+            raise InvalidInput(
+                "Give the file's URL (or its name relative to the connection's URL).",
+                error_code="missing_url",
+            )
+        if connection == "new":
+            data = build_input(
+                ConnectionCreate, **connection_input(form, secret_access_key, header_value or [])
+            )
+            with database_of(request).session() as db:
+                connection = connection_service.create_connection(db, settings_of(request), data).uid
+        elif not connection:
+            raise InvalidInput("Choose a connection, or create a new one.", error_code="missing_connection")
+    except DatawharfError as error:
+        return _s3_page(
+            request,
+            current,
+            dataset=dataset or None,
+            choice=connection,
+            file_url=file_url,
+            form=form,
+            error=error,
+        )
+    query = {"connection": connection, "url": file_url.strip()}
+    if dataset:
+        query["dataset"] = dataset
+    return redirect(f"{BASE}/datasets/new/preview?{urlencode(query)}")
+
+
+# --- preview ---------------------------------------------------------------------------------------
+
+
+def _parse_param(parameter: ExtractorParameter, raw: str) -> Any:
+    """A form value back to the parameter's type; an empty value means "guess it"."""
+    if parameter.choices is not None:
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return raw
+    if parameter.type == "boolean":
+        return {"true": True, "false": False}.get(raw)
+    if parameter.type == "int":
+        try:
+            return int(raw) if raw.strip() else None
+        except ValueError:
+            raise InvalidInput(
+                f"{parameter.label} must be a whole number.", error_code="invalid_params"
+            ) from None
+    return raw if raw != "" else None
+
+
+def _params_from_query(request: Request, extractor: str | None) -> dict[str, Any]:
+    if not extractor or extractor not in EXTRACTORS:
+        return {}
+    values = request.query_params
+    params: dict[str, Any] = {}
+    for parameter in EXTRACTORS[extractor].parameters:
+        key = PARAM_PREFIX + parameter.name
+        if key in values:
+            value = _parse_param(parameter, values[key])
+            if value is not None:
+                params[parameter.name] = value
+    return params
+
+
+def _param_controls(extractor: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each parameter as the form shows it: its control, its options, its current value."""
+    controls = []
+    for parameter in EXTRACTORS[extractor].parameters:
+        value = params.get(parameter.name, parameter.default)
+        control: dict[str, Any] = {"param": parameter, "name": PARAM_PREFIX + parameter.name}
+        if parameter.choices is not None:
+            control["kind"] = "select"
+            control["options"] = [
+                (json.dumps(choice), CHOICE_LABELS.get(choice, str(choice)), choice == value)
+                for choice in parameter.choices
+            ]
+        elif parameter.type == "boolean":
+            control["kind"] = "select"
+            control["options"] = [("true", "Yes", value is True), ("false", "No", value is False)]
+        else:
+            control["kind"] = "number" if parameter.type == "int" else "text"
+            control["value"] = "" if value is None else str(value)
+        controls.append(control)
+    return controls
+
+
+def _preview_context(request: Request, connection: str, url: str, extractor: str | None) -> dict[str, Any]:
+    params = _params_from_query(request, extractor)
+    datasource = {"type": "amazon_s3", "url": url, "connection": {"uid": connection}}
+    result: Preview | None = None
+    error: DatawharfError | None = None
+    try:
+        with database_of(request).session() as db:
+            result = preview_datasource(db, settings_of(request), datasource, extractor, params or None)
+    except DatawharfError as exc:
+        error = exc
+    chosen = result.extractor if result else (extractor if extractor in EXTRACTORS else "csvfile")
+    shown = result.params if result else params
+    return {
+        "connection_uid": connection,
+        "url": url,
+        "extractor": chosen,
+        "extractors": [(name, e.label) for name, e in EXTRACTORS.items()],
+        "controls": _param_controls(chosen, shown),
+        "params_json": json.dumps(shown),
+        "preview": result,
+        "preview_error": error,
+        "filename": posixpath.basename(url.split("?")[0]) or url,
+    }
+
+
+@router.get("/new/preview")
+def preview_page(
+    request: Request,
+    current: Current,
+    connection: str,
+    url: str,
+    dataset: str | None = None,
+    type: str | None = None,
+    fragment: bool = False,
+) -> Response:
+    context = _preview_context(request, connection, url, type)
+    # ``fragment``: the script's in-place refresh, only the preview and its configuration.
+    template = "wizard/_workspace.html" if fragment else "wizard/preview.html"
+    return _render(request, current, template, dataset=_dataset_of(request, dataset), **context)
+
+
+# --- dataset information and save ------------------------------------------------------------------
+
+
+@router.get("/new/information")
+def information(
+    request: Request, current: Current, connection: str, url: str, type: str, params: str = "{}"
+) -> Response:
+    return _render(
+        request,
+        current,
+        "wizard/information.html",
+        connection_uid=connection,
+        url=url,
+        extractor=type,
+        params_json=params,
+        title="",
+        dataset_id="",
+        error=None,
+    )
+
+
+@router.post("/new/save", dependencies=[Depends(csrf_checked)])
+def save(
+    request: Request,
+    current: Current,
+    connection: Annotated[str, Form()],
+    url: Annotated[str, Form()],
+    type: Annotated[str, Form()],
+    params: Annotated[str, Form()] = "{}",
+    dataset: Annotated[str, Form()] = "",
+    title: Annotated[str, Form()] = "",
+    dataset_id: Annotated[str, Form()] = "",
+    publish: Annotated[str, Form()] = "",
+) -> Response:
+    """Create the dataset (strict about its identifier: what the user saw checked is what they get) and its
+    resource in one unit of work, or add the resource to an existing dataset; then publish if asked."""
+    settings = settings_of(request)
+    try:
+        try:
+            parsed_params = json.loads(params)
+        except ValueError:
+            raise InvalidInput("The source configuration is unreadable: start the preview again.") from None
+        datasource = {"type": "amazon_s3", "url": url, "connection": {"uid": connection}}
+        resource_title = posixpath.basename(url.split("?")[0]) or url
+        with database_of(request).session() as db:
+            if dataset:
+                current.require("edit_dataset")
+                target = service.get_dataset(db, dataset).uid
+            else:
+                current.require("create_dataset")
+                if not title.strip():
+                    raise InvalidInput("Give the dataset a title.", error_code="missing_title")
+                created = service.create_dataset(
+                    db,
+                    metadata={"default": {"title": {"value": title.strip()}}},
+                    dataset_id=dataset_id.strip() or None,
+                    strict=bool(dataset_id.strip()),
+                )
+                target = created.uid
+            resources.create_resource(
+                db,
+                settings,
+                target,
+                type=type,
+                title=resource_title,
+                params=parsed_params,
+                datasource=datasource,
+            )
+    except DatawharfError as error:
+        if dataset:
+            return _render(
+                request,
+                current,
+                "error.html",
+                title="The source was not added",
+                message=error.message,
+                status_code=error.http_status,
+            )
+        return _render(
+            request,
+            current,
+            "wizard/information.html",
+            connection_uid=connection,
+            url=url,
+            extractor=type,
+            params_json=params,
+            title=title,
+            dataset_id=dataset_id,
+            error=error,
+            status_code=error.http_status,
+        )
+    if publish:
+        try:  # saved either way: a refused publish is shown on the dataset's page
+            current.require("publish_dataset")
+            start_publish(request, target)
+        except DatawharfError as error:
+            return dataset_page_with_error(request, current, target, error)
+    return redirect(f"{BASE}/datasets/{target}")
