@@ -330,7 +330,7 @@ def test_geojson_single_feature_bare_array_and_holes() -> None:
     assert array.column("geo_point_2d").to_pylist() == ["2.5,1.5"]
 
 
-# Reference points: projection origins (exact by definition) and Paris in Lambert-93 / Web Mercator.
+# Reference points: projection origins (exact by definition) and Paris landmarks.
 @pytest.mark.parametrize(
     ("epsg", "xy", "lonlat", "tolerance"),
     [
@@ -341,6 +341,9 @@ def test_geojson_single_feature_bare_array_and_holes() -> None:
         (3857, (0.0, 0.0), (0.0, 0.0), 1e-9),
         (3857, (20_037_508.342789244, 0.0), (180.0, 0.0), 1e-9),
         (2154, (652_469.02, 6_862_035.26), (2.35220, 48.85660), 1e-4),
+        # The Eiffel Tower (48.8584 N, 2.2945 E) in Lambert-93 and in UTM 31N.
+        (2154, (648_237.3, 6_862_271.7), (2.2945, 48.8584), 1e-5),
+        (32631, (448_252.0, 5_411_954.91), (2.2945, 48.8584), 1e-6),
         (3857, (261_845.7, 6_250_564.3), (2.35220, 48.85660), 1e-4),
     ],
 )
