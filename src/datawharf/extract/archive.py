@@ -81,7 +81,7 @@ _COMPRESSION_SUFFIXES = {
     ".txz": ".tar",
 }
 # Zip containers that are documents, not archives: their reader wants the whole zip.
-_OFFICE_EXTENSIONS = (".xlsx", ".xlsm", ".xltx", ".ods", ".ots", ".docx", ".pptx", ".odt", ".numbers")
+_OFFICE_EXTENSIONS = (".xlsx", ".xlsm", ".xlsb", ".xltx", ".ods", ".ots", ".docx", ".pptx", ".odt")
 _OFFICE_FIRST_MEMBERS = (b"[Content_Types].xml", b"mimetype", b"_rels/", b"docProps/", b"xl/")
 HEAD_BYTES = 512
 

@@ -1,4 +1,4 @@
-"""``xlsfile``: spreadsheets (.xlsx, .xlsm, .xls, .ods) through python-calamine.
+"""``xlsfile``: spreadsheets (.xlsx, .xlsm, .xlsb, .xls, .ods) through python-calamine.
 
 Formulas come out as the values the spreadsheet saved with them (calamine reads cached results, never
 evaluates). Numbers Excel stores as floats come out as integers when whole; dates as dates or
@@ -58,7 +58,7 @@ class SpreadsheetExtractor:
     name: ClassVar[str] = "xlsfile"
     label: ClassVar[str] = "Spreadsheet"
     description: ClassVar[str] = "Excel (.xlsx, .xls) and OpenDocument (.ods) spreadsheets."
-    extensions: ClassVar[tuple[str, ...]] = (".xlsx", ".xlsm", ".xls", ".ods")
+    extensions: ClassVar[tuple[str, ...]] = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
     parameters: ClassVar[tuple[ExtractorParameter, ...]] = (
         ExtractorParameter("sheet", "string", "Sheet", "Name of the sheet to read (default: the first).", ""),
         ExtractorParameter(
