@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from datawharf.extract.archive import ARCHIVE_PARAMETERS
 from datawharf.extract.base import Extractor
 from datawharf.extract.csv import CsvExtractor
 from datawharf.extract.geojson import GeoJsonExtractor
@@ -28,7 +29,10 @@ EXTRACTORS: dict[str, Extractor] = {
 
 
 def describe_extractors(extractors: Mapping[str, Extractor] | None = None) -> list[dict[str, Any]]:
-    """``GET /extractors/``: the reference ``Extractor`` shape (``type``) plus ``name``, ``description``."""
+    """``GET /extractors/``: the reference ``Extractor`` shape (``type``) plus ``name``, ``description``.
+
+    Every format can sit in an archive, so the archive's ``file_in_archive`` is listed with each.
+    """
     registry = extractors if extractors is not None else EXTRACTORS
     return [
         {
@@ -36,7 +40,7 @@ def describe_extractors(extractors: Mapping[str, Extractor] | None = None) -> li
             "name": name,
             "label": extractor.label,
             "description": extractor.description,
-            "parameters": [parameter.to_dict() for parameter in extractor.parameters],
+            "parameters": [parameter.to_dict() for parameter in (*extractor.parameters, *ARCHIVE_PARAMETERS)],
         }
         for name, extractor in registry.items()
     ]
