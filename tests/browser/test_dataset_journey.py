@@ -12,7 +12,7 @@ from tests.browser.conftest import Backoffice, Shots, sign_in
 pytestmark = pytest.mark.browser
 
 CITIES = ["Paris", "Lyon", "Marseille", "Lille", "Nantes", "Rennes"]
-ROWS = 45
+ROWS = 150_000  # about 5 MB: the publish lasts long enough to watch its progress bar
 
 
 def fruits_csv() -> bytes:
@@ -81,11 +81,14 @@ def test_dataset_from_a_csv_url(page: Page, backoffice: Backoffice, shots: Shots
     # Publish with progress, then the final status.
     expect(page.get_by_role("heading", level=1)).to_have_text("Fruit market 2024")
     status = page.locator("#status-card")
+    expect(status.get_by_label("Publishing")).to_be_visible()
+    expect(status.locator("[data-progress-text]")).to_contain_text("records")
+    shots("publishing")
     expect(status.locator("[data-status-badge]")).to_have_text("Idle", timeout=30_000)
     expect(status).to_contain_text("Published")
     versions = page.locator("#versions tbody tr")
     expect(versions).to_have_count(1)
-    expect(versions.first).to_contain_text(str(ROWS))
+    expect(versions.first).to_contain_text(f"{ROWS:,}")
     expect(versions.first).to_contain_text("Current")
     fields = page.locator("#fields")
     expect(fields.get_by_label("Type of price")).to_have_value("double")
