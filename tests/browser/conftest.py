@@ -1,9 +1,9 @@
 """Browser fixtures: Debian's chromium driven by Playwright against a real ``datawharf serve``.
 
 - ``browser`` (session): headless ``/usr/bin/chromium`` (never a Playwright browser download).
-- ``backoffice`` (module): a ``datawharf serve`` subprocess with its own home folder, the bootstrap key,
-  the moto S3 server allowed as a private host, and, for the IAM-role journey, the IAM-enforcing moto
-  server as STS with an IAM user as datawharf's own AWS identity.
+- ``backoffice`` (session: one a pytest-xdist worker): a ``datawharf serve`` subprocess with its own
+  home folder, the bootstrap key, the moto S3 server allowed as a private host, and, for the IAM-role
+  journey, the IAM-enforcing moto server as STS with an IAM user as datawharf's own AWS identity.
 - ``page``: a fresh browser context (1280x800) on the backoffice; ``shots`` saves one screenshot a step
   under ``test-artifacts/browser/<test>/`` (gitignored), and with ``DATAWHARF_DOCS_SCREENSHOTS=1`` the
   documentation screenshots under ``docs/screenshots/``.
@@ -103,7 +103,7 @@ class Backoffice:
         return self.base_url + path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def backoffice(
     tmp_path_factory: pytest.TempPathFactory, moto_server: MotoServer, iam_moto_server: IamMotoServer
 ) -> Iterator[Backoffice]:
