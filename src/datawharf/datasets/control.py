@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from datawharf.datasets.service import RESTING, get_dataset, require_status, set_status
+from datawharf.datasets.service import RESTING, InvalidDatasetStatus, get_dataset, require_status, set_status
 from datawharf.errors import InvalidInput
 from datawharf.store.models import new_uid, utcnow
 from datawharf.store.models.datasets import Dataset, Resource
@@ -90,8 +90,9 @@ def request_unpublish(session: Session, dataset_uid: str) -> Dataset:
     dataset = get_dataset(session, dataset_uid, for_update=True)
     require_status(dataset, RESTING, "unpublish")
     if not dataset.is_published:
-        raise InvalidInput(
-            f"Dataset {dataset.dataset_id!r} is not published.", error_code="invalid_dataset_status"
+        raise InvalidDatasetStatus(
+            f"Dataset {dataset.dataset_id!r} is not published: there is nothing to unpublish.",
+            detail={"is_published": False},
         )
     dataset.is_published = False
     set_status(
