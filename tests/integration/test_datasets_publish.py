@@ -342,3 +342,38 @@ def wait_until(client: TestClient, uid: str, condition: Any, timeout: float = 30
             return status
         time.sleep(0.05)
     raise AssertionError(f"condition not met; last status {status}")
+
+
+def test_saved_resource_preview_shows_the_field_configuration(
+    client: TestClient, s3_bucket: S3Bucket
+) -> None:
+    s3_bucket.put("p.csv", CSV)
+    uid = create_dataset(
+        client,
+        "Preview",
+        s3_bucket.url("p.csv"),
+        connection={"uid": create_connection(client, s3_bucket.server)},
+    )
+    resource_uid = client.get(f"{API}/datasets/{uid}/resources/").json()["results"][0]["uid"]
+    for config in (
+        {"type": "rename", "label": "r", "from_name": "commune", "to_name": "name", "field_label": "Nom"},
+        {"type": "delete", "label": "d", "field": "position"},
+        {"type": "type", "label": "t", "field": "population", "type_param": "double"},
+    ):
+        assert client.post(f"{API}/datasets/{uid}/fields/", json=config).status_code == 201
+    response = client.get(f"{API}/datasets/{uid}/resources/{resource_uid}/preview/")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    fields = {f["name"]: f for f in body["fields"]}
+    assert list(fields) == ["code_postal", "name", "population", "surface_km2", "date_de_mise_a_jour"]
+    assert fields["name"]["label"] == "Nom"
+    assert fields["population"]["type"] == "double"
+    assert fields["code_postal"]["type"] == "text"
+    assert len(body["records"]) == 4
+    assert body["records"][0]["name"] == "Bourg-en-Bresse"
+    assert body["records"][0]["population"] == 41365.0
+    assert body["records"][0]["code_postal"] == "01000"
+    assert body["bytes_read"] > 0
+    guessed = client.get(f"{API}/datasets/{uid}/resources/{resource_uid}/guess_extractors_params/").json()
+    assert guessed["extractor"] == "csvfile"
+    assert guessed["params"]["separator"] == ";"
