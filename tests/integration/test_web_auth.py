@@ -88,3 +88,23 @@ def test_tampered_cookie_is_a_new_anonymous_session(tmp_path: Path) -> None:
     assert SessionCodec(b"another secret").loads(value) is None
     assert (settings.home / "backoffice-session.key").stat().st_mode & 0o777 == 0o600
     assert COOKIE_NAME == "datawharf_backoffice"
+
+
+def test_a_key_without_the_permission_sees_why(tmp_path: Path) -> None:
+    from datawharf import apikeys
+    from datawharf.store.db import open_database
+
+    settings = make_settings(tmp_path / "home")
+    with make_app_client(settings) as client:
+        client.headers.pop("Authorization")
+        database = open_database(settings)
+        with database.session() as session:
+            reader = apikeys.create_key(session, "reader", ["explore_restricted_dataset"]).key
+        database.dispose()
+        token = csrf_of(client.get("/backoffice/sign-in").text)
+        client.post("/backoffice/sign-in", data={"api_key": reader, "csrf_token": token})
+        refused = client.get("/backoffice/connections/")
+        assert refused.status_code == 403
+        assert "lacks the &#39;edit_domain&#39; permission" in refused.text
+        assert client.get("/backoffice/datasets/new").status_code == 403
+        assert client.get("/backoffice/datasets/").status_code == 200

@@ -58,13 +58,18 @@ def _dataset_of(request: Request, dataset_uid: str | None) -> dict[str, Any] | N
         return {"uid": dataset.uid, "dataset_id": dataset.dataset_id, "title": title_of(dataset.metadata_)}
 
 
+def _allowed(current: Visitor, dataset: str | None) -> None:
+    """Creating a dataset, or changing one: the permissions the API asks for the same acts."""
+    current.require("edit_dataset" if dataset else "create_dataset")
+
+
 def _render(request: Request, current: Visitor, template: str, **context: Any) -> Response:
     return render(request, template, current=current, section="datasets", **context)
 
 
 @router.get("/new")
 def choose_source(request: Request, current: Current, dataset: str | None = None) -> Response:
-    current.require("create_dataset" if not dataset else "edit_dataset")
+    _allowed(current, dataset)
     return _render(request, current, "wizard/source.html", dataset=_dataset_of(request, dataset))
 
 
@@ -104,6 +109,7 @@ def _s3_page(
 
 @router.get("/new/amazon-s3")
 def amazon_s3(request: Request, current: Current, dataset: str | None = None) -> Response:
+    _allowed(current, dataset)
     return _s3_page(request, current, dataset=dataset)
 
 
@@ -133,12 +139,14 @@ def amazon_s3_chosen(
         header_names=header_name or [],
     )
     try:
+        _allowed(current, dataset or None)
         if not file_url.strip():
             raise InvalidInput(
                 "Give the file's URL (or its name relative to the connection's URL).",
                 error_code="missing_url",
             )
         if connection == "new":
+            current.require("edit_domain")  # it becomes one of the domain's connections
             data = build_input(
                 ConnectionCreate, **connection_input(form, secret_access_key, header_value or [])
             )
@@ -255,6 +263,7 @@ def preview_page(
     type: str | None = None,
     fragment: bool = False,
 ) -> Response:
+    _allowed(current, dataset)
     context = _preview_context(request, connection, url, type)
     # ``fragment``: the script's in-place refresh, only the preview and its configuration.
     template = "wizard/_workspace.html" if fragment else "wizard/preview.html"
@@ -268,6 +277,7 @@ def preview_page(
 def information(
     request: Request, current: Current, connection: str, url: str, type: str, params: str = "{}"
 ) -> Response:
+    _allowed(current, None)
     return _render(
         request,
         current,
