@@ -22,15 +22,14 @@ from fastapi.responses import Response
 
 from datawharf.connections import service as connection_service
 from datawharf.connections.schemas import ConnectionCreate
-from datawharf.datasets import resources, service
+from datawharf.datasets import preview, resources, service
 from datawharf.datasets.metadata import title_of
 from datawharf.errors import DatawharfError, InvalidInput
 from datawharf.extract.base import ExtractorParameter
-from datawharf.extract.preview import Preview
 from datawharf.extract.registry import EXTRACTORS
+from datawharf.store.models.datasets import Resource
 from datawharf.web.connections import METHODS, ConnectionForm, connection_input, region_names
 from datawharf.web.datasets import dataset_page_with_error, start_publish
-from datawharf.web.previewing import preview_datasource
 from datawharf.web.rendering import (
     BASE,
     BackofficeRoute,
@@ -228,18 +227,31 @@ def _param_controls(extractor: str, params: dict[str, Any]) -> list[dict[str, An
     return controls
 
 
-def _preview_context(request: Request, connection: str, url: str, extractor: str | None) -> dict[str, Any]:
+def _preview_context(
+    request: Request, connection: str, url: str, extractor: str | None, dataset: str | None
+) -> dict[str, Any]:
+    """The core's preview of a resource about to be saved (with a dataset, its field configuration
+    applied, as the publish will write the fields)."""
     params = _params_from_query(request, extractor)
-    datasource = {"type": "amazon_s3", "url": url, "connection": {"uid": connection}}
-    result: Preview | None = None
+    unsaved = Resource(
+        uid="re_preview",
+        dataset_uid=dataset or "",
+        type=extractor if extractor in EXTRACTORS else "",
+        params=params,
+        datasource={"type": "amazon_s3", "url": url, "connection": {"uid": connection}},
+        connection_uid=connection,
+    )
+    result: dict[str, Any] | None = None
     error: DatawharfError | None = None
     try:
         with database_of(request).session() as db:
-            result = preview_datasource(db, settings_of(request), datasource, extractor, params or None)
+            result = preview.preview_resource(
+                db, settings_of(request), request.app.state.datasets_runtime.locator, unsaved
+            )
     except DatawharfError as exc:
         error = exc
-    chosen = result.extractor if result else (extractor if extractor in EXTRACTORS else "csvfile")
-    shown = result.params if result else params
+    chosen = result["extractor"] if result else (extractor if extractor in EXTRACTORS else "csvfile")
+    shown = result["params"] if result else params
     return {
         "connection_uid": connection,
         "url": url,
@@ -264,7 +276,7 @@ def preview_page(
     fragment: bool = False,
 ) -> Response:
     _allowed(current, dataset)
-    context = _preview_context(request, connection, url, type)
+    context = _preview_context(request, connection, url, type, dataset)
     # ``fragment``: the script's in-place refresh, only the preview and its configuration.
     template = "wizard/_workspace.html" if fragment else "wizard/preview.html"
     return _render(request, current, template, dataset=_dataset_of(request, dataset), **context)
