@@ -1,5 +1,5 @@
-"""A published dataset's page: Add a source with a saved connection (the preview at phone width), and the
-records table paging through the Explore API from the browser, with its exports."""
+"""A published dataset's page: Add a source with a saved connection (the preview at phone width), publish
+and restore a version; the records table paging through the Explore API from the browser, and exports."""
 
 from __future__ import annotations
 
@@ -103,3 +103,18 @@ def test_add_a_source_with_a_saved_connection(page: Page, backoffice: Backoffice
     expect(page).to_have_url(backoffice.url(f"/backoffice/datasets/{uid}"))
     expect(page.get_by_role("heading", name="Sources").locator("..").locator("li")).to_have_count(2)
     expect(page.locator("body")).to_contain_text("more.csv")
+    # Publish both sources (records concatenated), then restore the first version.
+    page.get_by_role("button", name="Publish", exact=True).click()
+    status = page.locator("#status-card")
+    expect(status.locator("[data-status-badge]")).to_have_text("Idle", timeout=30_000)
+    versions = page.locator("#versions tbody tr")
+    expect(versions).to_have_count(2)
+    expect(versions.nth(0).locator("td").nth(1)).to_have_text("55")
+    expect(versions.nth(0)).to_contain_text("Current")
+    expect(versions.nth(1).locator("td").nth(1)).to_have_text("25")
+    versions.nth(1).get_by_role("button", name="Restore").click()
+    expect(versions).to_have_count(3)
+    expect(versions.nth(0)).to_contain_text("(restored)")
+    expect(versions.nth(0)).to_contain_text("Current")
+    expect(versions.nth(0).locator("td").nth(1)).to_have_text("25")
+    shots("restored")
