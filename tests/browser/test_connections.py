@@ -112,7 +112,7 @@ def test_iam_role_connection_until_refusal(page: Page, backoffice: Backoffice, s
     steps = page.locator("#console-steps")
     expect(steps).to_contain_text(f"Account ID {account_id}")
     expect(steps).to_contain_text(external_id)
-    page.get_by_role("button", name="Copy").first.click()
+    page.get_by_role("button", name="Copy the trust policy").click()
     expect(page.locator("#trust-copied")).to_have_text("Copied to the clipboard.")
     page.get_by_label("File (or folder) URL for a permission policy").fill(
         "https://mybucket.s3.eu-west-3.amazonaws.com/test.csv"

@@ -9,6 +9,8 @@ status (the API's handlers answer JSON, which a person in a browser should not g
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,7 @@ from datawharf.web.session import (
 )
 
 BASE = "/backoffice"
+log = logging.getLogger("datawharf.web")
 ModelT = TypeVar("ModelT", bound=BaseModel)
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -246,6 +249,16 @@ class BackofficeRoute(APIRoute):
                     title=_ERROR_TITLES.get(exc.http_status, "Something went wrong"),
                     message=exc.message,
                     current=visitor(request),
+                )
+            except Exception as exc:  # a bug: an HTML page for the person, the cause in the log
+                trace_id = str(uuid.uuid4())
+                log.error("backoffice error %s on %s", trace_id, request.url.path, exc_info=exc)
+                response = render(
+                    request,
+                    "error.html",
+                    status_code=500,
+                    title="Something went wrong",
+                    message=f"A server error occurred. Report this trace id to the administrator: {trace_id}",
                 )
             _write_cookie(request, response)
             response.headers.setdefault("Cache-Control", "no-store")
