@@ -66,6 +66,11 @@ def test_signature_v4_connection(page: Page, backoffice: Backoffice, shots: Shot
     expect(page.get_by_label("Secret access key")).to_have_value("")
     shots("edit-refused")
 
+    page.get_by_role("link", name="Cancel").click()
+    page.get_by_role("button", name="Re-validate").click()
+    expect(page.locator("#validation-report [data-step=object] .badge")).to_have_text("passed")
+    expect(page.locator("h1 .badge")).to_have_text("Valid")
+
     page.get_by_role("navigation", name="Catalog").get_by_role("link", name="Connections").click()
     row = page.get_by_role("row").filter(has_text="Fruits bucket")
     expect(row).to_contain_text("AWS signature v4")
@@ -73,7 +78,9 @@ def test_signature_v4_connection(page: Page, backoffice: Backoffice, shots: Shot
     shots("connection-list")
 
 
-def _role_trusting_another_external_id(backoffice: Backoffice) -> str:
+def _role_trusting(backoffice: Backoffice, external_id: str) -> str:
+    """A role on the IAM-enforcing server whose trust policy names datawharf's identity and one external ID
+    (one Allow statement naming the user: what that server evaluates right)."""
     trust = {
         "Version": "2012-10-17",
         "Statement": [
@@ -81,7 +88,7 @@ def _role_trusting_another_external_id(backoffice: Backoffice) -> str:
                 "Effect": "Allow",
                 "Principal": {"AWS": backoffice.identity.arn},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": f"someone-else-{uuid.uuid4()}"}},
+                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
             }
         ],
     }
@@ -126,7 +133,7 @@ def test_iam_role_connection_until_refusal(page: Page, backoffice: Backoffice, s
     page.get_by_role("button", name="Validate", exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text("is not a role ARN")
 
-    page.get_by_label("Role ARN", exact=True).fill(_role_trusting_another_external_id(backoffice))
+    page.get_by_label("Role ARN", exact=True).fill(_role_trusting(backoffice, f"someone-else-{uuid.uuid4()}"))
     page.get_by_role("button", name="Validate", exact=True).click()
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text(
@@ -136,3 +143,12 @@ def test_iam_role_connection_until_refusal(page: Page, backoffice: Backoffice, s
     expect(page.get_by_label("Role ARN", exact=True)).to_have_attribute("aria-invalid", "true")
     expect(page.locator("h1 .badge")).to_have_text("Invalid")
     shots("iam-role-refused")
+
+    # The role as the console steps say: trusting this connection's external ID -> valid.
+    role_arn = _role_trusting(backoffice, external_id)
+    page.get_by_label("Role ARN", exact=True).fill(role_arn)
+    page.get_by_role("button", name="Validate", exact=True).click()
+    expect(page.locator("h1 .badge")).to_have_text("Valid")
+    expect(page.locator("#validation-report [data-step=assume_role] .badge")).to_have_text("passed")
+    expect(page.get_by_role("region", name="Connection", exact=True)).to_contain_text(role_arn)
+    shots("iam-role-valid")
