@@ -86,7 +86,7 @@ class ReadAheadCache(BaseCache):
         size: int,
         *,
         initial: int = 64 * KiB,
-        maximum: int = 4 * MiB,
+        maximum: int = 1 * MiB,
         max_blocks: int = 4,
         max_fetch_bytes: int | None = None,
     ) -> None:
