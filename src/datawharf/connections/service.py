@@ -43,7 +43,6 @@ from datawharf.errors import Conflict, ConnectionProblem, DatawharfError, Invali
 from datawharf.s3.client import S3Client, client_for
 from datawharf.s3.credentials import static_credentials
 from datawharf.s3.locations import S3Location, parse_location
-from datawharf.s3.logsafety import keep_signed_headers_out_of_logs
 from datawharf.settings import Settings
 from datawharf.store.models import Connection, new_uid
 
@@ -309,7 +308,6 @@ def credentials_of(settings: Settings, connection: Connection) -> Credentials:
 
 
 def client_of(settings: Settings, connection: Connection, location: S3Location) -> S3Client:
-    keep_signed_headers_out_of_logs()
     return client_for(
         settings,
         location,

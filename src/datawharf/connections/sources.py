@@ -27,7 +27,6 @@ from datawharf.connections.schemas import ConnectionCreate, HeaderIn, SigV4AuthI
 from datawharf.errors import InvalidInput
 from datawharf.s3.client import S3Client, client_for
 from datawharf.s3.locations import S3Location, parse_location
-from datawharf.s3.logsafety import keep_signed_headers_out_of_logs
 from datawharf.s3.reader import ObjectInfo, head_object
 from datawharf.settings import Settings
 from datawharf.store.models import Connection
@@ -69,7 +68,6 @@ def _client(
     settings: Settings, connection: Connection, url: str, headers: Iterable[tuple[str, str]]
 ) -> tuple[S3Client, S3Location]:
     location = parse_location(url, base_url=connection.url)
-    keep_signed_headers_out_of_logs()
     client = client_for(
         settings,
         location,
@@ -127,7 +125,6 @@ def open_source(session: Session, settings: Settings, datasource: Mapping[str, A
     connection = datasource.get("connection")
     if not connection:
         location = parse_location(url)
-        keep_signed_headers_out_of_logs()
         return S3Source(client_for(settings, location, headers=headers), location, None)
     if isinstance(connection, Mapping) and set(connection) == {"uid"}:
         client, location = connection_client(session, settings, str(connection["uid"]), url, headers)

@@ -30,6 +30,7 @@ from botocore.credentials import CredentialProvider, CredentialResolver, Credent
 from datawharf.errors import InvalidInput
 from datawharf.s3.errors import Where, response_region, wrong_region_error
 from datawharf.s3.locations import AddressingStyle, S3Location
+from datawharf.s3.logsafety import keep_signed_headers_out_of_logs
 from datawharf.s3.netguard import NetGuard
 from datawharf.settings import Settings
 
@@ -155,6 +156,7 @@ def make_client(
     max_pool_connections: int = DEFAULT_POOL,
 ) -> S3Client:
     """A new S3 client (see module docstring). ``credentials=None`` reads anonymously (unsigned)."""
+    keep_signed_headers_out_of_logs()
     pairs = validate_headers(headers.items() if isinstance(headers, Mapping) else headers)
     region = region or DEFAULT_REGION
     session = botocore.session.Session()
