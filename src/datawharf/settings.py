@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     scheduler_interval: float = Field(
         default=20.0, description="Seconds between checks of dataset schedules and queued publishes."
     )
+    query_pool_size: int = Field(default=4, ge=1, description="Explore queries running at once (DuckDB).")
+    query_memory_limit: str | None = Field(
+        default=None, description="DuckDB memory limit (e.g. '2GB'); DuckDB's default when unset."
+    )
+    query_timeout: float = Field(default=60.0, description="Seconds an Explore query may run.")
 
     @field_validator("allowed_private_hosts", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from datawharf import __version__, apikeys
-from datawharf.api import automation
+from datawharf.api import automation, explore
 from datawharf.api.errors import install_error_handlers
 from datawharf.api.limits import BodySizeLimit
 from datawharf.datasets.runtime import start_runtime
@@ -45,5 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     install_error_handlers(app)
     app.include_router(automation.build_router())
+    app.include_router(explore.build_router())
     install_backoffice(app)
     return app

@@ -1,0 +1,188 @@
+"""The Explore API v2.1, ``/api/explore/v2.1/``: the catalog, a dataset, its records and its exports.
+
+Read-only and public for published, unrestricted datasets; restricted ones need a key with
+``explore_restricted_dataset`` (``Authorization: apikey <key>`` or ``?apikey=``). The router owns the
+query engine (a pool of DuckDB connections): its lifespan, merged into the app's, opens it on
+``app.state.query_engine`` and closes it on shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+
+from datawharf.api.deps import get_session, get_settings, optional_api_key
+from datawharf.explore import access, catalog, records
+from datawharf.exports import ExportOptions, open_export
+from datawharf.odsql import QueryRequest
+from datawharf.settings import Settings
+from datawharf.store.models import ApiKey
+from datawharf.store.query_engine import QueryEngine
+
+PREFIX = "/api/explore/v2.1"
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = QueryEngine(
+        pool_size=settings.query_pool_size,
+        memory_limit=settings.query_memory_limit,
+        temp_directory=settings.home / "duckdb-tmp",
+        timeout=settings.query_timeout,
+    )
+    app.state.query_engine = engine
+    try:
+        yield
+    finally:
+        engine.close()
+
+
+def get_engine(request: Request) -> QueryEngine:
+    return request.app.state.query_engine
+
+
+_ODSQL = {
+    "select": "ODSQL select: fields, `*`, expressions with `as` aliases, aggregates.",
+    "where": "ODSQL condition; repeat the parameter to and them.",
+    "group_by": "ODSQL group_by: fields, range(), date_format().",
+    "order_by": "ODSQL order: expressions or aliases, `asc`/`desc`, comma-separated.",
+    "refine": "Facet filter `field:value`; repeatable.",
+    "exclude": "Negative facet filter `field:value`; repeatable.",
+}
+
+
+def _query(
+    select: Annotated[str | None, Query(description=_ODSQL["select"])] = None,
+    where: Annotated[list[str] | None, Query(description=_ODSQL["where"])] = None,
+    group_by: Annotated[
+        str | None, Query(description="ODSQL group_by: fields, range(), date_format().")
+    ] = None,
+    order_by: Annotated[str | None, Query(description=_ODSQL["order_by"])] = None,
+    refine: Annotated[list[str] | None, Query(description=_ODSQL["refine"])] = None,
+    exclude: Annotated[list[str] | None, Query(description=_ODSQL["exclude"])] = None,
+    timezone: Annotated[str, Query(description="IANA timezone of dates in and out.")] = "UTC",
+) -> dict[str, Any]:
+    return {
+        "select": select,
+        "where": where or [],
+        "group_by": group_by,
+        "order_by": order_by,
+        "refine": refine or [],
+        "exclude": exclude or [],
+        "timezone": timezone,
+    }
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["Explore API v2.1"], lifespan=_lifespan)
+    router.add_api_route(
+        "/catalog/datasets", list_datasets, methods=["GET"], operation_id="getDatasets", summary="Datasets"
+    )
+    router.add_api_route(
+        "/catalog/datasets/{dataset_id}",
+        get_dataset,
+        methods=["GET"],
+        operation_id="getDataset",
+        summary="Dataset information",
+    )
+    router.add_api_route(
+        "/catalog/datasets/{dataset_id}/records",
+        get_records,
+        methods=["GET"],
+        operation_id="getRecords",
+        summary="Query dataset records",
+    )
+    router.add_api_route(
+        "/catalog/datasets/{dataset_id}/exports/{format}",
+        export_records,
+        methods=["GET"],
+        operation_id="exportRecords",
+        summary="Export a dataset",
+        response_class=StreamingResponse,
+    )
+    return router
+
+
+def list_datasets(
+    where: Annotated[list[str] | None, Query(description=_ODSQL["where"])] = None,
+    order_by: Annotated[str | None, Query(description=_ODSQL["order_by"])] = None,
+    limit: Annotated[int | None, Query(description="Datasets per page, 0 to 100 (10 by default).")] = None,
+    offset: Annotated[int, Query(description="Datasets to skip; offset + limit <= 10000.")] = 0,
+    refine: Annotated[list[str] | None, Query(description=_ODSQL["refine"])] = None,
+    exclude: Annotated[list[str] | None, Query(description=_ODSQL["exclude"])] = None,
+    timezone: Annotated[str, Query(description="IANA timezone of dates in and out.")] = "UTC",
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+    api_key: ApiKey | None = Depends(optional_api_key),
+    engine: QueryEngine = Depends(get_engine),
+) -> dict[str, Any]:
+    """Published datasets the caller may read, filtered with ODSQL over their metadata (`title`,
+    `description`, `keyword`, `modified`, `records_count`, `features`...)."""
+    datasets = access.readable_datasets(session, settings, api_key)
+    request = QueryRequest(
+        where=where or [],
+        order_by=order_by,
+        limit=limit,
+        offset=offset,
+        refine=refine or [],
+        exclude=exclude or [],
+        timezone=timezone,
+    )
+    return catalog.query_catalog(engine, datasets, request)
+
+
+def get_dataset(
+    dataset_id: str,
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+    api_key: ApiKey | None = Depends(optional_api_key),
+) -> dict[str, Any]:
+    """A dataset's metadata and its fields with their types."""
+    return catalog.public(access.readable_dataset(session, settings, dataset_id, api_key))
+
+
+def get_records(
+    dataset_id: str,
+    query: dict[str, Any] = Depends(_query),
+    limit: Annotated[int | None, Query(description="Records per page, 0 to 100 (10 by default).")] = None,
+    offset: Annotated[int, Query(description="Records to skip; offset + limit <= 10000.")] = 0,
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+    api_key: ApiKey | None = Depends(optional_api_key),
+    engine: QueryEngine = Depends(get_engine),
+) -> dict[str, Any]:
+    """`{"total_count": N, "results": [...]}`, each record a flat object of the selected columns."""
+    dataset = access.readable_dataset(session, settings, dataset_id, api_key)
+    page = records.query_records(engine, dataset, QueryRequest(limit=limit, offset=offset, **query))
+    return page.body()
+
+
+def export_records(
+    dataset_id: str,
+    format: str,
+    query: dict[str, Any] = Depends(_query),
+    limit: Annotated[int | None, Query(description="Records to export; -1 or absent: all of them.")] = None,
+    offset: Annotated[int, Query(description="Records to skip.")] = 0,
+    delimiter: Annotated[str, Query(description="csv: the field separator.")] = ";",
+    with_bom: Annotated[bool, Query(description="csv: start with a UTF-8 byte order mark.")] = True,
+    use_labels: Annotated[bool, Query(description="csv, xlsx: field labels as column headers.")] = False,
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+    api_key: ApiKey | None = Depends(optional_api_key),
+    engine: QueryEngine = Depends(get_engine),
+) -> StreamingResponse:
+    """Every matching record (no limit unless asked), streamed: csv, json, jsonl, geojson, parquet, xlsx."""
+    dataset = access.readable_dataset(session, settings, dataset_id, api_key)
+    options = ExportOptions(delimiter=delimiter, with_bom=with_bom, use_labels=use_labels)
+    export = open_export(engine, dataset, QueryRequest(limit=limit, offset=offset, **query), format, options)
+    return StreamingResponse(
+        export.chunks,
+        media_type=export.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+    )

@@ -1,0 +1,120 @@
+"""Exports: a published dataset queried with ODSQL, streamed as csv, json, jsonl, geojson, parquet or xlsx.
+
+``open_export`` compiles the request (exports mode: no limit unless asked), starts the query as a stream
+of DuckDB record batches, and reads the first batch before it returns, so a query that cannot run fails
+as a clean error before any byte is sent. The caller then streams ``Export.chunks``; the query's
+connection goes back to the pool when the iterator ends or is closed. A result of any size passes
+through one batch at a time (xlsx: one row at a time into a temporary file).
+
+Adding a format: a writer ``(ExportContext, batches) -> Iterator[bytes]`` and one line in ``FORMATS``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from datawharf.datasets.catalog import PublishedDataset
+from datawharf.errors import InvalidInput
+from datawharf.explore.records import compile_for
+from datawharf.exports.context import ExportContext, ExportOptions, Writer
+from datawharf.exports.csv_writer import write_csv
+from datawharf.exports.json_writers import geometry_column, write_geojson, write_json, write_jsonl
+from datawharf.exports.parquet_writer import write_parquet
+from datawharf.exports.xlsx_writer import check_rows, write_xlsx
+from datawharf.odsql import QueryRequest
+from datawharf.store.query_engine import QueryEngine
+
+
+@dataclass(frozen=True)
+class Format:
+    extension: str
+    media_type: str
+    write: Writer
+    labels: bool = False  # whether use_labels renames the columns
+
+
+FORMATS: dict[str, Format] = {
+    "csv": Format("csv", "text/csv; charset=utf-8", write_csv, labels=True),
+    "json": Format("json", "application/json", write_json),
+    "jsonl": Format("jsonl", "application/jsonl", write_jsonl),
+    "geojson": Format("geojson", "application/geo+json", write_geojson),
+    "parquet": Format("parquet", "application/vnd.apache.parquet", write_parquet),
+    "xlsx": Format(
+        "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", write_xlsx, labels=True
+    ),
+}
+
+__all__ = ["FORMATS", "Export", "ExportOptions", "Format", "get_format", "open_export"]
+
+
+@dataclass
+class Export:
+    media_type: str
+    filename: str
+    chunks: Iterator[bytes]
+
+
+def get_format(name: str) -> Format:
+    found = FORMATS.get(name)
+    if found is None:
+        raise InvalidInput(
+            f"Unknown export format '{name[:40]}'; use one of {', '.join(FORMATS)}.",
+            error_code="unknown_export_format",
+            detail={"format": name[:40], "formats": list(FORMATS)},
+        )
+    return found
+
+
+def _headers(dataset: PublishedDataset, names: list[str], use_labels: bool) -> list[str]:
+    if not use_labels:
+        return names
+    labels = {f.name: f.label for f in dataset.fields}
+    headers: list[str] = []
+    for name in names:
+        label = labels.get(name, name)
+        headers.append(label if label not in headers else name)
+    return headers
+
+
+def open_export(
+    engine: QueryEngine,
+    dataset: PublishedDataset,
+    request: QueryRequest,
+    format_name: str,
+    options: ExportOptions | None = None,
+) -> Export:
+    """Check and start an export; errors (bad ODSQL, a query that cannot run) are raised here."""
+    fmt = get_format(format_name)
+    options = options or ExportOptions()
+    compiled = compile_for(dataset, request, "exports")
+    names = [c.name for c in compiled.columns]
+    zone = ZoneInfo(compiled.timezone)
+    if fmt.extension == "geojson":
+        geometry_column(compiled.columns)
+    if fmt.extension == "xlsx":
+        total = int(engine.scalar(compiled.count_sql, compiled.count_params) or 0)
+        rows = max(total - compiled.offset, 0)
+        check_rows(rows if compiled.limit is None else min(rows, compiled.limit))
+
+    def chunks() -> Iterator[bytes]:
+        with engine.stream(compiled.sql, compiled.params) as reader:
+            batches = iter(reader)
+            first = next(batches, None)
+            yield b""  # the query is running and its first batch is read: errors so far are raised
+            context = ExportContext(
+                columns=compiled.columns,
+                headers=_headers(dataset, names, options.use_labels and fmt.labels),
+                zone=zone,
+                options=options,
+                schema=reader.schema,
+                dataset_id=dataset.dataset_id,
+            )
+            head = [first] if first is not None else []
+            yield from fmt.write(context, itertools.chain(head, batches))
+
+    stream = chunks()
+    next(stream)
+    return Export(fmt.media_type, f"{dataset.dataset_id}.{fmt.extension}", stream)

@@ -1,0 +1,265 @@
+"""The query engine: DuckDB, embedded, reading a dataset version's Parquet files.
+
+One in-memory DuckDB database, shared by a small pool of connections (DuckDB cursors: each is its own
+connection to the same database, so queries run side by side and share the buffer manager and the
+Parquet metadata cache). A caller borrows a connection for one query, or for the life of a stream, and
+gives it back; when every connection is busy the caller waits, then fails with ``query_engine_busy``
+rather than queueing forever.
+
+The engine knows SQL, not ODSQL: it runs the SQL and parameters ``odsql.compile_query`` produced, over
+a ``FROM`` expression built here from trusted paths (``source_sql``). DuckDB's errors are translated once,
+here: a value that does not convert (``CAST``) or a timezone DuckDB does not know is the caller's
+``query_failed`` (400); a query past its time budget is ``query_timeout`` (400); anything else is the
+engine's ``query_engine_error`` (500), whose message never carries the SQL or the warehouse's paths.
+
+No extension is ever installed or loaded at run time (``icu`` and ``parquet`` are built in).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from datawharf.errors import DatawharfError, InvalidInput
+
+DEFAULT_BATCH_ROWS = 64 * 1024
+
+# DuckDB types of the warehouse convention (datawharf.odsql's docstring), for an empty version.
+SQL_TYPES: dict[str, str] = {
+    "text": "VARCHAR",
+    "int": "BIGINT",
+    "double": "DOUBLE",
+    "date": "DATE",
+    "datetime": "TIMESTAMPTZ",
+    "geo_point_2d": "STRUCT(lon DOUBLE, lat DOUBLE)",
+    "geo_shape": "VARCHAR",
+}
+
+
+class QueryFailed(InvalidInput):
+    default_code = "query_failed"
+
+
+class QueryEngineBusy(DatawharfError):
+    http_status = 503
+    default_code = "query_engine_busy"
+
+
+class QueryEngineError(DatawharfError):
+    default_code = "query_engine_error"
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def source_sql(files: Sequence[Path], schema: Mapping[str, str] | None = None) -> str:
+    """The ``FROM`` expression over a version's files.
+
+    The paths come from the catalog, never from a request; they are still written as properly quoted SQL
+    string literals (DuckDB takes no parameter in a table function's file list). A version without files
+    reads as an empty relation with the schema's columns, so a query over it still type-checks.
+    """
+    if files:
+        return "read_parquet([" + ", ".join(_sql_string(str(path)) for path in files) + "])"
+    columns = ", ".join(
+        f"CAST(NULL AS {SQL_TYPES[ftype]}) AS {_quote_ident(name)}" for name, ftype in (schema or {}).items()
+    )
+    return f"(SELECT {columns or '1 AS _'} WHERE FALSE)"
+
+
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def translate_error(exc: duckdb.Error) -> DatawharfError:
+    """DuckDB's exception as datawharf's: the caller's fault (400) or the engine's (500)."""
+    if isinstance(exc, duckdb.InterruptException):
+        return QueryFailed(
+            "The query took longer than the engine allows and was stopped. Narrow it with where, or "
+            "export the data and analyse it elsewhere.",
+            error_code="query_timeout",
+        )
+    caller_errors = (
+        duckdb.ConversionException,
+        duckdb.OutOfRangeException,
+        duckdb.InvalidInputException,
+        duckdb.NotImplementedException,  # e.g. a timezone zoneinfo knows but DuckDB's ICU does not
+    )
+    if isinstance(exc, caller_errors):
+        return QueryFailed(
+            f"The query could not run: {_first_line(exc)}. Check the values and the timezone of the request.",
+            detail={"engine_error": type(exc).__name__},
+        )
+    return QueryEngineError(
+        "The query engine failed to read this dataset's data. Retry; if it persists, publish the "
+        "dataset again and report it to the administrator.",
+        detail={"engine_error": type(exc).__name__},
+    )
+
+
+class QueryEngine:
+    """A pool of DuckDB connections over one in-memory database.
+
+    ``pool_size`` bounds the queries running at once; ``threads`` and ``memory_limit`` are DuckDB's own
+    settings (shared by all connections; DuckDB spills to ``temp_directory`` past the memory limit).
+    ``timeout`` (seconds) interrupts a query that runs longer; it does not apply to a stream, whose pace
+    is the client's.
+    """
+
+    def __init__(
+        self,
+        *,
+        pool_size: int = 4,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+        temp_directory: Path | None = None,
+        timeout: float | None = 60.0,
+        acquire_timeout: float = 30.0,
+    ) -> None:
+        config: dict[str, Any] = {
+            "threads": threads or max(1, min(os.cpu_count() or 1, 8)),
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if temp_directory is not None:
+            config["temp_directory"] = str(temp_directory)
+        self._database = duckdb.connect(":memory:", config=config)
+        self._database.execute("SET TimeZone = 'UTC'")
+        self._pool: queue.LifoQueue[duckdb.DuckDBPyConnection] = queue.LifoQueue()
+        for _ in range(pool_size):
+            self._pool.put(self._database.cursor())
+        self.pool_size = pool_size
+        self.timeout = timeout
+        self.acquire_timeout = acquire_timeout
+        self._lock = threading.Lock()
+        self._closed = False
+        self.statements_run = 0  # every statement sent to DuckDB: lets a test prove a refusal ran nothing
+
+    # -- connections ----------------------------------------------------------------------------------
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Borrow a connection; DuckDB errors raised inside come out translated."""
+        if self._closed:
+            raise QueryEngineError("The query engine is shut down.")
+        try:
+            con = self._pool.get(timeout=self.acquire_timeout)
+        except queue.Empty:
+            raise QueryEngineBusy(
+                f"Every query connection stayed busy for {self.acquire_timeout:.0f} s. Retry in a moment.",
+            ) from None
+        try:
+            yield con
+        except duckdb.Error as exc:
+            raise translate_error(exc) from exc
+        finally:
+            self._pool.put(con)
+
+    def _count(self) -> None:
+        with self._lock:
+            self.statements_run += 1
+
+    @contextmanager
+    def _deadline(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        if not self.timeout:
+            yield
+            return
+        timer = threading.Timer(self.timeout, con.interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    # -- queries --------------------------------------------------------------------------------------
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one query; its column names and every row (for small results: a page, a count)."""
+        with self.connection() as con, self._deadline(con):
+            self._count()
+            cursor = con.execute(sql, list(params))
+            names = [d[0] for d in cursor.description or ()]
+            return names, cursor.fetchall()
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        _names, rows = self.fetch(sql, params)
+        return rows[0][0] if rows else None
+
+    def fetch_arrow(
+        self, sql: str, params: Sequence[Any] = (), *, tables: Mapping[str, pa.Table] | None = None
+    ) -> pa.Table:
+        """Run one query into an Arrow table; ``tables`` are registered as views for this query only
+        (the catalog's metadata table)."""
+        with self.connection() as con, self._deadline(con):
+            for name, table in (tables or {}).items():
+                con.register(name, table)
+            try:
+                self._count()
+                return con.sql(sql, params=list(params)).to_arrow_table()
+            finally:
+                for name in tables or {}:
+                    con.unregister(name)
+
+    @contextmanager
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), *, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> Iterator[pa.RecordBatchReader]:
+        """Run a query as a stream of Arrow record batches, holding one connection until closed.
+
+        DuckDB produces the batches as they are read, so a result of any size never sits in memory.
+        Errors while reading come out translated, as from ``connection()``.
+        """
+        with self.connection() as con:
+            self._count()
+            reader = con.sql(sql, params=list(params)).to_arrow_reader(batch_rows)
+            try:
+                yield _TranslatingReader(reader)
+            finally:
+                reader.close()
+
+    def close(self) -> None:
+        self._closed = True
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                break
+        self._database.close()
+
+
+class _TranslatingReader:
+    """A record batch reader whose DuckDB errors (raised while reading) become datawharf's."""
+
+    def __init__(self, reader: pa.RecordBatchReader) -> None:
+        self._reader = reader
+        self.schema: pa.Schema = reader.schema
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        while True:
+            try:
+                batch = self._reader.read_next_batch()
+            except StopIteration:
+                return
+            except duckdb.Error as exc:
+                raise translate_error(exc) from exc
+            except pa.ArrowException as exc:
+                raise QueryEngineError(
+                    "The query engine failed while streaming the result. Retry the export.",
+                    detail={"engine_error": type(exc).__name__},
+                ) from exc
+            yield batch
