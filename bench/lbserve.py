@@ -49,13 +49,20 @@ class _CountingWriter:
     def __init__(self, raw: Any) -> None:
         self.raw = raw
         self.counting = False
-        self.body_bytes = 0
 
     def write(self, data: bytes) -> int:
-        written = self.raw.write(data)
-        if self.counting:
-            self.body_bytes += len(data)
-        return written
+        if not self.counting:
+            return self.raw.write(data)
+        # Counted before the write, so a client that has its bytes never reads a stale figure; taken
+        # back if the write fails (a client that hung up did not get them).
+        with COUNTERS.lock:
+            COUNTERS.bytes_sent += len(data)
+        try:
+            return self.raw.write(data)
+        except BaseException:
+            with COUNTERS.lock:
+                COUNTERS.bytes_sent -= len(data)
+            raise
 
     def flush(self) -> None:
         self.raw.flush()
@@ -92,13 +99,11 @@ class CountingHandler(localbucket.S3Handler):
         # Count what reaches the socket, not the range asked for: a preview that closes the connection
         # after the first MiB of a 100 MiB range has fetched one MiB.
         real = self.wfile
-        self.wfile = counting = _CountingWriter(real)
+        self.wfile = _CountingWriter(real)
         try:
             super()._send_file(status, file, start, length, headers, include_body)
         finally:
             self.wfile = real
-            with COUNTERS.lock:
-                COUNTERS.bytes_sent += counting.body_bytes
 
     def _send_headers(self, status, length, headers=None) -> None:  # type: ignore[no-untyped-def]
         super()._send_headers(status, length, headers)
