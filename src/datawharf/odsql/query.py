@@ -95,7 +95,15 @@ def compile_query(
         selected = groups
     else:
         selected = [n.SelectItem(n.Star())]
-    selected = [n.SelectItem(_substitute(s.expr, group_aliases), s.alias) for s in selected]
+    # A group_by alias selected by name names its column (select=bucket, group_by=range(...) as bucket).
+    selected = [
+        n.SelectItem(
+            _substitute(s.expr, group_aliases),
+            s.alias
+            or (s.expr.name if isinstance(s.expr, n.Field) and s.expr.name in group_aliases else None),
+        )
+        for s in selected
+    ]
     orders = _clause("order_by", parse_order_by, request.order_by) if _given(request.order_by) else []
     orders = [n.OrderItem(_substitute(o.expr, group_aliases), o.descending) for o in orders]
     if len(request.refine) + len(request.exclude) > MAX_REFINES:
