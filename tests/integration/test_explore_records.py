@@ -15,7 +15,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.explore import EXPLORE, FIELDS, ROWS, Row, csv_bytes, explore_client, publish_csv
+from tests.support.explore import (
+    EXPLORE,
+    FIELDS,
+    ROWS,
+    Row,
+    csv_bytes,
+    expected_record,
+    explore_client,
+    publish_csv,
+)
 from tests.support.moto import MotoServer
 
 UTC = ZoneInfo("UTC")
@@ -45,21 +54,6 @@ def items(tmp_path_factory: pytest.TempPathFactory, moto_server: MotoServer) -> 
         bucket = moto_server.create_bucket()
         dataset = publish_csv(client, moto_server, bucket, "items.csv", csv_bytes(ROWS), "Items")
         yield Items(client, dataset["dataset_id"])
-
-
-def expected_record(row: Row, zone: ZoneInfo = UTC) -> dict[str, Any]:
-    lon, lat = row.location
-    return {
-        "id": row.id,
-        "name": row.name,
-        "city": row.city,
-        "population": row.population,
-        "surface_km2": row.surface_km2,
-        "founded": row.founded.isoformat(),
-        "updated": row.updated.astimezone(zone).isoformat(),
-        "location": {"lon": lon, "lat": lat},
-        "area": row.area,
-    }
 
 
 def fold(text: str) -> str:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 
@@ -92,6 +93,22 @@ def make_rows(count: int = 30) -> list[Row]:
 
 
 ROWS = make_rows()
+
+
+def expected_record(row: Row, zone: ZoneInfo | None = None) -> dict[str, Any]:
+    """The record the Explore API should return for ``row`` (JSON form)."""
+    lon, lat = row.location
+    return {
+        "id": row.id,
+        "name": row.name,
+        "city": row.city,
+        "population": row.population,
+        "surface_km2": row.surface_km2,
+        "founded": row.founded.isoformat(),
+        "updated": row.updated.astimezone(zone or dt.UTC).isoformat(),
+        "location": {"lon": lon, "lat": lat},
+        "area": row.area,
+    }
 
 
 def _cell(value: str) -> str:
