@@ -90,6 +90,13 @@ def test_dataset_from_a_csv_url(page: Page, backoffice: Backoffice, shots: Shots
     expect(versions).to_have_count(1)
     expect(versions.first).to_contain_text(f"{ROWS:,}")
     expect(versions.first).to_contain_text("Current")
+    # The records, paged through the Explore API.
+    records = page.locator("#records")
+    expect(records.locator("[data-records-summary]")).to_have_text(f"Records 1–10 of {ROWS:,}")
+    expect(records.locator("thead th")).to_have_text(["id", "fruit", "city", "price"])
+    expect(records.locator("tbody tr").first.locator("td")).to_have_text(["1", "fruit 1", "Lyon", "1.5"])
+    records.get_by_role("button", name="Next page").click()
+    expect(records.locator("tbody tr").first.locator("td").first).to_have_text("11")
     fields = page.locator("#fields")
     expect(fields.get_by_label("Type of price")).to_have_value("double")
 

@@ -11,13 +11,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from datawharf.datasets import control, fieldconfig, resources, schedules, service, versions
+from datawharf.datasets.catalog import PublishedDataset
 from datawharf.datasets.identifiers import check_dataset_id, slugify
 from datawharf.datasets.metadata import title_of
 from datawharf.errors import DatawharfError, InvalidInput
+from datawharf.explore import access, records
+from datawharf.exports import open_export
 from datawharf.extract.types import FIELD_TYPES
+from datawharf.odsql import QueryRequest
 from datawharf.store.models.datasets import Dataset
 from datawharf.web.rendering import (
     BASE,
@@ -153,6 +157,42 @@ def dataset_page_with_error(
 @router.get("/{uid}")
 def dataset_page(request: Request, current: Current, uid: str) -> Response:
     return dataset_page_with_error(request, current, uid)
+
+
+def _readable(request: Request, current: Visitor, uid: str) -> PublishedDataset:
+    """The published dataset as the Explore API shows it to the signed-in key (restricted ones only for a
+    key with ``explore_restricted_dataset``)."""
+    with database_of(request).session() as db:
+        dataset_id = service.get_dataset(db, uid).dataset_id
+        return access.readable_dataset(db, settings_of(request), dataset_id, current.api_key)
+
+
+@router.get("/{uid}/records")
+def restricted_records(
+    request: Request, current: Current, uid: str, limit: int = 10, offset: int = 0
+) -> Response:
+    """The records table of a restricted dataset: the browser has no API key to send to the Explore API,
+    so the page asks here, and the Explore service answers with the signed-in key's rights."""
+    try:
+        published = _readable(request, current, uid)
+        page = records.query_records(
+            request.app.state.query_engine, published, QueryRequest(limit=limit, offset=offset)
+        )
+    except DatawharfError as error:
+        return JSONResponse(error.to_body(), status_code=error.http_status)
+    return JSONResponse(page.body())
+
+
+@router.get("/{uid}/exports/{format}")
+def restricted_export(request: Request, current: Current, uid: str, format: str) -> Response:
+    """A restricted dataset's export, streamed by the Explore export service (see ``restricted_records``)."""
+    published = _readable(request, current, uid)
+    export = open_export(request.app.state.query_engine, published, QueryRequest(), format)
+    return StreamingResponse(
+        export.chunks,
+        media_type=export.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+    )
 
 
 @router.get("/{uid}/status")
