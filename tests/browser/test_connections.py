@@ -9,7 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Backoffice, Shots, sign_in
+from tests.browser.conftest import Backoffice, Shots, assert_every_control_labelled, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -41,6 +41,7 @@ def test_signature_v4_connection(page: Page, backoffice: Backoffice, shots: Shot
     page.get_by_role("button", name="Remove this header").last.click()
     expect(page.get_by_label("Header name")).to_have_count(1)
     shots("sigv4-form")
+    assert_every_control_labelled(page)
     page.get_by_role("button", name="Validate", exact=True).click()
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("Fruits bucket")
@@ -52,6 +53,7 @@ def test_signature_v4_connection(page: Page, backoffice: Backoffice, shots: Shot
     expect(page.locator("body")).not_to_contain_text(SECRET)
     expect(page.locator("body")).to_contain_text("x-amz-request-payer")
     shots("sigv4-valid", docs_name="connection-signature-v4")
+    assert_every_control_labelled(page)
 
     page.get_by_role("link", name="Edit").click()
     expect(page.get_by_label("Secret access key")).to_have_value("")
@@ -128,6 +130,7 @@ def test_iam_role_connection_until_refusal(page: Page, backoffice: Backoffice, s
     policy = json.loads(page.locator("#permission-policy").inner_text())
     assert policy["Statement"][0]["Resource"] == "arn:aws:s3:::mybucket/test.csv"
     shots("iam-created-invalid", docs_name="connection-iam-role")
+    assert_every_control_labelled(page)
 
     page.get_by_label("Role ARN", exact=True).fill("arn:aws:iam::12345:role/too-short")
     page.get_by_role("button", name="Validate", exact=True).click()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Backoffice, Shots, sign_in
+from tests.browser.conftest import Backoffice, Shots, assert_every_control_labelled, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -39,6 +39,7 @@ def test_dataset_from_a_csv_url(page: Page, backoffice: Backoffice, shots: Shots
     page.get_by_label("Secret access key", exact=True).fill("market-secret-value")
     page.get_by_label("File URL").fill("market/fruits.csv")
     shots("connection-and-file")
+    assert_every_control_labelled(page)
     page.get_by_role("button", name="Preview").click()
 
     # The preview: the first 20 records, field names, labels and guessed types.
@@ -50,6 +51,7 @@ def test_dataset_from_a_csv_url(page: Page, backoffice: Backoffice, shots: Shots
     expect(table.locator("tbody tr").first).to_contain_text("Lyon")
     expect(page.get_by_label("Separator")).to_have_value('";"')
     shots("preview", docs_name="preview")
+    assert_every_control_labelled(page)
 
     # Another separator: the columns change, in place (same page, no navigation).
     url_before = page.url
@@ -76,6 +78,7 @@ def test_dataset_from_a_csv_url(page: Page, backoffice: Backoffice, shots: Shots
     page.get_by_label("Dataset name").fill("Fruit market 2024")
     expect(identifier).to_have_value("fruit-market-2024")  # edited by hand: no longer follows
     shots("dataset-information")
+    assert_every_control_labelled(page)
     page.get_by_role("button", name="Save and publish").click()
 
     # Publish with progress, then the final status.
@@ -113,6 +116,7 @@ def test_dataset_from_a_csv_url(page: Page, backoffice: Backoffice, shots: Shots
     page.get_by_role("button", name="Save the field id").click()
     expect(page.locator("#configurations li")).to_have_count(2)
     shots("dataset-page", docs_name="dataset-page")
+    assert_every_control_labelled(page)
 
     # The connection is used now: deleting it is refused with the reason.
     page.get_by_role("navigation", name="Catalog").get_by_role("link", name="Connections").click()

@@ -32,6 +32,13 @@ def test_sign_in_navigate_and_sign_out(page: Page, backoffice: Backoffice, shots
     expect(nav.get_by_role("link", name="Connections")).to_have_attribute("aria-current", "page")
     shots("signed-in-1280")
 
+    # The first Tab reaches "Skip to content", shown when focused; Enter jumps to the page's content.
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
     nav.get_by_role("link", name="Datasets").click()
     expect(page).to_have_url(backoffice.url("/backoffice/datasets/"))
     page.set_viewport_size({"width": 390, "height": 844})
