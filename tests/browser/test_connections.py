@@ -155,3 +155,10 @@ def test_iam_role_connection_until_refusal(page: Page, backoffice: Backoffice, s
     expect(page.locator("#validation-report [data-step=assume_role] .badge")).to_have_text("passed")
     expect(page.get_by_role("region", name="Connection", exact=True)).to_contain_text(role_arn)
     shots("iam-role-valid")
+
+    # Unused, it can be deleted (after the confirmation).
+    uid = page.url.rsplit("/", 1)[-1]
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    expect(page).to_have_url(backoffice.url("/backoffice/connections/"))
+    expect(page.locator("main")).not_to_contain_text(uid)
