@@ -78,6 +78,8 @@ def test_signature_v4_connection(page: Page, backoffice: Backoffice, shots: Shot
     expect(row).to_contain_text("AWS signature v4")
     expect(row).to_contain_text("Valid")
     shots("connection-list")
+    # Typed twice in forms, the secret reached neither a page nor the server's log.
+    assert SECRET not in (backoffice.home / "serve.log").read_text(errors="replace")
 
 
 def _role_trusting(backoffice: Backoffice, external_id: str) -> str:
