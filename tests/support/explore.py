@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx2
 from fastapi.testclient import TestClient
 
 from tests.support.app import AUTH, make_app_client, make_settings
@@ -133,7 +134,7 @@ def csv_bytes(rows: list[Row]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def wait_idle(client: TestClient, uid: str, timeout: float = 60.0) -> dict[str, Any]:
+def wait_idle(client: httpx2.Client, uid: str, timeout: float = 60.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         status = client.get(f"{API}/datasets/{uid}/status/", headers=AUTH).json()
@@ -144,7 +145,7 @@ def wait_idle(client: TestClient, uid: str, timeout: float = 60.0) -> dict[str, 
 
 
 def publish_csv(
-    client: TestClient,
+    client: httpx2.Client,  # a TestClient, or a client of a `datawharf serve` subprocess
     server: MotoServer,
     bucket: str,
     key: str,
