@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import datawharf_serve
+from tests.support.processes import datawharf_serve, serve_log, stop
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -21,16 +21,17 @@ def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_serve_on_empty_home_prints_a_working_admin_key(tmp_path: Path) -> None:
     with datawharf_serve(tmp_path) as (base_url, process):
-        process.terminate()
-        output = process.communicate(timeout=10)[0]
+        stop(process)
+    output = serve_log(tmp_path).read_text()
     key = re.search(r"^([0-9a-f]{64})$", output, re.MULTILINE)
     assert key, output
+    assert "/backoffice/" in output
     with datawharf_serve(tmp_path) as (base_url, process):
         response = httpx.get(
             f"{base_url}/api/automation/v1.0/apikeys/", headers={"Authorization": f"apikey {key.group(1)}"}
         )
-        process.terminate()
-        second_output = process.communicate(timeout=10)[0]
+        stop(process)
+    second_output = serve_log(tmp_path).read_text()[len(output) :]
     assert response.status_code == 200
     assert response.json()["total_count"] == 1
     assert key.group(1) not in second_output  # printed once, on the first start only

@@ -37,26 +37,41 @@ def wait_until_answers(url: str, process: subprocess.Popen[str], timeout: float 
 def datawharf_serve(
     home: Path, env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``python -m datawharf serve`` on a free port; yields (base URL, process) and stops it after."""
+    """``python -m datawharf serve`` on a free port; yields (base URL, process) and stops it after.
+
+    Its output goes to ``serve_log(home)``, a file: a pipe nobody reads fills up and blocks the server.
+    """
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DATAWHARF_")}
     full_env.update({"DATAWHARF_HOME": str(home), "DATAWHARF_PORT": str(port), "COLUMNS": "200"})
     full_env.update(env or {})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "datawharf", "serve"],
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    home.mkdir(parents=True, exist_ok=True)
+    with serve_log(home).open("a") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "datawharf", "serve"],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_answers(f"{base_url}/openapi.json", process)
         yield base_url, process
     finally:
+        stop(process)
+
+
+def serve_log(home: Path) -> Path:
+    return home / "serve.log"
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """Terminate, then kill if it does not stop within 10 s; idempotent."""
+    if process.poll() is None:
         process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

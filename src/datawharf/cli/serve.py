@@ -39,5 +39,10 @@ def serve(
         console.print(first_key, highlight=False, soft_wrap=True)
         console.print("Use it as:  curl -H 'Authorization: apikey <key>' ...", highlight=False)
     bind_host, bind_port = host or settings.host, port or settings.port
-    console.print(f"datawharf on http://{bind_host}:{bind_port}/  (data in {settings.home})", highlight=False)
+    base_url = f"http://{bind_host}:{bind_port}"
+    console.print(f"datawharf on {base_url}/  (data in {settings.home})", highlight=False)
+    console.print(f"  backoffice:      {base_url}/backoffice/", highlight=False)
+    console.print(f"  management API:  {base_url}/api/automation/v1.0/", highlight=False)
+    console.print(f"  Explore API:     {base_url}/api/explore/v2.1/", highlight=False)
+    console.print(f"  OpenAPI:         {base_url}/openapi.json", highlight=False)
     uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")
