@@ -145,6 +145,7 @@ def test_schedules_crud(client: TestClient) -> None:
         f"{API}/datasets/{uid}/schedules/{schedule['uid']}/", json={"cron_schedule": "30 6 * * 1"}
     ).json()
     assert updated["cron_schedule"] == "30 6 * * 1"
+    assert updated["description"] == "At 06:30, only on Monday"
     assert client.get(f"{API}/datasets/{uid}/schedules/").json()["total_count"] == 1
     assert client.delete(f"{API}/datasets/{uid}/schedules/{schedule['uid']}/").status_code == 204
     assert client.get(f"{API}/datasets/{uid}/schedules/").json()["total_count"] == 0

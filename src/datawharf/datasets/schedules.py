@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cron_descriptor import get_description
+from cron_descriptor import Options, get_description
 from croniter import croniter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -88,11 +88,19 @@ def due_schedules(session: Session, now: datetime) -> list[DatasetSchedule]:
     return list(session.scalars(query))
 
 
-def public(schedule: DatasetSchedule) -> dict[str, Any]:
+def describe_cron(expression: str) -> str | None:
+    """A cron expression read in words, 24-hour clock ("0 3 * * *" -> "At 03:00, every day")."""
+    options = Options()
+    options.use_24hour_time_format = True
+    options.verbose = True
     try:
-        description = get_description(schedule.cron_schedule)
+        return str(get_description(expression, options))
     except Exception:  # cron-descriptor's own error types vary by version; a description is optional
-        description = None
+        return None
+
+
+def public(schedule: DatasetSchedule) -> dict[str, Any]:
+    description = describe_cron(schedule.cron_schedule)
     return {
         "uid": schedule.uid,
         "cron_schedule": schedule.cron_schedule,

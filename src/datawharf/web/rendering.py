@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from cron_descriptor import Options, get_description
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -25,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from pydantic import BaseModel, ValidationError
 
 from datawharf import apikeys
+from datawharf.datasets.schedules import describe_cron
 from datawharf.errors import DatawharfError, InvalidInput
 from datawharf.settings import Settings
 from datawharf.store.db import Database
@@ -83,14 +83,8 @@ def build_templates() -> Environment:
 
 
 def cron_words(expression: str) -> str:
-    """A cron expression read in words, 24-hour clock ("0 3 * * *" -> "At 03:00, every day")."""
-    options = Options()
-    options.use_24hour_time_format = True
-    options.verbose = True
-    try:
-        return str(get_description(expression, options))
-    except Exception:  # cron-descriptor's error types vary by version; the words are a courtesy
-        return ""
+    """The core's reading of a cron expression, or nothing when it has none."""
+    return describe_cron(expression) or ""
 
 
 def templates(request: Request) -> Environment:
