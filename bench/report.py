@@ -81,7 +81,10 @@ def _import_cell(summary: dict[str, Any] | None, tool: str) -> str:
     if "error" in summary:
         return "failed"
     rows = "" if summary.get("rows_ok", True) else " ROWS!"
-    return f"{summary['mib_s']:.0f} MiB/s · {summary['peak_rss_mb']:.0f} MB{rows}"
+    inside = ""
+    if summary.get("content_mib_s") and abs(summary["content_mib_s"] - summary["mib_s"]) > 0.5:
+        inside = f" ({summary['content_mib_s']:.0f} inside)"
+    return f"{summary['mib_s']:.0f} MiB/s{inside} · {summary['peak_rss_mb']:.0f} MB{rows}"
 
 
 def _preview_cell(summary: dict[str, Any] | None, tool: str) -> str:
