@@ -9,7 +9,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datawharf.store.query_engine import QueryEngine
-from tests.support.explore import EXPLORE, FIELDS, ROWS, csv_bytes, explore_client, publish_csv
+from tests.support.explore import EXPLORE, FIELDS, ROWS, asgi_call, csv_bytes, explore_client, publish_csv
 from tests.support.moto import MotoServer
 
 
@@ -102,33 +101,9 @@ def test_quoted_payloads_are_values(target: Target, params: dict[str, Any]) -> N
 
 
 def asgi_get(target: Target, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    """A GET straight into the ASGI app: HTTP clients cap URLs (httpx at 64 KiB), the app must not
-    rely on them."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": f"{EXPLORE}/catalog/datasets/{target.dataset_id}/{path}",
-        "raw_path": f"{EXPLORE}/catalog/datasets/{target.dataset_id}/{path}".encode(),
-        "query_string": urlencode(query).encode(),
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-        "root_path": "",
-    }
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    target.client.portal.call(target.client.app, scope, receive, send)  # type: ignore[union-attr]
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    """HTTP clients cap URLs (httpx at 64 KiB): the 1 MB where goes straight into the ASGI app."""
+    url = f"{EXPLORE}/catalog/datasets/{target.dataset_id}/{path}"
+    status, _headers, body = asgi_call(target.client, url, query)
     return status, json.loads(body)
 
 

@@ -24,6 +24,7 @@ from tests.support.explore import (
     HEADERS,
     ROWS,
     Row,
+    asgi_call,
     csv_bytes,
     expected_record,
     explore_client,
@@ -236,3 +237,16 @@ def test_export_errors_are_json_before_any_byte(datasets: Datasets) -> None:
     missing = datasets.export("csv", dataset="no-such-dataset")
     assert missing.status_code == 404
     assert missing.json()["error_code"] == "dataset_not_found"
+
+
+def test_a_client_going_away_gives_the_connection_back(datasets: Datasets) -> None:
+    engine = datasets.client.app.state.query_engine  # type: ignore[attr-defined]
+    url = f"{EXPLORE}/catalog/datasets/{datasets.items}/exports"
+    for fmt in ("csv", "json", "parquet", "xlsx", "csv", "csv"):  # more exports than pooled connections
+        asgi_call(datasets.client, f"{url}/{fmt}", {}, disconnect=True)
+    # given back at once, not whenever the garbage collector finds the abandoned iterators
+    assert engine.idle_connections == engine.pool_size
+    status, _headers, body = asgi_call(datasets.client, f"{url}/jsonl", {"select": "id"})
+    assert status == 200
+    assert [json.loads(line)["id"] for line in body.splitlines()] == [r.id for r in ROWS]
+    assert engine.idle_connections == engine.pool_size

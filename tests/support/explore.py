@@ -16,8 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import anyio
 import httpx2
 from fastapi.testclient import TestClient
 
@@ -208,3 +210,49 @@ def explore_client(home: Path, server: MotoServer) -> Iterator[TestClient]:
     with make_app_client(settings) as client:
         client.headers.pop("Authorization")
         yield client
+
+
+def asgi_call(
+    client: TestClient, path: str, query: dict[str, str], *, disconnect: bool = False
+) -> tuple[int | None, dict[str, str], bytes]:
+    """A GET sent straight into the app of a started ``client`` (no HTTP client in between: no URL cap).
+
+    With ``disconnect``, the client goes away as soon as the response starts, as a browser closing a
+    download does. Returns the status, the headers and whatever body was sent.
+    """
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": urlencode(query).encode(),
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "root_path": "",
+    }
+    sent: list[dict[str, Any]] = []
+    requested = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        if disconnect:
+            return {"type": "http.disconnect"}
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    assert client.portal is not None, "use a started client (inside its with block)"
+    client.portal.call(client.app, scope, receive, send)
+    start = next((m for m in sent if m["type"] == "http.response.start"), None)
+    headers = {k.decode(): v.decode() for k, v in start["headers"]} if start else {}
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return (start["status"] if start else None), headers, body

@@ -170,6 +170,11 @@ class QueryEngine:
         finally:
             self._pool.put(con)
 
+    @property
+    def idle_connections(self) -> int:
+        """Connections in the pool right now (``pool_size`` when nothing runs or streams)."""
+        return self._pool.qsize()
+
     def _count(self) -> None:
         with self._lock:
             self.statements_run += 1
