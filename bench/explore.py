@@ -2,14 +2,16 @@
 
     python -m bench.explore                      # 10,000,000 rows, 5 warm runs a query
     python -m bench.explore --rows 1000000 --runs 3
+    python -m bench.explore --no-exports         # without the two full exports (csv, parquet)
 
 The data is a version as the publish pipeline writes it (one zstd Parquet file, the warehouse's types:
 int64, string, float64, date32, timestamp[us, UTC], struct<lon, lat>), generated with pyarrow into a
 warehouse folder under ``--data-dir``. Each query goes through the real path below HTTP: the ODSQL
 compiler, the query engine's DuckDB connection pool, and the records serializer
 (``explore.records.query_records``). The first run of each query is reported apart (cold: Parquet
-metadata not yet cached); then the median and the best of ``--runs``. Results go to
-``bench/results/explore.json``.
+metadata not yet cached); then the median and the best of ``--runs``. Then two full exports (csv and
+parquet of every row, streamed and discarded) with their throughput and the process's peak RSS growth.
+Results go to ``bench/results/explore.json``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import statistics
 import time
 from importlib.metadata import version
@@ -31,6 +34,7 @@ import pyarrow.parquet as pq
 
 from datawharf.datasets.catalog import PublishedDataset, PublishedField
 from datawharf.explore.records import query_records
+from datawharf.exports import open_export
 from datawharf.odsql import QueryRequest
 from datawharf.store.query_engine import QueryEngine
 
@@ -143,12 +147,44 @@ def measure(engine: QueryEngine, data: PublishedDataset, request: QueryRequest, 
     }
 
 
+def measure_export(
+    engine: QueryEngine, data: PublishedDataset, fmt: str, request: QueryRequest
+) -> dict[str, Any]:
+    """One full export, streamed and thrown away: its time, size, and the process's peak RSS growth."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    start = time.perf_counter()
+    size = 0
+    export = open_export(engine, data, request, fmt)
+    for chunk in export.chunks:
+        size += len(chunk)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {
+        "seconds": round(seconds, 1),
+        "bytes": size,
+        "mib_per_s": round(size / 2**20 / seconds, 1),
+        "rows_per_s": round(data.records_count / seconds) if request.where is None else None,
+        "peak_rss_growth_mib": round((peak - before) / 2**20),
+        "request": {k: v for k, v in vars(request).items() if v not in (None, (), [], 0, "UTC")},
+    }
+
+
+EXPORTS: dict[str, tuple[str, QueryRequest]] = {
+    "export csv, all rows (id, city, category, amount, day)": (
+        "csv",
+        QueryRequest(select="id, city, category, amount, day"),
+    ),
+    "export parquet, all rows and fields": ("parquet", QueryRequest()),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-exports", action="store_true", help="skip the two full exports")
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/datawharf-bench/explore"))
     args = parser.parse_args()
 
@@ -162,6 +198,9 @@ def main() -> None:
     engine = QueryEngine(pool_size=2)
     load_before = os.getloadavg()
     results = {name: measure(engine, data, request, args.runs) for name, request in QUERIES.items()}
+    exports = {} if args.no_exports else {
+        name: measure_export(engine, data, fmt, request) for name, (fmt, request) in EXPORTS.items()
+    }  # fmt: skip
     engine.close()
     report = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -176,6 +215,7 @@ def main() -> None:
         },
         "versions": {p: version(p) for p in ("duckdb", "pyarrow")},
         "queries": results,
+        "exports": exports,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
@@ -183,6 +223,11 @@ def main() -> None:
     for name, r in results.items():
         figures = f"{r['cold_ms']:>8} {r['median_ms']:>8} {r['best_ms']:>8}"
         print(f"  {name:38} {figures}   total_count={r['total_count']}")
+    for name, r in exports.items():
+        print(
+            f"  {name:54} {r['seconds']:>6} s {r['bytes'] / 2**20:>8.0f} MiB {r['mib_per_s']:>6} MiB/s"
+            f"  peak RSS +{r['peak_rss_growth_mib']} MiB"
+        )
     print(f"written to {RESULTS}")
 
 
