@@ -232,3 +232,26 @@ def test_random_group_by_is_answered_200_or_400(target: Target, group_by: str, w
     assert response.status_code in (200, 400), (params, response.status_code, response.text)
     if response.status_code == 400:
         assert response.json()["error_code"] not in ("internal_error", "query_engine_error")
+
+
+facet = st.one_of(
+    st.text(max_size=30),
+    st.tuples(st.sampled_from([*FIELDS, "nope", "`city`", ""]), st.text(max_size=15)).map(":".join),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    refine=st.lists(facet, max_size=3),
+    exclude=st.lists(facet, max_size=3),
+    timezone=st.one_of(
+        st.sampled_from(["UTC", "Europe/Paris", "Asia/Kolkata", "EST5EDT"]), st.text(max_size=20)
+    ),
+)
+def test_random_refine_exclude_timezone_is_answered_200_or_400(
+    target: Target, refine: list[str], exclude: list[str], timezone: str
+) -> None:
+    response = target.get(refine=refine, exclude=exclude, timezone=timezone, select="id, updated")
+    assert response.status_code in (200, 400), (refine, exclude, timezone, response.text)
+    if response.status_code == 400:
+        assert response.json()["error_code"] not in ("internal_error", "query_engine_error")
