@@ -11,6 +11,8 @@ from datawharf.api.automation import (
     dataset_resources,
     dataset_versions,
     datasets,
+    extractors,
+    resource_guess,
 )
 
 PREFIX = "/api/automation/v1.0"
@@ -18,6 +20,15 @@ PREFIX = "/api/automation/v1.0"
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX)
-    for module in (apikeys, connections, datasets, dataset_resources, dataset_fields, dataset_versions):
+    for module in (
+        apikeys,
+        connections,
+        datasets,
+        extractors,
+        resource_guess,
+        dataset_resources,
+        dataset_fields,
+        dataset_versions,
+    ):
         router.include_router(module.router)
     return router

@@ -1,0 +1,21 @@
+"""``GET /extractors/``: the formats datawharf reads and their parameters (the reference ``Extractor``).
+
+The reference answers a plain array (not a page): the list is short and fixed by the code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from datawharf.api.deps import current_api_key
+from datawharf.extract.registry import describe_extractors
+from datawharf.store.models import ApiKey
+
+router = APIRouter(prefix="/extractors", tags=["Dataset resources"])
+
+
+@router.get("/", operation_id="list-extractors", summary="List extractors")
+def list_extractors(_key: ApiKey = Depends(current_api_key)) -> list[dict[str, Any]]:
+    return describe_extractors()
