@@ -24,6 +24,8 @@ another process is noticed.
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import logging
 import os
 import socket
@@ -39,6 +41,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select, update
 
 from datawharf.datasets.control import claim_run
+from datawharf.datasets.fastpath import convert_batch, ordered_map
 from datawharf.datasets.fieldconfig import FieldSpec, apply_configurations, stack
 from datawharf.datasets.metadata import touch_modified
 from datawharf.datasets.resources import fingerprint
@@ -47,9 +50,10 @@ from datawharf.datasets.sources import LocatedObject, Locator
 from datawharf.errors import DatawharfError, ExtractError
 from datawharf.extract.archive import open_content
 from datawharf.extract.base import ReadOptions
+from datawharf.extract.csv_parallel import read_parallel
 from datawharf.extract.fields import field_identities
 from datawharf.extract.registry import EXTRACTORS
-from datawharf.extract.types import ARROW_TYPES, convert_column, guess_type
+from datawharf.extract.types import ARROW_TYPES, guess_type
 from datawharf.jobs.runner import JobAborted, JobContext
 from datawharf.settings import Settings
 from datawharf.store.db import Database
@@ -338,7 +342,9 @@ class PublishRun:
             source.stream = raw  # type: ignore[assignment]
             content, inner = open_content(raw, source.located.name, dict(resource.params))  # type: ignore[arg-type]
             options = ReadOptions(filename=inner)
-            source.batches = iter(extractor.read(content, dict(resource.params), options))
+            # CSV is parsed on every core by record-aligned blocks (same records as extractor.read).
+            read = read_parallel if resource.type == "csvfile" else extractor.read
+            source.batches = iter(read(content, dict(resource.params), options))
             source.first = next(source.batches, None)
             if source.first is None:
                 continue
@@ -399,20 +405,23 @@ class PublishRun:
                     continue
                 position = {name: i for i, name in enumerate(source.names)}
                 row_base = 0
-                batch: pa.RecordBatch | None = source.first
-                while batch is not None:
+                # Batches converted on a thread pool ahead of the writer (fastpath.py), in order.
+                convert = functools.partial(convert_batch, position=position, fields=fields, schema=schema)
+                for converted in ordered_map(convert, itertools.chain([source.first], source.batches)):
                     self._check()
-                    converted = self._convert(batch, position, fields, schema, source, row_base)
-                    row_base += batch.num_rows
-                    records += batch.num_rows
+                    for failure in converted.failures:
+                        self._record_errors(
+                            failure.raw, failure.failed, failure.count, failure.spec, source, row_base
+                        )
+                    row_base += converted.rows
+                    records += converted.rows
                     self.counters.records_done = records
-                    pending.append(converted)
-                    pending_rows += converted.num_rows
-                    pending_bytes += converted.nbytes
+                    pending.append(converted.batch)
+                    pending_rows += converted.rows
+                    pending_bytes += converted.batch.nbytes
                     if pending_rows >= ROW_GROUP_ROWS or pending_bytes >= ROW_GROUP_BYTES:
                         flush_group()
                     self._flush()
-                    batch = next(source.batches, None)
                 source.first = None
             flush_group()
             writer.close()
@@ -427,28 +436,6 @@ class PublishRun:
             raise
         self._flush(force=True)
         return records, size
-
-    def _convert(
-        self,
-        batch: pa.RecordBatch,
-        position: dict[str, int],
-        fields: list[FieldSpec],
-        schema: pa.Schema,
-        source: _Source,
-        row_base: int,
-    ) -> pa.RecordBatch:
-        columns: list[pa.Array] = []
-        for spec in fields:
-            index = position.get(spec.source)
-            if index is None:
-                columns.append(pa.nulls(batch.num_rows, ARROW_TYPES[spec.type]))
-                continue
-            values, failed = convert_column(batch.column(index), spec.type)
-            failures = pc.sum(failed).as_py() or 0
-            if failures:
-                self._record_errors(batch.column(index), failed, failures, spec, source, row_base)
-            columns.append(values)
-        return pa.RecordBatch.from_arrays(columns, schema=schema)
 
     def _record_errors(
         self, raw: pa.Array, failed: pa.Array, failures: int, spec: FieldSpec, source: _Source, row_base: int

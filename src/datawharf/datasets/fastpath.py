@@ -1,0 +1,101 @@
+"""The publish run's type conversion on every core: batches converted on a thread pool, in order.
+
+Arrow compute releases the GIL, so converting batch *n + 1* on one core while the run records the
+errors of batch *n* and the Parquet writer compresses a row group on the other keeps both cores busy;
+the extractor's own threads (the parallel CSV reader's) fill the gaps. At most ``ahead`` batches are
+converted ahead of the writer: memory stays bounded.
+
+The conversion is ``extract.types.convert_column`` column by column, unchanged, so a published value and
+its per-record error are those of the sequential run. One shortcut: a text column that holds no empty
+string (the parallel CSV reader already made empty cells null) is its own conversion, with no failure
+possible, so a long free-text column is not copied.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datawharf.datasets.fieldconfig import FieldSpec
+from datawharf.extract.types import ARROW_TYPES, convert_column
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+WORKERS = 2
+AHEAD = 4
+
+
+@dataclass
+class Failure:
+    """The values of one field of one batch that did not convert."""
+
+    spec: FieldSpec
+    raw: pa.Array
+    failed: pa.Array
+    count: int
+
+
+@dataclass
+class Converted:
+    batch: pa.RecordBatch
+    rows: int
+    failures: list[Failure] = field(default_factory=list)
+
+
+def ordered_map(
+    function: Callable[[T], R], items: Iterable[T], *, workers: int = WORKERS, ahead: int = AHEAD
+) -> Iterator[R]:
+    """``function`` over ``items`` on a thread pool; results in the order of ``items``, at most ``ahead``
+    pending. Items are pulled by the caller's thread, so a generator of items needs no locking."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="datawharf-convert")
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _text_unchanged(column: pa.Array) -> bool:
+    """A string column without ``""``: converting it to text changes nothing."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return False
+    if column.null_count == len(column):
+        return True
+    return not pc.any(pc.equal(column, "")).as_py()
+
+
+def convert_batch(
+    batch: pa.RecordBatch, position: dict[str, int], fields: list[FieldSpec], schema: pa.Schema
+) -> Converted:
+    """Every field of ``batch`` in its published type, and what did not convert."""
+    columns: list[pa.Array] = []
+    failures: list[Failure] = []
+    for spec in fields:
+        index = position.get(spec.source)
+        if index is None:
+            columns.append(pa.nulls(batch.num_rows, ARROW_TYPES[spec.type]))
+            continue
+        raw = batch.column(index)
+        if spec.type == "text" and _text_unchanged(raw):
+            columns.append(raw if raw.type == pa.string() else pc.cast(raw, pa.string()))
+            continue
+        values, failed = convert_column(raw, spec.type)
+        count = pc.sum(failed).as_py() or 0
+        if count:
+            failures.append(Failure(spec, raw, failed, count))
+        columns.append(values)
+    return Converted(pa.RecordBatch.from_arrays(columns, schema=schema), batch.num_rows, failures)
