@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from datawharf.cli import apikeys, connections, datasets, serve
+from datawharf.cli import apikeys, connections, datasets, preview, serve
 
 app = typer.Typer(
     name="datawharf",
@@ -13,6 +13,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("serve")(serve.serve)
+app.command("preview")(preview.preview)
 app.add_typer(apikeys.app, name="apikeys")
 app.add_typer(connections.app, name="connections")
 app.add_typer(datasets.app, name="datasets")

@@ -1,0 +1,134 @@
+"""``datawharf preview [--connection co_...] URL [--type csvfile] [--param name=value ...]``.
+
+The first 20 records of an object as the API's unsaved preview sees them (same core call), printed as
+tables: the records, the fields with their guessed types, the parameters (guessed unless given) and
+the bytes fetched from S3. ``--json`` prints the API's body instead, for scripts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from datawharf.cli.common import console, database, friendly_errors
+from datawharf.datasets.unsaved_preview import preview_datasource
+from datawharf.errors import InvalidInput
+from datawharf.extract.archive import ARCHIVE_PARAMETERS
+from datawharf.extract.base import ExtractorParameter
+from datawharf.extract.registry import EXTRACTORS
+from datawharf.settings import Settings
+
+TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+
+
+def _declared(extractor: str | None) -> dict[str, ExtractorParameter]:
+    """The parameters ``--param`` may name: the chosen extractor's, or any extractor's when guessing."""
+    chosen = [EXTRACTORS[extractor]] if extractor in EXTRACTORS else list(EXTRACTORS.values())
+    declared = {p.name: p for p in ARCHIVE_PARAMETERS}
+    for candidate in chosen:
+        declared.update({p.name: p for p in candidate.parameters})
+    return declared
+
+
+def _typed(parameter: ExtractorParameter, raw: str) -> Any:
+    """A command-line string as the parameter's declared type (the API takes JSON values)."""
+    if parameter.type == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise InvalidInput(
+                f"--param {parameter.name} must be a whole number, got {raw!r}.", error_code="invalid_param"
+            ) from None
+    if parameter.type == "boolean":
+        if raw.strip().lower() in TRUE + FALSE:
+            return raw.strip().lower() in TRUE
+        raise InvalidInput(
+            f"--param {parameter.name} must be true or false, got {raw!r}.", error_code="invalid_param"
+        )
+    if parameter.name in ("separator", "escapechar") and raw in ("\\t", "tab"):
+        return "\t"
+    return raw
+
+
+def parse_params(values: list[str] | None, extractor: str | None) -> dict[str, Any]:
+    declared = _declared(extractor)
+    params: dict[str, Any] = {}
+    for item in values or []:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep:
+            raise InvalidInput(
+                f"--param {name!r} has no value: write --param NAME=VALUE.", error_code="invalid_param"
+            )
+        if name not in declared:
+            raise InvalidInput(
+                f"Unknown parameter {name!r}: use one of {', '.join(sorted(declared))}.",
+                error_code="invalid_param",
+            )
+        params[name] = _typed(declared[name], raw)
+    return params
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _print(body: dict[str, Any], given: dict[str, Any]) -> None:
+    records = Table(title=f"{len(body['records'])} records", show_lines=False)
+    for field in body["fields"]:
+        records.add_column(f"{field['name']}\n[dim]{field['type']}[/]", overflow="fold")
+    for record in body["records"]:
+        records.add_row(*(_cell(record.get(field["name"])) for field in body["fields"]))
+    console.print(records)
+
+    fields = Table(title="Fields")
+    for column in ("name", "label", "original name", "type"):
+        fields.add_column(column)
+    for field in body["fields"]:
+        fields.add_row(field["name"], field["label"], field.get("original_name") or "", field["type"])
+    console.print(fields)
+
+    params = Table(title=f"Parameters of {body['type']}")
+    for column in ("name", "value", ""):
+        params.add_column(column)
+    for name, value in body["params"].items():
+        params.add_row(name, repr(value), "given" if name in given else "guessed")
+    console.print(params)
+    console.print(
+        f"Bytes fetched from S3: {body['bytes_fetched']:,} (content read: {body['bytes_read']:,})",
+        highlight=False,
+    )
+
+
+@friendly_errors
+def preview(
+    url: str = typer.Argument(..., help="The object's URL (or its name relative to the connection's URL)."),
+    connection: str = typer.Option(
+        None, "--connection", help="A saved connection's uid (co_...); without it the read is anonymous."
+    ),
+    extractor: str = typer.Option(
+        None, "--type", help="The extractor (csvfile, jsonfile, jsonl, geojson, xlsfile, parquet); guessed."
+    ),
+    param: list[str] = typer.Option(
+        None, "--param", help="An extractor parameter, NAME=VALUE (e.g. separator=';'); repeat for more."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print the preview as the API's JSON body."),
+) -> None:
+    """Preview the first 20 records of a file in S3, with its guessed fields and parameters."""
+    given = parse_params(param, extractor)
+    datasource: dict[str, Any] = {"type": "amazon_s3", "url": url}
+    if connection:
+        datasource["connection"] = {"uid": connection}
+    with database() as db, db.session() as session:
+        body = preview_datasource(session, Settings(), datasource, extractor=extractor, params=given)
+    if json_output:
+        console.print_json(json.dumps(body))
+    else:
+        _print(body, given)
