@@ -475,6 +475,43 @@ def test_header_only_gives_fields_and_no_record(env: Env) -> None:
     assert body["records"] == []
 
 
+def test_empty_object_cannot_be_ranked(env: Env) -> None:
+    env.bucket.put("edge/empty.json", b"")
+    assert env.error("guess_extractors", "edge/empty.json")["error_code"] == "empty_file"
+    assert (
+        env.error("guess_extractor_params", "edge/empty.json", type="jsonfile")["error_code"] == "empty_file"
+    )
+
+
+def test_preview_of_a_dataset_applies_its_field_configuration(env: Env) -> None:
+    """Adding a source to a dataset: the unsaved preview shows the fields as the publish will write them."""
+    created = env.client.post(f"{API}/datasets/", json={"metadata": {"default": {"title": {"value": "F"}}}})
+    dataset = created.json()["uid"]
+    for config in (
+        {
+            "type": "rename",
+            "label": "r",
+            "from_name": "nom_usuel",
+            "to_name": "station",
+            "field_label": "Station",
+        },
+        {"type": "delete", "label": "d", "field": "qrr"},
+    ):
+        assert env.client.post(f"{API}/datasets/{dataset}/fields/", json=config).status_code == 201
+    env.bucket.put("conf/mf.csv", (CORPUS / "meteofrance-semicolon-plain.csv").read_bytes())
+    response = env.client.post(
+        f"{API}/datasets/{dataset}/resources/preview/", json={"datasource": env.datasource("conf/mf.csv")}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    names = [f["name"] for f in body["fields"]]
+    assert "station" in names and "nom_usuel" not in names and "qrr" not in names
+    assert {f["name"]: f["label"] for f in body["fields"]}["station"] == "Station"
+    assert body["records"][0]["station"] == "ALBA LA ROMAINE"
+    # The module's dataset has no configuration: the same file keeps its own names there.
+    assert "nom_usuel" in [f["name"] for f in env.preview("conf/mf.csv")["fields"]]
+
+
 # -- the preview's cost does not grow with the object ---------------------------------------------
 ROW_BYTES = 64
 
