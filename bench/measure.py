@@ -61,23 +61,40 @@ def parquet_facts(path: Path) -> dict[str, Any]:
 
 
 def run_once(
-    contender: Contender, obj: S3Object, server: BenchServer, work_dir: Path, timeout: float = 1800
+    contender: Contender,
+    obj: S3Object,
+    server: BenchServer,
+    work_dir: Path,
+    timeout: float = 1800,
+    profile_to: Path | None = None,
 ) -> Run:
-    """Run the contender once in a fresh process; its output is checked, then deleted."""
+    """Run the contender once in a fresh process; its output is checked, then deleted.
+
+    With ``profile_to`` (an .svg path), py-spy samples the process (native frames included) into a flame
+    graph: the proof the issue asks for when a target is out of reach. Sampling slows the run a little.
+    """
     out_dir = work_dir / f"{contender.tool}-{contender.task}"
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
+    command = [sys.executable, "-m", "bench.child", contender.function, obj.to_json(), str(out_dir)]
+    command += contender.preload
+    if profile_to is not None:
+        profile_to.parent.mkdir(parents=True, exist_ok=True)
+        py_spy = Path(sys.executable).with_name("py-spy")
+        command = [
+            str(py_spy),
+            "record",
+            "--native",
+            "--rate",
+            "200",
+            "--output",
+            str(profile_to),
+            "--",
+            *command,
+        ]
     before = server.stats()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.child",
-            contender.function,
-            obj.to_json(),
-            str(out_dir),
-            *contender.preload,
-        ],
+        command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -91,8 +108,10 @@ def run_once(
         shutil.rmtree(out_dir, ignore_errors=True)
         return Run(error=f"timed out after {timeout:.0f} s")
     after = server.stats()
+    # The child's JSON is its last line starting with "{" (py-spy, when profiling, prints after it).
+    reports = [line for line in stdout.splitlines() if line.startswith("{")]
     try:
-        payload = json.loads(stdout.strip().splitlines()[-1])
+        payload = json.loads(reports[-1])
     except (IndexError, json.JSONDecodeError):
         payload = {"error": (stderr.strip().splitlines() or ["no output"])[-1]}
     run = Run(
@@ -127,6 +146,7 @@ def summarize(runs: list[Run], obj: S3Object) -> dict[str, Any]:
         "runs": len(good),
         "failed_runs": len(runs) - len(good),
         "wall_s": wall,
+        "best_wall_s": min(r.wall_s for r in good),  # type: ignore[type-var]
         "mib_s": obj.size / MiB / wall if wall > 0 else None,
         "content_mib_s": obj.content_size / MiB / wall if wall > 0 else None,
         "peak_rss_mb": median("peak_rss_mb"),

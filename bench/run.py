@@ -73,6 +73,7 @@ def run_benchmark(
     contenders: list[Contender],
     runs: int,
     log: Any = print,
+    profile_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Every contender on every object it handles, ``runs`` interleaved rounds; the results document."""
     work_dir = data_dir / "_runs"  # not a bucket: bucket names have no underscore
@@ -87,7 +88,10 @@ def run_benchmark(
                 for contender in contenders:
                     if obj.format not in contender.formats:
                         continue
-                    run = run_once(contender, obj, server, work_dir)
+                    profile = None
+                    if profile_dir is not None and round_number == 1:
+                        profile = profile_dir / f"{data_file.name}-{contender.tool}-{contender.task}.svg"
+                    run = run_once(contender, obj, server, work_dir, profile_to=profile)
                     measured.setdefault((data_file.name, contender.task, contender.tool), []).append(run)
                     progress = f"[{round_number}/{runs}] {data_file.name:16} {contender.task:9}"
                     log(f"{progress} {_describe(contender, run)}")
@@ -130,6 +134,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--runs", type=int, default=3, help="runs of each contender; the median is kept")
     parser.add_argument("--results", type=Path, default=RESULTS_PATH)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="py-spy flame graphs of each contender's first run, into DIR",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -139,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     files = ensure_data(args.data_dir, args.seed, {size: SIZES[size] for size in args.sizes}, log=True)
     objects = select_objects(files, args.sizes, tuple(args.formats))
     contenders = [c for c in all_contenders() if not args.tools or c.tool in args.tools]
-    document = run_benchmark(args.data_dir, objects, contenders, args.runs, log=console.print)
+    document = run_benchmark(args.data_dir, objects, contenders, args.runs, console.print, args.profile)
     document = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:]),

@@ -191,6 +191,19 @@ def test_ratios_compare_datawharf_with_the_best_peer_and_the_transport() -> None
     assert computed["preview"]["datawharf_vs_least_fetched"] == pytest.approx(0.125)
 
 
+def test_profile_writes_a_flame_graph_and_still_measures(tmp_path: Path) -> None:
+    from bench.measure import run_once
+
+    data = _generate(tmp_path)["csv-1MiB"]
+    polars_preview = next(p for p in PEERS if p.tool == "polars" and p.task == "preview")
+    with BenchServer(tmp_path) as server:
+        run = run_once(
+            polars_preview, server.object(data), server, tmp_path / "_runs", profile_to=tmp_path / "p.svg"
+        )
+    assert run.error is None and run.result["rows"] == 20 and run.peak_rss_mb > 20
+    assert (tmp_path / "p.svg").read_text().lstrip().startswith("<?xml")
+
+
 def test_child_reports_a_failing_contender_as_an_error(tmp_path: Path) -> None:
     from bench.measure import run_once
     from bench.objects import Contender
