@@ -346,6 +346,23 @@ def test_preview_with_given_params_and_type(env: Env) -> None:
     assert body["records"][0]["column_1"] == "07005001"
 
 
+def test_saved_resource_extractors_ranking(env: Env) -> None:
+    created = env.client.post(f"{API}/datasets/", json={"metadata": {"default": {"title": {"value": "S"}}}})
+    dataset = created.json()["uid"]
+    env.bucket.put("saved/changes.jsonl", (CORPUS / "vbb-change-positions.jsonl").read_bytes())
+    resource = env.client.post(
+        f"{API}/datasets/{dataset}/resources/",
+        json={"type": "jsonl", "title": "Changes", "datasource": env.datasource("saved/changes.jsonl")},
+    )
+    assert resource.status_code == 201, resource.text
+    route = f"{API}/datasets/{dataset}/resources/{resource.json()['uid']}/guess_extractors/"
+    response = env.client.get(route)
+    assert response.status_code == 200, response.text
+    assert [entry["type"] for entry in response.json()] == ["jsonl", "jsonfile"]
+    missing = env.client.get(f"{API}/datasets/{dataset}/resources/re_nosuch/guess_extractors/")
+    assert missing.status_code == 404
+
+
 # -- the datasource: saved, inline, anonymous; unknown dataset; nothing saved ----------------------
 def test_inline_and_anonymous_datasources_save_nothing(env: Env) -> None:
     env.bucket.put("ds/mf.csv", (CORPUS / "meteofrance-semicolon-plain.csv").read_bytes(), ACL="public-read")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from datawharf.connections.sources import open_source
 from datawharf.datasets import preview as saved_preview
 from datawharf.datasets.service import get_dataset
-from datawharf.datasets.sources import LocatedObject
+from datawharf.datasets.sources import LocatedObject, Locator
 from datawharf.errors import ExtractError, InvalidInput
 from datawharf.extract.registry import EXTRACTORS, describe_extractors
 from datawharf.extract.sniff import guess_extractors, open_sample
@@ -147,17 +147,31 @@ def guess_datasource_params(
 def guess_datasource_extractors(
     session: Session, settings: Settings, datasource: Any, *, dataset_uid: str | None = None
 ) -> list[dict[str, Any]]:
-    """The extractors that recognise the object's content, best first, in the reference ``Extractor``
-    shape plus their ``score`` (0-1). Compression and archives are peeled first, so ``x.csv.gz`` ranks
-    csvfile. An empty object is an error (nothing to recognise); an unrecognised one gives ``[]``."""
+    """The extractors that recognise the object's content, best first (see ``rank_extractors``)."""
     if dataset_uid is not None:
         get_dataset(session, dataset_uid)
     with locate(session, settings, datasource) as found:
-        stream = found.located.open()
-        try:
-            sample = open_sample(stream, found.located.name, found.located.content_type).sample
-        finally:
-            stream.close()
+        return rank_extractors(found.located)
+
+
+def guess_resource_extractors(locator: Locator, resource: Resource) -> list[dict[str, Any]]:
+    """The same ranking for a saved resource, found through the runtime's locator."""
+    located = locator(resource)
+    try:
+        return rank_extractors(located)
+    finally:
+        located.close()
+
+
+def rank_extractors(located: LocatedObject) -> list[dict[str, Any]]:
+    """The reference ``Extractor`` entries that recognise the object's content, best first, plus their
+    ``score`` (0-1). Compression and archives are peeled first, so ``x.csv.gz`` ranks csvfile. An empty
+    object is an error (nothing to recognise); an unrecognised one gives ``[]``."""
+    stream = (located.open_preview or located.open)()
+    try:
+        sample = open_sample(stream, located.name, located.content_type).sample
+    finally:
+        stream.close()
     if not sample.head:
         raise ExtractError("The file is empty: there is nothing to read.", error_code="empty_file")
     described = {entry["type"]: entry for entry in describe_extractors()}

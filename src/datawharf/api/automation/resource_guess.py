@@ -1,21 +1,22 @@
 """The unsaved-resource routes of ``/datasets/{uid}/resources/``: guess the extractors, guess their
-parameters, preview 20 records, for a datasource posted in the body (nothing is saved).
+parameters, preview 20 records, for a datasource posted in the body (nothing is saved); and the
+reference's ``GET .../{resource_uid}/guess_extractors/`` for a saved resource.
 
-Only POST routes on fixed last segments (``guess_extractors``, ``guess_extractor_params``, ``preview``):
-the saved-resource router's ``/{resource_uid}/`` routes answer GET/PUT/DELETE, so the two never shadow
-each other. Every rule lives in ``datasets/unsaved_preview.py``.
+The unsaved routes are POSTs on fixed last segments (``guess_extractors``, ``guess_extractor_params``,
+``preview``): the saved-resource router's ``/{resource_uid}/`` routes answer GET/PUT/DELETE, so the two
+never shadow each other. Every rule lives in ``datasets/unsaved_preview.py``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from datawharf.api.deps import get_session, get_settings, require
-from datawharf.datasets import unsaved_preview
+from datawharf.datasets import resources, unsaved_preview
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
 
@@ -93,3 +94,20 @@ def preview(
         extractor=body.type or None,
         params=body.params,
     )
+
+
+@router.get(
+    "/{resource_uid}/guess_extractors/",
+    operation_id="resource-guess-extractors",
+    summary="Guess resource extractors",
+)
+def guess_resource_extractors(
+    dataset_uid: str,
+    resource_uid: str,
+    request: Request,
+    session: Session = Depends(get_session),
+    _key: ApiKey = Depends(_edit),
+) -> list[dict[str, Any]]:
+    """The extractors that recognise a saved resource's file, best first (with a ``score``)."""
+    resource = resources.get_resource(session, dataset_uid, resource_uid)
+    return unsaved_preview.guess_resource_extractors(request.app.state.datasets_runtime.locator, resource)
