@@ -97,3 +97,12 @@ def test_openapi_document_is_served(app_client: TestClient) -> None:
     document = app_client.get("/openapi.json").json()
     assert f"{API}/apikeys/" in document["paths"]
     assert document["paths"][f"{API}/apikeys/"]["get"]["operationId"] == "get-apikeys"
+    for path in (
+        f"{API}/datasource_connections/",
+        f"{API}/datasets/{{dataset_uid}}/publish/",
+        f"{API}/datasets/{{dataset_uid}}/resources/preview/",
+        f"{API}/extractors/",
+        "/api/explore/v2.1/catalog/datasets/{dataset_id}/records",
+        "/api/explore/v2.1/catalog/datasets/{dataset_id}/exports/{format}",
+    ):
+        assert path in document["paths"], path

@@ -129,6 +129,8 @@ def build_router() -> APIRouter:
         operation_id="exportRecords",
         summary="Export a dataset",
         response_class=ClosingStreamingResponse,
+        # FastAPI reads the default status from the response class's signature, which ours hides.
+        status_code=200,
     )
     return router
 
