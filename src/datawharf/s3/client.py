@@ -17,12 +17,14 @@ assumed role), or None for anonymous (unsigned) reads of public buckets.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import botocore
+import botocore.loaders
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, CredentialResolver, Credentials
@@ -145,6 +147,16 @@ class S3Client:
         self.close()
 
 
+@functools.cache
+def _shared_model_loader() -> botocore.loaders.Loader:
+    """botocore's service models, parsed once per process instead of once per client.
+
+    A fresh session re-reads and parses the S3 model JSON (~60 ms); the loader holds only that static
+    data, never credentials or connections, so sharing it keeps clients per connection as they are.
+    """
+    return botocore.loaders.create_loader()
+
+
 def make_client(
     settings: Settings,
     *,
@@ -160,6 +172,7 @@ def make_client(
     pairs = validate_headers(headers.items() if isinstance(headers, Mapping) else headers)
     region = region or DEFAULT_REGION
     session = botocore.session.Session()
+    session.register_component("data_loader", _shared_model_loader())
     if credentials is not None:
         session.register_component(
             "credential_provider", CredentialResolver([_GivenCredentials(credentials)])
