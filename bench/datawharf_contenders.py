@@ -1,35 +1,179 @@
-"""datawharf's own contenders: the hook ``bench.run`` calls. Empty until the import pipeline lands.
+"""datawharf's own contenders: its preview and its publish, through the core, on the bench's objects.
 
-To add them, write two functions with the same contract as the peers in ``bench.peers``, run in their own
-process by ``bench.measure`` (``obj`` names the object, its endpoint and credentials):
+Both run in their own process (``bench.child``), like the peers, with a fresh home under ``out_dir``
+(SQLite database, warehouse, secret key) and the bench server's ``host:port`` in the allowed private
+hosts (loopback is refused otherwise: the SSRF guard).
 
-    def datawharf_preview(obj: S3Object, out_dir: Path) -> dict:
-        # Through the core, as the API's preview does: a connection for obj.endpoint_url with
-        # obj.access_key/obj.secret_key, the object at obj.url, the first 20 records.
-        return {"rows": len(records), "columns": {name: type_name, ...}}
+- **preview** (``datawharf_preview``): ``datasets.unsaved_preview.preview_datasource``, the call behind the
+  API's unsaved preview and ``datawharf preview``, on an ``AmazonS3Datasource`` with an inline signature
+  v4 connection (the credentials a user would paste, as the peers get them). Extractor and parameters are
+  guessed, 20 records come back. Timed: that call (client creation, HEAD, sniffing, the records).
+- **publish** (``datawharf_publish``): what ``datawharf datasets create --title T URL`` then
+  ``datawharf datasets publish D --wait`` do, as the same core calls in this process (the CLI's progress
+  bar left out): guess the extractor and parameters, create the dataset and its resource, request the
+  publish, run it to the end into its Parquet version. Timed: from the guess to the saved version (the
+  ``create`` included: a user who has never seen the file does both). Not timed: opening the database
+  (migrations) and saving the connection, which a user does once, not at every import, as the peers'
+  library imports are not timed either.
 
-    def datawharf_publish(obj: S3Object, out_dir: Path) -> dict:
-        # End to end, as the CLI's publish does, with the warehouse under out_dir.
-        return {"output": str(path_of_the_published_parquet_file_or_folder)}
-
-and list them below, e.g.
-
-    HERE = "bench.datawharf_contenders"
-    Contender(TOOL, "preview", f"{HERE}:datawharf_preview", ALL_FORMATS, preload=("datawharf",)),
-    Contender(TOOL, "import", f"{HERE}:datawharf_publish", ALL_FORMATS, preload=("datawharf",)),
-
-The tables then fill the "datawharf" column and the ratios (datawharf / best peer, datawharf / transport),
-and the "types right" check reads the published Parquet file's types.
+The published folder goes back as ``{"output": ...}``: the harness counts its rows and checks its types.
 """
 
 from __future__ import annotations
 
-from bench.objects import Contender
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.objects import Contender, S3Object
 
 #: The name the tables and ratios look for.
 TOOL = "datawharf"
+HERE = "bench.datawharf_contenders"
+FORMATS = ("csv", "csvgz", "jsonl", "parquet")
+#: Imported before the clock starts (as ``bench.peers`` preloads polars or duckdb).
+PRELOAD = (
+    "datawharf.datasets.unsaved_preview",
+    "datawharf.datasets.publish",
+    "datawharf.store.db",
+    "datawharf.connections.service",
+)
 
 
 def datawharf_contenders() -> list[Contender]:
-    """datawharf's preview and publish contenders; none until the pipeline exists (tables say "not yet")."""
-    return []
+    """datawharf's preview and publish, on every format."""
+    return [
+        Contender(TOOL, "preview", f"{HERE}:datawharf_preview", FORMATS, PRELOAD),
+        Contender(TOOL, "import", f"{HERE}:datawharf_publish", FORMATS, PRELOAD),
+    ]
+
+
+def _settings(obj: S3Object, out_dir: Path) -> Any:
+    """A fresh home in ``out_dir``; the bench server allowed although it is on loopback.
+
+    Passed to ``Settings`` directly rather than through ``DATAWHARF_HOME`` and
+    ``DATAWHARF_ALLOWED_PRIVATE_HOSTS``: the same fields, without touching this process's environment.
+    """
+    from datawharf.settings import Settings
+
+    return Settings(home=out_dir / "home", allowed_private_hosts=[obj.host_port])
+
+
+def _object_url(obj: S3Object) -> str:
+    """The path-style URL a user copies from a MinIO-like console: endpoint, bucket, key."""
+    return f"{obj.endpoint_url}/{obj.bucket}/{obj.key}"
+
+
+def _sigv4(obj: S3Object) -> dict[str, Any]:
+    """An ``AmazonS3Connection`` body with the bench's credentials (localbucket checks none)."""
+    return {
+        "type": "amazon_s3",
+        "title": "bench",
+        "url": f"{obj.endpoint_url}/{obj.bucket}/",
+        "auth": {
+            "type": "aws_signature_v4",
+            "region": obj.region,
+            "access_key_id": obj.access_key,
+            "secret_access_key": obj.secret_key,
+        },
+    }
+
+
+def datawharf_preview(obj: S3Object, out_dir: Path) -> dict[str, Any]:
+    """The API's unsaved preview of the object: the first 20 records, extractor and parameters guessed."""
+    from datawharf.datasets.unsaved_preview import preview_datasource
+    from datawharf.store.db import open_database
+
+    settings = _settings(obj, out_dir)
+    database = open_database(settings)
+    datasource = {"type": "amazon_s3", "url": _object_url(obj), "connection": _sigv4(obj)}
+    try:
+        started = time.perf_counter()
+        with database.session() as session:
+            body = preview_datasource(session, settings, datasource)
+        timed = time.perf_counter() - started
+    finally:
+        database.dispose()
+    return {
+        "timed_s": timed,
+        "rows": len(body["records"]),
+        "columns": {field["name"]: field["type"] for field in body["fields"]},
+        "extractor": body["type"],
+        "bytes_fetched_by_core": body["bytes_fetched"],
+    }
+
+
+def _create_dataset(database: Any, settings: Any, datasource: dict[str, Any], title: str) -> str:
+    """``datawharf datasets create --connection CO --title T URL``: guess, then dataset and resource."""
+    from datawharf.datasets import preview, resources, service, sources
+    from datawharf.store.models.datasets import Resource
+
+    locator = sources.default_locator(database.session, settings)
+    with database.session() as session:
+        probe = sources.prepare_datasource(session, settings, datasource)
+        session.rollback()
+    unsaved = Resource(
+        uid="re_probe", type="", params={}, datasource=probe.public, connection_uid=probe.connection_uid
+    )
+    name, params = preview.guess_for(settings, locator, unsaved)
+    with database.session() as session:
+        dataset = service.create_dataset(
+            session, metadata={"default": {"title": {"value": title}}}, dataset_id=None, strict=False
+        )
+        resources.create_resource(
+            session, settings, dataset.uid, type=name, title=title, params=params, datasource=datasource
+        )
+        return dataset.uid
+
+
+def _publish(database: Any, settings: Any, dataset_uid: str) -> Any:
+    """``datawharf datasets publish D --wait``: request the run, execute it here, return the catalog's
+    entry for the new version (its Parquet files)."""
+    from datawharf.datasets import catalog, control, service
+    from datawharf.datasets.publish import PublishRun
+    from datawharf.datasets.sources import default_locator
+
+    with database.session() as session:
+        dataset = control.request_publish(session, dataset_uid, only_if_changed=False)
+        run_uid, dataset_id = dataset.run_uid, dataset.dataset_id
+    run = PublishRun(database, settings, dataset_uid, run_uid, default_locator(database.session, settings))
+    outcome = run.execute()
+    with database.session() as session:
+        dataset = service.get_dataset(session, dataset_uid)
+        published = catalog.get_published(session, dataset.dataset_id, settings)
+        if outcome != "idle" or published is None:
+            raise RuntimeError(f"publish of {dataset_id} ended {outcome}: {dataset.message}")
+    return published
+
+
+def datawharf_publish(obj: S3Object, out_dir: Path) -> dict[str, Any]:
+    """Create the dataset from the object's URL and publish it, end to end, into its Parquet version."""
+    from datawharf.connections import service as connections
+    from datawharf.connections.schemas import ConnectionCreate
+    from datawharf.store.db import open_database
+
+    settings = _settings(obj, out_dir)
+    database = open_database(settings)
+    try:
+        with database.session() as session:  # once per user: `datawharf connections create`
+            connection = connections.create_connection(
+                session, settings, ConnectionCreate.model_validate(_sigv4(obj))
+            )
+            datasource = {"type": "amazon_s3", "url": obj.key, "connection": {"uid": connection.uid}}
+        started = time.perf_counter()
+        dataset_uid = _create_dataset(database, settings, datasource, title=obj.key)
+        created = time.perf_counter()
+        published = _publish(database, settings, dataset_uid)
+        finished = time.perf_counter()
+    finally:
+        database.dispose()
+    folders = {path.parent for path in published.files}
+    if len(folders) != 1:
+        raise RuntimeError(f"expected one version folder, got {sorted(map(str, folders))}")
+    return {
+        "output": str(folders.pop()),
+        "timed_s": finished - started,
+        "create_s": created - started,
+        "publish_s": finished - created,
+        "records": published.records_count,
+    }

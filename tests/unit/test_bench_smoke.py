@@ -216,3 +216,46 @@ def test_child_reports_a_failing_contender_as_an_error(tmp_path: Path) -> None:
         run = run_once(missing, wrong_key, server, tmp_path / "_runs")
     assert run.error is not None and run.wall_s is None
     assert "absent.csv" in run.error or "NoSuchKey" in run.error or "not found" in run.error.lower()
+
+
+def test_datawharf_contenders_once_on_every_format(tmp_path: Path) -> None:
+    """datawharf's preview (the API's core call) and publish (create + publish, as the CLI does) once on
+    each 1 MiB object, against the real localbucket server: every row kept, the types right where peers
+    get them wrong, a preview that fetches little; then the ratios against a peer and the transport."""
+    from bench.datawharf_contenders import TOOL, datawharf_contenders
+
+    files = _generate(tmp_path)
+    objects = [files[f"{fmt}-1MiB"] for fmt in ("csv", "csvgz", "jsonl", "parquet")]
+    polars_import = next(p for p in PEERS if p.tool == "polars" and p.task == "import")
+    contenders = [TRANSPORT, polars_import, *datawharf_contenders()]
+    assert {(c.tool, c.task) for c in datawharf_contenders()} == {(TOOL, "preview"), (TOOL, "import")}
+    document = run_benchmark(tmp_path, objects, contenders, runs=1, log=lambda _: None)
+    for data_file in objects:
+        per_object = document["results"][data_file.name]
+        preview = per_object["preview"][TOOL]
+        where = f"{data_file.name}: {preview}"
+        assert "error" not in preview, where
+        assert preview["rows"] == 20 and list(preview["columns"]) == COLUMNS, where
+        assert preview["columns"]["code_postal"] == "text", where
+        assert preview["columns"]["date_ouverture"] == "date", where
+        assert preview["columns"]["derniere_maj"] == "datetime", where
+        assert 0 < preview["bytes_fetched"] < 512 * 1024, where  # a sample, not the object
+        assert 0 < preview["wall_s"] < 30, where
+        published = per_object["import"][TOOL]
+        where = f"{data_file.name}: {published}"
+        assert "error" not in published, where
+        assert published["rows_ok"] and published["rows"] == data_file.rows, where
+        assert published["types_right"] == dict.fromkeys(TYPE_CHECKS, True), where
+        assert published["types"]["derniere_maj"] == "timestamp[us, tz=UTC]", where
+        # The whole object was read (gzip: its compressed bytes), no more than twice over.
+        assert data_file.bytes <= published["bytes_fetched"] <= 2 * data_file.bytes + 256 * 1024, where
+        ratio = document["ratios"][data_file.name]["import"]
+        assert ratio["best_peer"] == "polars", where
+        assert ratio["datawharf_vs_best_peer"] == pytest.approx(
+            published["mib_s"] / per_object["import"]["polars"]["mib_s"]
+        )
+        assert ratio["datawharf_vs_transport"] == pytest.approx(
+            published["mib_s"] / per_object["transport"]["mib_s"]
+        )
+    table = markdown({**document, "runs": 1})
+    assert "not yet" not in table.split("**Types right?")[1]  # datawharf's types row is filled
