@@ -29,7 +29,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 WORKERS = 2
-AHEAD = 4
+AHEAD = 2
 
 
 @dataclass
