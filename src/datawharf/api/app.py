@@ -11,6 +11,7 @@ from datawharf import __version__, apikeys
 from datawharf.api import automation, explore
 from datawharf.api.errors import install_error_handlers
 from datawharf.api.limits import BodySizeLimit
+from datawharf.api.logsafety import keep_api_keys_out_of_access_log
 from datawharf.datasets.runtime import start_runtime
 from datawharf.settings import Settings
 from datawharf.store.db import open_database
@@ -22,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keep_api_keys_out_of_access_log()
         database = open_database(settings)
         if settings.bootstrap_api_key is not None:
             with database.session() as session:
