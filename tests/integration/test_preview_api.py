@@ -419,6 +419,13 @@ def test_unknown_dataset_connection_and_datasource_type(env: Env) -> None:
     missing_object = env.client.post(route, json={"datasource": env.datasource("ds/nothing-here.csv")})
     assert missing_object.status_code in (400, 404)
     assert "nothing-here.csv" in missing_object.json()["message"]
+    for headers in ([5], "x-amz-request-payer", [{"name": "x-amz-meta-k", "value": 12345678}]):
+        bad_headers = env.client.post(
+            route, json={"datasource": {**env.datasource("ds/x.csv"), "headers": headers}}
+        )
+        assert bad_headers.status_code == 400, bad_headers.text
+        assert bad_headers.json()["error_code"] == "invalid_datasource"
+        assert "12345678" not in bad_headers.text
 
 
 def test_list_extractors(env: Env) -> None:

@@ -326,6 +326,22 @@ def test_bad_urls_are_refused_with_a_code(url: str, code: str) -> None:
     assert len(caught.value.message) > 20
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://AKIAEXAMPLE:pasted-secret@s3.eu-west-3.amazonaws.com:99999/bucket/key",
+        "https://AKIAEXAMPLE:pasted-secret@host:port/bucket/key",
+        "https://AKIAEXAMPLE:pasted-secret@[::1/bucket/key",
+        "https://AKIAEXAMPLE:pasted/secret@host/bucket/key",
+    ],
+)
+def test_credentials_in_a_url_never_reach_the_message(url: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_location(url)
+    assert caught.value.error_code == "malformed_url"
+    assert "secret" not in caught.value.message and "secret" not in str(caught.value.detail)
+
+
 def test_unknown_region_message_names_the_region() -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_location("https://bucket.s3.eu-wst-3.amazonaws.com/file.csv")

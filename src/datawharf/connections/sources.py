@@ -110,6 +110,25 @@ def inline_connection(settings: Settings, data: Mapping[str, Any]) -> Connection
     return service.build_unsaved(settings, parsed)
 
 
+def _datasource_headers(raw: Any) -> list[tuple[str, str]]:
+    """The datasource's ``[{name, value}]`` headers; a refusal names the rule, never a value."""
+    if raw is None:
+        return []
+    refused = InvalidInput(
+        'The datasource\'s headers must be a list of {"name": "...", "value": "..."} objects, each value '
+        "a string.",
+        error_code="invalid_datasource",
+        detail={"datasource.headers": ["a list of {name, value} objects"]},
+    )
+    if not isinstance(raw, list):
+        raise refused
+    try:
+        parsed = [HeaderIn.model_validate(item) for item in raw]
+    except ValidationError:
+        raise refused from None
+    return [(header.name, header.value.get_secret_value() if header.value else "") for header in parsed]
+
+
 def open_source(session: Session, settings: Settings, datasource: Mapping[str, Any]) -> S3Source:
     """The client and location for an ``AmazonS3Datasource`` dict (see module docstring)."""
     url = datasource.get("url")
@@ -118,10 +137,7 @@ def open_source(session: Session, settings: Settings, datasource: Mapping[str, A
             "The datasource has no url: give the object's URL, or its name relative to the connection's.",
             error_code="invalid_datasource",
         )
-    headers = [
-        (header.name, header.value.get_secret_value() if header.value else "")
-        for header in (HeaderIn.model_validate(item) for item in datasource.get("headers") or [])
-    ]
+    headers = _datasource_headers(datasource.get("headers"))
     connection = datasource.get("connection")
     if not connection:
         location = parse_location(url)

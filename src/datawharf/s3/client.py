@@ -65,15 +65,20 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 field-name
 
 
 def validate_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """Check a connection's extra headers; raise ``invalid_header`` naming the header (never its value)."""
+    """Check a connection's extra headers; raise ``invalid_header`` naming the header (never its value).
+
+    An invalid name is not repeated either, only its position: it is often a whole ``Name: value``
+    line pasted into the name field, secret included.
+    """
     checked: list[tuple[str, str]] = []
     seen: set[str] = set()
-    for name, value in headers:
+    for position, (name, value) in enumerate(headers, start=1):
         if not isinstance(name, str) or not _TOKEN.match(name):
             raise InvalidInput(
-                f"The header name {name!r} is not valid: use letters, digits and '-' only.",
+                f"The name of header {position} is not valid: use letters, digits and '-' only, and give "
+                "the value in its own field.",
                 error_code="invalid_header",
-                detail={"header": str(name)},
+                detail={"header_position": position},
             )
         lowered = name.lower()
         if lowered in _RESERVED_HEADERS:

@@ -148,22 +148,32 @@ def _join(base_url: str, name: str) -> str:
     return scheme + joined[len(placeholder) :] if scheme == "s3" else joined
 
 
+_CREDENTIALS_IN_URL = (
+    "The URL contains a user name or password: remove it and give the credentials in the connection's "
+    "authentication instead."
+)
+
+
 def _parse_absolute(url: str, base_url: str | None) -> S3Location:
     try:
         parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            raise InvalidInput(_CREDENTIALS_IN_URL, error_code="malformed_url")
         port = parts.port
     except ValueError as exc:
+        if "@" in url:
+            # Credentials pasted into the URL (a secret with a '/' splits the netloc early): neither the
+            # URL nor the parse error, which quotes the netloc, may be repeated.
+            raise InvalidInput(
+                "The URL could not be parsed: check the host and port, and remove any user name or "
+                "password (give credentials in the connection's authentication).",
+                error_code="malformed_url",
+            ) from None
         raise InvalidInput(
             f"The URL {url!r} could not be parsed ({exc}): check the host and port.",
             error_code="malformed_url",
         ) from exc
     scheme = parts.scheme.lower()
-    if parts.username is not None or parts.password is not None:
-        raise InvalidInput(
-            "The URL contains a user name or password: remove it and give the credentials in the "
-            "connection's authentication instead.",
-            error_code="malformed_url",
-        )
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         raise InvalidInput(
             "The URL has a query string or fragment: remove it (a presigned URL cannot be used), "
