@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select, update
 
 from datawharf.datasets.control import claim_run
-from datawharf.datasets.fastpath import convert_batch, ordered_map
+from datawharf.datasets.fastpath import convert_batch, ordered_map, tune_memory_pool
 from datawharf.datasets.fieldconfig import FieldSpec, apply_configurations, stack
 from datawharf.datasets.metadata import touch_modified
 from datawharf.datasets.resources import fingerprint
@@ -270,6 +270,7 @@ class PublishRun:
                 return self._finish_unchanged(current)
             data_uid = new_uid("ch")
             staging = self.warehouse.start_version(self.dataset_uid, data_uid)
+            tune_memory_pool()  # before the extractors start allocating
             fields = self._open_all(sources, configurations)
             records, size = self._write(sources, fields, staging / PART_FILE)
             self._check()
