@@ -123,3 +123,20 @@ def test_connections_cli_iam_role(tmp_path: Path, iam_moto_server: IamMotoServer
     refused = cli(home, allowed, "update", uid, "--role-arn", other, extra_env=env)
     assert refused.returncode == 1
     assert refused.stderr.startswith("error [role_not_assumable]: datawharf AWS account is not authorized")
+
+
+def test_refused_options_are_one_line_without_the_secret(tmp_path: Path) -> None:
+    """Options the input model refuses give ``error [validation_error]``, not a traceback quoting them."""
+    secret = "cli-secret-typed-0123456789\n"
+    headers = [arg for i in range(51) for arg in ("--header", f"x-amz-meta-h{i}=header-value-{i}")]
+    cases = [
+        ("create", "--region", "us-east-1", "--auth", "oauth", "--secret-stdin"),
+        ("create", "--url", "https://example.com/bucket/", "--region", "us-east-1", "--access-key-id",
+         "AKIAEXAMPLE", "--secret-stdin", *headers),
+    ]  # fmt: skip
+    for args in cases:
+        refused = cli(tmp_path / "home", "", *args, stdin=secret)
+        assert refused.returncode == 1
+        assert refused.stderr.startswith("error [validation_error]: Invalid input in "), refused.stderr
+        assert "Traceback" not in refused.stderr and "cli-secret-typed" not in refused.stderr
+        assert "header-value" not in refused.stderr + refused.stdout

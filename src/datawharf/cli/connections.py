@@ -18,6 +18,7 @@ from datawharf.cli.common import console, database, friendly_errors
 from datawharf.connections import service
 from datawharf.connections.schemas import ConnectionCreate, ConnectionPublic, ConnectionUpdate
 from datawharf.errors import InvalidInput
+from datawharf.inputs import parse_input
 from datawharf.settings import Settings
 
 app = typer.Typer(help="Manage Amazon S3 connections (secrets are write-only).", no_args_is_help=True)
@@ -91,7 +92,7 @@ def create(
     else:
         body["auth"] = {"type": auth, "region": region, "role_arn": ""}
     body["headers"] = _headers(header)
-    data = ConnectionCreate.model_validate(body)
+    data = parse_input(ConnectionCreate, body)
     with database() as db, db.session() as session:
         public = service.to_public(session, service.create_connection(session, Settings(), data))
     _print(public) if json_output else _summary(public)
@@ -169,7 +170,7 @@ def update(
                 "region": region or current.auth.region,
                 "role_arn": role_arn if role_arn is not None else current.auth.role_arn,
             }
-        updated = service.update_connection(session, settings, uid, ConnectionUpdate.model_validate(body))
+        updated = service.update_connection(session, settings, uid, parse_input(ConnectionUpdate, body))
         public = service.to_public(session, updated)
     _print(public) if json_output else _summary(public)
 

@@ -27,11 +27,11 @@ from datawharf.connections.schemas import (
     SigV4AuthIn,
 )
 from datawharf.errors import Conflict, DatawharfError
+from datawharf.inputs import parse_input
 from datawharf.web.rendering import (
     BASE,
     BackofficeRoute,
     Visitor,
-    build_input,
     csrf_checked,
     database_of,
     redirect,
@@ -174,7 +174,7 @@ def create_connection(
         header_names=header_name or [],
     )
     try:
-        data = build_input(ConnectionCreate, **connection_input(form, secret_access_key, header_value or []))
+        data = parse_input(ConnectionCreate, connection_input(form, secret_access_key, header_value or []))
         with database_of(request).session() as db:
             uid = service.create_connection(db, settings_of(request), data).uid
     except DatawharfError as error:
@@ -304,8 +304,9 @@ def update_connection(
     role_arn = getattr(connection.auth, "role_arn", "")
     try:
         values = connection_input(form, secret_access_key, header_value or [], role_arn=role_arn)
-        data = ConnectionUpdate(
-            **values, description=connection.description, is_reusable=connection.is_reusable
+        data = parse_input(
+            ConnectionUpdate,
+            {**values, "description": connection.description, "is_reusable": connection.is_reusable},
         )
         with database_of(request).session() as db:
             service.update_connection(db, settings_of(request), uid, data)

@@ -14,18 +14,17 @@ import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from pydantic import BaseModel, ValidationError
 
 from datawharf import apikeys
 from datawharf.datasets.schedules import describe_cron
-from datawharf.errors import DatawharfError, InvalidInput
+from datawharf.errors import DatawharfError
 from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.models import ApiKey
@@ -40,23 +39,10 @@ from datawharf.web.session import (
 
 BASE = "/backoffice"
 log = logging.getLogger("datawharf.web")
-ModelT = TypeVar("ModelT", bound=BaseModel)
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-
-
-def build_input(model: type[ModelT], **values: Any) -> ModelT:
-    """A core input model from form values; pydantic's refusal becomes the core's ``InvalidInput``
-    (field names and rules only: a refused value may be a secret typed in the wrong field)."""
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
-        )
-        raise InvalidInput(f"Invalid input in {problems}.", error_code="validation_error") from None
 
 
 class SignInRequired(Exception):

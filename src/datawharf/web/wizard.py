@@ -27,6 +27,7 @@ from datawharf.datasets.metadata import title_of
 from datawharf.errors import DatawharfError, InvalidInput
 from datawharf.extract.base import ExtractorParameter
 from datawharf.extract.registry import EXTRACTORS
+from datawharf.inputs import parse_input
 from datawharf.store.models.datasets import Resource
 from datawharf.web.connections import METHODS, ConnectionForm, connection_input, region_names
 from datawharf.web.datasets import dataset_page_with_error, start_publish
@@ -34,7 +35,6 @@ from datawharf.web.rendering import (
     BASE,
     BackofficeRoute,
     Visitor,
-    build_input,
     csrf_checked,
     database_of,
     redirect,
@@ -146,8 +146,8 @@ def amazon_s3_chosen(
             )
         if connection == "new":
             current.require("edit_domain")  # it becomes one of the domain's connections
-            data = build_input(
-                ConnectionCreate, **connection_input(form, secret_access_key, header_value or [])
+            data = parse_input(
+                ConnectionCreate, connection_input(form, secret_access_key, header_value or [])
             )
             with database_of(request).session() as db:
                 connection = connection_service.create_connection(db, settings_of(request), data).uid
