@@ -101,3 +101,65 @@ def test_memory_pool_is_jemalloc_when_built_in() -> None:
     backend = tune_memory_pool()
     assert backend in ("jemalloc", "system", "mimalloc")
     assert tune_memory_pool() == backend == pa.default_memory_pool().backend_name
+
+
+VALUE_SETS = {
+    "int": [
+        ["1", "-2", "+3", "007", None],
+        ["1", "0x10", "2"],
+        ["1", " 2", "3 "],
+        ["1", "-", "."],
+        ["1", "NA", "n/a"],
+        ["1", "1,5", "2"],
+        ["9223372036854775807", "1"],
+        ["99999999999999999999", "1"],
+    ],
+    "double": [
+        ["1.5", "-2", "+3e2", ".5", "5.", None],
+        ["1.5", "nan", "2"],
+        ["1.5", "NaN"],
+        ["inf", "-inf", "1"],
+        ["1,5", "2,25"],
+        ["1.5", "-", "."],
+        ["1 234.5", "1"],
+    ],
+    "date": [
+        ["2024-01-31", "1999-12-31", None],
+        ["2024-02-30", "2024-01-01"],
+        ["31/01/2024", "2024-01-01"],
+        ["2024-01-01", "-"],
+        ["2024-01-01T10:00:00", "2024-01-02"],
+    ],
+    "datetime": [
+        ["2024-01-31T10:00:00+02:00", "2024-01-31T23:59:59Z", None],
+        ["2024-01-31T10:00:00", "2024-01-31 10:00:00"],
+        ["2024-01-31", "2024-01-31T10:00"],
+        ["2024-01-31T10:00:00+0200", "2024-01-31T10:00:00.123456Z"],
+        ["2024-01-31T10:00:00+02:00", "2024-01-31T10:00:00"],
+        ["hier", "2024-01-31T10:00:00Z"],
+    ],
+}
+
+
+def test_the_direct_cast_gives_what_convert_column_gives() -> None:
+    for field_type, sets in VALUE_SETS.items():
+        spec = FieldSpec(name="v", label="v", type=field_type, source="v", original_name="v")
+        schema = pa.schema([pa.field("v", ARROW_TYPES[field_type])])
+        for values in sets:
+            raw = pa.array(values, pa.string())
+            expected, failed = convert_column(raw, field_type)
+            out = convert_batch(pa.record_batch({"v": raw}), {"v": 0}, [spec], schema)
+            assert out.batch.column(0).to_pylist() == expected.to_pylist(), (field_type, values)
+            count = sum(f.count for f in out.failures)
+            assert count == (pc.sum(failed).as_py() or 0), (field_type, values)
+
+
+def test_the_direct_cast_is_taken_for_clean_columns_only() -> None:
+    from datawharf.datasets.fastpath import _direct
+
+    assert _direct(pa.array(["1", None, "3"]), "int") is not None
+    assert _direct(pa.array(["2024-01-31T10:00:00+02:00"]), "datetime") is not None
+    assert _direct(pa.array(["1", "0x10"]), "int") is None
+    assert _direct(pa.array(["1.5", "nan"]), "double") is None
+    assert _direct(pa.array(["1", "NA"]), "int") is None
+    assert _direct(pa.array(["x"]), "geo_point_2d") is None
