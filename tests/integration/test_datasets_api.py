@@ -163,3 +163,35 @@ def test_publish_without_resource_is_refused(client: TestClient) -> None:
     assert abort.status_code == 400
     assert abort.json()["error_code"] == "invalid_dataset_status"
     assert "'idle'" in abort.json()["message"]
+
+
+def test_datasource_header_values_are_write_only_and_encrypted_at_rest(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    resource = {
+        "type": "csvfile",
+        "title": "a.csv",
+        "params": {},
+        "datasource": {
+            "type": "amazon_s3",
+            "url": "s3://open-bucket/a.csv",
+            "headers": [{"name": "x-amz-meta-token", "value": "header-secret-at-rest"}],
+        },
+    }
+    with make_app_client(make_settings(home)) as client:
+        dataset = _create(client, "Headers")["uid"]
+        created = client.post(f"{API}/datasets/{dataset}/resources/", json=resource)
+        assert created.status_code == 201, created.text
+        route = f"{API}/datasets/{dataset}/resources/{created.json()['uid']}/"
+        shown = client.get(route).json()
+        assert shown["datasource"]["headers"] == [{"name": "x-amz-meta-token", "value": None}]
+        # A PUT of what was read keeps the stored value.
+        assert client.put(route, json={**resource, "datasource": shown["datasource"]}).status_code == 200
+    database = (home / "datawharf.db").read_bytes()
+    assert b"header-secret-at-rest" not in database and b"x-amz-meta-token" in database
+
+    (home / "secret.key").unlink()  # the encryption key is lost: the stored value cannot be kept
+    with make_app_client(make_settings(home)) as client:
+        kept = client.put(route, json={**resource, "datasource": shown["datasource"]})
+        assert kept.status_code == 400
+        assert kept.json()["error_code"] == "secret_undecryptable"
+        assert "DATAWHARF_SECRET_KEY" in kept.json()["message"]

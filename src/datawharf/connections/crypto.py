@@ -1,5 +1,8 @@
 """Secrets at rest: Fernet tokens made with ``settings.fernet`` (key from settings or the home folder).
 
+Every secret datawharf keeps goes through here: a connection's secret access key and header values, and
+a resource's datasource header values.
+
 A token that no longer decrypts (the key was changed or lost) is reported as such, with the fix,
 instead of surfacing as a signature error against S3 much later.
 """
@@ -23,9 +26,10 @@ def decrypt(settings: Settings, token: str) -> str:
         return settings.fernet.decrypt(token.encode("ascii")).decode("utf-8")
     except InvalidToken as exc:
         raise InvalidInput(
-            "A stored secret of this connection cannot be decrypted: the encryption key "
-            "(DATAWHARF_SECRET_KEY, or secret.key in the home folder) changed since it was saved. "
-            "Restore the old key, or update the connection with its secrets again.",
+            "A stored secret (a connection's secret access key or a header value) cannot be decrypted: "
+            "the encryption key (DATAWHARF_SECRET_KEY, or secret.key in the home folder) changed since it "
+            "was saved. Restore the old key, or update the connection (or the resource) with its secrets "
+            "again.",
             error_code="secret_undecryptable",
         ) from exc
 

@@ -1,12 +1,14 @@
 """Where a resource's bytes come from: the datasource, checked on save and opened at publish.
 
-This is the one seam between datasets and connections/S3: ``prepare_datasource`` (on save) and
-``open_resource`` (at publish and preview). Everything else in ``datasets/`` sees an ``OpenedObject``:
-a binary stream plus the object's identity (ETag, size, Last-Modified) to record in the version.
+This is the one seam between datasets and connections/S3: ``prepare_datasource`` (on save) and the
+``Locator`` that ``default_locator`` makes (at publish and preview). Everything else in ``datasets/``
+sees a ``LocatedObject``: how to open a binary stream, plus the object's identity (ETag, size,
+Last-Modified) to record in the version.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +16,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy.orm import Session
 
+from datawharf.connections.crypto import decrypt, encrypt
 from datawharf.errors import InvalidInput
 from datawharf.settings import Settings
 from datawharf.store.models.datasets import Resource
@@ -66,11 +69,7 @@ def _headers(
         return [], None
     if not isinstance(raw, list):
         raise _invalid("headers must be a list of {name, value}.", "headers")
-    kept: dict[str, str] = {}
-    if previous is not None and previous.headers_secret:
-        import json
-
-        kept = dict(json.loads(settings.fernet.decrypt(previous.headers_secret.encode())))
+    kept = dict(resource_headers(settings, previous)) if previous is not None else {}
     pairs: list[list[str]] = []
     for item in raw:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"].strip():
@@ -85,9 +84,7 @@ def _headers(
         pairs.append([item["name"], value])
     if not pairs:
         return [], None
-    import json
-
-    token = settings.fernet.encrypt(json.dumps(pairs).encode()).decode()
+    token = encrypt(settings, json.dumps(pairs))
     return [{"name": name, "value": None} for name, _ in pairs], token
 
 
@@ -116,9 +113,9 @@ def prepare_datasource(
 
 def resolve_connection(session: Session, settings: Settings, connection: Any) -> str | None:
     """``{"uid": ...}`` -> that uid (checked); an inline connection -> a new non-reusable one."""
-    from datawharf.datasets import connections_bridge
+    from datawharf.datasets import connections_bridge  # here: the bridge imports LocatedObject from us
 
-    if connection is None:
+    if connection is None or connection == {"uid": None}:  # the second: how a read resource shows "none"
         return None
     if not isinstance(connection, dict):
         raise _invalid('connection must be {"uid": "co_..."} or an inline connection.', "connection")
@@ -132,16 +129,15 @@ def resolve_connection(session: Session, settings: Settings, connection: Any) ->
 
 
 def resource_headers(settings: Settings, resource: Resource) -> list[tuple[str, str]]:
+    """The datasource's headers, decrypted only to sign requests (stored as ``[[name, value], ...]``)."""
     if not resource.headers_secret:
         return []
-    import json
-
-    return [(n, v) for n, v in json.loads(settings.fernet.decrypt(resource.headers_secret.encode()))]
+    return [(name, value) for name, value in json.loads(decrypt(settings, resource.headers_secret))]
 
 
 def default_locator(session_factory: Any, settings: Settings) -> Locator:
     """Finds a saved resource's object through its connection (the production path)."""
-    from datawharf.datasets import connections_bridge
+    from datawharf.datasets import connections_bridge  # here: the bridge imports LocatedObject from us
 
     def locate(resource: Resource) -> LocatedObject:
         headers = resource_headers(settings, resource)
