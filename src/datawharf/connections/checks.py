@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import re
 from contextlib import suppress
-from functools import cache
 from urllib.parse import urlsplit
 
 from datawharf.errors import InvalidInput, UpstreamUnavailable
 from datawharf.s3.client import validate_headers
-from datawharf.s3.locations import S3Location, parse_location
+from datawharf.s3.locations import S3Location, known_aws_regions, parse_location
 from datawharf.s3.netguard import check_endpoint
 from datawharf.settings import Settings
 
@@ -24,20 +23,6 @@ ROLE_ARN = re.compile(
     r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):role/"
     r"(?P<name>(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64})$"
 )
-
-
-@cache
-def known_aws_regions() -> frozenset[str]:
-    """Every region in botocore's partition data (commercial, China, GovCloud, ISO)."""
-    from botocore.loaders import create_loader
-
-    data = create_loader().load_data("partitions")
-    return frozenset(
-        region
-        for partition in data["partitions"]
-        for region in partition["regions"]
-        if not region.endswith("-global")
-    )
 
 
 def check_url(settings: Settings, url: str | None, *, required: bool) -> S3Location | None:

@@ -251,7 +251,7 @@ def _parse_aws(host: str, path: str, scheme: str, port: int | None, url: str) ->
     region = match.group("region")
     if region == "external-1":  # s3-external-1.amazonaws.com: the historical us-east-1 endpoint
         region = "us-east-1"
-    elif region is not None and region not in _known_aws_regions():
+    elif region is not None and region not in known_aws_regions():
         raise InvalidInput(
             f"The region {region!r} in {host} is not an AWS region: check the URL's spelling "
             "(e.g. eu-west-3), or upgrade datawharf if the region is new.",
@@ -328,7 +328,7 @@ def _is_ip(host: str) -> bool:
 
 
 @cache
-def _known_aws_regions() -> frozenset[str]:
+def known_aws_regions() -> frozenset[str]:
     """Every region botocore's own partition data knows (commercial, China, GovCloud, ISO...)."""
     from botocore.loaders import create_loader
 
