@@ -163,3 +163,19 @@ def test_the_direct_cast_is_taken_for_clean_columns_only() -> None:
     assert _direct(pa.array(["1.5", "nan"]), "double") is None
     assert _direct(pa.array(["1", "NA"]), "int") is None
     assert _direct(pa.array(["x"]), "geo_point_2d") is None
+
+
+def test_dictionary_only_for_repeating_columns() -> None:
+    from datawharf.datasets.fastpath import dictionary_columns
+
+    batch = pa.record_batch(
+        {
+            "id": pa.array([str(i) for i in range(100)]),
+            "ville": pa.array(["Lyon", "Brest"] * 50),
+            "vide": pa.nulls(100, pa.string()),
+            "point": pa.array(["1.0,2.0"] * 100),
+        }
+    )
+    types = {"id": "int", "ville": "text", "vide": "text", "point": "geo_point_2d", "absent": "text"}
+    fields = [FieldSpec(name=n, label=n, type=t, source=n, original_name=n) for n, t in types.items()]
+    assert dictionary_columns(batch, batch.schema.names, fields) == ["ville"]

@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select, update
 
 from datawharf.datasets.control import claim_run
-from datawharf.datasets.fastpath import convert_batch, ordered_map, tune_memory_pool
+from datawharf.datasets.fastpath import convert_batch, dictionary_columns, ordered_map, tune_memory_pool
 from datawharf.datasets.fieldconfig import FieldSpec, apply_configurations, stack
 from datawharf.datasets.metadata import touch_modified
 from datawharf.datasets.resources import fingerprint
@@ -385,7 +385,12 @@ class PublishRun:
         schema = pa.schema([pa.field(f.name, ARROW_TYPES[f.type]) for f in fields])
         used_before = self.warehouse.used_bytes() if self.warehouse.max_bytes is not None else 0
         sink = pa.OSFile(str(path), "wb")
-        writer = pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=True)
+        dictionary = next(
+            (dictionary_columns(s.first, s.names, fields) for s in sources if s.first is not None), []
+        )
+        writer = pq.ParquetWriter(
+            sink, schema, compression="zstd", write_statistics=True, use_dictionary=dictionary
+        )
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
         pending_bytes = 0
