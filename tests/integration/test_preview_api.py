@@ -9,11 +9,9 @@ import gzip
 import io
 import json
 import random
-import tarfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,12 +19,21 @@ import zstandard
 from fastapi.testclient import TestClient
 
 from tests.support.app import make_app_client, make_settings
+from tests.support.files import (
+    CORPUS,
+    HEADER,
+    ROWS,
+    make_ods,
+    make_parquet,
+    make_xls,
+    make_xlsx,
+    tar_bytes,
+    zip_bytes,
+)
 from tests.support.moto import MotoServer, S3Bucket
 from tests.unit.test_extract_csv import CORPUS_TABLE
-from tests.unit.test_extract_formats import HEADER, ROWS, make_ods, make_parquet, make_xls, make_xlsx
 
 API = "/api/automation/v1.0"
-CORPUS = Path("/work/shared/corpus")
 MiB = 1024 * 1024
 KEY = {
     "access_key_id": "AKIAIOSFODNN7EXAMPLE",
@@ -127,31 +134,14 @@ FORMATS: dict[str, tuple[str, Callable[[], bytes], str, dict[str, Any]]] = {
 }
 
 
-def _tar(name: str, data: bytes, mode: str) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode=mode) as archive:  # type: ignore[call-overload]
-        info = tarfile.TarInfo(f"export/{name}")
-        info.size = len(data)
-        archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", method) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 COMPRESSIONS: dict[str, Callable[[str, bytes], tuple[str, bytes]]] = {
     "none": lambda name, data: (name, data),
     "gz": lambda name, data: (name + ".gz", gzip.compress(data)),
     "bz2": lambda name, data: (name + ".bz2", bz2.compress(data)),
     "zst": lambda name, data: (name + ".zst", zstandard.ZstdCompressor().compress(data)),
-    "zip": lambda name, data: ("export.zip", _zip({"LISEZMOI.md": b"# export", name: data})),
-    "tar": lambda name, data: ("export.tar", _tar(name, data, "w")),
-    "tar.gz": lambda name, data: ("export.tar.gz", _tar(name, data, "w:gz")),
+    "zip": lambda name, data: ("export.zip", zip_bytes({"LISEZMOI.md": b"# export", name: data})),
+    "tar": lambda name, data: ("export.tar", tar_bytes({f"export/{name}": data}, "w")),
+    "tar.gz": lambda name, data: ("export.tar.gz", tar_bytes({f"export/{name}": data}, "w:gz")),
 }
 TYPES = {"station": "text", "capacity": "int", "opened": "date", "ratio": "double"}
 
@@ -278,7 +268,9 @@ def test_guess_extractors_ranks_best_first_in_the_extractor_shape(env: Env) -> N
     env.bucket.put("rank/velib.geojson", geojson)
     env.bucket.put("rank/features.json", geojson)  # the content decides, not only the name
     env.bucket.put("rank/changes.jsonl.gz", gzip.compress(jsonl))
-    env.bucket.put("rank/stations.zip", _zip({"LISEZMOI.md": b"# lisez-moi", "stations.xlsx": make_xlsx()}))
+    env.bucket.put(
+        "rank/stations.zip", zip_bytes({"LISEZMOI.md": b"# lisez-moi", "stations.xlsx": make_xlsx()})
+    )
     env.bucket.put("rank/noise.csv", random.Random(7).randbytes(50_000))
 
     def ranking(key: str) -> list[str]:
@@ -325,7 +317,7 @@ def test_guess_extractor_params_keeps_given_params_and_the_forced_type(env: Env)
 
 
 def test_file_in_archive_picks_the_member(env: Env) -> None:
-    env.bucket.put("member/both.zip", _zip({"notes.csv": b"a;b\n1;2\n", "stations.xlsx": make_xlsx()}))
+    env.bucket.put("member/both.zip", zip_bytes({"notes.csv": b"a;b\n1;2\n", "stations.xlsx": make_xlsx()}))
     first = env.preview("member/both.zip")
     assert first["type"] == "csvfile" and first["records"] == [{"a": 1, "b": 2}]
     chosen = env.preview("member/both.zip", params={"file_in_archive": "stations.xlsx"})
@@ -459,7 +451,7 @@ BAD_INPUT: list[tuple[str, Callable[[], bytes], dict[str, Any], str]] = [
     ("garbage.csv", lambda: random.Random(4).randbytes(200_000), {}, "binary_content"),
     ("empty.csv", lambda: b"", {}, "empty_file"),
     ("cut.csv.gz", lambda: (g := gzip.compress(make_csv() * 50))[: len(g) // 2], {}, "compressed_truncated"),
-    ("bomb.zip", lambda: _zip({"bomb.csv": b"\x00" * (64 * MiB)}), {}, "archive_ratio_exceeded"),
+    ("bomb.zip", lambda: zip_bytes({"bomb.csv": b"\x00" * (64 * MiB)}), {}, "archive_ratio_exceeded"),
     ("many.zip", lambda: _many_members(100_000), {}, "archive_too_many_members"),
     ("export.xlsx", lambda: HTML_XLSX, {}, "spreadsheet_is_html"),
     ("deep.json", lambda: b"[" * 100_000 + b"]" * 100_000, {}, "json_too_deep"),

@@ -7,56 +7,18 @@ import gzip
 import io
 import lzma
 import os
-import tarfile
 import time
 import zipfile
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import zstandard
 
 from datawharf.errors import ExtractError
 from datawharf.extract.archive import ArchiveLimits, detect_container, list_members, open_content
+from tests.support.files import CORPUS, CountingFile, tar_bytes, zip_bytes
 
-CORPUS = Path("/work/shared/corpus")
 CSV = (CORPUS / "meteofrance-semicolon-plain.csv").read_bytes()
-
-
-class CountingFile(io.BytesIO):
-    """A BytesIO that counts the bytes handed out, as the S3 ranged reader reports its fetches."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.bytes_read = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = super().read(size)
-        self.bytes_read += len(data)
-        return data
-
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
-        count = super().readinto(buffer)
-        self.bytes_read += count
-        return count
-
-
-def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", method) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def _tar(members: dict[str, bytes], mode: str = "w") -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode=mode) as archive:  # type: ignore[call-overload]
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 WRAPPERS: dict[str, tuple[str, Callable[[bytes], bytes], str]] = {
@@ -65,12 +27,12 @@ WRAPPERS: dict[str, tuple[str, Callable[[bytes], bytes], str]] = {
     "bz2": ("obs.csv.bz2", bz2.compress, "obs.csv"),
     "zstd": ("obs.csv.zst", lambda d: zstandard.ZstdCompressor().compress(d), "obs.csv"),
     "xz": ("obs.csv.xz", lzma.compress, "obs.csv"),
-    "zip": ("obs.zip", lambda d: _zip({"README": b"read me", "data/obs.csv": d}), "data/obs.csv"),
-    "zip-stored": ("obs.zip", lambda d: _zip({"obs.csv": d}, zipfile.ZIP_STORED), "obs.csv"),
-    "tar": ("obs.tar", lambda d: _tar({"notes.md": b"# n", "obs.csv": d}), "obs.csv"),
-    "tar.gz": ("obs.tar.gz", lambda d: _tar({"obs.csv": d}, "w:gz"), "obs.csv"),
-    "tgz": ("obs.tgz", lambda d: _tar({"obs.csv": d}, "w:gz"), "obs.csv"),
-    "zip>gz": ("obs.zip", lambda d: _zip({"obs.csv.gz": gzip.compress(d)}), "obs.csv"),
+    "zip": ("obs.zip", lambda d: zip_bytes({"README": b"read me", "data/obs.csv": d}), "data/obs.csv"),
+    "zip-stored": ("obs.zip", lambda d: zip_bytes({"obs.csv": d}, zipfile.ZIP_STORED), "obs.csv"),
+    "tar": ("obs.tar", lambda d: tar_bytes({"notes.md": b"# n", "obs.csv": d}), "obs.csv"),
+    "tar.gz": ("obs.tar.gz", lambda d: tar_bytes({"obs.csv": d}, "w:gz"), "obs.csv"),
+    "tgz": ("obs.tgz", lambda d: tar_bytes({"obs.csv": d}, "w:gz"), "obs.csv"),
+    "zip>gz": ("obs.zip", lambda d: zip_bytes({"obs.csv.gz": gzip.compress(d)}), "obs.csv"),
     "magic-only gzip": ("download", gzip.compress, "download"),
 }
 
@@ -101,7 +63,7 @@ def test_gzip_header_name_names_an_anonymous_object() -> None:
 
 
 def test_office_documents_are_not_unpacked() -> None:
-    workbook = _zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<w/>"})
+    workbook = zip_bytes({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<w/>"})
     source = io.BytesIO(workbook)
     assert detect_container(workbook[:512], "report.xlsx") is None
     assert detect_container(workbook[:512], "report") is None  # by its first member
@@ -109,13 +71,13 @@ def test_office_documents_are_not_unpacked() -> None:
 
 
 def test_file_in_archive_picks_the_member_and_lists_choices() -> None:
-    blob = _zip({"a.csv": b"x\n1\n", "b/c.csv": b"y\n2\n"})
+    blob = zip_bytes({"a.csv": b"x\n1\n", "b/c.csv": b"y\n2\n"})
     stream, inner = open_content(io.BytesIO(blob), "d.zip", {"file_in_archive": "b/c.csv"})
     assert (inner, stream.read()) == ("b/c.csv", b"y\n2\n")
     stream, inner = open_content(io.BytesIO(blob), "d.zip", {"file_in_archive": "c.csv"})  # by base name
     assert inner == "b/c.csv"
     assert list_members(io.BytesIO(blob), "d.zip") == ["a.csv", "b/c.csv"]
-    tarball = _tar({"a.csv": b"x\n", "b/c.csv": b"y\n2\n"}, "w:gz")
+    tarball = tar_bytes({"a.csv": b"x\n", "b/c.csv": b"y\n2\n"}, "w:gz")
     stream, inner = open_content(io.BytesIO(tarball), "d.tar.gz", {"file_in_archive": "b/c.csv"})
     assert (inner, stream.read()) == ("b/c.csv", b"y\n2\n")
     assert list_members(io.BytesIO(tarball), "d.tar.gz") == ["a.csv", "b/c.csv"]
@@ -126,17 +88,17 @@ def test_file_in_archive_picks_the_member_and_lists_choices() -> None:
 
 
 def test_macos_metadata_and_non_data_members_are_skipped() -> None:
-    blob = _zip({"__MACOSX/._obs.csv": b"\x00\x05", "notes.pdf": b"%PDF", "obs.csv": CSV})
+    blob = zip_bytes({"__MACOSX/._obs.csv": b"\x00\x05", "notes.pdf": b"%PDF", "obs.csv": CSV})
     assert open_content(io.BytesIO(blob), "d.zip", {})[1] == "obs.csv"
     with pytest.raises(ExtractError) as caught:
-        open_content(io.BytesIO(_zip({"a.pdf": b"%PDF", "b.png": b"\x89PNG"})), "d.zip", {})
+        open_content(io.BytesIO(zip_bytes({"a.pdf": b"%PDF", "b.png": b"\x89PNG"})), "d.zip", {})
     assert caught.value.error_code == "archive_no_data_member"
 
 
 def test_zip_preview_reads_the_directory_and_one_member_only() -> None:
     # Five 4 MiB members of incompressible bytes: a preview of the first touches a sliver of 20 MiB.
     members = {f"part{i}.csv": b"a,b\n" + os.urandom(4 * 1024 * 1024) for i in range(5)}
-    blob = _zip(members, zipfile.ZIP_STORED)
+    blob = zip_bytes(members, zipfile.ZIP_STORED)
     source = CountingFile(blob)
     stream, inner = open_content(source, "parts.zip", {"file_in_archive": "part3.csv"})
     assert stream.read(64 * 1024)[:4] == b"a,b\n"
@@ -147,7 +109,7 @@ def test_zip_preview_reads_the_directory_and_one_member_only() -> None:
 
 def test_plain_tar_preview_seeks_over_the_members_before() -> None:
     members = {f"part{i}.bin": os.urandom(2 * 1024 * 1024) for i in range(4)}
-    blob = _tar({**members, "obs.csv": CSV})
+    blob = tar_bytes({**members, "obs.csv": CSV})
     source = CountingFile(blob)
     stream, inner = open_content(source, "parts.tar", {"file_in_archive": "obs.csv"})
     assert (inner, stream.read()) == ("obs.csv", CSV)
@@ -189,7 +151,7 @@ def _expect(code: str, blob: bytes, filename: str, *, limits: ArchiveLimits | No
 
 
 def test_zip_bomb_is_refused_from_its_declared_sizes() -> None:
-    bomb = _zip({"bomb.csv": b"\x00" * (64 * 1024 * 1024)})
+    bomb = zip_bytes({"bomb.csv": b"\x00" * (64 * 1024 * 1024)})
     error = _expect("archive_ratio_exceeded", bomb, "bomb.zip")
     assert "bomb" in error.message
 
@@ -201,7 +163,7 @@ def test_gzip_bomb_stops_once_the_ratio_is_crossed() -> None:
 
 def test_nested_bomb_counts_against_the_outer_bytes() -> None:
     inner = gzip.compress(b"\x00" * (64 * 1024 * 1024))  # 1000x, behind a zip that does not compress it
-    _expect("archive_ratio_exceeded", _zip({"bomb.csv.gz": inner}, zipfile.ZIP_STORED), "bomb.zip")
+    _expect("archive_ratio_exceeded", zip_bytes({"bomb.csv.gz": inner}, zipfile.ZIP_STORED), "bomb.zip")
 
 
 def test_zstd_bomb_is_refused() -> None:
@@ -210,7 +172,7 @@ def test_zstd_bomb_is_refused() -> None:
 
 
 def test_zip_with_100000_members_is_refused_from_its_end_record() -> None:
-    blob = _zip({f"{i}.csv": b"" for i in range(100_000)}, zipfile.ZIP_STORED)
+    blob = zip_bytes({f"{i}.csv": b"" for i in range(100_000)}, zipfile.ZIP_STORED)
     source = CountingFile(blob)
     with pytest.raises(ExtractError) as caught:
         open_content(source, "many.zip", {})
@@ -220,7 +182,7 @@ def test_zip_with_100000_members_is_refused_from_its_end_record() -> None:
 
 
 def test_tar_with_too_many_members_is_refused() -> None:
-    blob = _tar({f"{i}.md": b"" for i in range(50)})
+    blob = tar_bytes({f"{i}.md": b"" for i in range(50)})
     _expect("archive_too_many_members", blob, "many.tar", limits=ArchiveLimits(max_members=20))
 
 
@@ -235,12 +197,12 @@ def _half(blob: bytes) -> bytes:
         ("compressed_truncated", "cut.csv.bz2", _half(bz2.compress(CSV))),
         ("compressed_truncated", "cut.csv.zst", _half(zstandard.ZstdCompressor().compress(CSV))),
         ("compressed_truncated", "cut.csv.xz", _half(lzma.compress(CSV))),
-        ("compressed_truncated", "cut.tar.gz", _half(_tar({"obs.csv": CSV}, "w:gz"))),
+        ("compressed_truncated", "cut.tar.gz", _half(tar_bytes({"obs.csv": CSV}, "w:gz"))),
         ("compressed_corrupt", "fake.csv.gz", b"a;b\n1;2\n"),
         ("compressed_corrupt", "bad.csv.gz", b"\x1f\x8b\x08\x00" + b"\xff" * 200),
-        ("archive_corrupt", "cut.zip", _half(_zip({"obs.csv": CSV}))),
-        ("archive_corrupt", "cut.tar", _tar({"obs.csv": CSV})[:3000]),
-        ("archive_no_data_member", "empty.zip", _zip({})),
+        ("archive_corrupt", "cut.zip", _half(zip_bytes({"obs.csv": CSV}))),
+        ("archive_corrupt", "cut.tar", tar_bytes({"obs.csv": CSV})[:3000]),
+        ("archive_no_data_member", "empty.zip", zip_bytes({})),
     ],
 )
 def test_broken_containers_get_specific_errors(code: str, filename: str, blob: bytes) -> None:
@@ -248,7 +210,7 @@ def test_broken_containers_get_specific_errors(code: str, filename: str, blob: b
 
 
 def test_encrypted_member_is_refused() -> None:
-    blob = bytearray(_zip({"obs.csv": CSV}))
+    blob = bytearray(zip_bytes({"obs.csv": CSV}))
     # Set the "encrypted" flag bit in the local and central headers, as a password-protected zip does.
     for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
         at = blob.find(signature)

@@ -16,21 +16,10 @@ from datawharf.errors import ExtractError
 from datawharf.extract.base import ReadOptions, Sample
 from datawharf.extract.json import JsonExtractor
 from datawharf.extract.jsonl import JsonLinesExtractor
+from tests.support.files import CORPUS, CountingFile
 
-CORPUS = Path("/work/shared/corpus")
 JSON = JsonExtractor()
 JSONL = JsonLinesExtractor()
-
-
-class CountingFile(io.BytesIO):
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.bytes_read = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = super().read(size)
-        self.bytes_read += len(data)
-        return data
 
 
 def _table(extractor: Any, data: bytes, params: dict[str, Any], **options: Any) -> pa.Table:
