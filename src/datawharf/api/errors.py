@@ -55,8 +55,8 @@ def _validation_detail(exc: RequestValidationError) -> dict[str, list[str]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DatawharfError)
     async def _datawharf_error(_request: Request, exc: DatawharfError) -> JSONResponse:
-        if exc.http_status >= 500 and not exc.error_code:
-            log.error("unhandled datawharf error: %s", exc.error_code)
+        if exc.http_status >= 500:  # upstream trouble (or a bug): operators see it without the client
+            log.warning("%s answered %s: %s", exc.error_code, exc.http_status, exc.message)
         return JSONResponse(exc.to_body(), status_code=exc.http_status)
 
     @app.exception_handler(RequestValidationError)

@@ -206,7 +206,7 @@ def policy(
 ) -> None:
     """Print the trust policy and a least-privilege permission policy for --url."""
     with database() as db, db.session() as session:
-        documents = service.policy_documents(session, Settings(), uid, url)
+        documents = service.policy_documents(session, uid, url)
     console.print("Trust policy:")
     console.print_json(json.dumps(documents.trust_policy))
     console.print(f"Permission policy for {url}:", highlight=False)

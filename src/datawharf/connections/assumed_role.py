@@ -21,7 +21,7 @@ from botocore.credentials import RefreshableCredentials
 from botocore.utils import parse_timestamp
 
 from datawharf.connections.identity import STEP, sts_client, translate_sts_error
-from datawharf.errors import ConnectionProblem, DatawharfError
+from datawharf.errors import ConnectionProblem
 from datawharf.settings import Settings
 
 # botocore's own defaults (seconds before expiry): refresh when convenient, then block to refresh.
@@ -129,7 +129,3 @@ def forget(uid: str) -> None:
     with _lock:
         for key in [key for key in _cache if key[0] == uid]:
             del _cache[key]
-
-
-def is_refusal(error: DatawharfError) -> bool:
-    return error.error_code == "role_not_assumable"

@@ -193,7 +193,7 @@ def validate_connection(session: Session, settings: Settings, uid: str, url: str
     return connection
 
 
-def policy_documents(session: Session, settings: Settings, uid: str, url: str) -> PolicyDocuments:
+def policy_documents(session: Session, uid: str, url: str) -> PolicyDocuments:
     """The trust policy and a least-privilege permission policy for ``url`` (an object or a prefix)."""
     connection = get_connection(session, uid)
     location = parse_location(url, base_url=connection.url)

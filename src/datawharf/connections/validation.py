@@ -113,7 +113,7 @@ def check_location(
         with make_client() as client:
             endpoint = client.endpoint_url or f"AWS S3 in {client.region}"
             if not location.bucket:
-                _check_endpoint_only(client, location, report, endpoint, auth_ok_message)
+                _check_endpoint_only(client, report, endpoint, auth_ok_message)
                 return
             if location.is_object:
                 size = _read_first_byte(client, location)
@@ -148,9 +148,7 @@ def check_location(
         report.fail(step, describe_error(error))
 
 
-def _check_endpoint_only(
-    client: S3Client, location: S3Location, report: Report, endpoint: str, auth_ok_message: str
-) -> None:
+def _check_endpoint_only(client: S3Client, report: Report, endpoint: str, auth_ok_message: str) -> None:
     try:
         with translated(client.where()):
             client.raw.list_buckets()

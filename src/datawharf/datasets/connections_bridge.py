@@ -27,7 +27,7 @@ STREAM_CHUNK = 8 * 1024 * 1024
 STREAM_CONCURRENCY = 4
 
 
-def check_connection(session: Session, settings: Settings, uid: str) -> None:
+def check_connection(session: Session, uid: str) -> None:
     """Raises ``connection_not_found`` (404) for an unknown uid."""
     connection_service.get_connection(session, uid)
 

@@ -17,7 +17,7 @@ from datawharf.datasets.metadata import normalize_metadata, title_of
 from datawharf.errors import InvalidInput, NotFound
 from datawharf.settings import Settings
 from datawharf.store.models import new_uid, utcnow
-from datawharf.store.models.datasets import Dataset, Resource
+from datawharf.store.models.datasets import Dataset
 from datawharf.store.warehouse import Warehouse
 
 STATUSES = (
@@ -195,12 +195,3 @@ def delete_dataset(session: Session, settings: Settings, uid: str) -> None:
     session.delete(dataset)
     session.flush()
     Warehouse(settings).remove_dataset(uid)
-
-
-def count_datasets_using_connection(session: Session, connection_uid: str) -> int:
-    """How many datasets read through a connection: the connections service refuses deletes while > 0."""
-
-    query = select(func.count(func.distinct(Resource.dataset_uid))).where(
-        Resource.connection_uid == connection_uid
-    )
-    return session.scalar(query) or 0

@@ -123,7 +123,7 @@ def resolve_connection(session: Session, settings: Settings, connection: Any) ->
         uid = connection["uid"]
         if not isinstance(uid, str):
             raise _invalid("connection.uid must be a string.", "connection")
-        connections_bridge.check_connection(session, settings, uid)
+        connections_bridge.check_connection(session, uid)
         return uid
     return connections_bridge.create_inline_connection(session, settings, connection)
 

@@ -238,7 +238,7 @@ def _register_handlers(client: S3Client, guard: NetGuard) -> None:
     def check_destination(request: Any, **_: Any) -> None:
         guard.check_url(request.url)
 
-    def refuse_region_redirect(request_dict: dict[str, Any], response: Any, operation: Any, **_: Any) -> None:
+    def refuse_region_redirect(request_dict: dict[str, Any], response: Any, **_: Any) -> None:
         if response is None:
             return
         http_response, parsed = response

@@ -197,7 +197,7 @@ def _detail_page(
         connection = service.to_public(db, service.get_connection(db, uid))
         if policy_url:
             try:
-                policy = service.policy_documents(db, settings_of(request), uid, policy_url)
+                policy = service.policy_documents(db, uid, policy_url)
             except DatawharfError as exc:
                 policy_error = exc
     return render(

@@ -112,7 +112,6 @@ def connection_policy(
     connection_uid: str,
     url: str = Query(..., description="The object or prefix the role must read."),
     session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
     _key: ApiKey = Depends(_admin),
 ) -> PolicyDocuments:
-    return service.policy_documents(session, settings, connection_uid, url)
+    return service.policy_documents(session, connection_uid, url)
