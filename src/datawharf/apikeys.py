@@ -101,7 +101,10 @@ def list_keys(session: Session, *, limit: int, offset: int) -> tuple[int, list[A
 def get_key(session: Session, uid: str) -> ApiKey:
     api_key = session.get(ApiKey, uid)
     if api_key is None:
-        raise NotFound(f"No API key with uid {uid!r}.", error_code="apikey_not_found")
+        raise NotFound(
+            f"No API key with uid {uid!r}: list them with GET /apikeys/ or 'datawharf apikeys list'.",
+            error_code="apikey_not_found",
+        )
     return api_key
 
 

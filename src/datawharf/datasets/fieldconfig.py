@@ -143,7 +143,9 @@ def get_configuration(session: Session, dataset_uid: str, uid: str) -> FieldConf
     config = session.get(FieldConfiguration, uid)
     if config is None or config.dataset_uid != dataset_uid:
         raise NotFound(
-            f"No field configuration {uid!r} in dataset {dataset_uid!r}.", error_code="field_not_found"
+            f"No field configuration {uid!r} in dataset {dataset_uid!r}: list them with GET "
+            f"/datasets/{dataset_uid}/fields/.",
+            error_code="field_not_found",
         )
     return config
 

@@ -45,7 +45,11 @@ def _check_params(params: Any) -> dict[str, Any]:
 def get_resource(session: Session, dataset_uid: str, uid: str) -> Resource:
     resource = session.get(Resource, uid)
     if resource is None or resource.dataset_uid != dataset_uid:
-        raise NotFound(f"No resource {uid!r} in dataset {dataset_uid!r}.", error_code="resource_not_found")
+        raise NotFound(
+            f"No resource {uid!r} in dataset {dataset_uid!r}: list them with GET "
+            f"/datasets/{dataset_uid}/resources/.",
+            error_code="resource_not_found",
+        )
     return resource
 
 

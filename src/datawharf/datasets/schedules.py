@@ -37,7 +37,11 @@ def next_run(expression: str, after: datetime) -> datetime:
 def get_schedule(session: Session, dataset_uid: str, uid: str) -> DatasetSchedule:
     schedule = session.get(DatasetSchedule, uid)
     if schedule is None or schedule.dataset_uid != dataset_uid:
-        raise NotFound(f"No schedule {uid!r} in dataset {dataset_uid!r}.", error_code="schedule_not_found")
+        raise NotFound(
+            f"No schedule {uid!r} in dataset {dataset_uid!r}: list them with GET "
+            f"/datasets/{dataset_uid}/schedules/.",
+            error_code="schedule_not_found",
+        )
     return schedule
 
 

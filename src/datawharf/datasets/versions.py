@@ -19,7 +19,11 @@ from datawharf.store.warehouse import Warehouse
 def get_version(session: Session, dataset_uid: str, uid: str) -> DatasetVersion:
     version = session.get(DatasetVersion, uid)
     if version is None or version.dataset_uid != dataset_uid:
-        raise NotFound(f"No version {uid!r} of dataset {dataset_uid!r}.", error_code="version_not_found")
+        raise NotFound(
+            f"No version {uid!r} of dataset {dataset_uid!r}: list them with GET "
+            f"/datasets/{dataset_uid}/versions/.",
+            error_code="version_not_found",
+        )
     return version
 
 
@@ -40,7 +44,8 @@ def restore_version(session: Session, settings: Settings, dataset_uid: str, uid:
     folder = Warehouse(settings).version_dir(dataset_uid, old.data_uid)
     if not folder.is_dir():
         raise InvalidInput(
-            f"Version {uid} cannot be restored: its files are gone from the warehouse ({folder}).",
+            f"Version {uid} cannot be restored: its files are gone from the warehouse ({folder}). Restore "
+            "another version, or publish again.",
             error_code="version_not_restorable",
         )
     now = utcnow()
