@@ -44,6 +44,16 @@ def test_validation_errors_name_the_fields(app_client: TestClient) -> None:
     assert set(body["detail"]) == {"label", "permissions"}
 
 
+def test_a_body_that_is_not_json_says_so_and_where(app_client: TestClient) -> None:
+    response = app_client.post(
+        f"{API}/apikeys/", content=b'{"label": "x",}', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["error_code"], body["message"]) == ("validation_error", "Invalid input in: body.")
+    assert body["detail"]["body"][0].startswith("Not valid JSON at character 14 (")
+
+
 def test_create_retrieve_revoke_and_revoked_key_stops_working(app_client: TestClient) -> None:
     created = app_client.post(f"{API}/apikeys/", json={"label": "robot", "permissions": ["edit_domain"]})
     assert created.status_code == 201

@@ -47,6 +47,12 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 def _validation_detail(exc: RequestValidationError) -> dict[str, list[str]]:
     detail: dict[str, list[str]] = {}
     for error in exc.errors():
+        if error.get("type") == "json_invalid":  # its loc is ("body", <character offset>), not a field
+            reason = str((error.get("ctx") or {}).get("error", "JSON decode error"))
+            position = error.get("loc", ("body", "?"))[-1]
+            message = f"Not valid JSON at character {position} ({reason}): send a JSON document."
+            detail.setdefault("body", []).append(message)
+            continue
         # Never echo the rejected input: it may be a secret typed in the wrong field.
         detail.setdefault(_field_path(tuple(error.get("loc", ()))), []).append(str(error.get("msg")))
     return detail
