@@ -17,6 +17,7 @@ from datawharf.datasets import control, schedules
 from datawharf.datasets.publish import PublishRun, worker_is_dead
 from datawharf.datasets.service import RESTING, RUNNING
 from datawharf.datasets.sources import Locator, default_locator
+from datawharf.errors import DatawharfError
 from datawharf.jobs.runner import JobContext, ThreadPoolRunner
 from datawharf.settings import Settings
 from datawharf.store.db import Database
@@ -86,8 +87,11 @@ class DatasetsRuntime:
                     continue
                 try:
                     control.request_publish(session, dataset.uid, only_if_changed=True)
-                except Exception as exc:  # one bad dataset must not stop the others' schedules
-                    log.warning("scheduled publish of %s not started: %s", dataset.uid, exc)
+                except DatawharfError as exc:  # a refusal (no resource...): the others' schedules go on
+                    log.warning("scheduled publish of %s not started: %s", dataset.uid, exc.message)
+                    continue
+                except Exception:  # a bug: logged with its trace, and still no reason to stop the others
+                    log.exception("scheduled publish of %s failed to start", dataset.uid)
                     continue
                 if dataset.run_uid:
                     submitted.append((dataset.uid, dataset.run_uid))
@@ -105,7 +109,7 @@ class DatasetsRuntime:
         while not self._stop.wait(self.settings.scheduler_interval):
             try:
                 self.tick()
-            except Exception:
+            except Exception:  # the scheduler thread must outlive a failed pass: the next one retries
                 log.exception("scheduler pass failed")
 
 
