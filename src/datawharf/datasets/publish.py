@@ -65,7 +65,8 @@ log = logging.getLogger("datawharf.publish")
 
 KEPT_ERRORS = 100  # per-record errors kept in the status; the count goes on
 ROW_GROUP_ROWS = 262_144
-ROW_GROUP_BYTES = 32 * 1024 * 1024  # the pending group is the biggest buffer: 64 MiB cost ~90 MB of peak RSS
+# The pending group is the biggest buffer of a run: 64 MiB cost ~90 MB of peak RSS more than 16 MiB.
+ROW_GROUP_BYTES = 16 * 1024 * 1024
 PROGRESS_SECONDS = 0.5
 PART_FILE = "part-00000.parquet"
 
