@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support.app import BOOTSTRAP_KEY
 from tests.support.moto import IamMotoServer, IamUser, MotoServer, allow
-from tests.support.processes import free_port, wait_until_answers
+from tests.support.processes import datawharf_serve, serve_log
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -46,32 +44,17 @@ TIMEOUT_MS = 15_000
 
 @contextmanager
 def serve_logging_to_file(home: Path, env: dict[str, str]) -> Iterator[str]:
-    """``datawharf serve`` with its output in ``home/serve.log``.
-
-    Unlike ``tests.support.processes.datawharf_serve`` (stdout to a pipe nobody reads), a browser
-    journey makes hundreds of requests: their access-log lines would fill a pipe and block the server.
-    """
-    port = free_port()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATAWHARF_", "AWS_"))}
-    full_env.update({"DATAWHARF_HOME": str(home), "DATAWHARF_PORT": str(port), "COLUMNS": "200", **env})
-    log_path = home / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "datawharf", "serve"], env=full_env, stdout=log, stderr=subprocess.STDOUT
-        )
-    base_url = f"http://127.0.0.1:{port}"
+    """``datawharf serve`` (``tests.support.processes``), its log kept under ``test-artifacts/`` for a
+    person replaying a failed journey."""
+    base_url = ""
     try:
-        wait_until_answers(f"{base_url}/openapi.json", process)
-        yield base_url
+        with datawharf_serve(home, env) as (base_url, _process):
+            yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(log_path, ARTIFACTS / f"serve-{port}.log")
+        if serve_log(home).exists():
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            port = base_url.rpartition(":")[2] or "unstarted"
+            shutil.copyfile(serve_log(home), ARTIFACTS / f"serve-{port}.log")
 
 
 @pytest.fixture(scope="session")

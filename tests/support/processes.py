@@ -42,7 +42,8 @@ def datawharf_serve(
     Its output goes to ``serve_log(home)``, a file: a pipe nobody reads fills up and blocks the server.
     """
     port = free_port()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DATAWHARF_")}
+    # Neither the developer's datawharf settings nor their AWS profile reach the server under test.
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATAWHARF_", "AWS_"))}
     full_env.update({"DATAWHARF_HOME": str(home), "DATAWHARF_PORT": str(port), "COLUMNS": "200"})
     full_env.update(env or {})
     home.mkdir(parents=True, exist_ok=True)
