@@ -24,6 +24,7 @@ from rich.table import Table
 
 from datawharf.cli.common import console, database, friendly_errors
 from datawharf.datasets import control, preview, resources, service, sources, versions
+from datawharf.datasets.metadata import title_of
 from datawharf.datasets.publish import Counters, PublishRun
 from datawharf.datasets.sources import default_locator
 from datawharf.errors import InvalidInput
@@ -110,11 +111,10 @@ def list_() -> None:
     with database() as db, db.session() as session:
         _total, rows = service.list_datasets(session, limit=1000, offset=0)
         for d in rows:
-            title = d.metadata_.get("default", {}).get("title", {}).get("value") or ""
             table.add_row(
                 d.uid,
                 d.dataset_id,
-                title,
+                title_of(d.metadata_) or "",
                 d.status,
                 "yes" if d.is_published else "no",
                 d.current_version_uid or "",

@@ -91,7 +91,10 @@ def _unsaved(dataset_uid: str | None, extractor: str | None, params: Mapping[str
     )
 
 
-def _check_extractor(extractor: str | None) -> None:
+def _check_request(session: Session, dataset_uid: str | None, extractor: str | None) -> None:
+    """Refuse an unknown dataset or extractor before any request leaves for S3."""
+    if dataset_uid is not None:
+        get_dataset(session, dataset_uid)
     if extractor and extractor not in EXTRACTORS:
         raise InvalidInput(
             f"Unknown extractor {extractor!r}: use one of {', '.join(EXTRACTORS)} (GET /extractors/).",
@@ -112,9 +115,7 @@ def preview_datasource(
     """The reference ``ResourcePreview`` (fields, at most 20 records; with a dataset, its field
     configuration applied), plus the extractor and params used (given ones win, the rest guessed),
     ``bytes_read`` (content the engine pulled) and ``bytes_fetched`` (bytes downloaded from S3)."""
-    if dataset_uid is not None:
-        get_dataset(session, dataset_uid)
-    _check_extractor(extractor)
+    _check_request(session, dataset_uid, extractor)
     with locate(session, settings, datasource) as found:
         result = saved_preview.preview_resource(
             session, settings, lambda _resource: found.located, _unsaved(dataset_uid, extractor, params)
@@ -134,9 +135,7 @@ def guess_datasource_params(
     params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``{"extractor", "params"}``: the reference ``guess_extractor_params`` answer."""
-    if dataset_uid is not None:
-        get_dataset(session, dataset_uid)
-    _check_extractor(extractor)
+    _check_request(session, dataset_uid, extractor)
     with locate(session, settings, datasource) as found:
         name, guessed = saved_preview.guess_for(
             settings, lambda _resource: found.located, _unsaved(dataset_uid, extractor, params)
