@@ -138,6 +138,15 @@ VALUE_SETS = {
         ["2024-01-31T10:00:00+02:00", "2024-01-31T10:00:00"],
         ["hier", "2024-01-31T10:00:00Z"],
     ],
+    "geo_point_2d": [
+        ["48.85,2.35", "-33.9,151.2", None],
+        ["48.85, 2.35", " 48.85,2.35 "],
+        ["48.85,2.35", "-", "n/a"],
+        ["91.0,2.0", "48.0,2.0"],
+        ["nan,nan", "48.0,2.0"],
+        ["48.85;2.35", "1,2,3"],
+        ["48,2", "0,0"],
+    ],
 }
 
 
@@ -163,6 +172,7 @@ def test_the_direct_cast_is_taken_for_clean_columns_only() -> None:
     assert _direct(pa.array(["1.5", "nan"]), "double") is None
     assert _direct(pa.array(["1", "NA"]), "int") is None
     assert _direct(pa.array(["x"]), "geo_point_2d") is None
+    assert _direct(pa.array(["48.85,2.35", None]), "geo_point_2d") is not None
 
 
 def test_dictionary_only_for_repeating_columns() -> None:

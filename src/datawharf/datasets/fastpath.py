@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datawharf.datasets.fieldconfig import FieldSpec
-from datawharf.extract.types import ARROW_TYPES, convert_column
+from datawharf.extract.types import ARROW_TYPES, GEO_POINT, convert_column
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -146,9 +146,28 @@ def _direct(raw: pa.Array, field_type: str) -> pa.Array | None:
             if zoned:
                 return pc.cast(raw, ARROW_TYPES["datetime"])
             return pc.cast(pc.cast(raw, pa.timestamp("us")), ARROW_TYPES["datetime"])
+        if field_type == "geo_point_2d":
+            return _direct_point(raw)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     return None
+
+
+def _direct_point(raw: pa.Array) -> pa.Array | None:
+    """``lat,lon`` split once and cast, as ``convert_column``'s own fast path does after trimming; any
+    value it cannot take (a marker, a space, out of range, NaN) sends the column to the full path."""
+    parts = pc.split_pattern(raw, ",", max_splits=1)
+    if pc.any(pc.not_equal(pc.list_value_length(parts), 2)).as_py():
+        return None
+    lat = pc.cast(pc.list_element(parts, 0), pa.float64())
+    lon = pc.cast(pc.list_element(parts, 1), pa.float64())
+    ok = pc.and_(
+        pc.and_(pc.greater_equal(lat, -90.0), pc.less_equal(lat, 90.0)),
+        pc.and_(pc.greater_equal(lon, -180.0), pc.less_equal(lon, 180.0)),
+    )
+    if not pc.all(ok).as_py():
+        return None
+    return pa.StructArray.from_arrays([lon, lat], fields=list(GEO_POINT), mask=pc.is_null(raw))
 
 
 def convert_batch(
