@@ -1,4 +1,4 @@
-"""``datawharf serve``: the HTTP API (and, later, the backoffice) on the configured host and port."""
+"""``datawharf serve``: the HTTP APIs and the backoffice on the configured host and port."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Credentials as botocore objects: the client factory takes one of these, or None to read anonymously.
 
-Static keys become ``botocore.credentials.Credentials``; the IAM-role issue passes
-``botocore.credentials.RefreshableCredentials`` (AssumeRole, refreshed before expiry) through the same
-door, so the client never knows which kind it signs with.
+Static keys become ``botocore.credentials.Credentials``; IAM-role connections pass
+``botocore.credentials.RefreshableCredentials`` (``connections/assumed_role.py``: AssumeRole, refreshed
+before expiry) through the same door, so the client never knows which kind it signs with.
 """
 
 from __future__ import annotations
