@@ -12,6 +12,7 @@ import logging
 import threading
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from datawharf.datasets import control, schedules
 from datawharf.datasets.publish import PublishRun, worker_is_dead
@@ -49,6 +50,27 @@ class DatasetsRuntime:
         self.runner.shutdown(wait=True)
 
     # --- runs ------------------------------------------------------------------------------------
+
+    def publish(self, session: Session, dataset_uid: str, *, only_if_changed: bool = False) -> Dataset:
+        """Queue a publish and hand it to a worker: what the API and the backoffice do.
+
+        Commits first: the worker's own session must see the dataset ``queued`` before it starts.
+        """
+        dataset = control.request_publish(session, dataset_uid, only_if_changed=only_if_changed)
+        run_uid = dataset.run_uid
+        session.commit()
+        if run_uid is not None:
+            self.submit_run(dataset_uid, run_uid)
+        return dataset
+
+    def abort(self, session: Session, dataset_uid: str) -> Dataset:
+        """Ask the dataset's run to stop (committed first, as for ``publish``) and signal its worker."""
+        dataset = control.request_abort(session, dataset_uid)
+        run_uid = dataset.run_uid
+        session.commit()
+        if run_uid is not None:
+            self.abort_run(run_uid)
+        return dataset
 
     def submit_run(self, dataset_uid: str, run_uid: str) -> None:
         def job(context: JobContext) -> None:

@@ -215,10 +215,7 @@ def _act(request: Request, current: Visitor, uid: str, permission: str, action: 
 def start_publish(request: Request, uid: str) -> None:
     """Queue a publish and hand it to the app's workers (what ``POST .../publish/`` does)."""
     with database_of(request).session() as db:
-        run_uid = control.request_publish(db, uid).run_uid
-    runtime = getattr(request.app.state, "datasets_runtime", None)
-    if runtime is not None and run_uid is not None:
-        runtime.submit_run(uid, run_uid)
+        request.app.state.datasets_runtime.publish(db, uid)
 
 
 @router.post("/{uid}/publish", dependencies=[Depends(csrf_checked)])
@@ -236,10 +233,7 @@ def abort(request: Request, current: Current, uid: str) -> Response:
     try:
         current.require("publish_dataset")
         with database_of(request).session() as db:
-            run_uid = control.request_abort(db, uid).run_uid
-        runtime = getattr(request.app.state, "datasets_runtime", None)
-        if runtime is not None and run_uid is not None:
-            runtime.abort_run(run_uid)
+            request.app.state.datasets_runtime.abort(db, uid)
     except DatawharfError as error:
         return dataset_page_with_error(request, current, uid, error)
     return redirect(f"{BASE}/datasets/{uid}")

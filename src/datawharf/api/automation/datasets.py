@@ -13,6 +13,7 @@ from datawharf.api.deps import get_session, get_settings, require
 from datawharf.api.pagination import Page, page_params, paginated
 from datawharf.datasets import control, service
 from datawharf.datasets.control import aware
+from datawharf.datasets.runtime import DatasetsRuntime
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
 from datawharf.store.models.datasets import Dataset
@@ -54,8 +55,8 @@ class Ok(BaseModel):
     detail: str = "ok"
 
 
-def get_runtime(request: Request) -> Any:
-    return getattr(request.app.state, "datasets_runtime", None)
+def get_runtime(request: Request) -> DatasetsRuntime:
+    return request.app.state.datasets_runtime
 
 
 @router.get("/", operation_id="list-datasets", summary="List datasets")
@@ -132,12 +133,7 @@ def publish_dataset(
     session: Session = Depends(get_session),
     _key: ApiKey = Depends(require("publish_dataset")),
 ) -> Ok:
-    dataset = control.request_publish(session, dataset_uid, only_if_changed=only_if_changed)
-    run_uid = dataset.run_uid
-    session.commit()  # the worker must see "queued" before it starts
-    runtime = get_runtime(request)
-    if runtime is not None and run_uid is not None:
-        runtime.submit_run(dataset_uid, run_uid)
+    get_runtime(request).publish(session, dataset_uid, only_if_changed=only_if_changed)
     return Ok()
 
 
@@ -148,12 +144,7 @@ def abort_dataset(
     session: Session = Depends(get_session),
     _key: ApiKey = Depends(require("publish_dataset")),
 ) -> Ok:
-    dataset = control.request_abort(session, dataset_uid)
-    run_uid = dataset.run_uid
-    session.commit()
-    runtime = get_runtime(request)
-    if runtime is not None and run_uid is not None:
-        runtime.abort_run(run_uid)
+    get_runtime(request).abort(session, dataset_uid)
     return Ok()
 
 
