@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -38,7 +38,7 @@ class CreatedKey:
     """The one moment the clear key exists: returned once, never stored."""
 
     api_key: ApiKey
-    key: str
+    key: str = field(repr=False)  # never in a log line or a traceback that prints the object
 
 
 def _check_permissions(permissions: list[str]) -> list[str]:

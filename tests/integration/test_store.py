@@ -36,6 +36,8 @@ def test_key_is_stored_hashed(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
     database = open_database(settings)
     with database.session() as session:
-        clear = apikeys.create_key(session, "ops", []).key
+        created = apikeys.create_key(session, "ops", [])
+        clear = created.key
+        assert clear not in repr(created)
     database.dispose()
     assert clear.encode() not in (tmp_path / "datawharf.db").read_bytes()

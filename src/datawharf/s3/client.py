@@ -135,7 +135,7 @@ class S3Client:
     endpoint_url: str | None
     region: str
     addressing_style: AddressingStyle
-    headers: tuple[tuple[str, str], ...] = field(default=())
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # values are secrets
 
     def where(self, bucket: str | None = None, key: str | None = None) -> Where:
         return Where(
