@@ -217,3 +217,13 @@ def test_stopping_early_releases_the_threads() -> None:
     first = next(batches)
     assert first.num_rows > 0
     batches.close()  # must not hang on the reader thread waiting for a slot
+
+
+def test_ascii_blocks_skip_the_utf8_check_and_others_keep_it() -> None:
+    ascii_rows = b"a,b\n" + b"".join(b"%d,plain %d\n" % (i, i) for i in range(20_000))
+    got, _ = _parallel(ascii_rows, {"separator": ","}, 4096)
+    assert got.num_rows == 20_000 and got.column("b")[5].as_py() == "plain 5"
+    # A late block with an invalid byte is not ASCII: checked, and refused as before.
+    with pytest.raises(ExtractError) as raised:
+        _parallel(ascii_rows + b"9,caf\xe9\n", {"separator": ","}, 4096)
+    assert raised.value.error_code == "invalid_encoding"

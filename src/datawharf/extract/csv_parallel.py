@@ -162,7 +162,7 @@ class ParallelCsvRead:
         self.blocks = 0
 
     # -- the parse of one block (pool threads) --------------------------------------------------------
-    def _parse_block(self, data: bytes | memoryview, skip_rows: int) -> pa.RecordBatch:
+    def _parse_block(self, data: bytes | memoryview, skip_rows: int, ascii: bool = False) -> pa.RecordBatch:
         seq = self.sequential
         columns = [f"c{i}" for i in range(seq.width)]
         repaired: list[tuple[int, list[str | None]]] = []
@@ -194,6 +194,8 @@ class ParallelCsvRead:
         )
         convert_options = pacsv.ConvertOptions(
             column_types=dict.fromkeys(columns, pa.string()),
+            # ASCII is valid UTF-8: the check, a third of the parse, can go (1 ms to know for 4 MiB).
+            check_utf8=not ascii,
             null_values=[""],
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
@@ -226,7 +228,7 @@ class ParallelCsvRead:
 
     # -- cutting the stream (the reader thread) -------------------------------------------------------
     def _cut_blocks(self, prefix: bytes, submit: Any, stop: threading.Event) -> tuple[bytes, bool] | None:
-        """Feeds ``submit(data, skip_rows)`` with record-aligned blocks; returns None at the end of the
+        """Feeds ``submit(data, skip_rows, ascii)`` with record-aligned blocks; returns None at the end of the
         stream, or ``(rest of the buffer, eof)`` when the sequential reader must take over."""
         skip_rows = self.sequential.skip + (1 if self.params["headers_first_row"] else 0)
         buffer = prefix
@@ -264,7 +266,8 @@ class ParallelCsvRead:
                 want *= 2
                 continue
             # A view, not a copy: the block's bytes stay those of the buffer while it is parsed.
-            submit(memoryview(buffer)[:cut] if cut < len(buffer) else buffer, skip_rows)
+            ascii = self.codec == "utf-8" and buffer.isascii()
+            submit(memoryview(buffer)[:cut] if cut < len(buffer) else buffer, skip_rows, ascii)
             self.blocks += 1
             offset += cut
             skip_rows = 0
@@ -287,11 +290,11 @@ class ParallelCsvRead:
         handoff: dict[str, Any] = {}
         done = object()
 
-        def submit(data: bytes | memoryview, skip_rows: int) -> None:
+        def submit(data: bytes | memoryview, skip_rows: int, ascii: bool) -> None:
             while not slots.acquire(timeout=0.1):
                 if stop.is_set():
                     raise _Stopped
-            results.put(pool.submit(self._parse_block, data, skip_rows))
+            results.put(pool.submit(self._parse_block, data, skip_rows, ascii))
 
         def cut() -> None:
             try:
