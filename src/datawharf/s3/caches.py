@@ -11,7 +11,10 @@ and overlapping parallel ranged GETs with bounded memory.
   and forth between a head and a tail costs nothing.
 - ``StreamingCache`` (publish): the object cut into fixed chunks; the chunk being read and the next
   ``concurrency - 1`` are fetched in parallel by a thread pool, so the network overlaps parsing, and
-  memory stays at ``concurrency × chunk_size``.
+  memory stays at ``concurrency × chunk_size``. The last chunk is the exception: a jump to it (a
+  Parquet footer, a zip central directory) fetches it alone and keeps it, without dropping the chunks
+  read ahead, so a reader that reads the footer and then the body fetches the object once (one chunk
+  more of memory).
 """
 
 from __future__ import annotations
@@ -167,7 +170,8 @@ class StreamingCache(BaseCache):
     def _window(self, first: int) -> None:
         """Hold chunks [first, first + concurrency): drop the others, start the missing ones."""
         last = min(self._chunk_count, first + self.concurrency)
-        for index in [i for i in self._chunks if not first <= i < last]:
+        tail = self._chunk_count - 1
+        for index in [i for i in self._chunks if not first <= i < last and i != tail]:
             self._chunks.pop(index).cancel()
         for index in range(first, last):
             if index not in self._chunks:
@@ -188,7 +192,12 @@ class StreamingCache(BaseCache):
                 self.hits += 1
             else:
                 self.misses += 1
-            self._window(index)
+            if index == self._chunk_count - 1 and index not in self._chunks:
+                # a jump to the tail: fetch it alone, keep the window (see the module docstring)
+                self._chunks[index] = self._pool.submit(self._fetch_chunk, index)
+                self.peak_chunks = max(self.peak_chunks, len(self._chunks))
+            else:
+                self._window(index)
             data = self._chunks[index].result()
             offset = index * self.chunk_size
             lo, hi = max(start - offset, 0), min(end - offset, len(data))
