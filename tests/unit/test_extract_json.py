@@ -175,7 +175,13 @@ def _peak_memory(extractor: Any, path: Path, count: int) -> tuple[int, int]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("extractor", [JSON, JSONL])
-def test_full_read_streams_with_bounded_memory(extractor: Any, tmp_path: Path) -> None:
+def test_full_read_streams_with_bounded_memory(
+    extractor: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datawharf.extract import _jsonl_blocks
+
+    # JSON Lines publishes by blocks of 8 MiB, more than these files: blocks scaled down to them
+    monkeypatch.setattr(_jsonl_blocks, "BLOCK_BYTES", 128 * 1024)
     _peak_memory(extractor, tmp_path / "warm.json", 10)  # lazy imports are not the reader's memory
     small_peak, _small_size = _peak_memory(extractor, tmp_path / "small.json", 12_000)
     big_peak, big_size = _peak_memory(extractor, tmp_path / "big.json", 48_000)

@@ -1,4 +1,7 @@
-"""``jsonl``: JSON Lines / NDJSON, one record per line, read line by line.
+"""``jsonl``: JSON Lines / NDJSON, one record per line.
+
+A preview reads line by line; a publish reads line-aligned blocks parsed by Arrow (``_jsonl_blocks``),
+a block Arrow cannot read as this module would falling back to the line-by-line path.
 
 Lines are cut from fixed-size chunks, so a line longer than ``MAX_LINE_BYTES`` (a 2 GB single line) is
 refused after reading that much, never held whole. Blank lines are skipped; a leading byte order mark
@@ -9,6 +12,7 @@ JSON Lines layout); other arrays are named by position.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -17,6 +21,7 @@ from typing import Any, BinaryIO, ClassVar
 import pyarrow as pa
 
 from datawharf.errors import ExtractError
+from datawharf.extract._jsonl_blocks import all_lines, blocks, full_batches
 from datawharf.extract._jsonstream import MAX_JSON_DEPTH
 from datawharf.extract._records import dict_batches, filename_constants, plain
 from datawharf.extract.base import ExtractorParameter, ReadOptions, Sample
@@ -56,9 +61,26 @@ class JsonLinesExtractor:
     def read(
         self, stream: BinaryIO, params: dict[str, Any], options: ReadOptions
     ) -> Iterator[pa.RecordBatch]:
-        chunk = 16 * 1024 if options.max_records is not None else 128 * 1024
-        rows = _records(_lines(stream, chunk))
-        return dict_batches(rows, options, constants=filename_constants(params, options))
+        constants = filename_constants(params, options)
+        if options.max_records is not None:  # a preview stops after a few lines: no block worth parsing
+            return dict_batches(_records(_lines(stream, 16 * 1024)), options, constants=constants)
+        return _full(stream, options, constants)
+
+
+def _full(
+    stream: BinaryIO, options: ReadOptions, constants: dict[str, str] | None
+) -> Iterator[pa.RecordBatch]:
+    """A publish: blocks parsed by Arrow (``_jsonl_blocks``); the compact layout (a header array, then
+    arrays) keeps the line-by-line path, its header being state across the whole file."""
+    parts = blocks(stream, MAX_LINE_BYTES)
+    head = next(parts, None)
+    if head is None:
+        raise ExtractError("The file is empty: there is nothing to read.", error_code="empty_file")
+    parts = itertools.chain([head], parts)
+    if head[1].lstrip(b" \t\r\n\x1e")[:1] == b"[":
+        yield from dict_batches(_records(all_lines(parts)), options, constants=constants)
+    else:
+        yield from full_batches(parts, options, constants, _records)
 
 
 def _lines(stream: BinaryIO, chunk: int) -> Iterator[tuple[int, bytes]]:
@@ -101,9 +123,10 @@ def _lines(stream: BinaryIO, chunk: int) -> Iterator[tuple[int, bytes]]:
             return
 
 
-def _records(lines: Iterator[tuple[int, bytes]]) -> Iterator[dict[str, Any]]:
+def _records(lines: Iterator[tuple[int, bytes]], *, first: bool = True) -> Iterator[dict[str, Any]]:
+    """``first``: these lines start the file (a header may come first; none at all is an empty file)."""
     header: list[str] | None = None
-    seen_any = False
+    seen_any = not first
     number = 0
     for number, line in lines:
         try:
@@ -144,7 +167,7 @@ def _records(lines: Iterator[tuple[int, bytes]]) -> Iterator[dict[str, Any]]:
         else:
             yield {"value": value}
         seen_any = True
-    if not number:
+    if not number and first:
         raise ExtractError("The file is empty: there is nothing to read.", error_code="empty_file")
 
 
