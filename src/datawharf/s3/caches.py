@@ -11,10 +11,10 @@ and overlapping parallel ranged GETs with bounded memory.
   and forth between a head and a tail costs nothing.
 - ``StreamingCache`` (publish): the object cut into fixed chunks; the chunk being read and the next
   ``concurrency - 1`` are fetched in parallel by a thread pool, so the network overlaps parsing, and
-  memory stays at ``concurrency × chunk_size``. The last chunk is the exception: a jump to it (a
-  Parquet footer, a zip central directory) fetches it alone and keeps it, without dropping the chunks
-  read ahead, so a reader that reads the footer and then the body fetches the object once (one chunk
-  more of memory).
+  memory stays at ``concurrency × chunk_size``. The last two chunks are the exception (two: the last
+  one may be a few bytes, and a footer then spans both): a jump to them (a Parquet footer, a zip central
+  directory) fetches them alone and keeps them, without dropping the chunks read ahead, so a reader
+  that reads the footer and then the body fetches the object once (two chunks more of memory).
 """
 
 from __future__ import annotations
@@ -159,6 +159,7 @@ class StreamingCache(BaseCache):
         self.chunk_size = chunk_size
         self.concurrency = concurrency
         self._chunk_count = -(-size // chunk_size)
+        self._tail = max(1, self._chunk_count - 2)  # the first chunk kept for footers (docstring)
         self._chunks: dict[int, Future[bytes]] = {}
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="datawharf-s3-range")
         self.peak_chunks = 0  # most chunks held at once: the memory bound, observable by tests
@@ -170,8 +171,7 @@ class StreamingCache(BaseCache):
     def _window(self, first: int) -> None:
         """Hold chunks [first, first + concurrency): drop the others, start the missing ones."""
         last = min(self._chunk_count, first + self.concurrency)
-        tail = self._chunk_count - 1
-        for index in [i for i in self._chunks if not first <= i < last and i != tail]:
+        for index in [i for i in self._chunks if not first <= i < last and i < self._tail]:
             self._chunks.pop(index).cancel()
         for index in range(first, last):
             if index not in self._chunks:
@@ -192,7 +192,7 @@ class StreamingCache(BaseCache):
                 self.hits += 1
             else:
                 self.misses += 1
-            if index == self._chunk_count - 1 and index not in self._chunks:
+            if index >= self._tail and index not in self._chunks:
                 # a jump to the tail: fetch it alone, keep the window (see the module docstring)
                 self._chunks[index] = self._pool.submit(self._fetch_chunk, index)
                 self.peak_chunks = max(self.peak_chunks, len(self._chunks))
