@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from datawharf.extract.archive import open_content
 from datawharf.extract.base import ReadOptions
@@ -29,14 +30,19 @@ def _parquet(rows: int) -> bytes:
     return out.getvalue()
 
 
-def test_parquet_publish_fetches_the_object_once(s3_bucket: S3Bucket, settings: Settings) -> None:
-    body = _parquet(300_000)  # about 4.6 MiB: five 1 MiB chunks, more than the read-ahead window
+@pytest.mark.parametrize("tiny_last_chunk", [False, True])
+def test_parquet_publish_fetches_the_object_once(
+    s3_bucket: S3Bucket, settings: Settings, tiny_last_chunk: bool
+) -> None:
+    body = _parquet(300_000)  # about 5.7 MiB: six 1 MiB chunks, more than the read-ahead window
     assert 4 * MiB < len(body) < 6 * MiB
+    # a last chunk of 10 kB: the footer read starts in the chunk before it
+    chunk = (len(body) - 10_000) // 5 if tiny_last_chunk else 1 * MiB
     s3_bucket.put("table.parquet", body)
     with (
         make_client(settings, endpoint_url=s3_bucket.server.endpoint_url, credentials=CREDS) as client,
         open_object(
-            client, s3_bucket.name, "table.parquet", access="stream", chunk_size=1 * MiB, concurrency=3
+            client, s3_bucket.name, "table.parquet", access="stream", chunk_size=chunk, concurrency=3
         ) as raw,
     ):
         # the publish path: open_content peeks the head, the extractor jumps to the footer, then reads on
