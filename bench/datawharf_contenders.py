@@ -191,7 +191,7 @@ def _publish(database: Any, settings: Any, dataset_uid: str) -> Any:
         dataset = service.get_dataset(session, dataset_uid)
         published = catalog.get_published(session, dataset.dataset_id, settings)
         if outcome != "idle" or published is None:
-            raise RuntimeError(f"publish of {dataset_id} ended {outcome}: {dataset.message}")
+            raise RuntimeError(f"publish of {dataset_id} ended {outcome}: {dataset.status_message}")
     return published
 
 
