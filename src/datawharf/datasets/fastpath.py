@@ -5,6 +5,10 @@ writer: Arrow compute and the Parquet writer release the GIL, so conversion and 
 while the parallel CSV reader's threads parse on the other. ``ahead`` stays at one on a 2-core machine
 (measured: more costs memory, not time); a bigger machine can raise it and ``workers``.
 
+The Parquet writer runs on a thread of its own (``BackgroundWriter``): while it encodes and compresses
+one row group, the next batches are parsed and converted. Writing in the consumer's thread made every
+row group a pause of ~40 ms in which the parsers, out of free slots, idled a core.
+
 The conversion is ``extract.types.convert_column`` column by column, unchanged, so a published value and
 its per-record error are those of the sequential run. Two shortcuts with the same results: a text column
 that holds no empty string (the parallel CSV reader already made empty cells null) is its own
@@ -24,6 +28,7 @@ from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from datawharf.datasets.fieldconfig import FieldSpec
 from datawharf.extract.types import ARROW_TYPES, GEO_POINT, convert_column
@@ -196,3 +201,50 @@ def convert_batch(
             failures.append(Failure(spec, raw, failed, count))
         columns.append(values)
     return Converted(pa.RecordBatch.from_arrays(columns, schema=schema), batch.num_rows, failures)
+
+
+class BackgroundWriter:
+    """A ``ParquetWriter`` fed row group by row group, each written on one background thread.
+
+    At most one row group is being written while the caller builds the next: ``write`` waits for the
+    previous one first (and raises its error), so memory holds two groups at most. ``after_write`` runs
+    on the writer thread after each group (the warehouse's room check), its exception delivered the same
+    way.
+    """
+
+    def __init__(self, writer: pq.ParquetWriter, after_write: Callable[[], None] | None = None) -> None:
+        self.writer = writer
+        self.after_write = after_write
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="datawharf-parquet-write")
+        self._pending: Future[None] | None = None
+
+    def _write(self, table: pa.Table) -> None:
+        self.writer.write_table(table, row_group_size=max(1, table.num_rows))
+        if self.after_write is not None:
+            self.after_write()
+
+    def wait(self) -> None:
+        """Until the row group in writing is written; raises what writing it raised."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def write(self, table: pa.Table) -> None:
+        self.wait()
+        self._pending = self._pool.submit(self._write, table)
+
+    def close(self) -> None:
+        """Writes what is pending and the footer; the thread is gone afterwards, whatever happened."""
+        try:
+            self.wait()
+            self.writer.close()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def abandon(self) -> None:
+        """After a failure: stop without raising; the file is discarded by the caller."""
+        with contextlib.suppress(Exception):
+            self.wait()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with contextlib.suppress(Exception):
+            self.writer.close()

@@ -41,7 +41,13 @@ import pyarrow.parquet as pq
 from sqlalchemy import select, update
 
 from datawharf.datasets.control import claim_run
-from datawharf.datasets.fastpath import convert_batch, dictionary_columns, ordered_map, tune_memory_pool
+from datawharf.datasets.fastpath import (
+    BackgroundWriter,
+    convert_batch,
+    dictionary_columns,
+    ordered_map,
+    tune_memory_pool,
+)
 from datawharf.datasets.fieldconfig import FieldSpec, apply_configurations, stack
 from datawharf.datasets.metadata import touch_modified
 from datawharf.datasets.resources import fingerprint
@@ -389,8 +395,11 @@ class PublishRun:
         dictionary = next(
             (dictionary_columns(s.first, s.names, fields) for s in sources if s.first is not None), []
         )
-        writer = pq.ParquetWriter(
-            sink, schema, compression="zstd", write_statistics=True, use_dictionary=dictionary
+        writer = BackgroundWriter(
+            pq.ParquetWriter(
+                sink, schema, compression="zstd", write_statistics=True, use_dictionary=dictionary
+            ),
+            after_write=lambda: self.warehouse.check_room(used_before, sink.tell()),
         )
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
@@ -401,10 +410,8 @@ class PublishRun:
             nonlocal pending, pending_rows, pending_bytes
             if not pending:
                 return
-            table = pa.Table.from_batches(pending, schema)
-            writer.write_table(table, row_group_size=max(1, table.num_rows))
+            writer.write(pa.Table.from_batches(pending, schema))
             pending, pending_rows, pending_bytes = [], 0, 0
-            self.warehouse.check_room(used_before, sink.tell())
 
         try:
             for source in sources:
@@ -436,8 +443,7 @@ class PublishRun:
             sink.close()
             self.warehouse.check_room(used_before, size)
         except BaseException:
-            with contextlib.suppress(Exception):
-                writer.close()
+            writer.abandon()
             with contextlib.suppress(Exception):
                 sink.close()
             raise
