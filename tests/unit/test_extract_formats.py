@@ -295,6 +295,28 @@ def test_parquet_preview_reads_the_footer_and_the_first_row_group_only() -> None
     assert source.bytes_read < len(data) / 10, (source.bytes_read, len(data))
 
 
+def test_parquet_preview_reads_the_first_pages_not_the_whole_first_row_group() -> None:
+    # One row group of 1 MiB pages in three columns (about 9 MiB): a preview of 20 records needs the
+    # first page of each column, not the group.
+    rows = 300_000
+    table = pa.table(
+        {
+            "id": pa.array(range(rows), pa.int64()),
+            "code": [f"c{i:09d}" for i in range(rows)],
+            "note": [f"{i * 7919 % 1000003:x}-{i}" for i in range(rows)],
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, row_group_size=rows, compression="none", use_dictionary=False)
+    data = buffer.getvalue()
+    source = CountingFile(data)
+    preview = pa.Table.from_batches(list(PARQUET.read(source, {}, ReadOptions(max_records=20))))
+    assert preview.column("note").to_pylist()[:2] == ["0-0", "1eef-1"]
+    assert preview.num_rows == 20
+    # 3 first pages (1 MiB each at most) plus the footer, against ~9 MiB for the group.
+    assert source.bytes_read < 3.5 * 2**20 < len(data) / 2, (source.bytes_read, len(data))
+
+
 # -- bad input -------------------------------------------------------------------------------------
 def _fails(
     code: str, extractor: Any, data: bytes, filename: str, params: dict[str, Any] | None = None

