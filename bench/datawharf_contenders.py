@@ -54,12 +54,16 @@ PRELOAD = (
 )
 
 
+#: In the bench's environment for the peers only: datawharf does not depend on them (``bench.child``).
+ABSENT = ("pandas", "polars", "s3fs")
+
+
 def datawharf_contenders() -> list[Contender]:
     """datawharf's preview and publish, on every format."""
     return [
-        Contender(TOOL, "preview", f"{HERE}:datawharf_preview", FORMATS, PRELOAD),
-        Contender(COLD, "preview", f"{HERE}:datawharf_preview_cold", FORMATS, PRELOAD),
-        Contender(TOOL, "import", f"{HERE}:datawharf_publish", FORMATS, PRELOAD),
+        Contender(TOOL, "preview", f"{HERE}:datawharf_preview", FORMATS, PRELOAD, absent=ABSENT),
+        Contender(COLD, "preview", f"{HERE}:datawharf_preview_cold", FORMATS, PRELOAD, absent=ABSENT),
+        Contender(TOOL, "import", f"{HERE}:datawharf_publish", FORMATS, PRELOAD, absent=ABSENT),
     ]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from bench.child import ABSENT_PREFIX
 from bench.objects import Contender, S3Object
 from bench.server import BenchServer
 
@@ -78,6 +79,7 @@ def run_once(
     out_dir.mkdir(parents=True)
     command = [sys.executable, "-m", "bench.child", contender.function, obj.to_json(), str(out_dir)]
     command += contender.preload
+    command += [f"{ABSENT_PREFIX}{package}" for package in contender.absent]
     if profile_to is not None:
         profile_to.parent.mkdir(parents=True, exist_ok=True)
         py_spy = Path(sys.executable).with_name("py-spy")

@@ -57,3 +57,6 @@ class Contender:
     formats: tuple[str, ...]
     preload: tuple[str, ...] = ()
     note: str = ""
+    #: Packages in the bench's environment (for other contenders) that this tool does not depend on:
+    #: hidden from its process, which then runs as the tool's own install would.
+    absent: tuple[str, ...] = ()

@@ -218,6 +218,41 @@ def test_child_reports_a_failing_contender_as_an_error(tmp_path: Path) -> None:
     assert "absent.csv" in run.error or "NoSuchKey" in run.error or "not found" in run.error.lower()
 
 
+def test_child_hides_the_packages_a_contender_does_not_depend_on(tmp_path: Path) -> None:
+    """An ``absent`` package cannot be imported in the contender's process, as where it is not installed
+    (so pyarrow's first array does not load pandas for datawharf's contender); the rest runs as usual."""
+    import os
+    import subprocess
+
+    from bench.child import ABSENT_PREFIX
+    from bench.datawharf_contenders import ABSENT, datawharf_contenders
+    from bench.objects import S3Object
+
+    assert all(c.absent == ABSENT and "pandas" in c.absent for c in datawharf_contenders())
+    (tmp_path / "probe_contender.py").write_text(
+        "import sys\n"
+        "def probe(obj, out_dir):\n"
+        "    import pyarrow as pa\n"
+        "    pa.array([1])\n"
+        "    try:\n"
+        "        import pandas\n"
+        "        error = None\n"
+        "    except ModuleNotFoundError as exc:\n"
+        "        error = exc.name\n"
+        "    return {'loaded': 'pandas' in sys.modules, 'error': error, 'key': obj.key}\n"
+    )
+    obj = S3Object("http://127.0.0.1:1", "bench", "k.csv", 1, 1, "csv", 1)
+    command = [sys.executable, "-m", "bench.child", "probe_contender:probe", obj.to_json(), str(tmp_path)]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO_ROOT)])}
+    for absent, expected in (([f"{ABSENT_PREFIX}pandas"], (False, "pandas")), ([], (True, None))):
+        done = subprocess.run(
+            command + absent, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, check=True
+        )
+        result = json.loads(done.stdout.splitlines()[-1])["result"]
+        assert (result["loaded"], result["error"]) == expected, absent
+        assert result["key"] == "k.csv"
+
+
 def test_datawharf_contenders_once_on_every_format(tmp_path: Path) -> None:
     """datawharf's preview (the API's core call) and publish (create + publish, as the CLI does) once on
     each 1 MiB object, against the real localbucket server: every row kept, the types right where peers

@@ -42,6 +42,7 @@ WORKERS = 2
 AHEAD = 1
 
 _tuned = threading.Lock()
+JEMALLOC_DECAY_MS = 100
 
 
 def tune_memory_pool() -> str:
@@ -49,13 +50,17 @@ def tune_memory_pool() -> str:
 
     A publish allocates and frees blocks on half a dozen threads; mimalloc keeps each thread's freed
     pages, jemalloc gives them back after its decay. Measured on a 256 MiB publish: peak RSS 436 ->
-    386 MB, and a third of the system time (fewer fresh pages to fault in). A backend chosen on purpose
+    386 MB, and a third of the system time (fewer fresh pages to fault in). The decay is shortened
+    from Arrow's default (1 s, longer than a whole publish of 256 MiB) to ``JEMALLOC_DECAY_MS``: freed
+    pages go back within a few blocks, 40 MB less at peak for no measurable time (0 ms saves 40 MB
+    more but re-faults every block: +15% of the run). A backend chosen on purpose
     (``ARROW_DEFAULT_MEMORY_POOL=system``) is kept; so is mimalloc where jemalloc is not built in.
     """
     with _tuned:
         if pa.default_memory_pool().backend_name == "mimalloc":
             with contextlib.suppress(NotImplementedError):  # a pyarrow built without jemalloc
                 pa.set_memory_pool(pa.jemalloc_memory_pool())
+                pa.jemalloc_set_decay_ms(JEMALLOC_DECAY_MS)
         return pa.default_memory_pool().backend_name
 
 

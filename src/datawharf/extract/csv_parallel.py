@@ -236,16 +236,8 @@ class ParallelCsvRead:
         want = self.first_block_bytes
         offset = 0
         while not stop.is_set():
-            parts = [buffer]
-            size = len(buffer)
-            while size < want and not eof:
-                chunk = self.stream.read(max(want - size, 64 * 1024))
-                if not chunk:
-                    eof = True
-                    break
-                parts.append(chunk)
-                size += len(chunk)
-            buffer = parts[0] if len(parts) == 1 else b"".join(parts)
+            if len(buffer) < want and not eof:
+                buffer, eof = self._fill(buffer, want)
             if not buffer:
                 return None
             start = len(codecs.BOM_UTF8) if not self.blocks and buffer.startswith(codecs.BOM_UTF8) else 0
@@ -276,6 +268,23 @@ class ParallelCsvRead:
             if eof and not buffer:
                 return None
         return None
+
+    def _fill(self, rest: bytes | bytearray, want: int) -> tuple[bytearray, bool]:
+        """``rest`` followed by stream bytes up to ``want`` in all, in one new buffer; and whether the
+        stream ended. The stream reads straight into the buffer (``readinto``): one copy of each byte
+        from the S3 chunks or the inflater, not a read and then a join."""
+        buffer = bytearray(want)
+        buffer[: len(rest)] = rest
+        filled, eof = len(rest), False
+        with memoryview(buffer) as view:
+            while filled < want:
+                count = self.stream.readinto(view[filled:])
+                if not count:
+                    eof = True
+                    break
+                filled += count
+        del buffer[filled:]
+        return buffer, eof
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         if not parallel_eligible(self.params, self.options):

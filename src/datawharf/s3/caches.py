@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from datawharf.errors import InvalidInput
@@ -65,6 +65,16 @@ class BaseCache:
         if start >= end:
             return b""
         return self._fetch(start, end)
+
+    def fetch_into(self, start: int, view: memoryview) -> int:
+        """Copies ``[start, start + len(view))`` (clamped to the size) into ``view``; returns the count.
+
+        Where the cache holds the bytes, a single copy into the caller's buffer (a publish's CSV blocks)
+        instead of a slice and then the caller's join.
+        """
+        data = self.fetch(start, start + len(view))
+        view[: len(data)] = data
+        return len(data)
 
     def buffered(self, start: int) -> tuple[bytes, int]:
         """The block in memory holding ``start``, and where ``start`` is in it; ``(b"", 0)`` if none.
@@ -184,9 +194,9 @@ class StreamingCache(BaseCache):
             return b"", 0
         return future.result(), start % self.chunk_size
 
-    def _fetch(self, start: int, end: int) -> bytes:
+    def _pieces(self, start: int, end: int) -> Iterator[memoryview]:
+        """Views (no copy) of the chunks' bytes that make ``[start, end)``, in order."""
         first, last = start // self.chunk_size, (end - 1) // self.chunk_size
-        parts: list[bytes] = []
         for index in range(first, last + 1):
             if index in self._chunks and self._chunks[index].done():
                 self.hits += 1
@@ -200,9 +210,21 @@ class StreamingCache(BaseCache):
                 self._window(index)
             data = self._chunks[index].result()
             offset = index * self.chunk_size
-            lo, hi = max(start - offset, 0), min(end - offset, len(data))
-            parts.append(data if (lo, hi) == (0, len(data)) else data[lo:hi])
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+            yield memoryview(data)[max(start - offset, 0) : min(end - offset, len(data))]
+
+    def _fetch(self, start: int, end: int) -> bytes:
+        parts = list(self._pieces(start, end))
+        if len(parts) == 1 and len(parts[0]) == len(parts[0].obj):
+            return parts[0].obj  # a whole chunk: the bytes themselves
+        return b"".join(parts)
+
+    def fetch_into(self, start: int, view: memoryview) -> int:
+        start, end = max(0, start), min(start + len(view), self.size)
+        filled = 0
+        for piece in self._pieces(start, end) if start < end else ():
+            view[filled : filled + len(piece)] = piece
+            filled += len(piece)
+        return filled
 
     def close(self) -> None:
         for future in self._chunks.values():

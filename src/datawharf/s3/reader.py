@@ -200,10 +200,11 @@ class S3File(io.RawIOBase):
         return self.read(-1)
 
     def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
+        self._check_open()
+        with memoryview(buffer) as view, view.cast("B") as flat:
+            count = self._cache.fetch_into(self._position, flat)
+        self._position += count
+        return count
 
     def _buffered(self) -> tuple[bytes, int]:
         """The cached block at the current position (fetching it if needed) and the offset in it."""
