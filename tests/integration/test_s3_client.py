@@ -131,6 +131,31 @@ def test_anonymous_client_sends_no_signature(moto_server: MotoServer, settings: 
         assert head_object(client, bucket, "public.csv").size == 9
 
 
+def test_clients_sign_with_their_own_keys_never_the_environments(
+    moto_server: MotoServer, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clients with static keys share one botocore session (a new one costs 15 ms): each still signs
+    with exactly its own keys, an anonymous one with none, and the environment's keys are never read."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT00000")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "environment-secret")
+    endpoint = moto_server.endpoint_url
+    first = make_client(settings, endpoint_url=endpoint, credentials=static_credentials("AKIAFIRST", "s1"))
+    second = make_client(
+        settings, endpoint_url=endpoint, credentials=static_credentials("AKIASECOND", "s2", "token2")
+    )
+    anonymous = make_client(settings, endpoint_url=endpoint, credentials=None)
+    try:
+        signed = [c.raw._request_signer._credentials.get_frozen_credentials() for c in (first, second)]
+        assert [(k.access_key, k.secret_key, k.token) for k in signed] == [
+            ("AKIAFIRST", "s1", None),
+            ("AKIASECOND", "s2", "token2"),
+        ]
+        assert anonymous.raw._request_signer._credentials is None
+    finally:
+        for client in (first, second, anonymous):
+            client.close()
+
+
 # --- outbound safety --------------------------------------------------------------------------------
 
 
