@@ -1,7 +1,8 @@
 """The whole benchmark with one command: generate the data, start localbucket, run every contender on
 every object (median of ``--runs``), write ``bench/results/latest.json`` and print the tables.
 
-    python -m bench.run                              # 16 MiB, 256 MiB (+ gzip, JSON Lines, Parquet), 1 GiB
+    python -m bench.run                              # 16 MiB, 256 MiB (+ gzip, JSON Lines, Parquet), 1 GiB,
+                                                     # then the Explore figures (bench.explore)
     python -m bench.run --sizes 16MiB 256MiB         # a partial run
     python -m bench.run --tools polars --formats csv # one peer, plain CSV only
 
@@ -17,6 +18,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -135,6 +137,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of each contender; the median is kept")
     parser.add_argument("--results", type=Path, default=RESULTS_PATH)
     parser.add_argument(
+        "--explore",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="then run bench.explore (10 million rows); default: on a full run only",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -170,6 +178,10 @@ def main(argv: list[str] | None = None) -> None:
     args.results.write_text(json.dumps(document, indent=2) + "\n")
     print_tables(document, console)
     console.print(f"results: {args.results} ({document['duration_s']} s)")
+    if args.explore if args.explore is not None else not document["partial"]:
+        # Its own process: its 10 million rows and DuckDB's caches stay out of the figures above.
+        explore = [sys.executable, "-m", "bench.explore", "--data-dir", str(args.data_dir / "explore")]
+        subprocess.run(explore, check=True, cwd=Path(__file__).resolve().parent.parent)
 
 
 if __name__ == "__main__":
