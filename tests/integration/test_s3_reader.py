@@ -15,11 +15,11 @@ import pyarrow.csv as pacsv
 import pytest
 from botocore.credentials import RefreshableCredentials
 
-from datawharf.errors import ConnectionProblem
+from datawharf.errors import ConnectionProblem, DatawharfError
 from datawharf.s3.client import client_for, make_client
 from datawharf.s3.credentials import static_credentials
 from datawharf.s3.locations import parse_location
-from datawharf.s3.reader import head_object, open_object
+from datawharf.s3.reader import head_object, open_object, probe_object
 from datawharf.settings import Settings
 from tests.support.moto import IamMotoServer, S3Bucket, allow
 
@@ -67,6 +67,31 @@ def test_preview_of_a_big_object_reads_little(s3_bucket: S3Bucket, settings: Set
         batch = next(iter(pacsv.open_csv(f, read_options=options)))
         assert batch.column("id")[0].as_py() == 0
         assert batch.column("name")[1].as_py() == "name 1"
+
+
+def test_probe_is_the_head_and_the_first_bytes_in_one_request(
+    s3_bucket: S3Bucket, settings: Settings
+) -> None:
+    body = _csv(20_000)  # ~400 KB
+    s3_bucket.put("probed.csv", body)
+    s3_bucket.put("tiny.csv", b"a,b\n1,2\n")
+    s3_bucket.put("empty.csv", b"")
+    with make_client(settings, endpoint_url=s3_bucket.server.endpoint_url, credentials=CREDS) as client:
+        info, head = probe_object(client, s3_bucket.name, "probed.csv")
+        assert info == head_object(client, s3_bucket.name, "probed.csv")
+        assert head == body[: 64 * 1024]
+        with open_object(client, s3_bucket.name, "probed.csv", info=info, head=head) as f:
+            assert [f.readline() for _ in range(2)] == body.splitlines(keepends=True)[:2]
+            assert (f.requests, f.bytes_fetched) == (1, 64 * 1024)  # the probe's, nothing more
+            f.seek(-10, io.SEEK_END)
+            assert f.read() == body[-10:]  # pinned to the probe's ETag like any read
+            assert f.requests == 2
+        assert probe_object(client, s3_bucket.name, "tiny.csv")[1] == b"a,b\n1,2\n"
+        empty, nothing = probe_object(client, s3_bucket.name, "empty.csv")
+        assert (empty.size, nothing) == (0, b"")
+        with pytest.raises(DatawharfError) as missing:
+            probe_object(client, s3_bucket.name, "absent.csv")
+        assert missing.value.error_code == "no_such_key"
 
 
 def test_stream_reads_the_whole_object_in_parallel_ranges(s3_bucket: S3Bucket, settings: Settings) -> None:
@@ -204,3 +229,34 @@ def test_changed_etag_is_caught_even_when_if_match_is_ignored(tmp_path: Path) ->
         server.shutdown()
         server.server_close()
     assert caught.value.error_code == "object_changed"
+
+
+class _IgnoresRange(BaseHTTPRequestHandler):
+    """A server that answers a ranged GET with the whole object (200, no Content-Range)."""
+
+    body = bytes(range(256)) * 4096  # 1 MiB
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("ETag", '"cccccccccccccccccccccccccccccccc"')
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+
+def test_probe_of_a_server_that_ignores_ranges_keeps_only_the_head(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _IgnoresRange)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        settings = Settings(home=tmp_path, allowed_private_hosts=[f"127.0.0.1:{port}"])
+        with make_client(settings, endpoint_url=f"http://127.0.0.1:{port}", credentials=CREDS) as client:
+            info, head = probe_object(client, "bucket", "whole.bin")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert info.size == len(_IgnoresRange.body) and info.etag == '"cccccccccccccccccccccccccccccccc"'
+    assert head == _IgnoresRange.body[: 64 * 1024]

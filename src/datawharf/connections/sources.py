@@ -2,6 +2,7 @@
 
     open_source(session, settings, datasource)   -> S3Source (client, location, connection_uid)
     S3Source.head()                              -> ObjectInfo (HEAD, with a precise error if refused)
+    S3Source.probe()                             -> (ObjectInfo, first 64 KiB): one ranged GET, for previews
     connection_client(session, settings, uid, url, headers=())  -> (S3Client, S3Location)
 
 ``datasource`` is the reference ``AmazonS3Datasource``: ``{"type": "amazon_s3", "url": ...,
@@ -27,7 +28,7 @@ from datawharf.connections.schemas import ConnectionCreate, HeaderIn, SigV4AuthI
 from datawharf.errors import InvalidInput
 from datawharf.s3.client import S3Client, client_for
 from datawharf.s3.locations import S3Location, parse_location
-from datawharf.s3.reader import ObjectInfo, head_object
+from datawharf.s3.reader import ObjectInfo, head_object, probe_object
 from datawharf.settings import Settings
 from datawharf.store.models import Connection
 
@@ -39,12 +40,20 @@ class S3Source:
     connection_uid: str | None
 
     def head(self) -> ObjectInfo:
+        self._check_object()
+        return head_object(self.client, self.location.bucket, self.location.key)
+
+    def _check_object(self) -> None:
         if not self.location.is_object:
             raise InvalidInput(
                 f"{self.location.uri} is not an object: give the URL of a file (bucket/key).",
                 error_code="not_an_object",
             )
-        return head_object(self.client, self.location.bucket, self.location.key)
+
+    def probe(self) -> tuple[ObjectInfo, bytes]:
+        """``head()`` and the object's first 64 KiB, in one request (``probe_object``): for previews."""
+        self._check_object()
+        return probe_object(self.client, self.location.bucket, self.location.key)
 
     def close(self) -> None:
         self.client.close()

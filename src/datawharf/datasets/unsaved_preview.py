@@ -56,12 +56,14 @@ def locate(session: Session, settings: Settings, datasource: Any) -> Iterator[_L
     """The object an ``AmazonS3Datasource`` dict points at, as a ``LocatedObject``; closed on exit."""
     source = open_source(session, settings, _check_datasource(datasource))
     try:
-        info = source.head()
+        info, head = source.probe()
         location = source.location
         opened: list[S3File] = []
 
         def open_preview() -> S3File:
-            f = open_object(source.client, location.bucket, location.key, access="preview", info=info)
+            f = open_object(
+                source.client, location.bucket, location.key, access="preview", info=info, head=head
+            )
             opened.append(f)
             return f
 

@@ -102,7 +102,10 @@ class ReadAheadCache(BaseCache):
         maximum: int = 1 * MiB,
         max_blocks: int = 4,
         max_fetch_bytes: int | None = None,
+        head: bytes = b"",
     ) -> None:
+        """``head``: the object's first bytes, fetched before (with its size and ETag): counted as one
+        request, and read from memory."""
         super().__init__(fetcher, size, max_fetch_bytes=max_fetch_bytes)
         self.initial = initial
         self.maximum = maximum
@@ -110,6 +113,10 @@ class ReadAheadCache(BaseCache):
         self._readahead = initial
         self._last_fetch_end: int | None = None
         self._blocks: OrderedDict[int, bytes] = OrderedDict()  # start -> data, oldest first
+        if head:
+            self.requests, self.bytes_fetched = 1, len(head)
+            self._blocks[0] = head
+            self._last_fetch_end = len(head)
 
     def _covering(self, position: int) -> tuple[int, bytes] | None:
         for block_start, data in reversed(self._blocks.items()):

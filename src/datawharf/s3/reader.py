@@ -1,4 +1,5 @@
-"""Reading one S3 object: HEAD, and a seekable read-only file object over ranged GETs.
+"""Reading one S3 object: HEAD (or, for a preview, a probe: HEAD and the first bytes in one ranged GET),
+and a seekable read-only file object over ranged GETs.
 
 The file object never holds the whole object: its cache (``caches.py``) decides what to fetch, for a
 preview (a few small reads, growing read-ahead, random access for footers) or a publish (sequential,
@@ -64,6 +65,45 @@ def head_object(client: S3Client, bucket: str, key: str) -> ObjectInfo:
         content_type=response.get("ContentType"),
         version_id=response.get("VersionId"),
     )
+
+
+def probe_object(
+    client: S3Client, bucket: str, key: str, head_bytes: int = _PEEK_BYTES
+) -> tuple[ObjectInfo, bytes]:
+    """What ``head_object`` tells, plus the object's first ``head_bytes``, in one request.
+
+    A preview reads the head of the object right after its HEAD: one ranged GET answers both (the total
+    size is in its Content-Range), a round trip less per preview (20-50 ms against a remote store, 5 ms
+    on loopback). Its errors have a body, so they are precise without a second request. An empty object
+    (a range of it is "not satisfiable") gets a plain HEAD; a server that ignores ranges sends the
+    whole object, of which only the head is read before the connection is dropped.
+    """
+    where = client.where(bucket, key)
+    try:
+        response = client.raw.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{head_bytes - 1}")
+    except bx.ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code", "")) in ("InvalidRange", "416"):
+            return head_object(client, bucket, key), b""
+        raise translate(exc, where) from exc
+    except bx.BotoCoreError as exc:
+        raise translate(exc, where) from exc
+    body = response["Body"]
+    try:
+        head: bytes = body.read(head_bytes)
+    except (bx.ResponseStreamingError, bx.IncompleteReadError, bx.ReadTimeoutError) as exc:
+        raise translate(exc, where) from exc
+    finally:
+        body.close()
+    total = str(response.get("ContentRange", "")).rpartition("/")[2]
+    size = int(total) if total.isdigit() else int(response["ContentLength"])
+    info = ObjectInfo(
+        size=size,
+        etag=str(response.get("ETag", "")),
+        last_modified=response.get("LastModified"),
+        content_type=response.get("ContentType"),
+        version_id=response.get("VersionId"),
+    )
+    return info, head[:size]
 
 
 def _diagnose(client: S3Client, bucket: str, key: str, head_error: bx.ClientError) -> DatawharfError:
@@ -257,6 +297,7 @@ def open_object(
     *,
     access: AccessPattern = "preview",
     info: ObjectInfo | None = None,
+    head: bytes = b"",
     chunk_size: int = 8 * MiB,
     concurrency: int = 4,
     max_fetch_bytes: int | None = None,
@@ -267,6 +308,8 @@ def open_object(
     ``access="stream"``: sequential reading with ``concurrency`` ranged GETs of ``chunk_size`` bytes in
     flight; memory stays at ``concurrency * chunk_size``.
     ``max_fetch_bytes``: refuse (``read_budget_exceeded``) to fetch more than this in all.
+    ``head``: the object's first bytes, already fetched with ``info`` (``probe_object``): a preview
+    starts from them.
     """
     info = info or head_object(client, bucket, key)
     fetcher = range_fetcher(client, bucket, key, info)
@@ -280,5 +323,5 @@ def open_object(
             max_fetch_bytes=max_fetch_bytes,
         )
     else:
-        cache = ReadAheadCache(fetcher, info.size, max_fetch_bytes=max_fetch_bytes)
+        cache = ReadAheadCache(fetcher, info.size, max_fetch_bytes=max_fetch_bytes, head=head)
     return S3File(cache, name=f"s3://{bucket}/{key}", info=info)
