@@ -17,10 +17,12 @@ first-seen order; a column all null in a batch is text, as in ``_records.column_
 
 from __future__ import annotations
 
-import io
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
@@ -31,7 +33,8 @@ from datawharf.extract.base import ReadOptions
 
 BLOCK_BYTES = 8 * 1024 * 1024
 _ARROW_BLOCK = 1024 * 1024
-_INT64_LIMIT = 2.0**63  # Arrow reads a bigger integer as a double; the record path keeps it as text
+_INT64_LIMIT = 2.0**63
+_NEWLINE = ord("\n")  # Arrow reads a bigger integer as a double; the record path keeps it as text
 
 Records = Callable[..., Iterator[dict[str, Any]]]
 Lines = Iterator[tuple[int, bytes]]
@@ -69,10 +72,16 @@ def blocks(stream: BinaryIO, max_line_bytes: int) -> Iterator[tuple[int, bytes]]
             carry += data
             continue
         cut = data.rfind(b"\n") + 1
-        block = carry + data[:cut] if carry else data[:cut]
+        # One copy at most (a whole read is its own block): the blocks are 8 MiB.
+        block = b"".join((carry, memoryview(data)[:cut])) if carry or cut < len(data) else data
         carry = data[cut:]
         yield base, block
-        base += block.count(b"\n")
+        base += newlines(block)
+
+
+def newlines(block: bytes) -> int:
+    """The ``\\n`` in ``block``: numpy counts 8 MiB in 1.5 ms, ``bytes.count`` in 5 (twice per block)."""
+    return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == _NEWLINE))
 
 
 def block_lines(base: int, block: bytes) -> Lines:
@@ -97,13 +106,13 @@ class _Parser:
     def _read(self, block: bytes, as_text: set[str]) -> pa.Table:
         schema = pa.schema([(name, pa.string()) for name in sorted(as_text)]) if as_text else None
         return pajson.read_json(
-            io.BytesIO(block),
+            pa.BufferReader(block),  # no copy (BytesIO copied the 8 MiB)
             read_options=pajson.ReadOptions(use_threads=True, block_size=_ARROW_BLOCK),
             parse_options=pajson.ParseOptions(explicit_schema=schema, newlines_in_values=False),
         )
 
     def parse(self, block: bytes) -> pa.Table | None:
-        lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        lines = newlines(block) + (0 if block.endswith(b"\n") else 1)
         try:
             inferred = self._read(block, self.as_text)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -149,10 +158,8 @@ def full_batches(
     """The publish read of ``blocks(...)``; ``records`` is ``jsonl._records`` (the per-line path, for
     fallback blocks)."""
     columns: dict[str, None] = {}
-    parser = _Parser()
     seen = False
-    for base, block in parts:
-        table = parser.parse(block)
+    for base, block, table in _parsed_ahead(parts):
         if table is None:
             rows = records(block_lines(base, block), first=not seen)
             for batch in _row_batches(rows, columns, options, constants):
@@ -168,6 +175,32 @@ def full_batches(
             yield _shaped(batch, columns, constants)
     if not seen:
         raise ExtractError("The file is empty: there is nothing to read.", error_code="empty_file")
+
+
+def _parsed_ahead(parts: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, bytes, pa.Table | None]]:
+    """``(base, block, Arrow's parse or None)`` in order, the next block parsed while the caller works
+    on this one: Arrow's threads otherwise idled while the consumer shaped, converted and queued each
+    block's batches (2.4 s for the bench's 356 MiB file, of which the parse is 1.4 CPU s). One parse
+    ahead: a block and its table more in memory."""
+    parser = _Parser()  # its state (columns read as text) follows the blocks in order: one worker
+    iterator = iter(parts)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="datawharf-jsonl-parse") as pool:
+        pending: deque[tuple[int, bytes, Future[pa.Table | None]]] = deque()
+
+        def submit_next() -> None:
+            part = next(iterator, None)
+            if part is not None:
+                pending.append((part[0], part[1], pool.submit(parser.parse, part[1])))
+
+        submit_next()
+        try:
+            while pending:
+                base, block, parsed = pending.popleft()
+                submit_next()
+                yield base, block, parsed.result()
+        finally:
+            for _, _, parsed in pending:
+                parsed.cancel()
 
 
 def _text_if_empty(array: pa.Array) -> pa.Array:
