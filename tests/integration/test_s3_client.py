@@ -255,6 +255,31 @@ def test_extra_headers_are_sent_and_signed(recorder: ThreadingHTTPServer, tmp_pa
         assert "Credential=AKIDEXAMPLE/" in lowered["authorization"]
 
 
+def test_one_clients_headers_and_keys_never_reach_another(
+    recorder: ThreadingHTTPServer, tmp_path: Path
+) -> None:
+    """Clients share a botocore session: each keeps its own handlers (headers) and keys all the same."""
+    port = recorder.server_address[1]
+    settings, endpoint = _allowed(tmp_path, port), f"http://127.0.0.1:{port}"
+    tenant = make_client(
+        settings,
+        endpoint_url=endpoint,
+        credentials=static_credentials("AKIDTENANT", "secret-1"),
+        headers=[("X-Custom-Tenant", "city-of-paris")],
+    )
+    other = make_client(settings, endpoint_url=endpoint, credentials=static_credentials("AKIDOTHER", "s2"))
+    try:
+        head_object(other, "bucket", "file.csv")
+        head_object(tenant, "bucket", "file.csv")
+        head_object(other, "bucket", "file.csv")
+    finally:
+        tenant.close()
+        other.close()
+    seen = [{name.lower(): value for name, value in s.items()} for s in recorder.seen]  # type: ignore[attr-defined]
+    assert ["x-custom-tenant" in s for s in seen] == [False, True, False]
+    assert ["AKIDTENANT/" in s["authorization"] for s in seen] == [False, True, False]
+
+
 @pytest.mark.parametrize(("key", "request_id"), [("elsewhere/file.csv", "RID1"), ("any.csv", "RID2")])
 def test_wrong_region_names_the_right_one_without_redirecting(
     recorder: ThreadingHTTPServer, tmp_path: Path, key: str, request_id: str

@@ -6,6 +6,8 @@ import io
 import json
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 from botocore.credentials import RefreshableCredentials
 
 from datawharf.errors import ConnectionProblem, DatawharfError
-from datawharf.s3.client import client_for, make_client
+from datawharf.s3.client import S3Client, client_for, make_client
 from datawharf.s3.credentials import static_credentials
 from datawharf.s3.locations import parse_location
 from datawharf.s3.reader import head_object, open_object, probe_object
@@ -213,21 +215,28 @@ class _IgnoresIfMatch(BaseHTTPRequestHandler):
         self.wfile.write(b"0123456789")
 
 
-def test_changed_etag_is_caught_even_when_if_match_is_ignored(tmp_path: Path) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _IgnoresIfMatch)
+@contextmanager
+def _stub_client(handler: type[BaseHTTPRequestHandler], tmp_path: Path) -> Iterator[S3Client]:
+    """A client of a misbehaving S3 stand-in served by ``handler`` on a loopback port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         port = server.server_address[1]
         settings = Settings(home=tmp_path, allowed_private_hosts=[f"127.0.0.1:{port}"])
-        with (
-            make_client(settings, endpoint_url=f"http://127.0.0.1:{port}", credentials=CREDS) as client,
-            open_object(client, "bucket", "file.csv") as f,
-            pytest.raises(ConnectionProblem) as caught,
-        ):
-            f.read(5)
+        with make_client(settings, endpoint_url=f"http://127.0.0.1:{port}", credentials=CREDS) as client:
+            yield client
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_changed_etag_is_caught_even_when_if_match_is_ignored(tmp_path: Path) -> None:
+    with (
+        _stub_client(_IgnoresIfMatch, tmp_path) as client,
+        open_object(client, "bucket", "file.csv") as f,
+        pytest.raises(ConnectionProblem) as caught,
+    ):
+        f.read(5)
     assert caught.value.error_code == "object_changed"
 
 
@@ -248,15 +257,7 @@ class _IgnoresRange(BaseHTTPRequestHandler):
 
 
 def test_probe_of_a_server_that_ignores_ranges_keeps_only_the_head(tmp_path: Path) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _IgnoresRange)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        port = server.server_address[1]
-        settings = Settings(home=tmp_path, allowed_private_hosts=[f"127.0.0.1:{port}"])
-        with make_client(settings, endpoint_url=f"http://127.0.0.1:{port}", credentials=CREDS) as client:
-            info, head = probe_object(client, "bucket", "whole.bin")
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _stub_client(_IgnoresRange, tmp_path) as client:
+        info, head = probe_object(client, "bucket", "whole.bin")
     assert info.size == len(_IgnoresRange.body) and info.etag == '"cccccccccccccccccccccccccccccccc"'
     assert head == _IgnoresRange.body[: 64 * 1024]
