@@ -7,6 +7,8 @@ import datetime as dt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from datawharf.extract.types import ARROW_TYPES, FIELD_TYPES, convert_column, guess_type
 
@@ -148,3 +150,27 @@ def test_conversion_is_vectorized_fast_enough_for_publish() -> None:
         values, failed = convert_column(array, field_type)
         assert time.perf_counter() - start < 1.0, field_type
         assert values.null_count == 0 and not any(failed.to_pylist()[:10])
+
+
+_TRICKY = [
+    "12", "-3", "+4", "0.5", ".5", ",5", "1,5", "1,130,345", "229,932.50", "1e3", "0x10", "01000",
+    "2024-01-31", "31/01/2024", "2024/01/31", "2024-01-31T10:00:00+02:00", "2024-01-31 10:00",
+    "48.85,2.35", " 48.85 , 2.35 ", '{"type": "Point", "coordinates": [2.35, 48.85]}', "",
+    "NA", "n/a", "-", ".", "null", "texte", "Crèche", " 7 ", "1 000", "12%", "€5", "(3)",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_TRICKY), min_size=1, max_size=40))
+def test_first_character_shortcut_guesses_what_trying_every_type_guesses(values: list[str]) -> None:
+    """Ruling a type out by its first character (types._FIRST_CHARACTER) never changes a guess."""
+    import datawharf.extract.types as types
+
+    shortcut = guess_type(pa.array(values))
+    every_type = dict.fromkeys(types._FIRST_CHARACTER, "^")  # matches every value: nothing ruled out
+    original = types._FIRST_CHARACTER
+    types._FIRST_CHARACTER = every_type
+    try:
+        assert guess_type(pa.array(values)) == shortcut
+    finally:
+        types._FIRST_CHARACTER = original

@@ -33,8 +33,8 @@ from datawharf.extract.base import ReadOptions
 
 BLOCK_BYTES = 8 * 1024 * 1024
 _ARROW_BLOCK = 1024 * 1024
-_INT64_LIMIT = 2.0**63
-_NEWLINE = ord("\n")  # Arrow reads a bigger integer as a double; the record path keeps it as text
+_INT64_LIMIT = 2.0**63  # Arrow reads a bigger integer as a double; the record path keeps it as text
+_NEWLINE = ord("\n")
 
 Records = Callable[..., Iterator[dict[str, Any]]]
 Lines = Iterator[tuple[int, bytes]]

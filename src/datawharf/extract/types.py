@@ -49,15 +49,16 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 _GUESS_ORDER: tuple[FieldType, ...] = ("int", "double", "date", "datetime", "geo_point_2d", "geo_shape")
 GUESS_SAMPLE_VALUES = 1000
 # Every value the number, date, datetime and point patterns (and Arrow's ISO casts) accept starts with a
-# digit, a sign or a dot; every GeoJSON geometry with a brace. A column with more other values than the
-# guess tolerates is none of those types: one regular expression rules them out, instead of trying each
-# (~8 compute calls apiece: a preview guesses 15-40 columns, and text is the common outcome).
+# digit, a sign, a dot or a comma (",5" is read as 0.5); every GeoJSON geometry with a brace. A column with
+# more other values than the guess tolerates is none of those types: one regular expression rules them
+# out, instead of trying each (~8 compute calls apiece: a preview guesses 15-40 columns, and text is the
+# common outcome).
 _FIRST_CHARACTER: dict[FieldType, str] = {
-    "int": "^[-+.0-9]",
-    "double": "^[-+.0-9]",
-    "date": "^[-+.0-9]",
-    "datetime": "^[-+.0-9]",
-    "geo_point_2d": "^[-+.0-9]",
+    "int": "^[-+.,0-9]",
+    "double": "^[-+.,0-9]",
+    "date": "^[-+.,0-9]",
+    "datetime": "^[-+.,0-9]",
+    "geo_point_2d": "^[-+.,0-9]",
     "geo_shape": "^[{]",
 }
 _CONVERT_GROUP_ROWS = 256 * 1024
