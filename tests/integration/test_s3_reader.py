@@ -261,3 +261,30 @@ def test_probe_of_a_server_that_ignores_ranges_keeps_only_the_head(tmp_path: Pat
         info, head = probe_object(client, "bucket", "whole.bin")
     assert info.size == len(_IgnoresRange.body) and info.etag == '"cccccccccccccccccccccccccccccccc"'
     assert head == _IgnoresRange.body[: 64 * 1024]
+
+
+class _PartWithoutRange(_IgnoresRange):
+    """A server that answers a ranged GET with the part but no Content-Range, and HEAD correctly."""
+
+    def do_HEAD(self) -> None:
+        self.send_response(200)
+        self.send_header("ETag", '"cccccccccccccccccccccccccccccccc"')
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        first, last = (int(x) for x in self.headers["Range"].removeprefix("bytes=").split("-"))
+        part = self.body[first : last + 1]
+        self.send_response(206)
+        self.send_header("ETag", '"cccccccccccccccccccccccccccccccc"')
+        self.send_header("Content-Length", str(len(part)))
+        self.end_headers()
+        self.wfile.write(part)
+
+
+def test_probe_without_content_range_asks_the_size_with_a_head(tmp_path: Path) -> None:
+    """A part's length is not the object's size: without Content-Range the probe falls back to HEAD."""
+    with _stub_client(_PartWithoutRange, tmp_path) as client:
+        info, head = probe_object(client, "bucket", "part.bin")
+    assert info.size == len(_PartWithoutRange.body)
+    assert head == _PartWithoutRange.body[: 64 * 1024]

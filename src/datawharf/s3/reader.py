@@ -95,7 +95,12 @@ def probe_object(
     finally:
         body.close()
     total = str(response.get("ContentRange", "")).rpartition("/")[2]
-    size = int(total) if total.isdigit() else int(response["ContentLength"])
+    if total.isdigit():
+        size = int(total)
+    elif response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 200:
+        size = int(response["ContentLength"])  # the whole object came: its length is the size
+    else:  # a part without its Content-Range: its length is not the object's size
+        return head_object(client, bucket, key), head
     info = ObjectInfo(
         size=size,
         etag=str(response.get("ETag", "")),
