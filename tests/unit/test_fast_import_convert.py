@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import threading
 import time
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from datawharf.datasets.fastpath import convert_batch, ordered_map, tune_memory_pool
 from datawharf.datasets.fieldconfig import FieldSpec
@@ -190,3 +192,35 @@ def test_dictionary_only_for_repeating_columns() -> None:
     types = {"id": "int", "ville": "text", "vide": "text", "point": "geo_point_2d", "absent": "text"}
     fields = [FieldSpec(name=n, label=n, type=t, source=n, original_name=n) for n, t in types.items()]
     assert dictionary_columns(batch, batch.schema.names, fields) == ["ville"]
+
+
+def test_background_writer_writes_in_order_and_delivers_the_writers_error(tmp_path: Path) -> None:
+    """Row groups are written in order on the writer's thread; an error there (the warehouse's room
+    check) reaches the caller at its next write or close; abandon() never raises and ends the thread."""
+    import pyarrow.parquet as pq
+
+    from datawharf.datasets.fastpath import BackgroundWriter
+
+    schema = pa.schema([("n", pa.int64())])
+    path = tmp_path / "ok.parquet"
+    writer = BackgroundWriter(pq.ParquetWriter(path, schema))
+    for start in range(0, 30, 10):
+        writer.write(pa.table({"n": list(range(start, start + 10))}, schema=schema))
+    writer.close()
+    assert pq.read_table(path).column("n").to_pylist() == list(range(30))
+    assert pq.ParquetFile(path).metadata.num_row_groups == 3
+
+    written: list[int] = []
+
+    def room_check() -> None:
+        written.append(1)
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+
+    failing = BackgroundWriter(pq.ParquetWriter(tmp_path / "full.parquet", schema), after_write=room_check)
+    failing.write(pa.table({"n": [1]}, schema=schema))
+    failing.write(pa.table({"n": [2]}, schema=schema))
+    with pytest.raises(OSError, match="No space"):
+        failing.write(pa.table({"n": [3]}, schema=schema))
+    failing.abandon()
+    assert failing._pool._shutdown
