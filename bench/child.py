@@ -37,17 +37,22 @@ class _Absent(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 
+def status_kib(field: str) -> int:
+    """A ``/proc/self/status`` figure in KiB (``VmRSS``, ``VmHWM``); ``ru_maxrss`` where there is none."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def peak_rss_kib() -> int:
     """This process's RSS high-water mark, threads included.
 
     ``VmHWM`` rather than ``ru_maxrss``: Linux carries the parent's ``ru_maxrss`` over ``fork`` + ``exec``,
     so a child of a harness that has just generated 1 GiB would report the harness's peak, not its own.
     """
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return status_kib("VmHWM")
 
 
 def main(argv: list[str]) -> int:

@@ -21,7 +21,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import statistics
 import time
 from importlib.metadata import version
@@ -32,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.child import status_kib
 from datawharf.datasets.catalog import PublishedDataset, PublishedField
 from datawharf.explore.records import query_records
 from datawharf.exports import open_export
@@ -147,14 +147,6 @@ def measure(engine: QueryEngine, data: PublishedDataset, request: QueryRequest, 
     }
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
 def _reset_peak_rss() -> None:
     """Linux: writing 5 to clear_refs resets VmHWM to the current RSS."""
     with open("/proc/self/clear_refs", "w") as clear_refs:
@@ -171,14 +163,14 @@ def measure_export(
     hid every export's own growth behind it (``+0``).
     """
     _reset_peak_rss()
-    before = _status_kib("VmRSS") * 1024
+    before = status_kib("VmRSS") * 1024
     start = time.perf_counter()
     size = 0
     export = open_export(engine, data, request, fmt)
     for chunk in export.chunks:
         size += len(chunk)
     seconds = time.perf_counter() - start
-    peak = _status_kib("VmHWM") * 1024
+    peak = status_kib("VmHWM") * 1024
     return {
         "seconds": round(seconds, 1),
         "bytes": size,
