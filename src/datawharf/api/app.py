@@ -49,4 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(automation.build_router())
     app.include_router(explore.build_router())
     install_backoffice(app)
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        """What a load balancer or a test asks to know the process still answers; touches nothing."""
+        return {"status": "ok"}
+
     return app
