@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     external_id_prefix: str = Field(default="dw", description="Prefix of IAM-role external IDs.")
     sts_endpoint_url: str | None = Field(default=None, description="STS endpoint (tests, non-AWS).")
     sts_region: str = Field(default="us-east-1", description="Region of datawharf's own STS calls.")
+    aws_instance_metadata: bool = Field(
+        default=False,
+        description="Let datawharf's own AWS credentials come from the instance or container metadata "
+        "service (EC2 IMDS, ECS/EKS); off, it is never contacted.",
+    )
     allowed_private_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated host:port pairs allowed although they resolve to private IPs.",

@@ -1,10 +1,17 @@
 """datawharf's own AWS identity: the account the IAM-role connections' trust policies name.
 
-Credentials come from the standard AWS credential chain (environment, shared config and profile,
-container or instance metadata), as every AWS tool finds them; botocore resolves it, nothing here
-reads the environment itself. STS is reached at ``DATAWHARF_STS_ENDPOINT_URL`` (tests, S3-compatible
-STS) or AWS's endpoint for ``DATAWHARF_STS_REGION``. That endpoint is the operator's setting, not user
-input, so the outbound guard does not apply to it.
+Credentials come from the standard AWS credential chain (environment, shared config and profile),
+as every AWS tool finds them; botocore resolves it, nothing here reads the environment itself. The
+instance and container metadata services (169.254.169.254, ECS/EKS's endpoint) are in that chain
+only when ``DATAWHARF_AWS_INSTANCE_METADATA`` is on: otherwise a server without credentials of its own
+would probe the metadata service of whatever network it runs in each time a user creates an IAM-role
+connection (and wait for its timeouts). STS is reached at ``DATAWHARF_STS_ENDPOINT_URL`` (tests,
+S3-compatible STS) or AWS's endpoint for ``DATAWHARF_STS_REGION``. That endpoint is the operator's
+setting, not user input, so the outbound guard does not apply to it.
+
+Known limit: a shared-config profile naming ``credential_source = Ec2InstanceMetadata`` (or
+``EcsContainer``) still asks the metadata service for its source credentials; that is the operator's
+own explicit choice, written in their AWS config.
 
     own_identity(settings)    -> AwsIdentity (account id cached per credentials and endpoint)
     sts_client(settings)      -> (botocore STS client, frozen credentials)
@@ -28,9 +35,12 @@ STEP = "assume_role"
 _CREDENTIALS_HELP = (
     "Give datawharf AWS credentials of its own through the standard AWS credential chain: the "
     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables of the server, a profile "
-    "(AWS_PROFILE, ~/.aws/credentials), or a role of the instance or container it runs on; for a "
-    "non-AWS STS, also set DATAWHARF_STS_ENDPOINT_URL (and DATAWHARF_STS_REGION)."
+    "(AWS_PROFILE, ~/.aws/credentials), or, with DATAWHARF_AWS_INSTANCE_METADATA=true, a role of the "
+    "instance or container it runs on; for a non-AWS STS, also set DATAWHARF_STS_ENDPOINT_URL (and "
+    "DATAWHARF_STS_REGION)."
 )
+# botocore's names for the providers that ask a metadata service (CredentialResolver.remove takes them).
+_METADATA_PROVIDERS = ("iam-role", "container-role")
 
 
 @dataclass(frozen=True)
@@ -45,13 +55,15 @@ _lock = threading.Lock()
 
 def sts_client(settings: Settings) -> tuple[Any, Any]:
     """An STS client signing with datawharf's own credentials, and those credentials (frozen)."""
-    session = botocore.session.Session()
+    session = _own_session(settings)
     credentials = session.get_credentials()
     if credentials is None:
         raise ConnectionProblem(
-            "datawharf has no AWS credentials of its own, so it cannot assume roles. " + _CREDENTIALS_HELP,
+            "datawharf has no AWS credentials of its own, so it cannot assume roles: none in its "
+            f"environment or AWS profile{_metadata_note(settings)}. " + _CREDENTIALS_HELP,
             step=STEP,
             error_code="datawharf_credentials_missing",
+            detail={"instance_metadata": settings.aws_instance_metadata},
         )
     config = Config(
         region_name=settings.sts_region,
@@ -63,6 +75,22 @@ def sts_client(settings: Settings) -> tuple[Any, Any]:
     )
     client = session.create_client("sts", endpoint_url=settings.sts_endpoint_url, config=config)
     return client, credentials.get_frozen_credentials()
+
+
+def _own_session(settings: Settings) -> botocore.session.Session:
+    """A session whose credential chain asks a metadata service only if the setting allows it."""
+    session = botocore.session.Session()
+    if not settings.aws_instance_metadata:
+        resolver = session.get_component("credential_provider")
+        for name in _METADATA_PROVIDERS:
+            resolver.remove(name)
+    return session
+
+
+def _metadata_note(settings: Settings) -> str:
+    if settings.aws_instance_metadata:
+        return ", nor from the instance or container metadata service"
+    return " (the instance metadata service was not asked: DATAWHARF_AWS_INSTANCE_METADATA is off)"
 
 
 def own_identity(settings: Settings) -> AwsIdentity:

@@ -7,9 +7,13 @@ pool. What datawharf adds is registered on botocore's event system, never patche
   signs them (requester-pays, SSE-C keys, custom headers);
 - ``before-send.s3``: the outbound guard checks the host of every request about to leave, including
   requests botocore re-targeted itself (see netguard);
-- ``needs-retry.s3`` (first in line): a "bucket is in another region" answer becomes ``wrong_region``
-  naming the right region, instead of botocore's region redirector silently re-signing for it: the
-  region is part of the connection, and the user should fix it once.
+- ``needs-retry.s3`` (first in line): no redirect is ever followed. A "bucket is in another region"
+  answer becomes ``wrong_region`` naming the right region (the region is part of the connection, and
+  the user should fix it once); any other 3xx becomes ``redirect_refused``. The handler also marks the
+  request as already redirected, which disarms botocore's S3 region redirector for it: that
+  redirector would re-sign the request for a region the endpoint names, and, when the answer names
+  none, HEAD the bucket to find it, a HEAD whose own 3xx asks again, and so on until RecursionError
+  (81 requests against an endpoint answering every request with a 302).
 
 Credentials come in as a botocore credentials object (static keys, or RefreshableCredentials for an
 assumed role), or None for anonymous (unsigned) reads of public buckets.
@@ -31,10 +35,17 @@ from botocore.config import Config
 from botocore.credentials import CredentialProvider, CredentialResolver, Credentials
 
 from datawharf.errors import InvalidInput
-from datawharf.s3.errors import Where, response_region, wrong_region_error
+from datawharf.s3.errors import (
+    REDIRECT_STATUSES,
+    Where,
+    redirect_refused_error,
+    response_region,
+    wrong_region_error,
+)
 from datawharf.s3.locations import AddressingStyle, S3Location
 from datawharf.s3.logsafety import keep_signed_headers_out_of_logs
 from datawharf.s3.netguard import NetGuard
+from datawharf.s3.scrub import Scrubber
 from datawharf.settings import Settings
 
 DEFAULT_REGION = "us-east-1"
@@ -137,10 +148,26 @@ class S3Client:
     region: str
     addressing_style: AddressingStyle
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # values are secrets
+    credentials: Credentials | None = field(default=None, repr=False)
+
+    def secrets(self) -> tuple[str, ...]:
+        """What must never be repeated from an answer: the secret key, the token, the header values.
+
+        Read now, not at creation: an assumed role's keys are refreshed while the client lives.
+        """
+        found = [value for _name, value in self.headers]
+        if self.credentials is not None:
+            frozen = self.credentials.get_frozen_credentials()
+            found += [frozen.secret_key, frozen.token or ""]
+        return tuple(value for value in found if value)
 
     def where(self, bucket: str | None = None, key: str | None = None) -> Where:
         return Where(
-            bucket=bucket, key=key, endpoint=self.endpoint_url or f"S3 ({self.region})", region=self.region
+            bucket=bucket,
+            key=key,
+            endpoint=self.endpoint_url or f"S3 ({self.region})",
+            region=self.region,
+            scrubber=Scrubber(self.secrets()),
         )
 
     def close(self) -> None:
@@ -235,7 +262,7 @@ def make_client(
             "credential_provider", CredentialResolver([_GivenCredentials(credentials)])
         )
         raw = session.create_client("s3", endpoint_url=endpoint_url, config=config)
-    client = S3Client(raw, endpoint_url, region, addressing_style, pairs)
+    client = S3Client(raw, endpoint_url, region, addressing_style, pairs, credentials)
     _register_handlers(client, NetGuard(settings))
     return client
 
@@ -274,28 +301,26 @@ def _register_handlers(client: S3Client, guard: NetGuard) -> None:
     def check_destination(request: Any, **_: Any) -> None:
         guard.check_url(request.url)
 
-    def refuse_region_redirect(request_dict: dict[str, Any], response: Any, **_: Any) -> None:
+    def refuse_redirects(request_dict: dict[str, Any], response: Any, **_: Any) -> None:
         if response is None:
             return
+        context = request_dict.setdefault("context", {})
+        redirect = context.setdefault("s3_redirect", {})
+        redirect["redirected"] = True  # botocore's region redirector: hands off (see module docstring)
         http_response, parsed = response
-        error = parsed.get("Error", {}) or {}
         status = getattr(http_response, "status_code", None)
-        looks_redirected = status in (301, 302, 307) or error.get("Code") in (
-            "AuthorizationHeaderMalformed",
-            "PermanentRedirect",
-            "IllegalLocationConstraintException",
-            "301",
-            "400",
-        )
-        if not looks_redirected:
+        code = (parsed.get("Error", {}) or {}).get("Code")
+        if status not in REDIRECT_STATUSES and code not in ("AuthorizationHeaderMalformed", "400"):
             return
-        right = response_region(parsed)
+        params = redirect.get("params", {}) or {}
+        where = client.where(redirect.get("bucket"), params.get("Key"))
+        right = response_region(parsed, where.scrubber)
         if right and right != client.region:
-            bucket = request_dict.get("context", {}).get("s3_redirect", {}).get("bucket")
-            params = request_dict.get("context", {}).get("s3_redirect", {}).get("params", {}) or {}
-            raise wrong_region_error(right, client.where(bucket, params.get("Key")), parsed)
+            raise wrong_region_error(right, where, parsed)
+        if status in REDIRECT_STATUSES:
+            raise redirect_refused_error(where, parsed)
 
     if headers:
         events.register("before-sign.s3", add_headers)
     events.register("before-send.s3", check_destination)
-    events.register_first("needs-retry.s3", refuse_region_redirect)
+    events.register_first("needs-retry.s3", refuse_redirects)

@@ -5,6 +5,12 @@ botocore exception class decide; ``str(exc)`` is never matched. The request id a
 ``detail`` (support asks for them). Each error names the step that failed, as connection validation
 reports it: endpoint | authentication | bucket | object.
 
+Every error carries our own message, the S3 error code and the HTTP status (``detail.s3_error_code``,
+``detail.http_status``). Everything the endpoint said (its message, code, ids, region, a redirect's host)
+is untrusted text: it is repeated only through the connection's ``Scrubber`` (``Where.scrubber``), which
+takes the connection's secrets out and bounds the length, so an endpoint echoing the request's headers
+cannot put a secret in an API answer, a page, a log or a stored validation report.
+
     ConnectionProblem (400)       the server answered no: bad key, no bucket, access denied...
     UpstreamUnavailable (502)     no usable answer: unreachable, timed out, TLS, throttled, 5xx
 """
@@ -14,22 +20,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore import exceptions as bx
 
 from datawharf.errors import ConnectionProblem, DatawharfError, UpstreamUnavailable
+from datawharf.s3.scrub import Scrubber
 
 
 @dataclass(frozen=True)
 class Where:
-    """What the failed request was about, for the message (never credentials)."""
+    """What the failed request was about, for the message (never credentials), and how to clean what
+    the endpoint said about it (``scrubber``: the connection's secrets, never shown)."""
 
     bucket: str | None = None
     key: str | None = None
     endpoint: str | None = None
     region: str | None = None
+    scrubber: Scrubber = field(default_factory=Scrubber, repr=False, compare=False)
 
     @property
     def target(self) -> str:
@@ -192,22 +202,32 @@ _WRONG_REGION_CODES = {
     "PermanentRedirect",
     "IllegalLocationConstraintException",
 }
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _ENDPOINT_REGION = re.compile(r"s3[.-](?:dualstack\.)?([a-z]{2}(?:-[a-z]+)+-\d+)\.")
+# A region is a host-name label (botocore checks the same before using one).
+_REGION = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
-def response_region(response: dict[str, Any]) -> str | None:
-    """The bucket's real region, as an S3 error response tells it (header, or error body fields)."""
+def response_region(response: dict[str, Any], scrubber: Scrubber | None = None) -> str | None:
+    """The bucket's real region, as an S3 error response tells it (header, or error body fields).
+
+    Only a value shaped like a region, and not one of the connection's secrets, is taken: an endpoint
+    echoing a secret into ``x-amz-bucket-region`` must not get it repeated in a ``wrong_region`` message.
+    """
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}
     error = response.get("Error", {}) or {}
-    if headers.get("x-amz-bucket-region"):
-        return str(headers["x-amz-bucket-region"])
-    if error.get("Region"):
-        return str(error["Region"])
-    match = _ENDPOINT_REGION.search(str(error.get("Endpoint", "")))
-    return match.group(1) if match else None
+    match = _ENDPOINT_REGION.search(str(error.get("Endpoint", ""))[:256])
+    candidates = (headers.get("x-amz-bucket-region"), error.get("Region"), match.group(1) if match else None)
+    for candidate in candidates:
+        region = str(candidate or "").strip().lower()
+        if _REGION.match(region) and (scrubber is None or scrubber.token(region) == region):
+            return region
+    return None
 
 
-def request_ids(response: dict[str, Any]) -> dict[str, str]:
+def request_ids(response: dict[str, Any], scrubber: Scrubber | None = None) -> dict[str, str]:
+    """The request id and host id support asks for (upstream values: cleaned of secrets, bounded)."""
+    scrubber = scrubber or Scrubber()
     metadata = response.get("ResponseMetadata", {}) or {}
     headers = metadata.get("HTTPHeaders", {}) or {}
     found = {
@@ -217,7 +237,7 @@ def request_ids(response: dict[str, Any]) -> dict[str, str]:
         or (response.get("Error", {}) or {}).get("RequestId"),
         "host_id": metadata.get("HostId") or headers.get("x-amz-id-2"),
     }
-    return {name: str(value) for name, value in found.items() if value}
+    return {name: scrubber.token(value) for name, value in found.items() if value}
 
 
 def wrong_region_error(
@@ -229,8 +249,50 @@ def wrong_region_error(
         f"{right_region}.",
         step="bucket",
         error_code="wrong_region",
-        detail={"region": right_region, "requested_region": asked, **request_ids(response or {})},
+        detail={
+            "region": right_region,
+            "requested_region": asked,
+            **_status_and_code(response or {}, where.scrubber),
+            **request_ids(response or {}, where.scrubber),
+        },
     )
+
+
+def redirect_refused_error(where: Where, response: dict[str, Any]) -> ConnectionProblem:
+    """A 3xx that is not a region redirect datawharf can name: refused, never followed.
+
+    botocore does not follow HTTP redirects, and datawharf disarms its S3 region redirector (see
+    ``s3.client``), so the redirect's target is only named (its host, cleaned), never contacted.
+    """
+    scrubber = where.scrubber
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}
+    error = response.get("Error", {}) or {}
+    target_url = str(headers.get("location") or error.get("Endpoint") or "")[:2048]
+    try:
+        target_host = urlsplit(target_url if "//" in target_url else f"//{target_url}").hostname or ""
+    except ValueError:
+        target_host = ""
+    host = scrubber.token(target_host) if target_host else None
+    facts = _status_and_code(response, scrubber)
+    said = ", ".join(str(value) for value in facts.values() if value)
+    return ConnectionProblem(
+        f"{where.endpoint or 'The S3 endpoint'} answered the request for {where.target} with a redirect "
+        f"({said}){f' to {host}' if host else ''}, which datawharf does not follow. Give the connection "
+        "the URL of the endpoint that serves the bucket (with AWS, the bucket's regional endpoint), and "
+        "check its addressing style (path-style URLs for S3-compatible stores).",
+        step="endpoint",
+        error_code="redirect_refused",
+        detail={**facts, "redirect_host": host, **request_ids(response, scrubber)},
+    )
+
+
+def _status_and_code(response: dict[str, Any], scrubber: Scrubber) -> dict[str, Any]:
+    """``http_status`` and ``s3_error_code`` (cleaned: an error code is upstream text too)."""
+    code = str((response.get("Error", {}) or {}).get("Code", "") or "")
+    return {
+        "http_status": response.get("ResponseMetadata", {}).get("HTTPStatusCode"),
+        "s3_error_code": scrubber.token(code) if code else None,
+    }
 
 
 def translate(exc: Exception, where: Where) -> DatawharfError:
@@ -247,19 +309,25 @@ def _translate_client_error(exc: bx.ClientError, where: Where) -> DatawharfError
     error = response.get("Error", {}) or {}
     code = str(error.get("Code", ""))
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    ids = request_ids(response)
-    if code in _WRONG_REGION_CODES or code == "301" or status == 301:
-        region = response_region(response)
-        if region:
+    scrubber = where.scrubber
+    if code in _WRONG_REGION_CODES or code == "301" or status in REDIRECT_STATUSES:
+        region = response_region(response, scrubber)
+        if region and region != where.region:
             return wrong_region_error(region, where, response)
+        if status in REDIRECT_STATUSES or code == "PermanentRedirect":
+            return redirect_refused_error(where, response)
+    facts = _status_and_code(response, scrubber)
+    ids = request_ids(response, scrubber)
+    s3_message = scrubber.clean(error.get("Message", "")).rstrip(".")
+    detail = {**facts, **({"s3_message": s3_message} if s3_message else {}), **ids}
     rule = _RULES.get(code) or _STATUS_RULES.get(code)
     if rule is None:
-        s3_message = str(error.get("Message", "")).strip()
         return ConnectionProblem(
-            f"S3 refused the request for {where.target} ({code or status}): {s3_message or 'no message'}.",
+            f"S3 refused the request for {where.target} ({facts['s3_error_code'] or status}, HTTP {status}): "
+            f"{s3_message or 'no message'}.",
             step="object" if where.key else "bucket",
             error_code="s3_error",
-            detail={"s3_error_code": code, "http_status": status, **ids},
+            detail=detail,
         )
     if code == "404" and not where.key:
         rule = _RULES["NoSuchBucket"]
@@ -270,9 +338,8 @@ def _translate_client_error(exc: bx.ClientError, where: Where) -> DatawharfError
         key=where.key or "(none)",
         endpoint=where.endpoint or "the S3 endpoint",
         region=where.region or "us-east-1",
-        s3_message=str(error.get("Message", "")).strip().rstrip(".") + ".",
+        s3_message=(s3_message or "no message") + ".",
     )
-    detail = {"s3_error_code": code, "http_status": status, **ids}
     kind = UpstreamUnavailable if rule.upstream else ConnectionProblem
     return kind(message, step=step, error_code=rule.code, detail=detail)
 
