@@ -33,9 +33,10 @@ import httpx
 import pytest
 
 from tests.hostile.conftest import serve_hostile
+from tests.integration.test_connections_iam_role import make_role
 from tests.support.app import BOOTSTRAP_KEY
 from tests.support.hostile import API, HostileServer, attack, error_code
-from tests.support.moto import IamMotoServer, MotoServer
+from tests.support.moto import IamMotoServer, MotoServer, allow
 from tests.support.processes import serve_log
 from tests.support.standins import Answer, Seen, StandIn, s3_error, standin
 
@@ -58,7 +59,10 @@ def echo(code: str, status: int) -> Any:
     """An endpoint that puts every request header (and the secrets' encodings) in its error message."""
 
     def behave(seen: Seen) -> Answer:
-        echoed = "; ".join(f"{name}: {value}" for name, value in seen.headers.items())
+        # the secret-carrying headers first, so the message's bound does not hide them
+        first = ("x-amz-security-token", HEADER.lower(), "authorization")
+        ordered = sorted(seen.headers.items(), key=lambda item: item[0] not in first)
+        echoed = "; ".join(f"{name}: {value}" for name, value in ordered)
         encoded = " ".join(forms(SECRET_KEY)[1:] + forms(HEADER_VALUE)[1:])
         message = f"Bad request. You sent {echoed}. Secret key {SECRET_KEY}, encoded {encoded}."
         ids = {"x-amz-request-id": HEADER_VALUE, "x-amz-id-2": f"host-{SECRET_KEY}"}
@@ -265,6 +269,84 @@ def test_an_echoed_secret_in_an_api_error_comes_back_scrubbed_with_its_codes(
     assert "[redacted]" in body["detail"]["s3_message"] and len(body["detail"]["s3_message"]) <= 300
     assert body["detail"]["request_id"] == "[redacted]"
     assert_clean(answer.text, endpoint, "the preview API")
+
+
+def test_an_echoed_secret_in_a_publish_failure_is_scrubbed(
+    server: HostileServer, endpoint: StandIn, connection: str
+) -> None:
+    with server.client() as client:
+        uid = client.post(
+            f"{API}/datasets/", json={"metadata": {"default": {"title": {"value": "E"}}}}
+        ).json()["uid"]
+        datasource = {
+            "type": "amazon_s3",
+            "url": f"{endpoint.endpoint_url}/echo/data.csv",
+            "connection": {"uid": connection},
+        }
+        resource = client.post(
+            f"{API}/datasets/{uid}/resources/",
+            json={"type": "csvfile", "title": "echo", "params": {"separator": ","}, "datasource": datasource},
+        )
+        assert resource.status_code == 201, resource.text
+        with attack(server, "s3-echo-secrets-publish", max_seconds=20.0, rss_budget_mib=400) as record:
+            assert client.post(f"{API}/datasets/{uid}/publish/").status_code == 200
+            status = wait_done(client, uid)
+            record.notes.update(status=status["status"])
+        shown = client.get(f"{API}/datasets/{uid}/status/")
+    assert status["status"] == "error" and "[invalid_request]" in shown.text, shown.text
+    assert_clean(shown.text, endpoint, "the dataset status")
+    with sqlite3.connect(server.home / "datawharf.db") as db:
+        for table, column in (("datasets", "*"),):
+            rows = db.execute(f"SELECT {column} FROM {table} WHERE uid = ?", (uid,)).fetchall()
+            assert_clean(repr(rows), endpoint, f"the stored {table} row")
+
+
+def test_an_echoed_session_token_of_an_assumed_role_comes_back_nowhere(
+    tmp_path: Path, moto_server: MotoServer, iam_moto_server: IamMotoServer, endpoint: StandIn
+) -> None:
+    """An IAM-role connection signs with temporary keys and sends their session token: echoed, scrubbed."""
+    platform = iam_moto_server.create_user(policy=allow(["sts:AssumeRole", "sts:GetCallerIdentity"], ["*"]))
+    env = {
+        "AWS_ACCESS_KEY_ID": platform.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": platform.secret_access_key,
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "DATAWHARF_STS_ENDPOINT_URL": iam_moto_server.endpoint_url,
+        "DATAWHARF_ALLOWED_PRIVATE_HOSTS": f"{moto_server.host_port},{endpoint.host_port}",
+    }
+    url = f"{endpoint.endpoint_url}/echo/role.csv"
+    with serve_hostile(tmp_path / "home", moto_server, env) as running, running.client() as client:
+        body = {
+            "type": "amazon_s3",
+            "url": url,
+            "auth": {"type": "iam_role", "region": "us-east-1", "role_arn": ""},
+        }
+        created = client.post(f"{API}/datasource_connections/", json=body)
+        assert created.status_code == 201, created.text
+        connection = created.json()
+        role_arn = make_role(
+            iam_moto_server, platform.arn, connection["auth"]["external_id"], "echo", "role.csv"
+        )
+        endpoint.clear()
+        with attack(running, "s3-echo-session-token", max_seconds=10.0, rss_budget_mib=400) as record:
+            update = {**connection, "auth": {**connection["auth"], "role_arn": role_arn}}
+            updated = client.put(f"{API}/datasource_connections/{connection['uid']}/", json=update)
+            record.notes.update(status=updated.status_code, requests=len(endpoint.seen))
+        tokens = [seen.headers["x-amz-security-token"] for seen in endpoint.requests_for("echo")]
+        assert tokens, "the stand-in never saw a session token"
+        with sqlite3.connect(running.home / "datawharf.db") as db:
+            (stored,) = db.execute(
+                "SELECT validation FROM connections WHERE uid = ?", (connection["uid"],)
+            ).fetchone()
+        log = serve_log(running.home).read_text()
+    assert updated.status_code == 200, updated.text
+    steps = {step["name"]: step for step in updated.json()["validation"]["steps"]}
+    assert steps["assume_role"]["ok"] is True and steps["object"]["error_code"] == "invalid_request"
+    assert "[redacted]" in steps["object"]["message"]
+    for text, where in ((updated.text, "the API"), (stored, "the stored report"), (log, "the server log")):
+        for form in {form for token in tokens for form in forms(token)}:
+            assert form not in text, f"{where} repeats the session token"
+        assert_clean(text, endpoint, where)
 
 
 # --- redirects --------------------------------------------------------------------------------------
