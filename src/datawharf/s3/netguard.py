@@ -8,9 +8,10 @@ unless ``host:port`` is listed in ``DATAWHARF_ALLOWED_PRIVATE_HOSTS`` (a MinIO o
 server on loopback).
 
 The S3 client checks the URL of every request just before it is sent (botocore's ``before-send``
-event), which also covers botocore re-targeting a request (its S3 region redirector) and endpoints
-botocore resolves itself. botocore never follows HTTP redirects (urllib3 is called with
-``Retry(False)``), so a 3xx cannot lead elsewhere.
+event), which also covers endpoints botocore resolves itself. botocore never follows HTTP redirects
+(urllib3 is called with ``Retry(False)``), and the client disarms botocore's S3 region redirector and
+answers every 3xx with ``wrong_region`` or ``redirect_refused`` (see ``s3.client``), so a 3xx cannot
+lead elsewhere.
 
 Known limit: the name is resolved here and again by urllib3 when connecting, so a DNS server that
 answers differently within the same second (DNS rebinding) could slip through; pinning the address
