@@ -15,6 +15,7 @@ own explicit choice, written in their AWS config.
 
     own_identity(settings)    -> AwsIdentity (account id cached per credentials and endpoint)
     sts_client(settings)      -> (botocore STS client, frozen credentials)
+    own_session(settings)     -> the botocore session whose chain finds those credentials
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ _lock = threading.Lock()
 
 def sts_client(settings: Settings) -> tuple[Any, Any]:
     """An STS client signing with datawharf's own credentials, and those credentials (frozen)."""
-    session = _own_session(settings)
+    session = own_session(settings)
     credentials = session.get_credentials()
     if credentials is None:
         raise ConnectionProblem(
@@ -77,7 +78,7 @@ def sts_client(settings: Settings) -> tuple[Any, Any]:
     return client, credentials.get_frozen_credentials()
 
 
-def _own_session(settings: Settings) -> botocore.session.Session:
+def own_session(settings: Settings) -> botocore.session.Session:
     """A session whose credential chain asks a metadata service only if the setting allows it."""
     session = botocore.session.Session()
     if not settings.aws_instance_metadata:
