@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         default=None, description="DuckDB memory limit (e.g. '2GB'); DuckDB's default when unset."
     )
     query_timeout: float = Field(default=60.0, description="Seconds an Explore query may run.")
+    backoffice_session_hours: float = Field(
+        default=12.0, gt=0, description="Hours a backoffice sign-in lasts (sign-out ends it sooner)."
+    )
 
     @field_validator("allowed_private_hosts", mode="before")
     @classmethod
