@@ -306,6 +306,15 @@ def _preview_response(
     )
 
 
+@router.get("/new/preview")
+def old_preview_link(
+    current: Current, connection: str = "", url: str = "", dataset: str | None = None
+) -> Response:
+    """A bookmark (or a link from elsewhere) of the preview: the prefilled form, which reads nothing."""
+    back = {"connection": connection, "file_url": url, **({"dataset": dataset} if dataset else {})}
+    return redirect(f"{BASE}/datasets/new/amazon-s3?{urlencode(back)}")
+
+
 async def _form(request: Request) -> FormData:
     return await request.form()  # parsed once: csrf_checked read the same, cached, form
 
