@@ -136,7 +136,7 @@ def test_iam_role_connection_until_refusal(page: Page, backoffice: Backoffice, s
 
     page.get_by_label("Role ARN", exact=True).fill("arn:aws:iam::12345:role/too-short")
     page.get_by_role("button", name="Validate", exact=True).click()
-    expect(page.get_by_role("alert")).to_contain_text("is not a role ARN")
+    expect(page.get_by_role("alert")).to_contain_text("The role ARN is not written as one")
 
     page.get_by_label("Role ARN", exact=True).fill(_role_trusting(backoffice, f"someone-else-{uuid.uuid4()}"))
     page.get_by_role("button", name="Validate", exact=True).click()

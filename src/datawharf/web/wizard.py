@@ -104,7 +104,7 @@ def _s3_page(
         methods=METHODS,
         choice=choice or (saved[0].uid if saved else "new"),
         file_url=file_url,
-        form=form or ConnectionForm(method="aws_signature_v4"),
+        form=(form or ConnectionForm(method="aws_signature_v4")).shown(),
         regions=region_names(),
         error=error,
         status_code=error.http_status if error else 200,
