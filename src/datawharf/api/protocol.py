@@ -8,6 +8,9 @@ body, with a stable code, for these too. So the URL and the headers are counted 
 them over, and the request is refused as soon as ``DATAWHARF_MAX_REQUEST_HEAD_BYTES`` is crossed: a
 414 ``request_line_too_long`` (the URL alone is too long) or a 431 ``request_headers_too_large``; any
 other request the parser refuses is a 400 ``malformed_request``. All three close the connection.
+httptools hands a header over only once it is complete (it buffers a long value itself), so the bytes
+received while the head is incomplete are counted too: one header of megabytes is refused after one
+socket read (256 KiB at most), not once it has all arrived.
 
 A subclass of uvicorn's protocol rather than middleware: the app only sees a request once its whole head
 has been parsed, which is too late to bound it.
@@ -37,11 +40,28 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     max_head_bytes = 32 * 1024
     _head_bytes = 0
     _refusal: tuple[int, str, str] | None = None
+    _in_head = False
+    _received_in_head = 0
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if not self._in_head or self.transport.is_closing():
+            return
+        self._received_in_head += len(data)
+        if self._received_in_head > self.max_head_bytes:
+            self._refusal = self._headers_too_large()
+            self.send_400_response("request head too large")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = 0
         self._refusal = None
+        self._in_head = True
+        self._received_in_head = 0
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
 
     def on_url(self, url: bytes) -> None:
         self._count(len(url), in_url=True)
@@ -64,13 +84,16 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 "(where, select, refine...) or split it into several requests.",
             )
         else:
-            self._refusal = (
-                431,
-                "request_headers_too_large",
-                f"The request's line and headers together exceed {limit}: send fewer or smaller "
-                "headers (a cookie or a header from a proxy may have grown).",
-            )
+            self._refusal = self._headers_too_large()
         raise _HeadTooLarge
+
+    def _headers_too_large(self) -> tuple[int, str, str]:
+        return (
+            431,
+            "request_headers_too_large",
+            f"The request's line and headers together exceed {self.max_head_bytes // 1024} KiB: send "
+            "fewer or smaller headers (a cookie or a header from a proxy may have grown).",
+        )
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn's refusal of a request the parser rejected, as the API's JSON error."""
