@@ -181,6 +181,7 @@ def test_an_old_cookie_no_longer_works_after_sign_out(site: Site) -> None:
 
 
 def test_a_secret_typed_as_the_region_is_never_echoed(site: Site) -> None:
+    """Nor a ``Name: value`` line pasted as a header's name: the refused form comes back without them."""
     body = {
         "url": site.moto.endpoint_url,
         "auth": {
@@ -200,7 +201,8 @@ def test_a_secret_typed_as_the_region_is_never_echoed(site: Site) -> None:
         form = admin.post(
             "/backoffice/connections/new",
             data={"csrf_token": token, "method": "aws_signature_v4", "url": site.moto.endpoint_url,
-                  "region": SECRET, "access_key_id": "AKIA", "secret_access_key": "x"},
+                  "region": SECRET, "access_key_id": "AKIA", "secret_access_key": "x",
+                  "header_name": f"Authorization: Bearer {SECRET}", "header_value": ""},
         )  # fmt: skip
         record.notes.update(api=[refused.status_code, error_code(refused)], web=form.status_code)
     assert (refused.status_code, error_code(refused)) == (400, "malformed_region")

@@ -28,6 +28,7 @@ from datawharf.connections.schemas import (
 )
 from datawharf.errors import Conflict, DatawharfError
 from datawharf.inputs import parse_input
+from datawharf.s3.client import is_header_name
 from datawharf.web.rendering import (
     BASE,
     BackofficeRoute,
@@ -60,8 +61,7 @@ Editor = Annotated[Visitor, Depends(editor)]
 
 @dataclass
 class ConnectionForm:
-    """What the add/edit form shows again after a refusal: never a secret (nor a region that does not
-    look like one: it may be a secret typed in the wrong field, see ``checks.is_region_shaped``)."""
+    """What the add/edit form shows again after a refusal (through ``shown()``): never a secret."""
 
     method: str
     title: str = ""
@@ -71,8 +71,13 @@ class ConnectionForm:
     header_names: list[str] = field(default_factory=list)
 
     def shown(self) -> ConnectionForm:
-        """The form as it may be shown again."""
-        return replace(self, region=self.region if is_region_shaped(self.region) else "")
+        """The form as it may be shown again: a region or a header name that does not look like one is
+        left out (it may be a secret typed, or a ``Name: value`` line pasted, in the wrong field)."""
+        return replace(
+            self,
+            region=self.region if is_region_shaped(self.region) else "",
+            header_names=[name if is_header_name(name.strip()) else "" for name in self.header_names],
+        )
 
 
 def region_names() -> list[str]:
