@@ -277,6 +277,12 @@ def _preview_context(
     }
 
 
+def _file_step_url(connection: str, url: str, dataset: str | None) -> str:
+    """The connection-and-file step, prefilled: where a GET of the preview (or a reload) lands."""
+    query = {"connection": connection, "file_url": url, **({"dataset": dataset} if dataset else {})}
+    return f"{BASE}/datasets/new/amazon-s3?{urlencode(query)}"
+
+
 def _preview_response(
     request: Request,
     current: Visitor,
@@ -294,14 +300,13 @@ def _preview_response(
     reload opens that form (a GET, which reads nothing) instead of posting the form again."""
     _allowed(current, dataset)
     context = _preview_context(request, connection, url, extractor, params, dataset)
-    back = {"connection": connection, "file_url": url, **({"dataset": dataset} if dataset else {})}
     template = "wizard/_workspace.html" if fragment else "wizard/preview.html"
     return _render(
         request,
         current,
         template,
         dataset=_dataset_of(request, dataset),
-        back_url=f"{BASE}/datasets/new/amazon-s3?{urlencode(back)}",
+        back_url=_file_step_url(connection, url, dataset),
         **context,
     )
 
@@ -311,12 +316,12 @@ def old_preview_link(
     current: Current, connection: str = "", url: str = "", dataset: str | None = None
 ) -> Response:
     """A bookmark (or a link from elsewhere) of the preview: the prefilled form, which reads nothing."""
-    back = {"connection": connection, "file_url": url, **({"dataset": dataset} if dataset else {})}
-    return redirect(f"{BASE}/datasets/new/amazon-s3?{urlencode(back)}")
+    return redirect(_file_step_url(connection, url, dataset))
 
 
 async def _form(request: Request) -> FormData:
-    return await request.form()  # parsed once: csrf_checked read the same, cached, form
+    """The whole form (the ``p.*`` parameters vary by extractor); Starlette parses it once per request."""
+    return await request.form()
 
 
 @router.post("/new/preview", dependencies=[Depends(csrf_checked)])
