@@ -70,6 +70,15 @@ class Settings(BaseSettings):
         default=None, description="DuckDB memory limit (e.g. '2GB'); DuckDB's default when unset."
     )
     query_timeout: float = Field(default=60.0, description="Seconds an Explore query may run.")
+    max_request_head_bytes: int = Field(
+        default=32 * 1024,
+        ge=4096,
+        le=60 * 1024,
+        description="Most bytes of a request's line and headers (414/431 past it; at most 60 KiB).",
+    )
+    backoffice_session_hours: float = Field(
+        default=12.0, gt=0, description="Hours a backoffice sign-in lasts (sign-out ends it sooner)."
+    )
 
     @field_validator("allowed_private_hosts", mode="before")
     @classmethod

@@ -26,6 +26,38 @@ def test_access_log_shows_the_request_but_not_the_key(tmp_path: Path) -> None:
     assert f"/api/automation/v1.0/apikeys/?%61pikey={REDACTED}" in log
 
 
+# Misspellings of apikey a client may send (and other credential names): all blanked.
+MISSPELLINGS = [
+    "APIKEY",
+    "api_key",
+    "api-key",
+    "Api-Key",
+    "apiKey",
+    "api.key",
+    "api%5Fkey",
+    "%41PI_KEY",
+    "%EF%BD%81%EF%BD%90%EF%BD%89%EF%BD%8B%EF%BD%85%EF%BD%99",  # fullwidth "apikey"
+    "apikey[]",
+    "x-api-key",
+    "access_token",
+    "token",
+    "client_secret",
+    "password",
+    "auth",
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+    "session_id",
+]
+
+
+@pytest.mark.parametrize("name", MISSPELLINGS)
+def test_every_credential_like_name_is_blanked(name: str) -> None:
+    assert redact_api_keys(f"/records?limit=1&{name}=s3cr3t&where=x") == (
+        f"/records?limit=1&{name}={REDACTED}&where=x"
+    )
+
+
 @pytest.mark.parametrize(
     ("target", "expected"),
     [
@@ -34,7 +66,9 @@ def test_access_log_shows_the_request_but_not_the_key(tmp_path: Path) -> None:
         ("/records?where=a%3D1&apikey=k1", f"/records?where=a%3D1&apikey={REDACTED}"),
         ("/records?apikey=k1&apikey=k2", f"/records?apikey={REDACTED}&apikey={REDACTED}"),
         ("/records?apikey", f"/records?apikey={REDACTED}"),
-        ("/records?api+key=x&myapikey=y", "/records?api+key=x&myapikey=y"),
+        ("/records?api+key=x&myapikey=y", f"/records?api+key={REDACTED}&myapikey={REDACTED}"),
+        ("/records?where=a&select=b&limit=1&refine=c", "/records?where=a&select=b&limit=1&refine=c"),
+        ("/records?group_by=x&order_by=y&lang=fr", "/records?group_by=x&order_by=y&lang=fr"),
     ],
 )
 def test_redaction_keeps_every_other_parameter_as_sent(target: str, expected: str) -> None:

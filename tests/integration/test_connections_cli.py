@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.moto import IamMotoServer, allow
+from tests.support.moto import IamMotoServer, MotoServer, allow
 
 CSV = b"name,qty\napple,3\n"
 
@@ -21,6 +22,7 @@ def cli(
         "DATAWHARF_ALLOWED_PRIVATE_HOSTS": allowed,
         "DATAWHARF_S3_MAX_ATTEMPTS": "1",
         "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),  # a worktree's sources, when the run sets them
         "COLUMNS": "250",
         **(extra_env or {}),
     }
@@ -42,10 +44,11 @@ def test_connections_cli_round_trip(tmp_path: Path, iam_moto_server: IamMotoServ
     allowed = iam_moto_server.host_port
     home = tmp_path / "home"
 
-    secret_line = user.secret_access_key + "\n"
+    # The secret on stdin, the header's value at its (hidden) prompt: neither in argv.
+    lines = user.secret_access_key + "\nhv\n"
     created = cli(
         home, allowed, "create", "--url", url, "--region", "us-east-1", "--access-key-id", user.access_key_id,
-        "--secret-stdin", "--header", "x-amz-meta-a=hv", "--title", "Fruits", stdin=secret_line,
+        "--secret-stdin", "--header", "x-amz-meta-a", "--title", "Fruits", stdin=lines,
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
     uid = re.search(r"Connection (co_[a-z0-9]+) \(aws_signature_v4\): valid\.", created.stdout).group(1)
@@ -128,11 +131,12 @@ def test_connections_cli_iam_role(tmp_path: Path, iam_moto_server: IamMotoServer
 def test_refused_options_are_one_line_without_the_secret(tmp_path: Path) -> None:
     """Options the input model refuses give ``error [validation_error]``, not a traceback quoting them."""
     secret = "cli-secret-typed-0123456789\n"
-    headers = [arg for i in range(51) for arg in ("--header", f"x-amz-meta-h{i}=header-value-{i}")]
+    header_file = tmp_path / "headers"
+    header_file.write_text("".join(f"x-amz-meta-h{i}: header-value-{i}\n" for i in range(51)))
     cases = [
         ("create", "--region", "us-east-1", "--auth", "oauth", "--secret-stdin"),
         ("create", "--url", "https://example.com/bucket/", "--region", "us-east-1", "--access-key-id",
-         "AKIAEXAMPLE", "--secret-stdin", *headers),
+         "AKIAEXAMPLE", "--secret-stdin", "--header-file", str(header_file)),
     ]  # fmt: skip
     for args in cases:
         refused = cli(tmp_path / "home", "", *args, stdin=secret)
@@ -140,3 +144,55 @@ def test_refused_options_are_one_line_without_the_secret(tmp_path: Path) -> None
         assert refused.stderr.startswith("error [validation_error]: Invalid input in "), refused.stderr
         assert "Traceback" not in refused.stderr and "cli-secret-typed" not in refused.stderr
         assert "header-value" not in refused.stderr + refused.stdout
+
+
+ARGV_SECRETS = [
+    ("--header", "x-amz-meta-token=argv-secret-0123456789", "The value of the header x-amz-meta-token"),
+    ("--secret-access-key", "argv-secret-0123456789", "The secret access key"),
+    ("--secret", "argv-secret-0123456789", "The secret access key"),
+]
+
+
+def test_a_secret_in_argv_is_refused_naming_the_safe_forms(tmp_path: Path) -> None:
+    """``ps`` shows every argument to every user: a value there is refused before anything is read."""
+    create = ("create", "--region", "us-east-1", "--access-key-id", "AKIA")
+    runs = [(create, *case) for case in ARGV_SECRETS] + [(("update", "co_x"), *ARGV_SECRETS[0])]
+    for command, option, value, what in runs:
+        refused = cli(tmp_path / "home", "", *command, option, value, stdin="s\n")
+        assert refused.returncode == 1, refused.stdout
+        assert refused.stderr.startswith(f"error [secret_in_argv]: {what} was given on the command line")
+        assert "argv-secret" not in refused.stdout + refused.stderr
+        assert "--secret-stdin" in refused.stderr or "--header-file" in refused.stderr
+    listed = cli(tmp_path / "home", "", "list")
+    assert "co_" not in listed.stdout  # nothing was saved
+
+
+def test_secrets_from_files_and_prompts(tmp_path: Path, moto_server: MotoServer) -> None:
+    bucket = moto_server.create_bucket()
+    moto_server.put_object(bucket, "f.csv", CSV)
+    secret_file, header_file = tmp_path / "secret", tmp_path / "headers"
+    secret_file.write_text("file-secret-0123456789\n")
+    header_file.write_text("# extra headers\nx-amz-meta-one: first value\n\nx-amz-meta-two:second\n")
+    home, allowed = tmp_path / "home", moto_server.host_port
+    created = cli(
+        home, allowed, "create", "--url", f"{moto_server.endpoint_url}/{bucket}/f.csv", "--region",
+        "us-east-1", "--access-key-id", "AKIAFILE", "--secret-file", str(secret_file),
+        "--header-file", str(header_file), "--header", "x-amz-meta-three", "--json", stdin="prompted\n",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    public = json.loads(created.stdout[created.stdout.index("{") :])
+    assert [h["name"] for h in public["headers"]] == ["x-amz-meta-three", "x-amz-meta-one", "x-amz-meta-two"]
+    assert public["validation"]["is_valid"], public["validation"]
+    for secret in ("file-secret", "first value", "second", "prompted"):
+        assert secret not in created.stdout + created.stderr
+
+    broken = tmp_path / "broken"
+    broken.write_text("x-amz-meta-ok: 1\nAuthorization Bearer line-secret-0123\n")
+    refused = cli(home, allowed, "update", public["uid"], "--header-file", str(broken))
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error [invalid_header]: Line 2 of the header file")
+    assert "line-secret" not in refused.stderr
+    missing = cli(home, allowed, "update", public["uid"], "--secret-file", str(tmp_path / "nope"))
+    assert missing.returncode == 1 and missing.stderr.startswith("error [unreadable_secret_file]")
+    both = cli(home, allowed, "update", public["uid"], "--secret-stdin", "--header-file", "-")
+    assert both.returncode == 1 and both.stderr.startswith("error [invalid_option]")

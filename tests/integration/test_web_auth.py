@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
-from datawharf.web.session import COOKIE_NAME, SessionCodec, WebSession, session_secret
+from datawharf import apikeys
+from datawharf.store.db import open_database
+from datawharf.store.models import BackofficeSession
+from datawharf.web.session import (
+    COOKIE_NAME,
+    SessionCodec,
+    WebSession,
+    open_session,
+    session_secret,
+    signed_in_key_uid,
+)
 from tests.support.app import BOOTSTRAP_KEY, make_app_client, make_settings
 
 
@@ -79,21 +91,66 @@ def test_sign_out_needs_the_token_and_ends_the_session(browser_client: TestClien
     assert browser_client.get("/backoffice/datasets/", follow_redirects=False).status_code == 303
 
 
+def test_an_old_cookie_no_longer_signs_in_after_sign_out(browser_client: TestClient) -> None:
+    """The session lives on the server: a copy of the cookie taken before sign-out is worth nothing."""
+    token = csrf_of(browser_client.get("/backoffice/sign-in").text)
+    browser_client.post("/backoffice/sign-in", data={"api_key": BOOTSTRAP_KEY, "csrf_token": token})
+    stolen = browser_client.cookies[COOKIE_NAME]
+    assert BOOTSTRAP_KEY not in stolen and "ak_" not in stolen  # neither the key nor its uid
+    page = browser_client.get("/backoffice/datasets/")
+    browser_client.post("/backoffice/sign-out", data={"csrf_token": csrf_of(page.text)})
+    browser_client.cookies.clear()
+    browser_client.cookies.set(COOKIE_NAME, stolen, path="/backoffice")
+    replayed = browser_client.get("/backoffice/datasets/", follow_redirects=False)
+    assert replayed.status_code == 303
+    assert replayed.headers["location"].startswith("/backoffice/sign-in")
+
+
+def test_signing_in_again_replaces_the_session(browser_client: TestClient) -> None:
+    token = csrf_of(browser_client.get("/backoffice/sign-in").text)
+    browser_client.post("/backoffice/sign-in", data={"api_key": BOOTSTRAP_KEY, "csrf_token": token})
+    first = browser_client.cookies[COOKIE_NAME]
+    token = csrf_of(browser_client.get("/backoffice/sign-in?next=/backoffice/datasets/x").text)
+    browser_client.post("/backoffice/sign-in", data={"api_key": BOOTSTRAP_KEY, "csrf_token": token})
+    second = browser_client.cookies[COOKIE_NAME]
+    assert first != second
+    browser_client.cookies.clear()
+    browser_client.cookies.set(COOKIE_NAME, first, path="/backoffice")
+    assert browser_client.get("/backoffice/datasets/", follow_redirects=False).status_code == 303
+
+
+def test_a_session_expires_on_the_server_too(tmp_path: Path, database_url: str) -> None:
+    """Expiry is the database's word, not only the cookie's: an expired row signs nobody in, and the next
+    sign-in sweeps it (on SQLite and PostgreSQL, whose time zones differ)."""
+    settings = make_settings(tmp_path / "home", database_url=database_url)
+    database = open_database(settings)
+    try:
+        with database.session() as db:
+            key_uid = apikeys.create_key(db, "web", ["edit_domain"]).api_key.uid
+            expired = open_session(db, key_uid, timedelta(seconds=-1))
+            live = open_session(db, key_uid, timedelta(hours=1))
+        with database.session() as db:
+            assert signed_in_key_uid(db, expired) is None
+            assert signed_in_key_uid(db, live) == key_uid
+            open_session(db, key_uid, timedelta(hours=1))
+        with database.session() as db:
+            assert db.scalar(select(func.count()).select_from(BackofficeSession)) == 2  # expired swept
+    finally:
+        database.dispose()
+
+
 def test_tampered_cookie_is_a_new_anonymous_session(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    codec = SessionCodec(session_secret(settings))
-    value = codec.dumps(WebSession.signed_in("ak_someone"))
-    assert codec.loads(value) == WebSession(key_uid="ak_someone", csrf_token=codec.loads(value).csrf_token)
+    codec = SessionCodec(session_secret(settings), max_age_seconds=3600)
+    value = codec.dumps(WebSession(session_id="some-session", csrf_token="token"))
+    assert codec.loads(value) == WebSession(session_id="some-session", csrf_token="token")
     assert codec.loads(value[:-2] + "xx") is None
-    assert SessionCodec(b"another secret").loads(value) is None
+    assert SessionCodec(b"another secret", max_age_seconds=3600).loads(value) is None
     assert (settings.home / "backoffice-session.key").stat().st_mode & 0o777 == 0o600
     assert COOKIE_NAME == "datawharf_backoffice"
 
 
 def test_a_key_without_the_permission_sees_why(tmp_path: Path) -> None:
-    from datawharf import apikeys
-    from datawharf.store.db import open_database
-
     settings = make_settings(tmp_path / "home")
     with make_app_client(settings) as client:
         client.headers.pop("Authorization")

@@ -43,13 +43,24 @@ def test_role_arn_syntax_refused(arn: str) -> None:
         ("eu-wst-3", "https://b1.s3.amazonaws.com/f.csv", "unknown_region"),
         ("", "https://b1.s3.amazonaws.com/f.csv", "missing_region"),
         ("us-east-1", "https://b1.s3.eu-west-3.amazonaws.com/f.csv", "region_mismatch"),
-        ("Bad Region", "http://minio.example.com/b1/f.csv", "unknown_region"),
+        ("Bad Region", "http://minio.example.com/b1/f.csv", "malformed_region"),
+        ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "http://minio.example.com/b1/f.csv", "malformed_region"),
     ],
 )
 def test_region_checks(region: str, url: str, code: str) -> None:
     with pytest.raises(InvalidInput) as error:
         checks.check_region(region, parse_location(url))
     assert error.value.error_code == code
+    if code == "malformed_region":  # not region-shaped: maybe a secret, never repeated
+        assert region not in str(error.value.to_body())
+        assert "lowercase letters, digits and hyphens" in error.value.message
+
+
+@pytest.mark.parametrize("arn", ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "arn:aws:iam::12:role/x"])
+def test_a_refused_role_arn_is_not_repeated(arn: str) -> None:
+    with pytest.raises(InvalidInput) as error:
+        checks.check_role_arn(arn)
+    assert arn not in str(error.value.to_body())
 
 
 def test_regions_accepted_per_provider() -> None:

@@ -1,4 +1,4 @@
-"""Keep API keys given as ``?apikey=`` out of the server's access log.
+"""Keep API keys (and anything named like a credential) given in the query string out of the access log.
 
 The Explore API accepts the key in the query string (the reference allows it: a widget or a
 spreadsheet cannot set headers), and uvicorn's access log prints every request's path with its query.
@@ -6,28 +6,41 @@ Without this, each such request would write a live key into the log. A filter on
 rewrites the record before any handler formats it; a filter rather than a log configuration, so an
 operator's own uvicorn logging setup keeps it.
 
-The query is read piece by piece as Starlette reads it (names percent-decoded, ``+`` a space), so
-``?%61pikey=`` is caught too, and every other parameter stays exactly as the client sent it.
+Not only ``apikey``: a client that misspells it (``APIKEY``, ``api_key``, ``api-key``, ``apiKey``,
+``api.key``, ``api+key``...) sends the same live key, which datawharf then ignores, but the log would
+keep. So a parameter is blanked when its name, percent-decoded, NFKC-normalised (fullwidth letters),
+case-folded and stripped of everything but letters and digits, contains a credential word (key, token,
+secret, password, auth, signature, credential, session, cookie): blanking a harmless parameter costs a
+log reader little, keeping a secret costs much more. Every other parameter stays exactly as sent.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from urllib.parse import unquote_plus
 
 REDACTED = "[redacted]"
-_KEY_PARAMETERS = frozenset({"apikey"})
+_CREDENTIAL_WORDS = re.compile(r"key|token|secret|pass|pwd|auth|signature|credential|session|cookie|bearer")
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
+def looks_like_a_credential(name: str) -> bool:
+    """Whether a query parameter's name (as sent, percent-encoded or not) suggests a secret value."""
+    folded = unicodedata.normalize("NFKC", unquote_plus(name)).casefold()
+    return bool(_CREDENTIAL_WORDS.search(_NOT_ALNUM.sub("", folded)))
 
 
 def redact_api_keys(target: str) -> str:
-    """``target`` (a path with its query) with the value of every ``apikey`` parameter replaced."""
+    """``target`` (a path with its query) with the value of every credential-like parameter replaced."""
     path, question, query = target.partition("?")
     if not question or not query:
         return target
     pieces = []
     for piece in query.split("&"):
         name, equals, _value = piece.partition("=")
-        if unquote_plus(name) in _KEY_PARAMETERS:
+        if looks_like_a_credential(name):
             piece = f"{name}{equals or '='}{REDACTED}"
         pieces.append(piece)
     return f"{path}?{'&'.join(pieces)}"

@@ -1,14 +1,19 @@
 """``datawharf connections create|list|show|update|validate|delete|policy``, calling the core directly.
 
-Secrets never come from argv (a command line is visible to every user of the machine, and kept in
-shell history): the secret access key is read from a hidden prompt, or from stdin with
-``--secret-stdin`` for scripts.
+Secrets never come from argv (a command line is visible to every user of the machine in ``ps`` and
+``/proc``, and kept in shell history): the secret access key is read from a hidden prompt, from stdin
+with ``--secret-stdin`` or from a file with ``--secret-file``; a header's value from a hidden prompt
+(``--header NAME``) or from a file of ``Name: value`` lines (``--header-file``). A value given in
+argv anyway (``--header NAME=VALUE``, ``--secret-access-key VALUE``) is refused with
+``secret_in_argv``, naming the safe forms, and never repeated. Prompts come in order: the secret, then
+each ``--header`` in the order given.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -24,25 +29,97 @@ from datawharf.settings import Settings
 app = typer.Typer(help="Manage Amazon S3 connections (secrets are write-only).", no_args_is_help=True)
 
 AUTH_HELP = "aws_signature_v4 (access key + secret) or iam_role (datawharf assumes a role of yours)."
-HEADER_HELP = "An extra header sent with every request, NAME=VALUE; repeat for more."
+HEADER_HELP = (
+    "An extra header sent with every request: its NAME only, the value is asked for (hidden input); "
+    "repeat for more."
+)
+HEADER_FILE_HELP = "A file of extra headers, one 'Name: value' a line ('-': stdin); keep it mode 0600."
+SECRET_STDIN_HELP = "Read the secret access key from stdin (one line)."
+SECRET_FILE_HELP = "Read the secret access key from this file (its first line); keep it mode 0600."
+SAFE_SECRET_FORMS = "a hidden prompt (the default), --secret-stdin or --secret-file FILE"
+SAFE_HEADER_FORMS = (
+    "--header NAME (the value is asked for, hidden) or --header-file FILE ('Name: value' lines)"
+)
 
 
-def _read_secret(from_stdin: bool, prompt: str = "Secret access key") -> str:
+def _refuse_argv_secret(what: str, safe_forms: str) -> InvalidInput:
+    return InvalidInput(
+        f"{what} was given on the command line, where every user of this machine can read it (ps, "
+        f"/proc) and the shell history keeps it; it was not used. Give it with {safe_forms}.",
+        error_code="secret_in_argv",
+    )
+
+
+def _read_file(path: str, what: str) -> str:
+    try:
+        return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            f"The {what} file {path} could not be read ({type(exc).__name__}): check its path and "
+            "permissions (it must be UTF-8 text).",
+            error_code="unreadable_secret_file",
+        ) from None
+
+
+def _read_secret(from_stdin: bool, from_file: str | None, prompt: str = "Secret access key") -> str:
+    if from_file is not None:
+        return (_read_file(from_file, "secret").splitlines() or [""])[0]
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     return str(typer.prompt(prompt, hide_input=True))
 
 
-def _headers(values: list[str] | None) -> list[dict[str, Any]]:
+def _header_file(path: str) -> list[dict[str, Any]]:
+    """``Name: value`` lines (HTTP's own syntax; blank lines and ``#`` comments skipped). A bad line is
+    named by its number, never quoted: it may hold a secret."""
     headers = []
-    for item in values or []:
-        name, sep, value = item.partition("=")
+    for number, line in enumerate(_read_file(path, "header").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, sep, value = line.partition(":")
         if not sep:
             raise InvalidInput(
-                f"--header {name!r} has no value: write --header NAME=VALUE.", error_code="invalid_header"
+                f"Line {number} of the header file {path} is not 'Name: value': write one header a "
+                "line, its name, a colon, then its value.",
+                error_code="invalid_header",
             )
-        headers.append({"name": name.strip(), "value": value})
+        headers.append({"name": name.strip(), "value": value.strip()})
     return headers
+
+
+def _headers(
+    names: list[str] | None, header_file: str | None, *, keep_if_empty: bool
+) -> list[dict[str, Any]]:
+    """Headers from ``--header NAME`` (value prompted for, hidden) and ``--header-file``. On update an
+    empty answer keeps the stored value (the API's rule for a missing value)."""
+    headers = []
+    for name in names or []:
+        asked = typer.prompt(f"Value of the header {name}", hide_input=True, default="", show_default=False)
+        value = str(asked)
+        headers.append({"name": name.strip(), "value": value if value or not keep_if_empty else None})
+    if header_file is not None:
+        headers.extend(_header_file(header_file))
+    return headers
+
+
+def _check_secret_options(
+    secret_argv: str | None, header_names: list[str] | None, secret_stdin: bool, header_file: str | None
+) -> None:
+    """Before anything is read: refuse a secret given in argv (``--header NAME=VALUE``, or the hidden
+    ``--secret-access-key``/``--secret``, there only to say so; the value is never repeated), and two
+    readers of stdin."""
+    if secret_argv is not None:
+        raise _refuse_argv_secret("The secret access key", SAFE_SECRET_FORMS)
+    for name in header_names or []:
+        if "=" in name:
+            shown = name.partition("=")[0].strip()
+            raise _refuse_argv_secret(f"The value of the header {shown}", SAFE_HEADER_FORMS)
+    if secret_stdin and header_file == "-":
+        raise InvalidInput(
+            "--secret-stdin and --header-file - both read stdin: put the headers (or the secret) in a "
+            "file instead.",
+            error_code="invalid_option",
+        )
 
 
 def _print(public: ConnectionPublic) -> None:
@@ -73,16 +150,23 @@ def create(
     region: str = typer.Option(..., "--region", help="The bucket's region, e.g. eu-west-3."),
     auth: str = typer.Option("aws_signature_v4", "--auth", help=AUTH_HELP),
     access_key_id: str = typer.Option(None, "--access-key-id", help="Signature v4: the access key ID."),
-    secret_stdin: bool = typer.Option(False, "--secret-stdin", help="Read the secret from stdin (one line)."),
+    secret_stdin: bool = typer.Option(False, "--secret-stdin", help=SECRET_STDIN_HELP),
+    secret_file: str = typer.Option(None, "--secret-file", help=SECRET_FILE_HELP),
+    secret_argv: str = typer.Option(None, "--secret-access-key", "--secret", hidden=True),
     header: list[str] = typer.Option(None, "--header", help=HEADER_HELP),
+    header_file: str = typer.Option(None, "--header-file", help=HEADER_FILE_HELP),
     title: str = typer.Option(None, "--title"),
     description: str = typer.Option(None, "--description"),
     json_output: bool = typer.Option(False, "--json", help="Print the connection as JSON."),
 ) -> None:
-    """Create a connection and validate it (an invalid one is saved, with its report)."""
+    """Create a connection and validate it (an invalid one is saved, with its report).
+
+    Secrets are never options: the secret access key is asked for (hidden), or read with --secret-stdin
+    or --secret-file; a header's value is asked for (--header NAME), or read with --header-file."""
+    _check_secret_options(secret_argv, header, secret_stdin, header_file)
     body: dict[str, Any] = {"type": "amazon_s3", "url": url, "title": title, "description": description}
     if auth == "aws_signature_v4":
-        secret = _read_secret(secret_stdin)
+        secret = _read_secret(secret_stdin, secret_file)
         body["auth"] = {
             "type": auth,
             "access_key_id": access_key_id or "",
@@ -91,7 +175,7 @@ def create(
         }
     else:
         body["auth"] = {"type": auth, "region": region, "role_arn": ""}
-    body["headers"] = _headers(header)
+    body["headers"] = _headers(header, header_file, keep_if_empty=False)
     data = parse_input(ConnectionCreate, body)
     with database() as db, db.session() as session:
         public = service.to_public(session, service.create_connection(session, Settings(), data))
@@ -138,14 +222,25 @@ def update(
     access_key_id: str = typer.Option(None, "--access-key-id"),
     new_secret: bool = typer.Option(False, "--new-secret", help="Prompt for a new secret (key rotation)."),
     secret_stdin: bool = typer.Option(False, "--secret-stdin", help="Read the new secret from stdin."),
+    secret_file: str = typer.Option(None, "--secret-file", help="Read the new secret from this file."),
+    secret_argv: str = typer.Option(None, "--secret-access-key", "--secret", hidden=True),
     role_arn: str = typer.Option(None, "--role-arn", help="IAM role: the ARN of the role to assume."),
-    header: list[str] = typer.Option(None, "--header", help=HEADER_HELP + " Replaces the saved headers."),
+    header: list[str] = typer.Option(
+        None,
+        "--header",
+        help=HEADER_HELP + " Replaces the saved headers; an empty answer keeps that header's saved value.",
+    ),
+    header_file: str = typer.Option(None, "--header-file", help=HEADER_FILE_HELP + " Replaces them."),
     title: str = typer.Option(None, "--title"),
     description: str = typer.Option(None, "--description"),
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     """Change some fields; the others (and the stored secret) stay as they are. Validates again."""
-    secret = _read_secret(secret_stdin, "New secret access key") if (new_secret or secret_stdin) else None
+    _check_secret_options(secret_argv, header, secret_stdin, header_file)
+    rotating = new_secret or secret_stdin or secret_file is not None
+    secret = _read_secret(secret_stdin, secret_file, "New secret access key") if rotating else None
+    given_headers = header or header_file is not None
+    headers = _headers(header, header_file, keep_if_empty=True) if given_headers else None
     settings = Settings()
     with database() as db, db.session() as session:
         current = service.to_public(session, service.get_connection(session, uid))
@@ -155,7 +250,7 @@ def update(
             "title": title if title is not None else current.title,
             "description": description if description is not None else current.description,
             "is_reusable": current.is_reusable,
-            "headers": _headers(header) if header else [{"name": h.name} for h in current.headers],
+            "headers": headers if headers is not None else [{"name": h.name} for h in current.headers],
         }
         if current.auth.type == "aws_signature_v4":
             body["auth"] = {

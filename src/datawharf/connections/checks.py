@@ -50,6 +50,13 @@ def check_url(settings: Settings, url: str | None, *, required: bool) -> S3Locat
     return location
 
 
+def is_region_shaped(region: str) -> bool:
+    """Lowercase letters, digits and hyphens: what every provider's region looks like. Only such a
+    value is ever repeated in a message or a form; anything else may be a secret typed in the wrong
+    field (a password manager filling the first empty field, a paste into the wrong box)."""
+    return _REGION_SYNTAX.match(region.strip()) is not None
+
+
 def check_region(region: str, location: S3Location | None) -> str:
     region = region.strip()
     if not region:
@@ -57,8 +64,15 @@ def check_region(region: str, location: S3Location | None) -> str:
             "The region is empty: give the bucket's region, e.g. eu-west-3 (AWS) or gra (OVH).",
             error_code="missing_region",
         )
+    if not is_region_shaped(region):
+        raise InvalidInput(
+            "The region is not written as a region name: it has only lowercase letters, digits and "
+            "hyphens (at most 63), e.g. eu-west-3 or us-east-1 (AWS), gra (OVH), auto (R2). The value "
+            "is not repeated here: it may be a secret typed in the wrong field.",
+            error_code="malformed_region",
+        )
     is_aws = location is None or location.provider == "aws"
-    if (is_aws and region not in known_aws_regions()) or not _REGION_SYNTAX.match(region):
+    if is_aws and region not in known_aws_regions():
         raise InvalidInput(
             f"{region!r} is not a known region: give the bucket's region as AWS writes it (e.g. eu-west-3, "
             "us-east-1), or the provider's region for an S3-compatible endpoint.",
@@ -112,8 +126,9 @@ def check_role_arn(role_arn: str) -> str:
     role_arn = role_arn.strip()
     if role_arn and not ROLE_ARN.match(role_arn):
         raise InvalidInput(
-            f"{role_arn!r} is not a role ARN: copy it from the role's page in the IAM console; it reads "
-            "arn:aws:iam::<12-digit account>:role/<name> (aws-cn or aws-us-gov partitions also work).",
+            "The role ARN is not written as one: copy it from the role's page in the IAM console; it "
+            "reads arn:aws:iam::<12-digit account>:role/<name> (aws-cn or aws-us-gov partitions also "
+            "work). The value is not repeated here: it may be a secret typed in the wrong field.",
             error_code="malformed_role_arn",
         )
     return role_arn

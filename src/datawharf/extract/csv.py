@@ -53,13 +53,27 @@ _WESTERN = {"cp1252", "iso8859-1", "iso8859-15", "mac-roman", "cp850", "cp437", 
 
 
 def _codec(encoding: str) -> str:
+    """The codec's canonical name; only a character encoding (bytes to text) is one.
+
+    Python's codec registry also holds bytes-to-bytes and text-to-text transforms (``zlib_codec``,
+    ``base64_codec``, ``bz2_codec``, ``hex``, ``uu``, ``rot13``...): their decoders return bytes, or
+    decompress without a bound, so they are refused by the registry's own mark of a text encoding, the
+    one ``bytes.decode`` checks."""
     try:
-        return codecs.lookup(encoding).name
-    except LookupError as exc:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError, ValueError) as exc:  # ValueError: a name with a NUL byte
         raise ExtractError(
             f"Unknown encoding {encoding!r}: use a name such as utf-8, windows-1252 or iso-8859-1.",
             error_code="unknown_encoding",
         ) from exc
+    if not getattr(info, "_is_text_encoding", True):
+        raise ExtractError(
+            f"{encoding!r} is not a character encoding (it transforms bytes, e.g. compresses or "
+            "encodes them in base64): use a character encoding such as utf-8, windows-1252 or "
+            "iso-8859-1; a compressed file is recognised by its own format.",
+            error_code="not_a_text_encoding",
+        )
+    return info.name
 
 
 def _decode(head: bytes, encoding: str) -> str:

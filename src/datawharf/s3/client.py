@@ -76,6 +76,12 @@ _RESERVED_HEADERS = frozenset(
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 field-name
 
 
+def is_header_name(name: object) -> bool:
+    """An RFC 9110 field name. Anything else in a name field is often a whole ``Name: value`` line pasted
+    there, secret included: it is never repeated (not in a message, not in a form shown again)."""
+    return isinstance(name, str) and _TOKEN.match(name) is not None
+
+
 def validate_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     """Check a connection's extra headers; raise ``invalid_header`` naming the header (never its value).
 
@@ -85,7 +91,7 @@ def validate_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str
     checked: list[tuple[str, str]] = []
     seen: set[str] = set()
     for position, (name, value) in enumerate(headers, start=1):
-        if not isinstance(name, str) or not _TOKEN.match(name):
+        if not is_header_name(name):
             raise InvalidInput(
                 f"The name of header {position} is not valid: use letters, digits and '-' only, and give "
                 "the value in its own field.",

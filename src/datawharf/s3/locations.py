@@ -26,6 +26,9 @@ from functools import cache
 from typing import Literal
 from urllib.parse import unquote, urljoin, urlsplit
 
+import idna
+from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
 from datawharf.errors import InvalidInput
 
 AddressingStyle = Literal["virtual", "path"]
@@ -98,8 +101,8 @@ class S3Location:
 def parse_location(url: str, *, base_url: str | None = None) -> S3Location:
     """Parse ``url`` (absolute, or relative to the connection URL ``base_url``) into an S3Location.
 
-    Raises InvalidInput with ``malformed_url``, ``not_an_s3_url``, ``unknown_region`` or
-    ``invalid_bucket_name``.
+    Raises InvalidInput with ``malformed_url``, ``not_an_s3_url``, ``invalid_host``, ``unknown_region``
+    or ``invalid_bucket_name``.
     """
     if not isinstance(url, str) or not url.strip():
         raise InvalidInput(
@@ -199,6 +202,7 @@ def _parse_absolute(url: str, base_url: str | None) -> S3Location:
             f"The URL {url!r} has no host: give the full URL, e.g. https://bucket.s3.eu-west-3.amazonaws.com/key.",
             error_code="malformed_url",
         )
+    _check_host(host)
     netloc_host = f"[{host}]" if ":" in host else host
     path = _decode_path(parts.path, url)
 
@@ -283,10 +287,52 @@ def _parse_custom(
     return _finish(make_endpoint(netloc_host), None, path, region, provider, url)
 
 
+def _check_host(host: str) -> None:
+    """A host botocore can use: ASCII names (IDNA written out), no percent-escapes, LDH labels.
+
+    Browsers accept ``bucket。example。com`` (ideographic or fullwidth dots), ``bücher.example`` and
+    ``127%2e0.0.1`` and rewrite them; botocore refuses them (``Invalid endpoint``), and a host rewritten
+    behind the user's back would be another host than the one they see. So they are refused here, with
+    the form to write instead when IDNA (UTS 46) gives one.
+    """
+    if "%" in host:
+        raise InvalidInput(
+            f"The URL's host {host!r} contains a percent-escape: write the host name plainly, with "
+            "ordinary dots (e.g. s3.example.com or 192.0.2.10), not percent-encoded.",
+            error_code="invalid_host",
+        )
+    if not host.isascii():
+        try:
+            ascii_form = idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            ascii_form = None
+        hint = f"write it as {ascii_form}" if ascii_form else "write its ASCII (IDNA, xn--...) form"
+        raise InvalidInput(
+            f"The URL's host {host!r} has characters outside ASCII (a non-Latin letter, or a dot "
+            f"such as '。' or '．' that only looks like one): {hint}, with ordinary dots.",
+            error_code="invalid_host",
+            detail={"ascii_host": ascii_form} if ascii_form else {},
+        )
+
+
+def _check_endpoint(endpoint_url: str) -> None:
+    """The last word is botocore's: what it would refuse when the client is made is refused here, as a
+    400 naming the rule, instead of a ValueError at the first request."""
+    if not (is_valid_endpoint_url(endpoint_url) or is_valid_ipv6_endpoint_url(endpoint_url)):
+        host = urlsplit(endpoint_url).hostname
+        raise InvalidInput(
+            f"The URL's host {host!r} is not a valid host name: use labels of letters, digits and "
+            "hyphens (not starting or ending with a hyphen, at most 63 characters each) separated by "
+            "dots, or an IP address.",
+            error_code="invalid_host",
+        )
+
+
 def _finish(
     endpoint_url: str, bucket: str | None, path: str, region: str | None, provider: str, url: str
 ) -> S3Location:
     """Virtual style when the host named the bucket, else the first path segment is the bucket."""
+    _check_endpoint(endpoint_url)
     if bucket:
         _check_bucket(bucket, url)
         return S3Location(endpoint_url, "virtual", bucket, path[1:], region, provider)

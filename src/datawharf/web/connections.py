@@ -8,7 +8,7 @@ secrets: a secret field is never filled back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pydantic import SecretStr
 
 from datawharf.connections import service
-from datawharf.connections.checks import known_aws_regions
+from datawharf.connections.checks import is_region_shaped, known_aws_regions
 from datawharf.connections.schemas import (
     ConnectionCreate,
     ConnectionPublic,
@@ -28,6 +28,7 @@ from datawharf.connections.schemas import (
 )
 from datawharf.errors import Conflict, DatawharfError
 from datawharf.inputs import parse_input
+from datawharf.s3.client import is_header_name
 from datawharf.web.rendering import (
     BASE,
     BackofficeRoute,
@@ -60,7 +61,7 @@ Editor = Annotated[Visitor, Depends(editor)]
 
 @dataclass
 class ConnectionForm:
-    """What the add/edit form shows again after a refusal: never a secret."""
+    """What the add/edit form shows again after a refusal (through ``shown()``): never a secret."""
 
     method: str
     title: str = ""
@@ -68,6 +69,15 @@ class ConnectionForm:
     region: str = ""
     access_key_id: str = ""
     header_names: list[str] = field(default_factory=list)
+
+    def shown(self) -> ConnectionForm:
+        """The form as it may be shown again: a region or a header name that does not look like one is
+        left out (it may be a secret typed, or a ``Name: value`` line pasted, in the wrong field)."""
+        return replace(
+            self,
+            region=self.region if is_region_shaped(self.region) else "",
+            header_names=[name if is_header_name(name.strip()) else "" for name in self.header_names],
+        )
 
 
 def region_names() -> list[str]:
@@ -87,7 +97,7 @@ def _form_page(
         "connections/form.html",
         current=current,
         section="connections",
-        form=form,
+        form=form.shown(),
         connection=connection,
         methods=METHODS,
         regions=region_names(),

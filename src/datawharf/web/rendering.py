@@ -31,10 +31,10 @@ from datawharf.store.models import ApiKey
 from datawharf.web.session import (
     COOKIE_NAME,
     COOKIE_PATH,
-    MAX_AGE_SECONDS,
     SessionCodec,
     WebSession,
     session_secret,
+    signed_in_key_uid,
 )
 
 BASE = "/backoffice"
@@ -91,7 +91,10 @@ def database_of(request: Request) -> Database:
 def _codec(request: Request) -> SessionCodec:
     codec = getattr(request.app.state, "backoffice_sessions", None)
     if codec is None:
-        codec = request.app.state.backoffice_sessions = SessionCodec(session_secret(settings_of(request)))
+        settings = settings_of(request)
+        codec = request.app.state.backoffice_sessions = SessionCodec(
+            session_secret(settings), max_age_seconds=round(settings.backoffice_session_hours * 3600)
+        )
     return codec
 
 
@@ -130,11 +133,13 @@ def replace_session(request: Request, session: WebSession) -> None:
 
 
 def visitor(request: Request) -> Visitor:
+    """Who is at the browser: a live server-side session whose API key is live, or nobody (read only)."""
     session = current_session(request)
     api_key: ApiKey | None = None
-    if session.key_uid is not None:
+    if session.session_id is not None:
         with database_of(request).session() as db:
-            found = db.get(ApiKey, session.key_uid)
+            key_uid = signed_in_key_uid(db, session)
+            found = db.get(ApiKey, key_uid) if key_uid is not None else None
             if found is not None and found.revoked_at is None:
                 api_key = found
     return Visitor(session=session, api_key=api_key)
@@ -194,7 +199,7 @@ def _write_cookie(request: Request, response: Response) -> None:
     response.set_cookie(
         COOKIE_NAME,
         _codec(request).dumps(request.state.web_session),
-        max_age=MAX_AGE_SECONDS,
+        max_age=_codec(request).max_age_seconds,
         path=COOKIE_PATH,
         httponly=True,
         samesite="lax",

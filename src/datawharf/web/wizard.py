@@ -1,13 +1,17 @@
 """The dataset wizard: New dataset, or Add a source to a dataset.
 
-Steps, each a page (state travels in the query string; never a secret):
+Steps, each a page (state travels in form fields and the query string; never a secret):
 1. ``/datasets/new``: "Configure a remote service" > Amazon S3;
 2. ``/datasets/new/amazon-s3``: a saved connection, or a new one (saved through the connections service,
-   validated, then referred to by uid), and the file URL;
-3. ``/datasets/new/preview``: the first 20 records, the fields (names, labels, guessed types) and the
-   source configuration (every parameter of the extractor); a change re-previews in place;
+   validated, then referred to by uid), and the file URL; submitting it shows the preview;
+3. the preview (``POST /datasets/new/preview``): the first 20 records, the fields (names, labels, guessed
+   types) and the source configuration (every parameter of the extractor); a change re-previews in place;
 4. ``/datasets/new/information``: title and technical identifier (prefilled from the title as typed,
    editable, checked) -> save, or save and publish. Adding a source skips this step.
+
+Reading the file is an outbound request made with the connection's secrets, so it happens only on a POST
+carrying the CSRF token: a link on another site (the cookie is ``SameSite=Lax``, so a cross-site GET
+carries it) can at most open the connection-and-file form, prefilled, never make datawharf fetch.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
+from starlette.datastructures import FormData
 
 from datawharf.connections import service as connection_service
 from datawharf.connections.schemas import ConnectionCreate
@@ -82,7 +87,7 @@ def _s3_page(
     current: Visitor,
     *,
     dataset: str | None,
-    choice: str = "",
+    choice: str | None = None,
     file_url: str = "",
     form: ConnectionForm | None = None,
     error: DatawharfError | None = None,
@@ -99,7 +104,7 @@ def _s3_page(
         methods=METHODS,
         choice=choice or (saved[0].uid if saved else "new"),
         file_url=file_url,
-        form=form or ConnectionForm(method="aws_signature_v4"),
+        form=(form or ConnectionForm(method="aws_signature_v4")).shown(),
         regions=region_names(),
         error=error,
         status_code=error.http_status if error else 200,
@@ -107,9 +112,16 @@ def _s3_page(
 
 
 @router.get("/new/amazon-s3")
-def amazon_s3(request: Request, current: Current, dataset: str | None = None) -> Response:
+def amazon_s3(
+    request: Request,
+    current: Current,
+    dataset: str | None = None,
+    connection: str | None = None,
+    file_url: str = "",
+) -> Response:
+    """The form, optionally prefilled (the preview's "Back", a reload of the preview): nothing is read."""
     _allowed(current, dataset)
-    return _s3_page(request, current, dataset=dataset)
+    return _s3_page(request, current, dataset=dataset, choice=connection, file_url=file_url)
 
 
 @router.post("/new/amazon-s3", dependencies=[Depends(csrf_checked)])
@@ -163,10 +175,7 @@ def amazon_s3_chosen(
             form=form,
             error=error,
         )
-    query = {"connection": connection, "url": file_url.strip()}
-    if dataset:
-        query["dataset"] = dataset
-    return redirect(f"{BASE}/datasets/new/preview?{urlencode(query)}")
+    return _preview_response(request, current, connection, file_url.strip(), None, {}, dataset or None)
 
 
 # --- preview ---------------------------------------------------------------------------------------
@@ -191,15 +200,14 @@ def _parse_param(parameter: ExtractorParameter, raw: str) -> Any:
     return raw if raw != "" else None
 
 
-def _params_from_query(request: Request, extractor: str | None) -> dict[str, Any]:
+def _params_from_form(values: FormData, extractor: str | None) -> dict[str, Any]:
     if not extractor or extractor not in EXTRACTORS:
         return {}
-    values = request.query_params
     params: dict[str, Any] = {}
     for parameter in EXTRACTORS[extractor].parameters:
         key = PARAM_PREFIX + parameter.name
         if key in values:
-            value = _parse_param(parameter, values[key])
+            value = _parse_param(parameter, str(values[key]))
             if value is not None:
                 params[parameter.name] = value
     return params
@@ -228,11 +236,15 @@ def _param_controls(extractor: str, params: dict[str, Any]) -> list[dict[str, An
 
 
 def _preview_context(
-    request: Request, connection: str, url: str, extractor: str | None, dataset: str | None
+    request: Request,
+    connection: str,
+    url: str,
+    extractor: str | None,
+    params: dict[str, Any],
+    dataset: str | None,
 ) -> dict[str, Any]:
     """The core's preview of a resource about to be saved (with a dataset, its field configuration
     applied, as the publish will write the fields)."""
-    params = _params_from_query(request, extractor)
     unsaved = Resource(
         uid="re_preview",
         dataset_uid=dataset or "",
@@ -265,21 +277,75 @@ def _preview_context(
     }
 
 
-@router.get("/new/preview")
-def preview_page(
+def _file_step_url(connection: str, url: str, dataset: str | None) -> str:
+    """The connection-and-file step, prefilled: where a GET of the preview (or a reload) lands."""
+    query = {"connection": connection, "file_url": url, **({"dataset": dataset} if dataset else {})}
+    return f"{BASE}/datasets/new/amazon-s3?{urlencode(query)}"
+
+
+def _preview_response(
     request: Request,
-    current: Current,
+    current: Visitor,
     connection: str,
     url: str,
-    dataset: str | None = None,
-    type: str | None = None,
+    extractor: str | None,
+    params: dict[str, Any],
+    dataset: str | None,
+    *,
     fragment: bool = False,
 ) -> Response:
+    """The preview page (or, for the script's in-place refresh, only the preview and its configuration).
+
+    ``back_url`` is the connection-and-file step prefilled: the script puts it in the address bar, so a
+    reload opens that form (a GET, which reads nothing) instead of posting the form again."""
     _allowed(current, dataset)
-    context = _preview_context(request, connection, url, type, dataset)
-    # ``fragment``: the script's in-place refresh, only the preview and its configuration.
+    context = _preview_context(request, connection, url, extractor, params, dataset)
     template = "wizard/_workspace.html" if fragment else "wizard/preview.html"
-    return _render(request, current, template, dataset=_dataset_of(request, dataset), **context)
+    return _render(
+        request,
+        current,
+        template,
+        dataset=_dataset_of(request, dataset),
+        back_url=_file_step_url(connection, url, dataset),
+        **context,
+    )
+
+
+@router.get("/new/preview")
+def old_preview_link(
+    current: Current, connection: str = "", url: str = "", dataset: str | None = None
+) -> Response:
+    """A bookmark (or a link from elsewhere) of the preview: the prefilled form, which reads nothing."""
+    return redirect(_file_step_url(connection, url, dataset))
+
+
+async def _form(request: Request) -> FormData:
+    """The whole form (the ``p.*`` parameters vary by extractor); Starlette parses it once per request."""
+    return await request.form()
+
+
+@router.post("/new/preview", dependencies=[Depends(csrf_checked)])
+def preview_page(
+    current: Current,
+    request: Request,
+    values: Annotated[FormData, Depends(_form)],
+    connection: Annotated[str, Form()],
+    url: Annotated[str, Form()],
+    dataset: Annotated[str, Form()] = "",
+    type: Annotated[str, Form()] = "",
+    fragment: Annotated[bool, Form()] = False,
+) -> Response:
+    """A change in the source configuration: preview again with the parameters of the form."""
+    return _preview_response(
+        request,
+        current,
+        connection,
+        url,
+        type or None,
+        _params_from_form(values, type or None),
+        dataset or None,
+        fragment=fragment,
+    )
 
 
 # --- dataset information and save ------------------------------------------------------------------

@@ -9,5 +9,6 @@ from datawharf.store.models import datasets  # noqa: F401  (registers the datase
 from datawharf.store.models.apikeys import ApiKey
 from datawharf.store.models.base import Base, new_uid, utcnow
 from datawharf.store.models.connections import Connection
+from datawharf.store.models.sessions import BackofficeSession
 
-__all__ = ["ApiKey", "Base", "Connection", "new_uid", "utcnow"]
+__all__ = ["ApiKey", "BackofficeSession", "Base", "Connection", "new_uid", "utcnow"]

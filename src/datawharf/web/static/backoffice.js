@@ -168,7 +168,8 @@ document.addEventListener("change", (event) => {
   fieldset.disabled = !isNew;
 });
 
-// Wizard, preview step: a change in the source configuration re-previews in place.
+// Wizard, preview step: a change in the source configuration re-previews in place. The preview reads the
+// file with the connection's secrets, so it is a POST with the CSRF token (the form carries it).
 let previewRequest = 0;
 document.addEventListener("change", async (event) => {
   const form = event.target.closest("[data-source-config]");
@@ -179,13 +180,16 @@ document.addEventListener("change", async (event) => {
     // Another format: its own parameters, guessed again.
     for (const key of Array.from(data.keys())) if (key.startsWith("p.")) data.delete(key);
   }
-  const query = new URLSearchParams(data);
-  query.set("fragment", "1");
+  data.set("fragment", "true");
   const focusedId = document.activeElement && document.activeElement.id;
   const ticket = ++previewRequest;
   workspace.setAttribute("aria-busy", "true");
   try {
-    const response = await fetch(form.action + "?" + query.toString(), { headers: { Accept: "text/html" } });
+    const response = await fetch(form.action, {
+      method: "POST",
+      body: new URLSearchParams(data),
+      headers: { Accept: "text/html", "X-CSRF-Token": csrfToken() },
+    });
     const html = await response.text();
     if (ticket !== previewRequest) return; // a newer change already asked again
     workspace.innerHTML = html;
@@ -203,6 +207,14 @@ document.addEventListener("change", async (event) => {
   } finally {
     if (ticket === previewRequest) workspace.removeAttribute("aria-busy");
   }
+});
+
+// The preview page is the answer to a POST: its address becomes the prefilled connection-and-file form,
+// so a reload shows that form (reads nothing) instead of posting again (which would save a new
+// connection twice).
+document.addEventListener("DOMContentLoaded", () => {
+  const workspace = document.getElementById("workspace");
+  if (workspace && workspace.dataset.backUrl) window.history.replaceState(null, "", workspace.dataset.backUrl);
 });
 
 // Wizard, dataset information: the identifier follows the title as it is typed (the server makes it,
