@@ -136,8 +136,9 @@ class Warehouse:
             if dataset_uid in known.live:
                 continue
             referenced = known.datasets.get(dataset_uid)
-            orphans = [self.dataset_dir(dataset_uid)] if referenced is None else []
-            if referenced is not None:
+            if referenced is None:  # the dataset is gone
+                orphans = [self.dataset_dir(dataset_uid)]
+            else:
                 orphans = [self.dataset_dir(dataset_uid) / c for c in children if c not in referenced]
             for path in orphans:
                 swept.bytes += _remove(path)
@@ -158,10 +159,11 @@ class Warehouse:
         if not self.root.is_dir():
             return {}
         listed: dict[str, list[str]] = {}
-        for entry in os.scandir(self.root):
-            if entry.is_dir():
-                with os.scandir(entry.path) as children:
-                    listed[entry.name] = [c.name for c in children if c.is_dir()]
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    with os.scandir(entry.path) as children:
+                        listed[entry.name] = [c.name for c in children if c.is_dir()]
         return listed
 
     def used_bytes(self) -> int:
