@@ -342,7 +342,7 @@ def test_cli_deletes_an_old_version_not_the_current_one(
         dataset = moto_dataset(client, s3_bucket, "cli.csv")
         uid = dataset["uid"]
         old, current = published(client, uid), published(client, uid)
-        with attack(server, "CLI datasets delete-version", max_seconds=60) as record:
+        with attack(server, "CLI datasets delete-version", max_seconds=120) as record:
             refused = _cli(home, "datasets", "delete-version", dataset["dataset_id"], current, "--yes")
             done = _cli(home, "datasets", "delete-version", dataset["dataset_id"], old, "--yes")
             gone = client.get(f"{API}/datasets/{uid}/versions/{old}/")
