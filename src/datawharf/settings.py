@@ -53,7 +53,11 @@ class Settings(BaseSettings):
         default=None, description="If set, an admin API key with this value exists after start."
     )
     s3_connect_timeout: float = Field(default=10.0, description="Seconds to open a connection.")
-    s3_read_timeout: float = Field(default=60.0, description="Seconds to wait for a response.")
+    s3_read_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds to wait for a response, or for the next bytes of a body being read.",
+    )
     s3_max_attempts: int = Field(default=5, description="Attempts per S3 request (standard mode).")
     preview_max_bytes: int = Field(
         default=8 * MiB, description="Most bytes a preview may fetch before giving up."
@@ -61,6 +65,17 @@ class Settings(BaseSettings):
     job_workers: int = Field(default=2, description="Publish jobs running at once in-process.")
     warehouse_max_bytes: int | None = Field(
         default=None, description="Cap on the warehouse folder's size; a publish crossing it fails."
+    )
+    versions_keep: int = Field(
+        default=10,
+        ge=0,
+        description="Versions kept per dataset after each publish (the newest, and always the current "
+        "one); 0 keeps them all.",
+    )
+    warehouse_sweep_interval: float = Field(
+        default=600.0,
+        gt=0,
+        description="Seconds between passes removing warehouse folders the database does not reference.",
     )
     scheduler_interval: float = Field(
         default=20.0, description="Seconds between checks of dataset schedules and queued publishes."

@@ -44,7 +44,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     # Small ranged GETs so that a run is still reading when the fault strikes.
     monkeypatch.setattr(connections_bridge, "STREAM_CHUNK", 256 * 1024)
     monkeypatch.setattr(connections_bridge, "STREAM_CONCURRENCY", 2)
-    monkeypatch.setattr(publish_module, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(publish_module, "PROGRESS_SECONDS", 0.05)
 
 
 class Hooked:

@@ -1,4 +1,4 @@
-"""``datawharf datasets create|list|show|status|publish|abort|versions|restore|delete``.
+"""``datawharf datasets create|list|show|status|publish|abort|versions|restore|delete-version|delete``.
 
 ``publish --wait`` runs the publish in this process with a progress bar (bytes, records, rate, time
 left); without ``--wait`` it queues the run for a running ``datawharf serve`` to pick up.
@@ -266,6 +266,23 @@ def restore(
         restored = versions.restore_version(session, settings, d.uid, version)
         current = restored.current_version_uid
     console.print(f"Restored {version}; the current version is now {current}.", highlight=False)
+
+
+@app.command("delete-version")
+@friendly_errors
+def delete_version(
+    dataset: str = typer.Argument(..., help="uid (da_...) or dataset_id"),
+    version: str = typer.Argument(..., help="version uid (ch_...)"),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Delete an old version and its files (not the current one; files a restored version shares stay)."""
+    settings = Settings()
+    if not yes:
+        typer.confirm(f"Delete version {version} of dataset {dataset}?", abort=True)
+    with database() as db, db.session() as session:
+        d = service.find_dataset(session, dataset)
+        versions.delete_version(session, settings, d.uid, version)
+    console.print(f"Deleted version {version} of {dataset}.", highlight=False)
 
 
 @app.command("delete")

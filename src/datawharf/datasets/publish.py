@@ -17,8 +17,10 @@ One run, resource by resource:
 Memory stays bounded whatever the size: the reader holds ``concurrency x chunk`` bytes, the extractor a
 block, the writer one row group. A failure or an abort removes the staging folder and leaves the
 previous version served; the status says why. Progress (bytes read from the objects, records written)
-goes to the dataset row twice a second, with a heartbeat, and that is when an abort requested from
-another process is noticed.
+goes to the dataset row twice a second, with a heartbeat, from a thread of its own (``Heartbeat``): a
+run blocked in a stalled read still beats, and fails when the read times out (``s3_read_timeout``),
+not as a dead worker. That beat is also when an abort requested from another process is noticed.
+The same transaction that records a version deletes those beyond ``versions_keep`` (``versions.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -40,6 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import select, update
 
+from datawharf.datasets import versions
 from datawharf.datasets.control import claim_run
 from datawharf.datasets.fastpath import (
     BackgroundWriter,
@@ -60,7 +62,7 @@ from datawharf.extract.csv_parallel import read_parallel
 from datawharf.extract.fields import field_identities
 from datawharf.extract.registry import EXTRACTORS
 from datawharf.extract.types import ARROW_TYPES, guess_type
-from datawharf.jobs.runner import JobAborted, JobContext
+from datawharf.jobs.runner import Heartbeat, JobAborted, JobContext
 from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.models import new_uid, utcnow
@@ -186,17 +188,16 @@ class PublishRun:
         self.warehouse = Warehouse(settings)
         self.counters = Counters()
         self.bytes_total: int | None = None
-        self._last_flush = 0.0
         self._abort_seen = threading.Event()
 
     # --- state in the database -------------------------------------------------------------------
 
-    def _flush(self, *, force: bool = False) -> None:
-        """Progress and heartbeat to the dataset row; notices an abort requested elsewhere."""
-        now = time.monotonic()
-        if not force and now - self._last_flush < PROGRESS_SECONDS:
-            return
-        self._last_flush = now
+    def _beat(self) -> None:
+        """Progress and heartbeat to the dataset row; notices an abort requested elsewhere.
+
+        Called by the run's ``Heartbeat`` thread: the counters it reads are plain ints that the run's
+        thread updates.
+        """
         if self.on_progress is not None:
             self.on_progress(self.counters, self.bytes_total)
         with self.database.session() as session:
@@ -235,6 +236,10 @@ class PublishRun:
         with self.database.session() as session:
             if not claim_run(session, self.dataset_uid, self.run_uid, worker_id()):
                 return "skipped"
+        with Heartbeat(self._beat, PROGRESS_SECONDS, name=f"datawharf-heartbeat-{self.run_uid}"):
+            return self._run()
+
+    def _run(self) -> str:
         staging = None
         sources: list[_Source] = []
         try:
@@ -271,7 +276,6 @@ class PublishRun:
                 self._check()
                 sources.append(_Source(resource=resource, located=self.locator(resource)))
             self.bytes_total = sum(s.located.size or 0 for s in sources)
-            self._flush(force=True)
             identities = [{"resource_uid": s.resource.uid, **s.located.identity()} for s in sources]
             if only_if_changed and current is not None and self._unchanged(current, identities, config_hash):
                 return self._finish_unchanged(current)
@@ -378,7 +382,6 @@ class PublishRun:
                         source=known.source,
                         original_name=known.original_name,
                     )
-            self._flush()
         fields = apply_configurations(list(union.values()), configurations)
         if not fields:
             raise ExtractError(
@@ -435,7 +438,6 @@ class PublishRun:
                     pending_bytes += converted.batch.nbytes
                     if pending_rows >= ROW_GROUP_ROWS or pending_bytes >= ROW_GROUP_BYTES:
                         flush_group()
-                    self._flush()
                 source.first = None
             flush_group()
             writer.close()
@@ -447,7 +449,6 @@ class PublishRun:
             with contextlib.suppress(Exception):
                 sink.close()
             raise
-        self._flush(force=True)
         return records, size
 
     def _record_errors(
@@ -511,6 +512,7 @@ class PublishRun:
                 dataset.published_at = now
                 dataset.metadata_ = touch_modified(dataset.metadata_, now)
                 dataset.bytes_done = self.counters.bytes_done
+                dataset.bytes_total = self.bytes_total
                 dataset.records_done = records
                 dataset.errors_count = self.counters.errors_count
                 dataset.records_errors = list(self.counters.errors)
@@ -518,10 +520,21 @@ class PublishRun:
                 note = f" {errors} value(s) did not convert and were published as null." if errors else ""
                 set_status(dataset, "idle", f"Published version {data_uid}: {records} records.{note}")
                 dataset.run_uid = None
+                pruned = versions.apply_retention(session, self.settings, dataset)
         except BaseException:
             self.warehouse.discard(final)
             raise
+        self._remove_pruned(pruned)
         return "idle"
+
+    def _remove_pruned(self, data_uids: set[str]) -> None:
+        """The files of the versions the retention deleted; a failure is only logged (the publish is
+        committed, and the warehouse sweep removes what is left)."""
+        try:
+            with self.database.session() as session:
+                versions.remove_unreferenced_files(session, self.settings, self.dataset_uid, data_uids)
+        except Exception:
+            log.exception("could not remove the files of the old versions of %s", self.dataset_uid)
 
     def _discard(self, staging: Any) -> None:
         if staging is not None:
@@ -535,6 +548,7 @@ class PublishRun:
                     return
                 set_status(dataset, status, message[:2000])
                 dataset.bytes_done = self.counters.bytes_done
+                dataset.bytes_total = self.bytes_total
                 dataset.records_done = self.counters.records_done
                 dataset.errors_count = self.counters.errors_count
                 dataset.records_errors = list(self.counters.errors)

@@ -1,15 +1,18 @@
 """What the server runs besides requests: the publish workers and the scheduler thread.
 
 Made by the app lifespan (``start_runtime``), closed with it. At start it marks the runs that died with
-a previous process as failed and removes their staging folders; then every ``scheduler_interval``
-seconds it starts due schedules ("refresh if changed"), picks up runs queued by other processes (the
-CLI without ``--wait``), and fails runs whose worker stopped beating.
+a previous process as failed and removes every warehouse folder the database does not reference (what
+a process killed mid-publish leaves); then every ``scheduler_interval`` seconds it starts due schedules
+("refresh if changed"), picks up runs queued by other processes (the CLI without ``--wait``), and fails
+runs whose worker stopped beating; every ``warehouse_sweep_interval`` seconds it sweeps the warehouse
+again (a CLI publish killed mid-run, a deletion interrupted after its commit).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,8 +26,8 @@ from datawharf.jobs.runner import JobContext, ThreadPoolRunner
 from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.models import utcnow
-from datawharf.store.models.datasets import Dataset
-from datawharf.store.warehouse import STAGING_PREFIX, Warehouse
+from datawharf.store.models.datasets import Dataset, DatasetVersion
+from datawharf.store.warehouse import References, Swept, Warehouse
 
 log = logging.getLogger("datawharf.datasets")
 
@@ -37,6 +40,7 @@ class DatasetsRuntime:
         self.runner = ThreadPoolRunner(settings.job_workers)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_sweep = 0.0
 
     def start(self) -> None:
         self.recover()
@@ -86,14 +90,29 @@ class DatasetsRuntime:
     def recover(self) -> None:
         with self.database.session() as session:
             failed = control.recover_interrupted(session, worker_is_dead)
-            live = set(session.scalars(select(Dataset.uid).where(Dataset.status.in_(RUNNING))))
         for uid in failed:
             log.warning("publish of %s was interrupted by a stop; marked as error", uid)
-        warehouse = Warehouse(self.settings)
-        if warehouse.root.exists():
-            for staging in warehouse.root.glob(f"*/{STAGING_PREFIX}*"):
-                if staging.parent.name not in live:
-                    warehouse.discard(staging)
+        self.sweep_warehouse()
+
+    def sweep_warehouse(self) -> Swept:
+        """Remove the warehouse folders the database does not reference (after dead runs are failed:
+        a dataset still running then has a live worker, and its folders are left alone)."""
+        self._last_sweep = time.monotonic()
+        return Warehouse(self.settings).sweep(self._references)
+
+    def _references(self) -> References:
+        datasets: dict[str, set[str]] = {}
+        live: set[str] = set()
+        with self.database.session() as session:
+            for uid, status in session.execute(select(Dataset.uid, Dataset.status)):
+                datasets[uid] = set()
+                if status in RUNNING:
+                    live.add(uid)
+            for dataset_uid, data_uid in session.execute(
+                select(DatasetVersion.dataset_uid, DatasetVersion.data_uid)
+            ):
+                datasets.setdefault(dataset_uid, set()).add(data_uid)
+        return References(datasets=datasets, live=live)
 
     def tick(self) -> None:
         """One pass of the scheduler (public so tests can drive it without waiting)."""
@@ -126,6 +145,8 @@ class DatasetsRuntime:
             info = self.runner.status(run_uid)
             if info is None:
                 self.submit_run(dataset_uid, run_uid)
+        if time.monotonic() - self._last_sweep >= self.settings.warehouse_sweep_interval:
+            self.sweep_warehouse()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.settings.scheduler_interval):

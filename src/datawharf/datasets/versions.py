@@ -1,5 +1,12 @@
 """Versions: every publish writes one; restoring an older one makes a new version that points at the
-older files (the reference: "restoring will not erase the versions history")."""
+older files (the reference: "restoring will not erase the versions history").
+
+Old versions go by request (``delete_version``, never the current one) or by the retention setting
+``versions_keep``, applied in each successful publish's transaction (``apply_retention``). Several
+versions may share one data folder (a restore points at the files of the version it restores), so a
+folder is removed only when no remaining version points at it. The rows go first, then the folders: a process
+killed in between leaves folders that nothing references, which the warehouse sweep removes.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from datawharf.datasets.service import RESTING, get_dataset, require_status
-from datawharf.errors import InvalidInput, NotFound
+from datawharf.errors import Conflict, InvalidInput, NotFound
 from datawharf.settings import Settings
 from datawharf.store.models import new_uid, utcnow
 from datawharf.store.models.datasets import Dataset, DatasetVersion
@@ -71,6 +78,66 @@ def restore_version(session: Session, settings: Settings, dataset_uid: str, uid:
     dataset.updated_at = now
     session.flush()
     return dataset
+
+
+def delete_version(session: Session, settings: Settings, dataset_uid: str, uid: str) -> None:
+    """Delete one version and, when no other version shares them, its files; commits."""
+    dataset = get_dataset(session, dataset_uid, for_update=True)
+    version = get_version(session, dataset_uid, uid)
+    if dataset.current_version_uid == version.uid:
+        raise Conflict(
+            f"Version {uid} is the current version of dataset {dataset.dataset_id!r}: it cannot be "
+            "deleted. Publish or restore another version first, then delete this one.",
+            error_code="version_is_current",
+            detail={"version_uid": uid},
+        )
+    data_uids = _delete_rows(session, [version])
+    session.commit()
+    remove_unreferenced_files(session, settings, dataset_uid, data_uids)
+
+
+def apply_retention(session: Session, settings: Settings, dataset: Dataset) -> set[str]:
+    """Delete the version rows beyond the ``versions_keep`` newest (never the current one).
+
+    Runs in the publish's transaction, under the dataset's row lock as a restore does, so that the
+    status that says "published" already lists the kept versions only, and a version being restored
+    is either still there (its files then shared by the restored version, so they stay) or already
+    gone. Returns the data folders to hand to ``remove_unreferenced_files`` once committed.
+    """
+    if settings.versions_keep == 0:
+        return set()
+    newest_first = session.scalars(
+        select(DatasetVersion)
+        .where(DatasetVersion.dataset_uid == dataset.uid)
+        .order_by(DatasetVersion.created_at.desc(), DatasetVersion.uid)
+    )
+    doomed = [v for v in list(newest_first)[settings.versions_keep :] if v.uid != dataset.current_version_uid]
+    return _delete_rows(session, doomed)
+
+
+def _delete_rows(session: Session, doomed: list[DatasetVersion]) -> set[str]:
+    for version in doomed:
+        session.delete(version)
+    session.flush()
+    return {v.data_uid for v in doomed}
+
+
+def remove_unreferenced_files(
+    session: Session, settings: Settings, dataset_uid: str, data_uids: set[str]
+) -> None:
+    """Remove the data folders among ``data_uids`` that no version (committed) points at any more."""
+    if not data_uids:
+        return
+    shared = set(
+        session.scalars(
+            select(DatasetVersion.data_uid).where(
+                DatasetVersion.dataset_uid == dataset_uid, DatasetVersion.data_uid.in_(data_uids)
+            )
+        )
+    )
+    warehouse = Warehouse(settings)
+    for data_uid in data_uids - shared:
+        warehouse.discard(warehouse.version_dir(dataset_uid, data_uid))
 
 
 def public(version: DatasetVersion, dataset: Dataset, settings: Settings) -> dict[str, Any]:

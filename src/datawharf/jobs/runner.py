@@ -7,6 +7,9 @@ a job claims its work in the database before doing it, so a job submitted twice 
 
 Abort is cooperative: ``abort`` sets the job's ``cancelled`` event and the job stops at its next
 check (``JobContext.check``), cleaning up as it unwinds.
+
+A job tells it is alive with a ``Heartbeat``: a thread of its own that beats at a fixed pace, so that a
+job blocked in a long read (a stalled S3 server, until the read timeout) is not taken for dead.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Literal, Protocol
 
 from datawharf.errors import DatawharfError
@@ -130,3 +134,37 @@ class ThreadPoolRunner:
         ]
         for job_id in finished[: max(0, len(finished) - self._keep)]:
             del self._jobs[job_id]
+
+
+class Heartbeat:
+    """Calls ``beat`` every ``interval`` seconds on its own thread while the ``with`` block runs.
+
+    A failed beat (the database briefly locked) is logged and the next one tries again: the job itself
+    is not disturbed. The block's end stops the thread and waits for a beat in progress.
+    """
+
+    def __init__(self, beat: Callable[[], None], interval: float, *, name: str) -> None:
+        self._beat = beat
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self._beat()
+            except Exception:  # the next beat retries; the job goes on
+                log.exception("heartbeat %s failed", self._thread.name)

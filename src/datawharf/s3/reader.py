@@ -6,6 +6,8 @@ preview (a few small reads, growing read-ahead, random access for footers) or a 
 overlapping parallel GETs, bounded memory). Every range is a GET with ``If-Match: <ETag of the HEAD>``,
 so an object replaced mid-read fails as ``object_changed`` instead of mixing two versions (s3fs does
 the same); the ETag and total size of each answer are checked too, for servers that ignore If-Match.
+A body that stops coming for ``DATAWHARF_S3_READ_TIMEOUT`` seconds fails as ``s3_read_timeout`` at
+once (not retried: a retry would multiply the wait on a frozen server); a body that broke is retried.
 
 Extractors receive an ``S3File`` as any binary file (``read``, ``readinto``, ``seek``, ``tell``,
 ``peek``); they never know it comes from S3.
@@ -21,7 +23,7 @@ from typing import Any, Literal
 
 from botocore import exceptions as bx
 
-from datawharf.errors import ConnectionProblem, DatawharfError
+from datawharf.errors import ConnectionProblem, DatawharfError, UpstreamUnavailable
 from datawharf.s3.caches import BaseCache, Fetcher, MiB, ReadAheadCache, StreamingCache
 from datawharf.s3.client import S3Client
 from datawharf.s3.errors import Where, request_ids, translate, translated
@@ -90,7 +92,9 @@ def probe_object(
     body = response["Body"]
     try:
         head: bytes = body.read(head_bytes)
-    except (bx.ResponseStreamingError, bx.IncompleteReadError, bx.ReadTimeoutError) as exc:
+    except bx.ReadTimeoutError as exc:
+        raise read_timeout(client, where) from exc
+    except (bx.ResponseStreamingError, bx.IncompleteReadError) as exc:
         raise translate(exc, where) from exc
     finally:
         body.close()
@@ -147,7 +151,10 @@ def range_fetcher(client: S3Client, bucket: str, key: str, info: ObjectInfo, *, 
             _check_same_object(response, info, where)
             try:
                 data: bytes = response["Body"].read()
-            except (bx.ResponseStreamingError, bx.IncompleteReadError, bx.ReadTimeoutError) as exc:
+            except bx.ReadTimeoutError as exc:
+                response["Body"].close()  # the frozen connection goes, not back to the pool
+                raise read_timeout(client, where) from exc
+            except (bx.ResponseStreamingError, bx.IncompleteReadError) as exc:
                 # botocore retries requests, not a body that broke half-way: retry that here.
                 if attempt == attempts:
                     raise translate(exc, where) from exc
@@ -165,6 +172,19 @@ def range_fetcher(client: S3Client, bucket: str, key: str, info: ObjectInfo, *, 
         raise AssertionError("unreachable")
 
     return fetch
+
+
+def read_timeout(client: S3Client, where: Where) -> UpstreamUnavailable:
+    """The error of a body that stopped coming: names the setting, its value and what to do."""
+    seconds = client.raw.meta.config.read_timeout
+    return UpstreamUnavailable(
+        f"{where.endpoint or 'The S3 endpoint'} stopped sending {where.target}: no bytes came for "
+        f"{seconds:g} s (DATAWHARF_S3_READ_TIMEOUT). Check that the endpoint is up and not overloaded, "
+        "then run the operation again; if it is only slow, raise DATAWHARF_S3_READ_TIMEOUT.",
+        step="object",
+        error_code="s3_read_timeout",
+        detail={"read_timeout_seconds": seconds},
+    )
 
 
 def _check_same_object(response: dict[str, Any], info: ObjectInfo, where: Where) -> None:

@@ -6,23 +6,32 @@ Layout (the convention the Explore side reads)::
     <warehouse_dir>/<dataset_uid>/.staging-<data_uid>/            (a run in progress)
 
 A run writes into a staging folder and renames it into place when complete (one ``rename``, atomic on
-a POSIX filesystem), so a reader never sees half a version; a failed run removes its staging folder,
-and ``sweep_staging`` clears those of runs that died with their process. ``max_bytes`` (setting
-``warehouse_max_bytes``) caps the folder's size: a run that would cross it fails as ``warehouse_full``,
-exactly as a full disk (``ENOSPC``) does.
+a POSIX filesystem), so a reader never sees half a version; a failed run removes its staging folder.
+A process killed at the wrong moment leaves what no code path removes: a staging folder, a version
+folder renamed into place whose DB row was never committed, a dataset folder whose row was deleted.
+``sweep`` removes every folder the database does not reference (at start, and periodically), and
+never touches a dataset whose run is alive. ``max_bytes`` (setting ``warehouse_max_bytes``) caps the
+folder's size: a run that would cross it fails as ``warehouse_full``, exactly as a full disk
+(``ENOSPC``) does.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from datawharf.errors import DatawharfError
 from datawharf.settings import Settings
 
 STAGING_PREFIX = ".staging-"
+
+log = logging.getLogger("datawharf.warehouse")
 
 
 class WarehouseFull(DatawharfError):
@@ -39,6 +48,34 @@ def folder_size(path: Path) -> int:
             except FileNotFoundError:
                 continue
     return total
+
+
+@dataclass(frozen=True)
+class References:
+    """What the database says of the warehouse, for ``Warehouse.sweep``.
+
+    ``datasets``: every dataset uid -> the data folders (``data_uid``) its versions point at;
+    ``live``: datasets whose run is queued or running (their folders are the run's business).
+    """
+
+    datasets: Mapping[str, set[str]]
+    live: set[str]
+
+
+@dataclass
+class Swept:
+    removed: list[Path] = field(default_factory=list)
+    bytes: int = 0
+
+
+def _remove(path: Path) -> int:
+    """Remove a folder (a symlink: the link only, never what it points at); the bytes freed."""
+    if path.is_symlink():
+        path.unlink(missing_ok=True)
+        return 0
+    size = folder_size(path)
+    shutil.rmtree(path, ignore_errors=True)
+    return size
 
 
 class Warehouse:
@@ -71,15 +108,63 @@ class Warehouse:
     def remove_dataset(self, dataset_uid: str) -> None:
         shutil.rmtree(self.dataset_dir(dataset_uid), ignore_errors=True)
 
-    def sweep_staging(self) -> list[Path]:
-        """Remove the staging folders left by runs that died with their process (call at start)."""
-        removed: list[Path] = []
-        if not self.root.exists():
-            return removed
-        for path in self.root.glob(f"*/{STAGING_PREFIX}*"):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-        return removed
+    def sweep(self, references: Callable[[], References]) -> Swept:
+        """Remove every folder under the warehouse that ``references()`` (the database) does not name.
+
+        The disk is listed *before* the database is read: a folder made after the listing is not
+        looked at, and one listed before belongs to a run that had already recorded itself as running
+        (it creates its folders after its claim), so it is either still running (``live``: left
+        alone), or done and its folder referenced, or failed and its folder already removed by the run.
+        A database that knows no dataset at all while the warehouse holds some is taken for the wrong
+        database (``DATAWHARF_DATABASE_URL`` changed): nothing is removed, and that is logged.
+        """
+        started = time.monotonic()
+        listed = self._listing()
+        if not listed:
+            return Swept()
+        known = references()
+        if not known.datasets:
+            log.warning(
+                "the warehouse %s holds %d dataset folder(s) but the database knows no dataset: is "
+                "DATAWHARF_DATABASE_URL the database of this warehouse? Nothing was removed.",
+                self.root,
+                len(listed),
+            )
+            return Swept()
+        swept = Swept()
+        for dataset_uid, children in listed.items():
+            if dataset_uid in known.live:
+                continue
+            referenced = known.datasets.get(dataset_uid)
+            if referenced is None:  # the dataset is gone
+                orphans = [self.dataset_dir(dataset_uid)]
+            else:
+                orphans = [self.dataset_dir(dataset_uid) / c for c in children if c not in referenced]
+            for path in orphans:
+                swept.bytes += _remove(path)
+                swept.removed.append(path)
+        if swept.removed:
+            log.warning(
+                "removed %d warehouse folder(s) (%d bytes, in %.3f s) that the database does not "
+                "reference: %s",
+                len(swept.removed),
+                swept.bytes,
+                time.monotonic() - started,
+                ", ".join(str(p.relative_to(self.root)) for p in swept.removed[:20]),
+            )
+        return swept
+
+    def _listing(self) -> dict[str, list[str]]:
+        """Dataset folder name -> the names of the folders in it (versions and staging folders)."""
+        if not self.root.is_dir():
+            return {}
+        listed: dict[str, list[str]] = {}
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    with os.scandir(entry.path) as children:
+                        listed[entry.name] = [c.name for c in children if c.is_dir()]
+        return listed
 
     def used_bytes(self) -> int:
         return folder_size(self.root) if self.root.exists() else 0
@@ -89,8 +174,10 @@ class Warehouse:
         if self.max_bytes is None:
             where = f"the disk holding the warehouse ({self.root})"
         return WarehouseFull(
-            f"The warehouse is full: writing this version would exceed {where}. Free space (delete "
-            "datasets or old versions) or raise the cap, then publish again.",
+            f"The warehouse is full: writing this version would exceed {where}. Free space, then "
+            "publish again: delete old versions ('datawharf datasets delete-version DATASET VERSION', or "
+            "DELETE /api/automation/v1.0/datasets/{uid}/versions/{version_uid}/), keep fewer of them "
+            "(DATAWHARF_VERSIONS_KEEP), delete datasets, or raise the cap.",
             detail={"needed_bytes": needed} if needed is not None else {},
         )
 

