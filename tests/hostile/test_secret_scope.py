@@ -216,6 +216,19 @@ def test_resource_create_and_update_refuse_every_escape(world: World) -> None:
         assert listed["results"][0]["datasource"]["url"] == "fruits.csv"  # nor changed
 
 
+def test_validating_a_connection_elsewhere_is_refused(world: World) -> None:
+    route = f"{API}/datasource_connections/{world.connection}/validate/"
+    with world.server.client() as admin:
+        for name, url in world.escapes().items():
+            refused(
+                world,
+                f"secret_scope.validate.{name}",
+                lambda u=url: admin.post(route, params={"url": u}),
+            )
+        inside = admin.post(route, params={"url": "fruits.csv"})
+        assert inside.status_code == 200 and inside.json()["validation"]["is_valid"], inside.text
+
+
 def test_a_url_stored_before_the_rule_is_refused_at_use(world: World) -> None:
     """A resource whose URL points elsewhere, written straight to the database (as one saved before the
     rule existed): its preview, guesses and publish all refuse it before any request."""
