@@ -443,3 +443,48 @@ def test_the_cli_refuses_every_escape(world: World) -> None:
             assert KEY["secret_access_key"] not in done.stderr + done.stdout
             assert seconds < 30
     assert world.elsewhere.received == []
+
+
+def test_saved_and_wizard_previews_probe_with_one_get(world: World) -> None:
+    """Issue 13: every preview takes the unsaved preview's road, one ranged GET and no HEAD. Here the
+    listener is a connection's own endpoint, so it may (and must) receive the connection's header."""
+    with world.server.client() as admin:
+        created = admin.post(
+            f"{API}/datasource_connections/",
+            json={
+                "type": "amazon_s3",
+                "url": f"{world.elsewhere.url}/listener/",
+                "headers": [{"name": "x-datawharf-probe", "value": HEADER_SECRET}],
+                "auth": {"type": "aws_signature_v4", **KEY, "region": "us-east-1"},
+            },
+        )
+        assert created.status_code == 201, created.text
+        uid = created.json()["uid"]
+        body = {"type": "csvfile", "title": "p", "datasource": world.datasource("probe.csv", connection=uid)}
+        resource = admin.post(f"{API}/datasets/{world.dataset}/resources/", json=body)
+        assert resource.status_code == 201, resource.text
+        route = f"{API}/datasets/{world.dataset}/resources/{resource.json()['uid']}"
+        for name, path in (
+            ("preview", f"{route}/preview/"),
+            ("guess_extractors", f"{route}/guess_extractors/"),
+            ("guess_extractors_params", f"{route}/guess_extractors_params/"),
+        ):
+            before = len(world.elsewhere.received)
+            answer = admin.get(path)
+            assert answer.status_code == 200, (name, answer.text)
+            sent = world.elsewhere.received[before:]
+            assert [(r.method, r.path) for r in sent] == [("GET", "/listener/probe.csv")], (name, sent)
+            headers = {k.lower(): v for k, v in sent[0].headers.items()}
+            assert headers["x-datawharf-probe"] == HEADER_SECRET and headers["range"].startswith("bytes=0-")
+        admin.delete(route + "/")
+    with httpx.Client(base_url=world.server.base_url, timeout=30.0) as browser:
+        form = browser.get("/backoffice/sign-in")
+        browser.post(
+            "/backoffice/sign-in",
+            data={"api_key": BOOTSTRAP_KEY, "csrf_token": _csrf(form.text), "next": "/backoffice/"},
+        )
+        before = len(world.elsewhere.received)
+        page = browser.get("/backoffice/datasets/new/preview", params={"connection": uid, "url": "probe.csv"})
+        assert page.status_code == 200 and "leaked" in page.text, page.text[:300]
+        sent = world.elsewhere.received[before:]
+        assert [(r.method, r.path) for r in sent] == [("GET", "/listener/probe.csv")], sent
