@@ -45,8 +45,9 @@ def _has_dot_segment(key: str) -> bool:
 
 def _outside(connection: Connection, location: S3Location, why: str) -> InvalidInput:
     scope = connection.url or "AWS S3 endpoints"
+    where = f"{location.uri} at {location.endpoint_url}" if location.endpoint_url else location.uri
     return InvalidInput(
-        f"{location.uri} is outside the connection {connection.uid}, which may only be used under "
+        f"{where} is outside the connection {connection.uid}, which may only be used under "
         f"{scope} ({why}): give a URL under the connection's URL (or a name relative to it), or use "
         "another connection.",
         error_code="url_outside_connection",

@@ -25,7 +25,6 @@ from datawharf.connections import assumed_role, checks
 from datawharf.connections.crypto import decrypt, decrypt_values, encrypt, encrypt_values
 from datawharf.connections.identity import own_identity
 from datawharf.connections.policies import permission_policy, trust_policy
-from datawharf.connections.scope import check_in_scope
 from datawharf.connections.schemas import (
     ConnectionCreate,
     ConnectionPublic,
@@ -38,6 +37,7 @@ from datawharf.connections.schemas import (
     SigV4AuthPublic,
     ValidationReport,
 )
+from datawharf.connections.scope import check_in_scope
 from datawharf.connections.usage import count_datasets_using
 from datawharf.connections.validation import IAM_STEPS, SIGV4_STEPS, Report, check_location
 from datawharf.errors import Conflict, ConnectionProblem, DatawharfError, InvalidInput, NotFound
