@@ -488,3 +488,36 @@ def test_saved_and_wizard_previews_probe_with_one_get(world: World) -> None:
         assert page.status_code == 200 and "leaked" in page.text, page.text[:300]
         sent = world.elsewhere.received[before:]
         assert [(r.method, r.path) for r in sent] == [("GET", "/listener/probe.csv")], sent
+
+
+def test_a_stored_header_value_does_not_follow_the_datasource_elsewhere(world: World) -> None:
+    """A resource's own header values are write-only and kept on update when sent back as ``null``; but
+    only where they were given: moving the datasource (to no connection and another host) must not take
+    the stored value along."""
+    token = "resource-token-7d1e44b0c2"
+    with world.server.client() as admin:
+        created = admin.post(f"{API}/datasets/", json={"metadata": {"default": {"title": {"value": "H"}}}})
+        route = f"{API}/datasets/{created.json()['uid']}/resources/"
+        datasource = {
+            **world.datasource("fruits.csv"),
+            "headers": [{"name": "x-resource-token", "value": token}],
+        }
+        resource = admin.post(route, json={"type": "csvfile", "title": "h", "datasource": datasource})
+        assert resource.status_code == 201, resource.text
+        uid = resource.json()["uid"]
+        read_back = resource.json()["datasource"]
+        assert read_back["headers"] == [{"name": "x-resource-token", "value": None}]
+        moved = {**read_back, "url": world.escapes()["other_port"], "connection": {"uid": None}}
+        body = {"type": "csvfile", "title": "h", "datasource": moved}
+        with low_client(world) as low:
+            for name, client in (("admin", admin), ("low_key", low)):
+                refused(
+                    world,
+                    f"secret_scope.kept_header.{name}",
+                    lambda c=client: c.put(f"{route}{uid}/", json=body),
+                    code="missing_header_value",
+                )
+        kept = admin.put(f"{route}{uid}/", json={"type": "csvfile", "title": "h", "datasource": read_back})
+        assert kept.status_code == 200, kept.text
+        assert admin.get(f"{route}{uid}/preview/").status_code == 200
+    assert token not in "".join(str(r.headers) for r in world.elsewhere.received)

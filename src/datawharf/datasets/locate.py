@@ -92,12 +92,16 @@ def resource_headers(settings: Settings, resource: Resource) -> list[tuple[str, 
 
 def _headers(
     settings: Settings, given: list[DatasourceHeader], previous: Resource | None
-) -> list[tuple[str, str]]:
-    """``(name, value)`` pairs; a ``null`` value keeps the previous resource's value for that name."""
-    kept = dict(resource_headers(settings, previous)) if previous is not None else {}
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """``(name, value)`` pairs, and the names whose ``null`` value kept the previous resource's value."""
+    stored = dict(resource_headers(settings, previous)) if previous is not None else {}
     pairs: list[tuple[str, str]] = []
+    kept: list[str] = []
     for header in given:
-        value = header.value if header.value is not None else kept.get(header.name)
+        value = header.value
+        if value is None and header.name in stored:
+            value = stored[header.name]
+            kept.append(header.name)
         if value is None:
             raise InvalidInput(
                 f"The datasource header {header.name!r} needs a value (only a header already saved on the "
@@ -106,7 +110,20 @@ def _headers(
                 detail={"datasource.headers": [f"{header.name}: a value"]},
             )
         pairs.append((header.name, value))
-    return pairs
+    return pairs, kept
+
+
+def _same_place(previous: Resource, target: Target) -> bool:
+    """Whether ``target`` reads from where ``previous`` did: same connection, endpoint and bucket."""
+    connection = target.connection
+    if previous.connection_uid != (connection.uid if connection is not None else None):
+        return False
+    try:
+        before = parse_location(previous.datasource["url"], base_url=connection.url if connection else None)
+    except InvalidInput:
+        return False
+    now = target.location
+    return (before.endpoint_url, before.bucket) == (now.endpoint_url, now.bucket)
 
 
 def _chosen_connection(session: Session, uid: str, permissions: Collection[str], kept: bool) -> Connection:
@@ -153,7 +170,18 @@ def resolve(
             and (previous.datasource.get("url") == datasource.url or REUSE_PERMISSION in permissions)
         )
         connection = _chosen_connection(session, uid, permissions, kept)
-    return _target(datasource.url, connection, _headers(settings, datasource.headers, previous))
+    headers, kept_values = _headers(settings, datasource.headers, previous)
+    target = _target(datasource.url, connection, headers)
+    if kept_values and previous is not None and not _same_place(previous, target):
+        # A stored header value was given for one place: it does not follow the datasource elsewhere.
+        raise InvalidInput(
+            f"The header {kept_values[0]} has no value, and the datasource now points at another "
+            "connection, endpoint or bucket than the one its stored value was given for: give the value "
+            "again.",
+            error_code="missing_header_value",
+            detail={"header": kept_values[0]},
+        )
+    return target
 
 
 def target_of(session: Session, settings: Settings, resource: Resource) -> Target:
