@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from datawharf.connections import assumed_role, identity, service, sources
+from datawharf.apikeys import ADMIN_PERMISSIONS
+from datawharf.connections import assumed_role, identity, service
+from datawharf.datasets import locate
+from datawharf.datasets.datasource import parse_datasource
 from datawharf.settings import Settings
 from datawharf.store.db import open_database
 from tests.support.app import make_app_client, make_settings
@@ -169,8 +172,13 @@ def test_right_role_is_valid_and_the_object_is_read_with_temporary_credentials(
     try:
         with database.session() as session:
             datasource = {"type": "amazon_s3", "url": url, "connection": {"uid": created["uid"]}}
-            client_, location, info = sources.open_object(session, settings, datasource)
-            with client_:
+            found = locate.resolve(
+                session, settings, parse_datasource(datasource), permissions=ADMIN_PERMISSIONS
+            )
+            location = found.location
+            with locate.probe(settings, found) as probed:
+                info = probed.located
+            with locate.client_of(settings, found) as client_:
                 credentials = client_.raw._request_signer._credentials
                 assert credentials.method == "assume-role" and credentials.token
                 assert credentials.access_key != platform.access_key_id

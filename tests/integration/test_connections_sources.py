@@ -1,17 +1,25 @@
-"""``open_source`` / ``open_object``: what preview and publish call to read through a connection."""
+"""``datasets/locate``: the one road from a datasource to an object, through a connection or none."""
 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.orm import Session
 
-from datawharf.connections import service, sources
+from datawharf.apikeys import ADMIN_PERMISSIONS
+from datawharf.connections import service
 from datawharf.connections.schemas import ConnectionCreate
+from datawharf.datasets import locate
+from datawharf.datasets.datasource import parse_datasource
 from datawharf.errors import InvalidInput
 from datawharf.settings import Settings
 from datawharf.store.db import open_database
 from tests.support.moto import S3Bucket
 
 CSV = b"name,qty\napple,3\n"
+
+
+def target(session: Session, settings: Settings, datasource: dict) -> locate.Target:
+    return locate.resolve(session, settings, parse_datasource(datasource), permissions=ADMIN_PERMISSIONS)
 
 
 def sigv4(url: str) -> dict:
@@ -39,10 +47,12 @@ def test_open_object_through_a_saved_connection_with_a_relative_url(
             ).uid
         with database.session() as session:
             datasource = {"type": "amazon_s3", "url": "dir/fruits.csv", "connection": {"uid": uid}}
-            client, location, info = sources.open_object(session, settings, datasource)
-            with client:
-                assert (location.bucket, location.key) == (s3_bucket.name, "dir/fruits.csv")
-                assert (info.size, info.etag) == (len(CSV), etag)
+            found = target(session, settings, datasource)
+            location = found.location
+            assert (location.bucket, location.key) == (s3_bucket.name, "dir/fruits.csv")
+            with locate.probe(settings, found) as probed:
+                assert (probed.located.size, probed.located.etag) == (len(CSV), etag)
+            with locate.client_of(settings, found) as client:
                 body = client.raw.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
             assert body == CSV
     finally:
@@ -60,22 +70,23 @@ def test_open_source_inline_and_anonymous(settings: Settings, s3_bucket: S3Bucke
                 "url": s3_bucket.url("a.csv"),
                 "connection": sigv4(s3_bucket.url()),
             }
-            with sources.open_source(session, settings, inline) as source:
-                assert source.connection_uid is None
-                assert source.head().size == len(CSV)
+            found = target(session, settings, inline)
+            assert found.connection is not None and found.connection not in session  # never saved
+            with locate.probe(settings, found) as probed:
+                assert probed.located.size == len(CSV)
             anonymous = {"type": "amazon_s3", "url": s3_bucket.url("public.csv"), "connection": None}
-            with sources.open_source(session, settings, anonymous) as source:
-                assert source.head().size == len(CSV)
+            with locate.probe(settings, target(session, settings, anonymous)) as probed:
+                assert probed.located.size == len(CSV)
             bad = {"type": "amazon_s3", "url": s3_bucket.url("a.csv"), "connection": {"type": "amazon_s3"}}
             with pytest.raises(InvalidInput) as refused:
-                sources.open_source(session, settings, bad)
+                target(session, settings, bad)
             assert refused.value.error_code == "invalid_datasource"
             metadata = {"type": "amazon_s3", "url": "http://169.254.169.254/latest/x", "connection": None}
             with (
-                sources.open_source(session, settings, metadata) as source,
                 pytest.raises(InvalidInput) as guard,
+                locate.probe(settings, target(session, settings, metadata)),
             ):
-                source.head()
+                pass
             assert guard.value.error_code == "private_address_refused"
     finally:
         database.dispose()

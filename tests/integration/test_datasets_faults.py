@@ -18,10 +18,10 @@ import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
-from datawharf.datasets import connections_bridge, control
+from datawharf.datasets import control, locate
 from datawharf.datasets import publish as publish_module
+from datawharf.datasets.locate import LocatedObject, Locator, stream_locator
 from datawharf.datasets.publish import PublishRun
-from datawharf.datasets.sources import LocatedObject, Locator, default_locator
 from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.warehouse import STAGING_PREFIX
@@ -42,8 +42,8 @@ BIG = csv_body(150_000)  # ~3.7 MB: 15 chunks of 256 KiB
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     # Small ranged GETs so that a run is still reading when the fault strikes.
-    monkeypatch.setattr(connections_bridge, "STREAM_CHUNK", 256 * 1024)
-    monkeypatch.setattr(connections_bridge, "STREAM_CONCURRENCY", 2)
+    monkeypatch.setattr(locate, "STREAM_CHUNK", 256 * 1024)
+    monkeypatch.setattr(locate, "STREAM_CONCURRENCY", 2)
     monkeypatch.setattr(publish_module, "PROGRESS_SECONDS", 0.05)
 
 
@@ -149,7 +149,7 @@ def assert_previous_served(
 def test_object_replaced_between_head_and_read(env: Any, s3_bucket: S3Bucket) -> None:
     settings, client, database = env
     uid, first = published_first(client, s3_bucket, "replaced-early.csv")
-    base = default_locator(database.session, settings)
+    base = stream_locator(database.session, settings)
     locator = hooked(base, on_open=lambda: s3_bucket.put("replaced-early.csv", csv_body(150_000, "b")))
     assert run_publish(settings, database, uid, locator) == "error"
     status = assert_previous_served(settings, client, uid, first)
@@ -161,7 +161,7 @@ def test_object_replaced_between_head_and_read(env: Any, s3_bucket: S3Bucket) ->
 def test_object_replaced_during_the_run(env: Any, s3_bucket: S3Bucket) -> None:
     settings, client, database = env
     uid, first = published_first(client, s3_bucket, "replaced-late.csv")
-    base = default_locator(database.session, settings)
+    base = stream_locator(database.session, settings)
     locator = hooked(base, on_read=lambda: s3_bucket.put("replaced-late.csv", csv_body(150_000, "c")))
     assert run_publish(settings, database, uid, locator) == "error"
     status = assert_previous_served(settings, client, uid, first)
@@ -177,7 +177,7 @@ def test_abort_mid_run(env: Any, s3_bucket: S3Bucket) -> None:
         assert response.status_code == 200, response.text
         assert client.get(f"{API}/datasets/{uid}/status/").json()["status"] == "aborting_processing"
 
-    locator = hooked(default_locator(database.session, settings), on_read=abort)
+    locator = hooked(stream_locator(database.session, settings), on_read=abort)
     assert run_publish(settings, database, uid, locator) == "idle"
     status = assert_previous_served(settings, client, uid, first)
     assert status["status"] == "idle"
@@ -214,7 +214,7 @@ def test_s3_server_killed_mid_run(tmp_path: Path) -> None:
                     os.killpg(server.process.pid, signal.SIGKILL)
                     server.process.wait(timeout=10)
 
-                locator = hooked(default_locator(database.session, settings), on_read=kill)
+                locator = hooked(stream_locator(database.session, settings), on_read=kill)
                 assert run_publish(settings, database, uid, locator) == "error"
             finally:
                 database.dispose()

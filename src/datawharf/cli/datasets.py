@@ -22,14 +22,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from datawharf.apikeys import ADMIN_PERMISSIONS  # the operator at the console: every permission
 from datawharf.cli.common import console, database, friendly_errors
-from datawharf.datasets import control, preview, resources, service, sources, versions
+from datawharf.datasets import control, locate, preview, resources, service, versions
+from datawharf.datasets.datasource import parse_datasource
 from datawharf.datasets.metadata import title_of
 from datawharf.datasets.publish import Counters, PublishRun
-from datawharf.datasets.sources import default_locator
 from datawharf.errors import InvalidInput
 from datawharf.settings import Settings
-from datawharf.store.models.datasets import Resource
 
 app = typer.Typer(help="Create, publish and inspect datasets.", no_args_is_help=True)
 
@@ -69,24 +69,18 @@ def create(
     """Create a dataset with one resource; the extractor and its parameters are guessed from the object."""
     settings = Settings()
     given = _params(param)
+    datasource = {
+        "type": "amazon_s3",
+        "url": url,
+        "connection": {"uid": connection} if connection else None,
+    }
     with database() as db:
-        locator = default_locator(db.session, settings)
-        datasource = {
-            "type": "amazon_s3",
-            "url": url,
-            "connection": {"uid": connection} if connection else None,
-        }
         with db.session() as session:
-            probe = sources.prepare_datasource(session, settings, datasource)
-            session.rollback()
-        unsaved = Resource(
-            uid="re_probe",
-            type=extractor or "",
-            params=given,
-            datasource=probe.public,
-            connection_uid=probe.connection_uid,
-        )
-        name, params = preview.guess_for(settings, locator, unsaved)
+            target = locate.resolve(
+                session, settings, parse_datasource(datasource), permissions=ADMIN_PERMISSIONS
+            )
+            with locate.probe(settings, target) as found:
+                name, params = preview.guess_for(found.located, extractor, given)
         with db.session() as session:
             dataset = service.create_dataset(
                 session,
@@ -95,7 +89,14 @@ def create(
                 strict=strict,
             )
             resource = resources.create_resource(
-                session, settings, dataset.uid, type=name, title=title, params=params, datasource=datasource
+                session,
+                settings,
+                dataset.uid,
+                type=name,
+                title=title,
+                params=params,
+                datasource=datasource,
+                permissions=ADMIN_PERMISSIONS,
             )
             uid, ident, resource_uid = dataset.uid, dataset.dataset_id, resource.uid
     console.print(f"Created dataset {uid} ({ident}) with resource {resource_uid}.", highlight=False)
@@ -207,7 +208,12 @@ def publish(
                 bar.update(task, completed=counters.bytes_done, total=total, records=counters.records_done)
 
             run = PublishRun(
-                db, settings, uid, run_uid, default_locator(db.session, settings), on_progress=on_progress
+                db,
+                settings,
+                uid,
+                run_uid,
+                locate.stream_locator(db.session, settings),
+                on_progress=on_progress,
             )
             outcome = run.execute()
             on_progress(run.counters, run.bytes_total)

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from datawharf.apikeys import ADMIN_PERMISSIONS  # the operator at the console: every permission
 from datawharf.cli.common import console, database, friendly_errors
 from datawharf.datasets.unsaved_preview import preview_datasource
 from datawharf.errors import InvalidInput
@@ -127,7 +128,9 @@ def preview(
     if connection:
         datasource["connection"] = {"uid": connection}
     with database() as db, db.session() as session:
-        body = preview_datasource(session, Settings(), datasource, extractor=extractor, params=given)
+        body = preview_datasource(
+            session, Settings(), datasource, permissions=ADMIN_PERMISSIONS, extractor=extractor, params=given
+        )
     if json_output:
         console.print_json(json.dumps(body))
     else:

@@ -37,6 +37,7 @@ from datawharf.connections.schemas import (
     SigV4AuthPublic,
     ValidationReport,
 )
+from datawharf.connections.scope import check_in_scope
 from datawharf.connections.usage import count_datasets_using
 from datawharf.connections.validation import IAM_STEPS, SIGV4_STEPS, Report, check_location
 from datawharf.errors import Conflict, ConnectionProblem, DatawharfError, InvalidInput, NotFound
@@ -106,6 +107,8 @@ def to_public(session: Session, connection: Connection) -> ConnectionPublic:
         description=connection.description,
         url=connection.url,
         is_reusable=connection.is_reusable,
+        # Only keys holding edit_domain read connections, and they may reuse any reusable one (scope.py).
+        can_reuse=connection.is_reusable,
         headers=[HeaderPublic(name=name) for name in connection.header_names],
         auth=auth,
         dataset_count=count_datasets_using(session, connection.uid),
@@ -186,8 +189,11 @@ def delete_connection(session: Session, uid: str) -> None:
 
 
 def validate_connection(session: Session, settings: Settings, uid: str, url: str | None = None) -> Connection:
-    """Validate now, optionally a given object or prefix relative to the URL; store the report."""
+    """Validate now, optionally a given object or prefix under the URL (``url_outside_connection``
+    elsewhere: the connection's credentials go nowhere else); store the report."""
     connection = get_connection(session, uid)
+    if url:
+        check_in_scope(connection, parse_location(url, base_url=connection.url))
     _validate(settings, connection, url=url, reassume=True)
     session.flush()
     return connection

@@ -1,56 +1,58 @@
 """Previews and guesses for saved resources (and for a datasource about to become one).
 
 The extraction engine (``extract/preview.py``) does the reading, for a bounded number of bytes; this
-module finds the object through the resource's connection and shows the fields as the publish will
+module takes the object ``datasets/locate.py`` found (one probe GET) and shows the fields as the publish will
 write them: the dataset's field configuration applied (names, labels, types, descriptions, order,
 deletions).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from datawharf.datasets import locate
 from datawharf.datasets.fieldconfig import FieldSpec, apply_configurations, stack
-from datawharf.datasets.sources import Locator
+from datawharf.datasets.locate import LocatedObject
 from datawharf.extract import preview as engine
 from datawharf.extract.types import convert_column
 from datawharf.settings import Settings
 from datawharf.store.models.datasets import FieldConfiguration, Resource
 
 
-def _open(locator: Locator, resource: Resource) -> tuple[Any, Any]:
-    located = locator(resource)
-    opener = located.open_preview or located.open
-    return located, opener()
-
-
 def preview_resource(
-    session: Session, settings: Settings, locator: Locator, resource: Resource
+    session: Session,
+    settings: Settings,
+    located: LocatedObject,
+    *,
+    dataset_uid: str | None,
+    extractor: str | None,
+    params: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The reference ``ResourcePreview`` (fields, at most 20 records) with the field configuration applied,
-    plus what was guessed and how many bytes were read."""
-    located, stream = _open(locator, resource)
+    """The reference ``ResourcePreview`` (fields, at most 20 records) of the located object (the caller
+    closes it) with the dataset's field configuration applied, plus what was guessed and how many bytes
+    were read. ``extractor`` and ``params`` are the resource's: given ones win, the rest is guessed."""
+    stream = (located.open_preview or located.open)()
     try:
         result = engine.preview(
             stream,
             located.name,
             located.content_type,
-            extractor=resource.type,
-            params=resource.params,
+            extractor=extractor or "",
+            params=dict(params),
             max_bytes=settings.preview_max_bytes,
         )
     finally:
         stream.close()
-        located.close()
     configurations = stack(
         list(
             session.scalars(
                 select(FieldConfiguration)
-                .where(FieldConfiguration.dataset_uid == resource.dataset_uid)
+                .where(FieldConfiguration.dataset_uid == (dataset_uid or ""))
                 .order_by(FieldConfiguration.position)
             )
         )
@@ -87,14 +89,36 @@ def preview_resource(
     }
 
 
-def guess_for(settings: Settings, locator: Locator, resource: Resource) -> tuple[str, dict[str, Any]]:
-    """``(extractor, params)`` for a resource (saved or not): the given type and params win, the rest is
-    guessed from a bounded sample."""
-    located, stream = _open(locator, resource)
+def guess_for(
+    located: LocatedObject, extractor: str | None, params: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """``(extractor, params)`` for the located object (the caller closes it): the given type and params
+    win, the rest is guessed from a bounded sample."""
+    stream = (located.open_preview or located.open)()
     try:
         return engine.guess_params(
-            stream, located.name, located.content_type, resource.type or None, resource.params or {}
+            stream, located.name, located.content_type, extractor or None, dict(params)
         )
     finally:
         stream.close()
-        located.close()
+
+
+def preview_saved(session: Session, settings: Settings, resource: Resource) -> dict[str, Any]:
+    """A saved resource's preview, through the connection it holds (one probe GET)."""
+    with locate.probe(settings, locate.target_of(session, settings, resource)) as found:
+        return preview_resource(
+            session,
+            settings,
+            found.located,
+            dataset_uid=resource.dataset_uid,
+            extractor=resource.type,
+            params=resource.params,
+        )
+
+
+def guess_saved(
+    session: Session, settings: Settings, resource: Resource, params: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """``guess_for`` a saved resource's object, its type kept, ``params`` given (one probe GET)."""
+    with locate.probe(settings, locate.target_of(session, settings, resource)) as found:
+        return guess_for(found.located, resource.type, params)

@@ -51,10 +51,10 @@ from datawharf.datasets.fastpath import (
     tune_memory_pool,
 )
 from datawharf.datasets.fieldconfig import FieldSpec, apply_configurations, stack
+from datawharf.datasets.locate import LocatedObject, Locator
 from datawharf.datasets.metadata import touch_modified
 from datawharf.datasets.resources import fingerprint
 from datawharf.datasets.service import set_status
-from datawharf.datasets.sources import LocatedObject, Locator
 from datawharf.errors import DatawharfError, ExtractError
 from datawharf.extract.archive import open_content
 from datawharf.extract.base import ReadOptions

@@ -1,13 +1,14 @@
 """Resources: the sources of a dataset (an extractor type, its params, and a datasource).
 
-A datasource is ``{"type": "amazon_s3", "url", "headers"?, "connection": {"uid"} | <inline connection>}``.
-An inline connection is saved through the connections service as a non-reusable one, so the resource
-only ever stores ``connection_uid``; header values are encrypted at rest and come back as ``null``.
+A datasource is the reference ``AmazonS3Datasource`` (``datasets/datasource.py``). An inline connection is
+saved through the connections service as a non-reusable one, so the resource only ever stores
+``connection_uid``; header values are encrypted at rest and come back as ``null``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import func, select
@@ -72,11 +73,13 @@ def create_resource(
     title: str,
     params: dict[str, Any] | None,
     datasource: dict[str, Any],
+    permissions: Collection[str],
 ) -> Resource:
+    """``permissions``: the caller's, to decide whether it may choose a saved connection (``can_reuse``)."""
     dataset = get_dataset(session, dataset_uid)
     require_status(dataset, RESTING, "add a resource")
     _check_type(type)
-    prepared = sources.prepare_datasource(session, settings, datasource)
+    prepared = sources.prepare_datasource(session, settings, datasource, permissions=permissions)
     last = session.scalar(select(func.max(Resource.position)).where(Resource.dataset_uid == dataset_uid))
     resource = Resource(
         uid=new_uid("re"),
@@ -104,12 +107,15 @@ def update_resource(
     title: str,
     params: dict[str, Any] | None,
     datasource: dict[str, Any],
+    permissions: Collection[str],
 ) -> Resource:
     dataset = get_dataset(session, dataset_uid)
     require_status(dataset, RESTING, "change a resource")
     resource = get_resource(session, dataset_uid, uid)
     _check_type(type)
-    prepared = sources.prepare_datasource(session, settings, datasource, previous=resource)
+    prepared = sources.prepare_datasource(
+        session, settings, datasource, permissions=permissions, previous=resource
+    )
     resource.type = type
     resource.title = title
     resource.params = _check_params(params)

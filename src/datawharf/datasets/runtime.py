@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datawharf.datasets import control, schedules
+from datawharf.datasets.locate import Locator, stream_locator
 from datawharf.datasets.publish import PublishRun, worker_is_dead
 from datawharf.datasets.service import RESTING, RUNNING
-from datawharf.datasets.sources import Locator, default_locator
 from datawharf.errors import DatawharfError
 from datawharf.jobs.runner import JobContext, ThreadPoolRunner
 from datawharf.settings import Settings
@@ -36,7 +36,7 @@ class DatasetsRuntime:
     def __init__(self, settings: Settings, database: Database, *, locator: Locator | None = None) -> None:
         self.settings = settings
         self.database = database
-        self.locator = locator or default_locator(database.session, settings)
+        self.locator = locator or stream_locator(database.session, settings)
         self.runner = ThreadPoolRunner(settings.job_workers)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -27,13 +27,14 @@ from starlette.datastructures import FormData
 
 from datawharf.connections import service as connection_service
 from datawharf.connections.schemas import ConnectionCreate
-from datawharf.datasets import preview, resources, service
+from datawharf.connections.scope import can_reuse
+from datawharf.datasets import locate, preview, resources, service
+from datawharf.datasets.datasource import AmazonS3Datasource, parse_datasource
 from datawharf.datasets.metadata import title_of
 from datawharf.errors import DatawharfError, InvalidInput
 from datawharf.extract.base import ExtractorParameter
 from datawharf.extract.registry import EXTRACTORS
 from datawharf.inputs import parse_input
-from datawharf.store.models.datasets import Resource
 from datawharf.web.connections import METHODS, ConnectionForm, connection_input, region_names
 from datawharf.web.datasets import dataset_page_with_error, start_publish
 from datawharf.web.rendering import (
@@ -67,6 +68,15 @@ def _allowed(current: Visitor, dataset: str | None) -> None:
     current.require("edit_dataset" if dataset else "create_dataset")
 
 
+def _permissions(current: Visitor) -> list[str]:
+    assert current.api_key is not None  # ``signed_in`` let the visitor through
+    return current.api_key.permissions
+
+
+def _datasource(connection: str, url: str) -> AmazonS3Datasource:
+    return parse_datasource({"type": "amazon_s3", "url": url, "connection": {"uid": connection}})
+
+
 def _render(request: Request, current: Visitor, template: str, **context: Any) -> Response:
     return render(request, template, current=current, section="datasets", **context)
 
@@ -94,7 +104,8 @@ def _s3_page(
 ) -> Response:
     with database_of(request).session() as db:
         _total, rows = connection_service.list_connections(db, limit=1000, offset=0, sort="-created_at")
-        saved = [connection_service.to_public(db, row) for row in rows if row.is_reusable]
+        permissions = _permissions(current)
+        saved = [connection_service.to_public(db, row) for row in rows if can_reuse(row, permissions)]
     return _render(
         request,
         current,
@@ -165,6 +176,10 @@ def amazon_s3_chosen(
                 connection = connection_service.create_connection(db, settings_of(request), data).uid
         elif not connection:
             raise InvalidInput("Choose a connection, or create a new one.", error_code="missing_connection")
+        with database_of(request).session() as db:  # may this visitor use it there? (no request leaves)
+            locate.resolve(
+                db, settings_of(request), _datasource(connection, file_url), permissions=_permissions(current)
+            )
     except DatawharfError as error:
         return _s3_page(
             request,
@@ -237,6 +252,7 @@ def _param_controls(extractor: str, params: dict[str, Any]) -> list[dict[str, An
 
 def _preview_context(
     request: Request,
+    current: Visitor,
     connection: str,
     url: str,
     extractor: str | None,
@@ -244,22 +260,24 @@ def _preview_context(
     dataset: str | None,
 ) -> dict[str, Any]:
     """The core's preview of a resource about to be saved (with a dataset, its field configuration
-    applied, as the publish will write the fields)."""
-    unsaved = Resource(
-        uid="re_preview",
-        dataset_uid=dataset or "",
-        type=extractor if extractor in EXTRACTORS else "",
-        params=params,
-        datasource={"type": "amazon_s3", "url": url, "connection": {"uid": connection}},
-        connection_uid=connection,
-    )
+    applied, as the publish will write the fields): the API's road, one probe GET."""
+    settings = settings_of(request)
     result: dict[str, Any] | None = None
     error: DatawharfError | None = None
     try:
         with database_of(request).session() as db:
-            result = preview.preview_resource(
-                db, settings_of(request), request.app.state.datasets_runtime.locator, unsaved
+            target = locate.resolve(
+                db, settings, _datasource(connection, url), permissions=_permissions(current)
             )
+            with locate.probe(settings, target) as found:
+                result = preview.preview_resource(
+                    db,
+                    settings,
+                    found.located,
+                    dataset_uid=dataset,
+                    extractor=extractor if extractor in EXTRACTORS else None,
+                    params=params,
+                )
     except DatawharfError as exc:
         error = exc
     chosen = result["extractor"] if result else (extractor if extractor in EXTRACTORS else "csvfile")
@@ -299,7 +317,7 @@ def _preview_response(
     ``back_url`` is the connection-and-file step prefilled: the script puts it in the address bar, so a
     reload opens that form (a GET, which reads nothing) instead of posting the form again."""
     _allowed(current, dataset)
-    context = _preview_context(request, connection, url, extractor, params, dataset)
+    context = _preview_context(request, current, connection, url, extractor, params, dataset)
     template = "wizard/_workspace.html" if fragment else "wizard/preview.html"
     return _render(
         request,
@@ -416,6 +434,7 @@ def save(
                 title=resource_title,
                 params=parsed_params,
                 datasource=datasource,
+                permissions=_permissions(current),
             )
     except DatawharfError as error:
         if dataset:

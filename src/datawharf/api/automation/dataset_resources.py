@@ -13,7 +13,6 @@ from datawharf.api.pagination import Page, page_params, paginated
 from datawharf.datasets import preview, resources
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
-from datawharf.store.models.datasets import Resource
 
 router = APIRouter(prefix="/datasets/{dataset_uid}/resources", tags=["Dataset resources"])
 _edit = require("edit_dataset")
@@ -56,6 +55,7 @@ def create_resource(
         title=body.title,
         params=body.params,
         datasource=body.datasource,
+        permissions=_key.permissions,
     )
     return resources.public(resource)
 
@@ -88,6 +88,7 @@ def update_resource(
         title=body.title,
         params=body.params,
         datasource=body.datasource,
+        permissions=_key.permissions,
     )
     return resources.public(resource)
 
@@ -112,15 +113,13 @@ def delete_resource(
 def preview_resource(
     dataset_uid: str,
     resource_uid: str,
-    request: Request,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     _key: ApiKey = Depends(_edit),
 ) -> dict:
     """The first records (up to 20) of a saved resource, its fields as the publish will write them."""
     resource = resources.get_resource(session, dataset_uid, resource_uid)
-    locator = request.app.state.datasets_runtime.locator
-    return preview.preview_resource(session, settings, locator, resource)
+    return preview.preview_saved(session, settings, resource)
 
 
 @router.get(
@@ -131,20 +130,10 @@ def preview_resource(
 def guess_resource_params(
     dataset_uid: str,
     resource_uid: str,
-    request: Request,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     _key: ApiKey = Depends(_edit),
 ) -> dict:
     resource = resources.get_resource(session, dataset_uid, resource_uid)
-    unsaved = Resource(
-        uid=resource.uid,
-        dataset_uid=dataset_uid,
-        type=resource.type,
-        params={},
-        datasource=resource.datasource,
-        headers_secret=resource.headers_secret,
-        connection_uid=resource.connection_uid,
-    )
-    name, params = preview.guess_for(settings, request.app.state.datasets_runtime.locator, unsaved)
+    name, params = preview.guess_saved(session, settings, resource, {})
     return {"extractor": name, "params": params}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -55,7 +55,7 @@ def guess_extractors(
 ) -> list[dict[str, Any]]:
     """The extractors that recognise the file, best first (with a ``score``)."""
     return unsaved_preview.guess_datasource_extractors(
-        session, settings, body.datasource, dataset_uid=dataset_uid
+        session, settings, body.datasource, permissions=_key.permissions, dataset_uid=dataset_uid
     )
 
 
@@ -72,7 +72,13 @@ def guess_extractor_params(
     _key: ApiKey = Depends(_edit),
 ) -> dict[str, Any]:
     return unsaved_preview.guess_datasource_params(
-        session, settings, body.datasource, dataset_uid=dataset_uid, extractor=body.type, params=body.params
+        session,
+        settings,
+        body.datasource,
+        permissions=_key.permissions,
+        dataset_uid=dataset_uid,
+        extractor=body.type,
+        params=body.params,
     )
 
 
@@ -90,6 +96,7 @@ def preview(
         session,
         settings,
         body.datasource,
+        permissions=_key.permissions,
         dataset_uid=dataset_uid,
         extractor=body.type or None,
         params=body.params,
@@ -104,10 +111,10 @@ def preview(
 def guess_resource_extractors(
     dataset_uid: str,
     resource_uid: str,
-    request: Request,
     session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
     _key: ApiKey = Depends(_edit),
 ) -> list[dict[str, Any]]:
     """The extractors that recognise a saved resource's file, best first (with a ``score``)."""
     resource = resources.get_resource(session, dataset_uid, resource_uid)
-    return unsaved_preview.guess_resource_extractors(request.app.state.datasets_runtime.locator, resource)
+    return unsaved_preview.guess_resource_extractors(session, settings, resource)
