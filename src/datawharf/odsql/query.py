@@ -12,10 +12,12 @@ from typing import Any, Literal, TypeVar
 
 from datawharf.errors import ODSQLError
 from datawharf.odsql import nodes as n
+from datawharf.odsql.budget import Budget
 from datawharf.odsql.dates import facet_range, to_instant
 from datawharf.odsql.errors import Code, fail
 from datawharf.odsql.generator import FIELD_TYPES, Generator, Params, Typed, quote_ident
 from datawharf.odsql.parser import parse_expression, parse_group_by, parse_order_by, parse_select
+from datawharf.odsql.tokens import MAX_CLAUSE_LENGTH
 
 Mode = Literal["records", "exports"]
 RECORDS_DEFAULT_LIMIT = 10
@@ -76,7 +78,8 @@ def compile_query(
     """Compile ``request`` against ``schema`` (field name -> one of FIELD_TYPES) reading from
     ``source_sql``, a trusted FROM expression chosen by the server (e.g. ``read_parquet([...])``).
 
-    Raises ``ODSQLError`` (400) for anything wrong in the request; the SQL returned is safe to run with
+    Raises ``ODSQLError`` (400) for anything wrong in the request, and ``query_too_complex`` for a
+    request past the cost budget (``odsql.budget``); the SQL returned is safe to run with
     ``connection.execute(compiled.sql, compiled.params)``.
     """
     for name, ftype in schema.items():
@@ -86,6 +89,7 @@ def compile_query(
     limit, offset = _window(request.limit, request.offset, mode)
 
     wheres = _as_list(request.where)
+    _check_length(request, wheres)
     where_nodes = [_clause("where", parse_expression, w) for w in wheres if w.strip()]
     groups = _clause("group_by", parse_group_by, request.group_by) if _given(request.group_by) else []
     group_aliases = {g.alias: g.expr for g in groups if g.alias}
@@ -125,7 +129,7 @@ def compile_query(
         return conds, group_sql
 
     params = Params()
-    gen = Generator(schema, params, zone)
+    gen = Generator(schema, params, zone, budget=Budget())
     conds, group_sql = filters(gen)
 
     gen.clause = "select"
@@ -135,7 +139,11 @@ def compile_query(
         for name, expr in _expand(item, schema):
             if aggregated:
                 _check_grouped(expr, groups, "select")
-            typed = _in_clause("select", gen.expr, expr)
+            if isinstance(item.expr, n.Star) and gen.budget is not None:
+                with gen.budget.free():
+                    typed = _in_clause("select", gen.expr, expr)
+            else:
+                typed = _in_clause("select", gen.expr, expr)
             if any(c.name == name for c in columns):
                 fail(
                     Code.DUPLICATE_COLUMN,
@@ -234,6 +242,21 @@ def _as_list(where: str | Sequence[str] | None) -> list[str]:
     if where is None:
         return []
     return [where] if isinstance(where, str) else list(where)
+
+
+def _check_length(request: QueryRequest, wheres: list[str]) -> None:
+    """All clauses together within one clause's limit: repeating ``where`` must not multiply it. (One
+    clause past it alone is left to the tokenizer, whose error names the clause.)"""
+    texts = [*wheres, request.select, request.group_by, request.order_by, *request.refine, *request.exclude]
+    lengths = [len(t) for t in texts if t]
+    total = sum(lengths)
+    if total > MAX_CLAUSE_LENGTH and max(lengths) <= MAX_CLAUSE_LENGTH:
+        fail(
+            Code.QUERY_TOO_LONG,
+            f"the query's clauses are {total} characters long in all; the limit is {MAX_CLAUSE_LENGTH}. "
+            "Use fewer or shorter where, select, order_by, refine and exclude parameters.",
+            length=total,
+        )
 
 
 def _tail(conds: list[str], group_sql: list[str]) -> str:
