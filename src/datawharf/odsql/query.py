@@ -93,6 +93,7 @@ def compile_query(
     where_nodes = [_clause("where", parse_expression, w) for w in wheres if w.strip()]
     groups = _clause("group_by", parse_group_by, request.group_by) if _given(request.group_by) else []
     group_aliases = {g.alias: g.expr for g in groups if g.alias}
+    grouped = frozenset(g.expr for g in groups)  # a set, built once: one lookup per selected node
     if _given(request.select):
         selected = _clause("select", parse_select, request.select)
     elif groups:
@@ -134,23 +135,25 @@ def compile_query(
 
     gen.clause = "select"
     columns: list[OutputColumn] = []
+    names: set[str] = set()  # a set: a list scanned for each column was quadratic in a wide select
     select_sql: list[str] = []
     for item in selected:
         for name, expr in _expand(item, schema):
             if aggregated:
-                _check_grouped(expr, groups, "select")
+                _check_grouped(expr, grouped, "select")
             if isinstance(item.expr, n.Star) and gen.budget is not None:
                 with gen.budget.free():
                     typed = _in_clause("select", gen.expr, expr)
             else:
                 typed = _in_clause("select", gen.expr, expr)
-            if any(c.name == name for c in columns):
+            if name in names:
                 fail(
                     Code.DUPLICATE_COLUMN,
                     f'column "{name[:60]}" is selected twice; give one of them another name with `as`',
                     clause="select",
                     token=name[:60],
                 )
+            names.add(name)
             columns.append(OutputColumn(name, typed.type))
             select_sql.append(f"{typed.sql} AS {quote_ident(name)}")
 
@@ -161,7 +164,7 @@ def compile_query(
         is_alias = isinstance(o.expr, n.Field) and o.expr.name in gen.aliases
         if not is_alias:
             if aggregated:
-                _check_grouped(o.expr, groups, "order_by")
+                _check_grouped(o.expr, grouped, "order_by")
             elif n.has_aggregate(o.expr):
                 fail(
                     Code.MISPLACED_AGGREGATE,
@@ -323,7 +326,7 @@ def _expand(item: n.SelectItem, schema: Mapping[str, str]) -> Iterator[tuple[str
         yield name, item.expr
 
 
-def _ungrouped(node: n.Node, groups: list[n.Node]) -> n.Field | None:
+def _ungrouped(node: n.Node, groups: frozenset[n.Node]) -> n.Field | None:
     """The first field outside any aggregate and outside every group_by expression."""
     if node in groups or (isinstance(node, n.Call) and node.name in n.AGGREGATES):
         return None
@@ -336,8 +339,8 @@ def _ungrouped(node: n.Node, groups: list[n.Node]) -> n.Field | None:
     return None
 
 
-def _check_grouped(node: n.Node, groups: list[n.SelectItem], clause: str) -> None:
-    found = _ungrouped(node, [g.expr for g in groups])
+def _check_grouped(node: n.Node, groups: frozenset[n.Node], clause: str) -> None:
+    found = _ungrouped(node, groups)
     if found is not None:
         fail(
             Code.NOT_GROUPED,
