@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -275,13 +276,18 @@ def _stalled_export(base_url: str, path: str) -> socket.socket:
 
 
 def _first_kib(sock: socket.socket) -> bytes:
+    """The response's head and its first bytes (up to 1 KiB), or all of a short (Content-Length) body."""
     data = b""
-    while len(data) < 1024 and b"\r\n\r\n" not in data:
+    while b"\r\n\r\n" not in data and len(data) < 1024:
         chunk = sock.recv(1024 - len(data))
         if not chunk:
-            break
+            return data
         data += chunk
-    return data
+    head, _sep, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
+    while length and len(body) < int(length[1]):
+        body += sock.recv(int(length[1]) - len(body))
+    return data if not length else head + b"\r\n\r\n" + body
 
 
 def _drain(sock: socket.socket, deadline: float) -> tuple[int, bool]:
@@ -352,7 +358,9 @@ def test_twenty_stalled_export_readers_do_not_stop_queries(
             ended = [_drain(sock, time.monotonic() + 15) for sock in streaming]
             record.notes.update(drained_bytes=[b for b, _e in ended])
             assert all(closed for _b, closed in ended), ended
-            assert all(b < 40 * 1024 * 1024 for b, _e in ended), "the stalled streams were cut, not finished"
+            # cut, not finished (45 MB), and dropped by the kernel (TCP_USER_TIMEOUT), not left to flush
+            # the megabytes buffered for them once read
+            assert all(b < 1024 * 1024 for b, _e in ended), ended
         with server.client(admin=False) as client:  # their slots and connections were given back
             response = client.get(export, params={"where": "id < 1000", "select": "id"})
         assert response.status_code == 200

@@ -109,23 +109,24 @@ def open_export(
     zone = ZoneInfo(compiled.timezone)
     if fmt.extension == "geojson":
         geometry_column(compiled.columns)
-    if fmt.extension == "xlsx":
-        total = int(engine.scalar(compiled.count_sql, compiled.count_params) or 0)
-        rows = max(total - compiled.offset, 0)
-        check_rows(rows if compiled.limit is None else min(rows, compiled.limit))
 
     def chunks() -> Iterator[bytes]:
-        with slot or nullcontext(), engine.stream(compiled.sql, compiled.params) as reader:
-            yield b""  # the query is running and its first batch is read: errors so far are raised
-            context = ExportContext(
-                columns=compiled.columns,
-                headers=_headers(dataset, names, options.use_labels and fmt.labels),
-                zone=zone,
-                options=options,
-                schema=reader.schema,
-                dataset_id=dataset.dataset_id,
-            )
-            yield from fmt.write(context, reader)
+        with slot or nullcontext():  # claimed first: a client past its cap runs nothing
+            if fmt.extension == "xlsx":
+                total = int(engine.scalar(compiled.count_sql, compiled.count_params) or 0)
+                rows = max(total - compiled.offset, 0)
+                check_rows(rows if compiled.limit is None else min(rows, compiled.limit))
+            with engine.stream(compiled.sql, compiled.params) as reader:
+                yield b""  # the query is running and its first batch is read: errors so far are raised
+                context = ExportContext(
+                    columns=compiled.columns,
+                    headers=_headers(dataset, names, options.use_labels and fmt.labels),
+                    zone=zone,
+                    options=options,
+                    schema=reader.schema,
+                    dataset_id=dataset.dataset_id,
+                )
+                yield from fmt.write(context, reader)
 
     stream = chunks()
     next(stream)
