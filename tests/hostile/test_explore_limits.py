@@ -319,7 +319,10 @@ def slow_reader_server(
         "DATAWHARF_EXPORT_POOL_SIZE": "4",
     }
     with serve_hostile(tmp_path_factory.mktemp("slow") / "home", moto_server, env) as server:
-        yield server, _publish_big(server, moto_server, rows=1_000_000)
+        dataset_id = _publish_big(server, moto_server, rows=1_000_000)
+        with server.client(admin=False) as client:  # warm: the attack measures stalling, not a cold start
+            assert client.get(f"{EXPLORE}/catalog/datasets/{dataset_id}/records").status_code == 200
+        yield server, dataset_id
 
 
 def test_twenty_stalled_export_readers_do_not_stop_queries(
