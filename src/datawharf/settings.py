@@ -7,6 +7,7 @@ datawharf runs with none set (SQLite and a local warehouse under ``DATAWHARF_HOM
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -80,9 +81,12 @@ class Settings(BaseSettings):
     scheduler_interval: float = Field(
         default=20.0, description="Seconds between checks of dataset schedules and queued publishes."
     )
-    query_pool_size: int = Field(default=4, ge=1, description="Explore queries running at once (DuckDB).")
-    query_memory_limit: str | None = Field(
-        default=None, description="DuckDB memory limit (e.g. '2GB'); DuckDB's default when unset."
+    query_pool_size: int = Field(
+        default=4, ge=1, description="Records and catalog queries running at once (DuckDB connections)."
+    )
+    query_memory_limit: str = Field(
+        default="128MB",
+        description="DuckDB memory limit of each query and export connection (e.g. '128MB', '1GB').",
     )
     query_timeout: float = Field(default=60.0, description="Seconds an Explore query may run.")
     max_request_head_bytes: int = Field(
@@ -94,6 +98,22 @@ class Settings(BaseSettings):
     backoffice_session_hours: float = Field(
         default=12.0, gt=0, description="Hours a backoffice sign-in lasts (sign-out ends it sooner)."
     )
+    export_pool_size: int = Field(
+        default=2, ge=1, description="Exports streaming at once, on DuckDB connections of their own."
+    )
+    export_per_client: int = Field(
+        default=1, ge=1, description="Exports one client address may stream at once (429 past it)."
+    )
+    send_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a response may go without the client taking any of it."
+    )
+
+    @field_validator("query_memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", value.strip(), re.IGNORECASE):
+            raise ValueError("a size such as 128MB, 512MiB or 2GB")
+        return value.strip()
 
     @field_validator("allowed_private_hosts", mode="before")
     @classmethod

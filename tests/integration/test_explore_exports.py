@@ -240,7 +240,7 @@ def test_export_errors_are_json_before_any_byte(datasets: Datasets) -> None:
 
 
 def test_a_client_going_away_gives_the_connection_back(datasets: Datasets) -> None:
-    engine = datasets.client.app.state.query_engine  # type: ignore[attr-defined]
+    engine = datasets.client.app.state.export_engine  # type: ignore[attr-defined]
     url = f"{EXPLORE}/catalog/datasets/{datasets.items}/exports"
     for fmt in ("csv", "json", "parquet", "xlsx", "csv", "csv"):  # more exports than pooled connections
         asgi_call(datasets.client, f"{url}/{fmt}", {}, disconnect=True)

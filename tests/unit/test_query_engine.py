@@ -6,16 +6,21 @@ import threading
 import time
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from datawharf.errors import InvalidInput
 from datawharf.store.query_engine import (
+    BATCH_CELLS,
+    DEFAULT_BATCH_ROWS,
+    MIN_BATCH_ROWS,
     QueryEngine,
     QueryEngineBusy,
     QueryEngineError,
     QueryFailed,
+    batch_rows_for,
     source_sql,
 )
 
@@ -127,5 +132,84 @@ def test_pool_runs_queries_side_by_side(parquet: Path) -> None:
         for t in threads:
             t.join()
         assert results == [100_000] * 6
+    finally:
+        engine.close()
+
+
+HUNGRY = "SELECT max(len(l)) FROM (SELECT list(range) AS l FROM range(20000000))"  # 160 MB in one list
+
+
+def test_each_connection_is_its_own_database_with_its_own_memory_limit(tmp_path: Path) -> None:
+    engine = QueryEngine(pool_size=2, memory_limit="32MB", temp_directory=tmp_path / "spill")
+    try:
+        with engine.connection() as first, engine.connection() as second:
+            assert first is not second
+            first.execute("CREATE TABLE mine AS SELECT 1 AS x")
+            with pytest.raises(duckdb.CatalogException):  # not the same database: nothing is shared
+                second.execute("SELECT * FROM mine")
+            for con in (first, second):
+                limit, temp = con.execute(
+                    "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+                ).fetchone()
+                assert limit == "30.5 MiB"
+                assert Path(temp).parent == tmp_path / "spill" and Path(temp).is_dir()
+    finally:
+        engine.close()
+
+
+def test_a_query_past_the_memory_limit_is_a_clean_400_and_the_engine_goes_on() -> None:
+    engine = QueryEngine(pool_size=1, memory_limit="32MB")
+    try:
+        with pytest.raises(QueryFailed) as hungry:
+            engine.fetch(HUNGRY)
+        assert (hungry.value.http_status, hungry.value.error_code) == (400, "query_out_of_memory")
+        assert "32MB" in hungry.value.message and "DATAWHARF_QUERY_MEMORY_LIMIT" in hungry.value.message
+        assert hungry.value.detail == {"memory_limit": "32MB"}
+        with pytest.raises(QueryFailed) as streamed, engine.stream(HUNGRY) as reader:
+            list(reader)
+        assert streamed.value.error_code == "query_out_of_memory"
+        assert engine.fetch("SELECT 3")[1] == [(3,)]
+    finally:
+        engine.close()
+
+
+def test_a_stream_is_timed_until_its_first_batch() -> None:
+    engine = QueryEngine(pool_size=1, timeout=0.3)
+    try:
+        started = time.monotonic()
+        with (
+            pytest.raises(InvalidInput) as slow,
+            engine.stream("SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3"),
+        ):
+            pass
+        assert slow.value.error_code == "query_timeout"
+        assert time.monotonic() - started < 10
+        assert engine.idle_connections == 1
+    finally:
+        engine.close()
+
+
+def test_wide_results_stream_in_smaller_batches() -> None:
+    assert batch_rows_for(3) == DEFAULT_BATCH_ROWS
+    assert batch_rows_for(1000) == BATCH_CELLS // 1000
+    assert batch_rows_for(100_000) == MIN_BATCH_ROWS
+    engine = QueryEngine(pool_size=1)
+    columns = ", ".join(f"range AS c{i}" for i in range(500))
+    try:
+        with engine.stream(f"SELECT {columns} FROM range(10000)") as reader:
+            sizes = [batch.num_rows for batch in reader]
+        assert sum(sizes) == 10_000
+        assert max(sizes) <= batch_rows_for(500) < 10_000
+    finally:
+        engine.close()
+
+
+def test_a_busy_pool_names_its_own_error() -> None:
+    engine = QueryEngine(pool_size=1, acquire_timeout=0.1, busy_code="export_engine_busy")
+    try:
+        with engine.connection(), pytest.raises(QueryEngineBusy) as busy:
+            engine.fetch("SELECT 1")
+        assert (busy.value.http_status, busy.value.error_code) == (503, "export_engine_busy")
+        assert busy.value.detail == {"pool_size": 1}
     finally:
         engine.close()

@@ -29,3 +29,23 @@ def test_generated_key_persists_with_owner_only_mode(tmp_path: Path) -> None:
     assert Settings(home=tmp_path).fernet.decrypt(token) == b"s3cr3t"
     mode = stat.S_IMODE((tmp_path / "secret.key").stat().st_mode)
     assert mode == 0o600
+
+
+def test_explore_limits_are_bounded_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Default settings keep DuckDB within (4 + 2) x 128MB, and every limit is on."""
+    settings = Settings()
+    assert (settings.query_memory_limit, settings.query_pool_size, settings.export_pool_size) == (
+        "128MB",
+        4,
+        2,
+    )
+    assert (settings.export_per_client, settings.send_timeout) == (1, 30.0)
+    monkeypatch.setenv("DATAWHARF_QUERY_MEMORY_LIMIT", " 1.5GiB ")
+    assert Settings().query_memory_limit == "1.5GiB"
+
+
+@pytest.mark.parametrize("value", ["", "lots", "128", "-1GB", "12 parsecs"])
+def test_a_memory_limit_must_be_a_size(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("DATAWHARF_QUERY_MEMORY_LIMIT", value)
+    with pytest.raises(ValueError, match="a size such as 128MB"):
+        Settings()

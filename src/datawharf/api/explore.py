@@ -1,70 +1,111 @@
 """The Explore API v2.1, ``/api/explore/v2.1/``: the catalog, a dataset, its records and its exports.
 
 Read-only and public for published, unrestricted datasets; restricted ones need a key with
-``explore_restricted_dataset`` (``Authorization: apikey <key>`` or ``?apikey=``). The router owns the
-query engine (a pool of DuckDB connections): its lifespan, merged into the app's, opens it on
-``app.state.query_engine`` and closes it on shutdown.
+``explore_restricted_dataset`` (``Authorization: apikey <key>`` or ``?apikey=``). The router owns two
+query engines (pools of DuckDB connections): ``app.state.query_engine`` for records and the catalog,
+``app.state.export_engine`` for exports, so downloads, which last as long as their clients read, never
+hold what a query needs. Its lifespan, merged into the app's, opens both and closes them on shutdown.
+Exports are capped per client address (``app.state.export_slots``) and a stream the client stops
+reading is ended after ``DATAWHARF_SEND_TIMEOUT`` seconds (``ClosingStreamingResponse``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from datawharf.api.deps import get_session, get_settings, optional_api_key
 from datawharf.explore import access, catalog, records
-from datawharf.exports import ExportOptions, open_export
+from datawharf.exports import ExportOptions, ExportSlots, open_export
 from datawharf.odsql import QueryRequest
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
 from datawharf.store.query_engine import QueryEngine
 
 PREFIX = "/api/explore/v2.1"
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    temp = settings.home / "duckdb-tmp"
     engine = QueryEngine(
         pool_size=settings.query_pool_size,
         memory_limit=settings.query_memory_limit,
-        temp_directory=settings.home / "duckdb-tmp",
+        temp_directory=temp / "query",
         timeout=settings.query_timeout,
     )
+    exports = QueryEngine(
+        pool_size=settings.export_pool_size,
+        memory_limit=settings.query_memory_limit,
+        temp_directory=temp / "export",
+        timeout=settings.query_timeout,
+        busy_code="export_engine_busy",
+    )
     app.state.query_engine = engine
+    app.state.export_engine = exports
+    app.state.export_slots = ExportSlots(settings.export_per_client)
     try:
         yield
     finally:
         engine.close()
+        exports.close()
 
 
 def get_engine(request: Request) -> QueryEngine:
     return request.app.state.query_engine
 
 
-class ClosingStreamingResponse(StreamingResponse):
-    """A streaming response that closes its iterator when it ends, however it ends.
+def client_address(request: Request) -> str:
+    """The address the connection comes from (a proxy's, behind one): what export slots are counted by."""
+    return request.client.host if request.client else "unknown"
 
-    An export's iterator holds a pooled DuckDB connection until it is closed. Starlette drops the
-    iterator when a client goes away mid-download, but exception tracebacks keep it in reference cycles,
-    so only the cyclic garbage collector would give the connection back, some time later. Closing it here
-    (in a worker thread: closing runs DuckDB code) returns it at once.
+
+class SendTimedOut(Exception):
+    """The client took nothing of the response for ``send_timeout`` seconds."""
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """A streaming response that ends a stalled client, and closes its iterator however it ends.
+
+    An export's iterator holds a pooled DuckDB connection (and the client's export slot) until it is
+    closed. A client that stops reading fills the socket's buffers, and then the server's ``send`` waits
+    forever (uvicorn's has no timeout): past ``send_timeout`` seconds without one send completing, the
+    response is abandoned, the connection closed, and the iterator closed. Starlette drops the iterator
+    when a client goes away mid-download, but exception tracebacks keep it in reference cycles, so only
+    the cyclic garbage collector would give the connection back, some time later. Closing it here (in a
+    worker thread: closing runs DuckDB code) returns it at once.
     """
 
-    def __init__(self, content: Iterator[bytes], **kwargs: Any) -> None:
+    def __init__(self, content: Iterator[bytes], *, send_timeout: float | None = None, **kwargs: Any) -> None:
         super().__init__(content, **kwargs)
         self._source = content
+        self.send_timeout = send_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        timeout = self.send_timeout
+
+        async def timed_send(message: Message) -> None:
+            with anyio.move_on_after(timeout) as waited:
+                await send(message)
+            if waited.cancelled_caught:
+                raise SendTimedOut
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send if timeout is None else timed_send)
+        except SendTimedOut:
+            client = scope.get("client") or ("unknown",)
+            log.warning("a stream to %s took nothing for %s s and was ended", client[0], timeout)
         finally:
             close = getattr(self._source, "close", None)
             if close is not None:
@@ -190,6 +231,7 @@ def get_records(
 
 
 def export_records(
+    request: Request,
     dataset_id: str,
     format: str,
     query: dict[str, Any] = Depends(_query),
@@ -201,14 +243,23 @@ def export_records(
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
-    engine: QueryEngine = Depends(get_engine),
 ) -> ClosingStreamingResponse:
-    """Every matching record (no limit unless asked), streamed: csv, json, jsonl, geojson, parquet, xlsx."""
+    """Every matching record (no limit unless asked), streamed: csv, json, jsonl, geojson, parquet, xlsx.
+    One client address streams at most `DATAWHARF_EXPORT_PER_CLIENT` exports at once (429 past it)."""
     dataset = access.readable_dataset(session, settings, dataset_id, api_key)
     options = ExportOptions(delimiter=delimiter, with_bom=with_bom, use_labels=use_labels)
-    export = open_export(engine, dataset, QueryRequest(limit=limit, offset=offset, **query), format, options)
+    state = request.app.state
+    export = open_export(
+        state.export_engine,
+        dataset,
+        QueryRequest(limit=limit, offset=offset, **query),
+        format,
+        options,
+        slot=state.export_slots.claim(client_address(request)),
+    )
     return ClosingStreamingResponse(
         export.chunks,
+        send_timeout=settings.send_timeout,
         media_type=export.media_type,
         headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import typer
 import uvicorn
 
@@ -27,6 +29,17 @@ def _first_key_if_empty(settings: Settings) -> str | None:
         database.dispose()
 
 
+def _drop_stalled_connections(sock: socket.socket, seconds: float) -> None:
+    """Let the kernel end a connection whose client takes nothing for ``seconds`` (TCP_USER_TIMEOUT, set on
+    the listening socket and inherited by each accepted one, covers data waiting behind a zero window).
+
+    The app gives up on a stalled response after ``DATAWHARF_SEND_TIMEOUT`` and frees what it held, but
+    the socket would stay open, its unsent bytes buffered, for as long as the client keeps it open.
+    """
+    if hasattr(socket, "TCP_USER_TIMEOUT"):  # Linux
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(seconds * 1000))
+
+
 @friendly_errors
 def serve(
     host: str = typer.Option(None, help="Overrides DATAWHARF_HOST."),
@@ -46,10 +59,13 @@ def serve(
     console.print(f"  management API:  {base_url}/api/automation/v1.0/", highlight=False)
     console.print(f"  Explore API:     {base_url}/api/explore/v2.1/", highlight=False)
     console.print(f"  OpenAPI:         {base_url}/openapi.json", highlight=False)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=bind_host,
         port=bind_port,
         log_level="info",
         http=http_protocol(settings),  # bounded request head, JSON refusals
     )
+    listening = config.bind_socket()
+    _drop_stalled_connections(listening, settings.send_timeout)
+    uvicorn.Server(config).run(sockets=[listening])

@@ -1,18 +1,20 @@
 """Exports: a published dataset queried with ODSQL, streamed as csv, json, jsonl, geojson, parquet or xlsx.
 
-``open_export`` compiles the request (exports mode: no limit unless asked), starts the query as a stream
-of DuckDB record batches, and reads the first batch before it returns, so a query that cannot run fails
-as a clean error before any byte is sent. The caller then streams ``Export.chunks``; the query's
-connection goes back to the pool when the iterator ends or is closed. A result of any size passes
-through one batch at a time (xlsx: one row at a time into a temporary file).
+``open_export`` compiles the request (exports mode: no limit unless asked), takes the client's export
+slot (``slots``: a per-address cap), starts the query as a stream of DuckDB record batches, and reads the
+first batch before it returns, so a query that cannot run fails as a clean error before any byte is
+sent. The caller then streams ``Export.chunks``; the slot and the query's connection are given back when
+the iterator ends or is closed. A result of any size passes through one batch at a time (xlsx: one row
+at a time into a temporary file). The engine should be one of its own (the Explore API's export pool):
+a download lasts as long as its client reads.
 
 Adding a format: a writer ``(ExportContext, batches) -> Iterator[bytes]`` and one line in ``FORMATS``.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -23,6 +25,7 @@ from datawharf.exports.context import ExportContext, ExportOptions, Writer
 from datawharf.exports.csv_writer import write_csv
 from datawharf.exports.json_writers import geometry_column, write_geojson, write_json, write_jsonl
 from datawharf.exports.parquet_writer import write_parquet
+from datawharf.exports.slots import ExportSlots, TooManyExports
 from datawharf.exports.xlsx_writer import check_rows, write_xlsx
 from datawharf.odsql import QueryRequest
 from datawharf.store.query_engine import QueryEngine
@@ -47,7 +50,16 @@ FORMATS: dict[str, Format] = {
     ),
 }
 
-__all__ = ["FORMATS", "Export", "ExportOptions", "Format", "get_format", "open_export"]
+__all__ = [
+    "FORMATS",
+    "Export",
+    "ExportOptions",
+    "ExportSlots",
+    "Format",
+    "TooManyExports",
+    "get_format",
+    "open_export",
+]
 
 
 @dataclass
@@ -85,8 +97,11 @@ def open_export(
     request: QueryRequest,
     format_name: str,
     options: ExportOptions | None = None,
+    *,
+    slot: AbstractContextManager[None] | None = None,
 ) -> Export:
-    """Check and start an export; errors (bad ODSQL, a query that cannot run) are raised here."""
+    """Check and start an export; errors (bad ODSQL, no slot left, a query that cannot run) are raised
+    here. ``slot`` (``ExportSlots.claim(address)``) is held for the life of the stream."""
     fmt = get_format(format_name)
     options = options or ExportOptions()
     compiled = compile_for(dataset, request, "exports")
@@ -94,26 +109,24 @@ def open_export(
     zone = ZoneInfo(compiled.timezone)
     if fmt.extension == "geojson":
         geometry_column(compiled.columns)
-    if fmt.extension == "xlsx":
-        total = int(engine.scalar(compiled.count_sql, compiled.count_params) or 0)
-        rows = max(total - compiled.offset, 0)
-        check_rows(rows if compiled.limit is None else min(rows, compiled.limit))
 
     def chunks() -> Iterator[bytes]:
-        with engine.stream(compiled.sql, compiled.params) as reader:
-            batches = iter(reader)
-            first = next(batches, None)
-            yield b""  # the query is running and its first batch is read: errors so far are raised
-            context = ExportContext(
-                columns=compiled.columns,
-                headers=_headers(dataset, names, options.use_labels and fmt.labels),
-                zone=zone,
-                options=options,
-                schema=reader.schema,
-                dataset_id=dataset.dataset_id,
-            )
-            head = [first] if first is not None else []
-            yield from fmt.write(context, itertools.chain(head, batches))
+        with slot or nullcontext():  # claimed first: a client past its cap runs nothing
+            if fmt.extension == "xlsx":
+                total = int(engine.scalar(compiled.count_sql, compiled.count_params) or 0)
+                rows = max(total - compiled.offset, 0)
+                check_rows(rows if compiled.limit is None else min(rows, compiled.limit))
+            with engine.stream(compiled.sql, compiled.params) as reader:
+                yield b""  # the query is running and its first batch is read: errors so far are raised
+                context = ExportContext(
+                    columns=compiled.columns,
+                    headers=_headers(dataset, names, options.use_labels and fmt.labels),
+                    zone=zone,
+                    options=options,
+                    schema=reader.schema,
+                    dataset_id=dataset.dataset_id,
+                )
+                yield from fmt.write(context, reader)
 
     stream = chunks()
     next(stream)

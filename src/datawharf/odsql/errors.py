@@ -18,6 +18,7 @@ class Code(StrEnum):
     QUERY_TOO_LONG = "odsql_query_too_long"
     TOO_DEEP = "odsql_too_deep"
     TOO_MANY_PARAMETERS = "odsql_too_many_parameters"
+    TOO_COMPLEX = "query_too_complex"
     UNKNOWN_FIELD = "unknown_field"
     UNKNOWN_FUNCTION = "unknown_function"
     INVALID_ARGUMENT = "odsql_invalid_argument"

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from datawharf.odsql import nodes as n
+from datawharf.odsql.budget import Budget
 from datawharf.odsql.dates import java_to_strftime, parse_date_literal, to_instant
 from datawharf.odsql.errors import Code, fail
 from datawharf.odsql.parser import DISTANCE_UNITS
@@ -77,8 +78,11 @@ class Generator:
         zone: ZoneInfo,
         *,
         aliases: Mapping[str, Typed] | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.schema = schema
+        # charged as the SQL is written (odsql.budget); None for a second pass over clauses already paid
+        self.budget = budget
         self.params = params
         self.zone = zone
         self.aliases = aliases or {}
@@ -96,6 +100,8 @@ class Generator:
         v = node.value
         if v is None:
             return Typed("NULL", "null")
+        if isinstance(v, str) and self.budget is not None:
+            self.budget.text(len(v), self.clause)
         if isinstance(v, bool):
             return self.value(v, "boolean")
         if isinstance(v, int):
@@ -174,6 +180,8 @@ class Generator:
 
     # -- expressions ----------------------------------------------------------------------------------
     def expr(self, node: n.Node) -> Typed:
+        if self.budget is not None:
+            self.budget.charge(1, "expression", self.clause)
         if self.grouped and node in self.grouped:
             return self.grouped[node]
         match node:
@@ -421,6 +429,11 @@ class Generator:
             fail(Code.INVALID_ARGUMENT, f"empty search text at {pos}", position=pos)
         return words
 
+    def charge_search(self, words: list[str], fields: int) -> None:
+        if self.budget is not None:
+            self.budget.text(sum(len(w) for w in words), self.clause)
+            self.budget.search(len(words), fields, self.clause)
+
     def matches(self, column_sql: str, word: str) -> str:
         p = self.params.add(word)
         return f"contains(strip_accents(lower({column_sql})), strip_accents(lower({p})))"
@@ -430,9 +443,9 @@ class Generator:
         columns = [quote_ident(name) for name, t in self.schema.items() if t == "text"]
         if not columns:
             return Typed("FALSE", "boolean")
-        per_word = [
-            "(" + " OR ".join(self.matches(c, w) for c in columns) + ")" for w in self.search_text(text, pos)
-        ]
+        words = self.search_text(text, pos)
+        self.charge_search(words, len(columns))
+        per_word = ["(" + " OR ".join(self.matches(c, w) for c in columns) + ")" for w in words]
         return Typed("(" + " AND ".join(per_word) + ")", "boolean")
 
     def fn_search(self, node: n.Call) -> Typed:
@@ -442,6 +455,7 @@ class Generator:
         if len(args) == 2 and isinstance(args[1], n.Literal) and isinstance(args[1].value, str):
             column = self.text(args[0], "search()")
             words = self.search_text(args[1].value, args[1].pos)
+            self.charge_search(words, 1)
             return Typed("(" + " AND ".join(self.matches(column.sql, w) for w in words) + ")", "boolean")
         self.bad_args(node, "expected search('text') or search(field, 'text')")
         raise AssertionError  # unreachable

@@ -12,10 +12,12 @@ from typing import Any, Literal, TypeVar
 
 from datawharf.errors import ODSQLError
 from datawharf.odsql import nodes as n
+from datawharf.odsql.budget import Budget
 from datawharf.odsql.dates import facet_range, to_instant
 from datawharf.odsql.errors import Code, fail
 from datawharf.odsql.generator import FIELD_TYPES, Generator, Params, Typed, quote_ident
 from datawharf.odsql.parser import parse_expression, parse_group_by, parse_order_by, parse_select
+from datawharf.odsql.tokens import MAX_CLAUSE_LENGTH
 
 Mode = Literal["records", "exports"]
 RECORDS_DEFAULT_LIMIT = 10
@@ -76,7 +78,8 @@ def compile_query(
     """Compile ``request`` against ``schema`` (field name -> one of FIELD_TYPES) reading from
     ``source_sql``, a trusted FROM expression chosen by the server (e.g. ``read_parquet([...])``).
 
-    Raises ``ODSQLError`` (400) for anything wrong in the request; the SQL returned is safe to run with
+    Raises ``ODSQLError`` (400) for anything wrong in the request, and ``query_too_complex`` for a
+    request past the cost budget (``odsql.budget``); the SQL returned is safe to run with
     ``connection.execute(compiled.sql, compiled.params)``.
     """
     for name, ftype in schema.items():
@@ -86,9 +89,11 @@ def compile_query(
     limit, offset = _window(request.limit, request.offset, mode)
 
     wheres = _as_list(request.where)
+    _check_length(request, wheres)
     where_nodes = [_clause("where", parse_expression, w) for w in wheres if w.strip()]
     groups = _clause("group_by", parse_group_by, request.group_by) if _given(request.group_by) else []
     group_aliases = {g.alias: g.expr for g in groups if g.alias}
+    grouped = frozenset(g.expr for g in groups)  # a set, built once: one lookup per selected node
     if _given(request.select):
         selected = _clause("select", parse_select, request.select)
     elif groups:
@@ -125,24 +130,30 @@ def compile_query(
         return conds, group_sql
 
     params = Params()
-    gen = Generator(schema, params, zone)
+    gen = Generator(schema, params, zone, budget=Budget())
     conds, group_sql = filters(gen)
 
     gen.clause = "select"
     columns: list[OutputColumn] = []
+    names: set[str] = set()  # a set: a list scanned for each column was quadratic in a wide select
     select_sql: list[str] = []
     for item in selected:
         for name, expr in _expand(item, schema):
             if aggregated:
-                _check_grouped(expr, groups, "select")
-            typed = _in_clause("select", gen.expr, expr)
-            if any(c.name == name for c in columns):
+                _check_grouped(expr, grouped, "select")
+            if isinstance(item.expr, n.Star) and gen.budget is not None:
+                with gen.budget.free():
+                    typed = _in_clause("select", gen.expr, expr)
+            else:
+                typed = _in_clause("select", gen.expr, expr)
+            if name in names:
                 fail(
                     Code.DUPLICATE_COLUMN,
                     f'column "{name[:60]}" is selected twice; give one of them another name with `as`',
                     clause="select",
                     token=name[:60],
                 )
+            names.add(name)
             columns.append(OutputColumn(name, typed.type))
             select_sql.append(f"{typed.sql} AS {quote_ident(name)}")
 
@@ -153,7 +164,7 @@ def compile_query(
         is_alias = isinstance(o.expr, n.Field) and o.expr.name in gen.aliases
         if not is_alias:
             if aggregated:
-                _check_grouped(o.expr, groups, "order_by")
+                _check_grouped(o.expr, grouped, "order_by")
             elif n.has_aggregate(o.expr):
                 fail(
                     Code.MISPLACED_AGGREGATE,
@@ -236,6 +247,21 @@ def _as_list(where: str | Sequence[str] | None) -> list[str]:
     return [where] if isinstance(where, str) else list(where)
 
 
+def _check_length(request: QueryRequest, wheres: list[str]) -> None:
+    """All clauses together within one clause's limit: repeating ``where`` must not multiply it. (One
+    clause past it alone is left to the tokenizer, whose error names the clause.)"""
+    texts = [*wheres, request.select, request.group_by, request.order_by, *request.refine, *request.exclude]
+    lengths = [len(t) for t in texts if t]
+    total = sum(lengths)
+    if total > MAX_CLAUSE_LENGTH and max(lengths) <= MAX_CLAUSE_LENGTH:
+        fail(
+            Code.QUERY_TOO_LONG,
+            f"the query's clauses are {total} characters long in all; the limit is {MAX_CLAUSE_LENGTH}. "
+            "Use fewer or shorter where, select, order_by, refine and exclude parameters.",
+            length=total,
+        )
+
+
 def _tail(conds: list[str], group_sql: list[str]) -> str:
     sql = " WHERE " + " AND ".join(conds) if conds else ""
     return sql + (" GROUP BY " + ", ".join(group_sql) if group_sql else "")
@@ -300,7 +326,7 @@ def _expand(item: n.SelectItem, schema: Mapping[str, str]) -> Iterator[tuple[str
         yield name, item.expr
 
 
-def _ungrouped(node: n.Node, groups: list[n.Node]) -> n.Field | None:
+def _ungrouped(node: n.Node, groups: frozenset[n.Node]) -> n.Field | None:
     """The first field outside any aggregate and outside every group_by expression."""
     if node in groups or (isinstance(node, n.Call) and node.name in n.AGGREGATES):
         return None
@@ -313,8 +339,8 @@ def _ungrouped(node: n.Node, groups: list[n.Node]) -> n.Field | None:
     return None
 
 
-def _check_grouped(node: n.Node, groups: list[n.SelectItem], clause: str) -> None:
-    found = _ungrouped(node, [g.expr for g in groups])
+def _check_grouped(node: n.Node, groups: frozenset[n.Node], clause: str) -> None:
+    found = _ungrouped(node, groups)
     if found is not None:
         fail(
             Code.NOT_GROUPED,

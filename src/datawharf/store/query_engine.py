@@ -1,16 +1,20 @@
 """The query engine: DuckDB, embedded, reading a dataset version's Parquet files.
 
-One in-memory DuckDB database, shared by a small pool of connections (DuckDB cursors: each is its own
-connection to the same database, so queries run side by side and share the buffer manager and the
-Parquet metadata cache). A caller borrows a connection for one query, or for the life of a stream, and
-gives it back; when every connection is busy the caller waits, then fails with ``query_engine_busy``
-rather than queueing forever.
+A small pool of connections, each its own in-memory DuckDB database with its own memory limit: one
+query can never take more than ``memory_limit`` (past it DuckDB spills sorts, joins and aggregates to
+``temp_directory``, or fails with ``query_out_of_memory``), whatever it is, and a heavy query never
+starves its neighbours of memory. What DuckDB may hold in all is ``pool_size × memory_limit``. A caller
+borrows a connection for one query, or for the life of a stream, and gives it back; when every connection
+is busy the caller waits, then fails with the pool's busy error (``query_engine_busy``) rather than
+queueing forever. The Explore API runs two pools: one for records and catalog queries, one for exports,
+so a slow download never holds what a query needs.
 
 The engine knows SQL, not ODSQL: it runs the SQL and parameters ``odsql.compile_query`` produced, over
 a ``FROM`` expression built here from trusted paths (``source_sql``). DuckDB's errors are translated once,
 here: a value that does not convert (``CAST``) or a timezone DuckDB does not know is the caller's
-``query_failed`` (400); a query past its time budget is ``query_timeout`` (400); anything else is the
-engine's ``query_engine_error`` (500), whose message never carries the SQL or the warehouse's paths.
+``query_failed`` (400); a query past its time budget is ``query_timeout`` (400), past its memory
+``query_out_of_memory`` (400); anything else is the engine's ``query_engine_error`` (500), whose message
+never carries the SQL or the warehouse's paths.
 
 No extension is ever installed or loaded at run time (``icu`` and ``parquet`` are built in).
 """
@@ -31,6 +35,8 @@ import pyarrow as pa
 from datawharf.errors import DatawharfError, InvalidInput
 
 DEFAULT_BATCH_ROWS = 64 * 1024
+BATCH_CELLS = 1024 * 1024  # a stream's batch holds about this many values, however wide the result
+MIN_BATCH_ROWS = 256
 
 # DuckDB types of the warehouse convention (datawharf.odsql's docstring), for an empty version.
 SQL_TYPES: dict[str, str] = {
@@ -85,8 +91,22 @@ def _first_line(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def translate_error(exc: duckdb.Error) -> DatawharfError:
+def batch_rows_for(columns: int) -> int:
+    """Rows per streamed batch: 64 Ki rows of a narrow result, fewer of a wide one (1,000 columns of
+    64 Ki rows would be a batch of a gigabyte, allocated outside DuckDB's memory limit)."""
+    return max(MIN_BATCH_ROWS, min(DEFAULT_BATCH_ROWS, BATCH_CELLS // max(columns, 1)))
+
+
+def translate_error(exc: duckdb.Error, memory_limit: str | None = None) -> DatawharfError:
     """DuckDB's exception as datawharf's: the caller's fault (400) or the engine's (500)."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return QueryFailed(
+            f"The query needed more memory than one query may use ({memory_limit or 'the limit'}). "
+            "Narrow it with where, select fewer fields, group by fewer values or sort a smaller result; "
+            "the administrator can raise DATAWHARF_QUERY_MEMORY_LIMIT.",
+            error_code="query_out_of_memory",
+            detail={"memory_limit": memory_limit},
+        )
     if isinstance(exc, duckdb.InterruptException):
         return QueryFailed(
             "The query took longer than the engine allows and was stopped. Narrow it with where, or "
@@ -112,12 +132,13 @@ def translate_error(exc: duckdb.Error) -> DatawharfError:
 
 
 class QueryEngine:
-    """A pool of DuckDB connections over one in-memory database.
+    """A pool of DuckDB connections, each its own in-memory database.
 
     ``pool_size`` bounds the queries running at once; ``threads`` and ``memory_limit`` are DuckDB's own
-    settings (shared by all connections; DuckDB spills to ``temp_directory`` past the memory limit).
-    ``timeout`` (seconds) interrupts a query that runs longer; it does not apply to a stream, whose pace
-    is the client's.
+    settings, for each connection (each spills to its own folder under ``temp_directory``). ``timeout``
+    (seconds) interrupts a query that runs longer; on a stream it bounds the work until the first batch
+    (where a sort or an aggregate runs), not the reading, whose pace is the client's. ``busy_code`` names
+    the error of a pool whose connections all stayed busy for ``acquire_timeout`` seconds.
     """
 
     def __init__(
@@ -129,6 +150,7 @@ class QueryEngine:
         temp_directory: Path | None = None,
         timeout: float | None = 60.0,
         acquire_timeout: float = 30.0,
+        busy_code: str = "query_engine_busy",
     ) -> None:
         config: dict[str, Any] = {
             "threads": threads or max(1, min(os.cpu_count() or 1, 8)),
@@ -137,16 +159,22 @@ class QueryEngine:
         }
         if memory_limit:
             config["memory_limit"] = memory_limit
-        if temp_directory is not None:
-            config["temp_directory"] = str(temp_directory)
-        self._database = duckdb.connect(":memory:", config=config)
-        self._database.execute("SET TimeZone = 'UTC'")
         self._pool: queue.LifoQueue[duckdb.DuckDBPyConnection] = queue.LifoQueue()
-        for _ in range(pool_size):
-            self._pool.put(self._database.cursor())
+        self._databases: list[duckdb.DuckDBPyConnection] = []
+        for index in range(pool_size):
+            if temp_directory is not None:
+                spill = temp_directory / str(index)
+                spill.mkdir(parents=True, exist_ok=True)  # DuckDB makes only the last level
+                config["temp_directory"] = str(spill)
+            database = duckdb.connect(":memory:", config=config)
+            database.execute("SET TimeZone = 'UTC'")
+            self._databases.append(database)
+            self._pool.put(database)
         self.pool_size = pool_size
+        self.memory_limit = memory_limit
         self.timeout = timeout
         self.acquire_timeout = acquire_timeout
+        self.busy_code = busy_code
         self._lock = threading.Lock()
         self._closed = False
         self.statements_run = 0  # every statement sent to DuckDB: lets a test prove a refusal ran nothing
@@ -161,12 +189,15 @@ class QueryEngine:
             con = self._pool.get(timeout=self.acquire_timeout)
         except queue.Empty:
             raise QueryEngineBusy(
-                f"Every query connection stayed busy for {self.acquire_timeout:.0f} s. Retry in a moment.",
+                f"Every one of the {self.pool_size} connections stayed busy for "
+                f"{self.acquire_timeout:.0f} s. Retry in a moment.",
+                error_code=self.busy_code,
+                detail={"pool_size": self.pool_size},
             ) from None
         try:
             yield con
         except duckdb.Error as exc:
-            raise translate_error(exc) from exc
+            raise translate_error(exc, self.memory_limit) from exc
         finally:
             self._pool.put(con)
 
@@ -222,49 +253,69 @@ class QueryEngine:
 
     @contextmanager
     def stream(
-        self, sql: str, params: Sequence[Any] = (), *, batch_rows: int = DEFAULT_BATCH_ROWS
-    ) -> Iterator[pa.RecordBatchReader]:
+        self, sql: str, params: Sequence[Any] = (), *, batch_rows: int | None = None
+    ) -> Iterator[_TranslatingReader]:
         """Run a query as a stream of Arrow record batches, holding one connection until closed.
 
-        DuckDB produces the batches as they are read, so a result of any size never sits in memory.
-        Errors while reading come out translated, as from ``connection()``.
+        DuckDB produces the batches as they are read, so a result of any size never sits in memory;
+        ``batch_rows`` defaults to what keeps a batch near ``BATCH_CELLS`` values. The first batch is
+        read here, within the timeout. Errors while reading come out translated, as from
+        ``connection()``.
         """
         with self.connection() as con:
             self._count()
-            reader = con.sql(sql, params=list(params)).to_arrow_reader(batch_rows)
+            with self._deadline(con):
+                relation = con.sql(sql, params=list(params))
+                rows = batch_rows or batch_rows_for(len(relation.columns))
+                reader = relation.to_arrow_reader(rows)
+                try:
+                    first = _read(reader, self.memory_limit)
+                except BaseException:
+                    reader.close()
+                    raise
             try:
-                yield _TranslatingReader(reader)
+                yield _TranslatingReader(reader, first, self.memory_limit)
             finally:
                 reader.close()
 
     def close(self) -> None:
         self._closed = True
-        while True:
-            try:
-                self._pool.get_nowait().close()
-            except queue.Empty:
-                break
-        self._database.close()
+        for database in self._databases:
+            database.close()
+
+
+def _read(reader: pa.RecordBatchReader, memory_limit: str | None) -> pa.RecordBatch | None:
+    """The reader's next batch, None at the end; DuckDB's and Arrow's errors as datawharf's."""
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+    except duckdb.Error as exc:
+        raise translate_error(exc, memory_limit) from exc
+    except pa.ArrowException as exc:
+        raise QueryEngineError(
+            "The query engine failed while streaming the result. Retry the export.",
+            detail={"engine_error": type(exc).__name__},
+        ) from exc
 
 
 class _TranslatingReader:
-    """A record batch reader whose DuckDB errors (raised while reading) become datawharf's."""
+    """A record batch reader whose first batch is already read, and whose DuckDB errors (raised while
+    reading) become datawharf's."""
 
-    def __init__(self, reader: pa.RecordBatchReader) -> None:
+    def __init__(
+        self, reader: pa.RecordBatchReader, first: pa.RecordBatch | None, memory_limit: str | None
+    ) -> None:
         self._reader = reader
+        self._first = first
+        self._memory_limit = memory_limit
         self.schema: pa.Schema = reader.schema
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         while True:
-            try:
-                batch = self._reader.read_next_batch()
-            except StopIteration:
+            batch, self._first = self._first, None
+            if batch is None:
+                batch = _read(self._reader, self._memory_limit)
+            if batch is None:
                 return
-            except duckdb.Error as exc:
-                raise translate_error(exc) from exc
-            except pa.ArrowException as exc:
-                raise QueryEngineError(
-                    "The query engine failed while streaming the result. Retry the export.",
-                    detail={"engine_error": type(exc).__name__},
-                ) from exc
             yield batch

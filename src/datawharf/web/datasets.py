@@ -187,7 +187,7 @@ def restricted_records(
 def restricted_export(request: Request, current: Current, uid: str, format: str) -> Response:
     """A restricted dataset's export, streamed by the Explore export service (see ``restricted_records``)."""
     published = _readable(request, current, uid)
-    export = open_export(request.app.state.query_engine, published, QueryRequest(), format)
+    export = open_export(request.app.state.export_engine, published, QueryRequest(), format)
     return StreamingResponse(
         export.chunks,
         media_type=export.media_type,
