@@ -132,6 +132,7 @@ def datawharf_preview_cold(obj: S3Object, out_dir: Path) -> dict[str, Any]:
 
 
 def _preview(obj: S3Object, out_dir: Path, *, warm: bool) -> dict[str, Any]:
+    from datawharf.apikeys import ADMIN_PERMISSIONS
     from datawharf.datasets.unsaved_preview import preview_datasource
     from datawharf.store.db import open_database
 
@@ -143,7 +144,7 @@ def _preview(obj: S3Object, out_dir: Path, *, warm: bool) -> dict[str, Any]:
     try:
         started = time.perf_counter()
         with database.session() as session:
-            body = preview_datasource(session, settings, datasource)
+            body = preview_datasource(session, settings, datasource, permissions=ADMIN_PERMISSIONS)
         timed = time.perf_counter() - started
     finally:
         database.dispose()
@@ -158,23 +159,30 @@ def _preview(obj: S3Object, out_dir: Path, *, warm: bool) -> dict[str, Any]:
 
 def _create_dataset(database: Any, settings: Any, datasource: dict[str, Any], title: str) -> str:
     """``datawharf datasets create --connection CO --title T URL``: guess, then dataset and resource."""
-    from datawharf.datasets import preview, resources, service, sources
-    from datawharf.store.models.datasets import Resource
+    from datawharf.apikeys import ADMIN_PERMISSIONS
+    from datawharf.datasets import locate, preview, resources, service
+    from datawharf.datasets.datasource import parse_datasource
 
-    locator = sources.default_locator(database.session, settings)
     with database.session() as session:
-        probe = sources.prepare_datasource(session, settings, datasource)
+        target = locate.resolve(
+            session, settings, parse_datasource(datasource), permissions=ADMIN_PERMISSIONS
+        )
+        with locate.probe(settings, target) as found:
+            name, params = preview.guess_for(found.located, None, {})
         session.rollback()
-    unsaved = Resource(
-        uid="re_probe", type="", params={}, datasource=probe.public, connection_uid=probe.connection_uid
-    )
-    name, params = preview.guess_for(settings, locator, unsaved)
     with database.session() as session:
         dataset = service.create_dataset(
             session, metadata={"default": {"title": {"value": title}}}, dataset_id=None, strict=False
         )
         resources.create_resource(
-            session, settings, dataset.uid, type=name, title=title, params=params, datasource=datasource
+            session,
+            settings,
+            dataset.uid,
+            type=name,
+            title=title,
+            params=params,
+            datasource=datasource,
+            permissions=ADMIN_PERMISSIONS,
         )
         return dataset.uid
 
@@ -183,13 +191,13 @@ def _publish(database: Any, settings: Any, dataset_uid: str) -> Any:
     """``datawharf datasets publish D --wait``: request the run, execute it here, return the catalog's
     entry for the new version (its Parquet files)."""
     from datawharf.datasets import catalog, control, service
+    from datawharf.datasets.locate import stream_locator
     from datawharf.datasets.publish import PublishRun
-    from datawharf.datasets.sources import default_locator
 
     with database.session() as session:
         dataset = control.request_publish(session, dataset_uid, only_if_changed=False)
         run_uid, dataset_id = dataset.run_uid, dataset.dataset_id
-    run = PublishRun(database, settings, dataset_uid, run_uid, default_locator(database.session, settings))
+    run = PublishRun(database, settings, dataset_uid, run_uid, stream_locator(database.session, settings))
     outcome = run.execute()
     with database.session() as session:
         dataset = service.get_dataset(session, dataset_uid)

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     )
     query_timeout: float = Field(default=60.0, description="Seconds an Explore query may run.")
     max_request_head_bytes: int = Field(
-        default=32 * 1024,
+        default=60 * 1024,
         ge=4096,
         le=60 * 1024,
         description="Most bytes of a request's line and headers (414/431 past it; at most 60 KiB).",

@@ -391,7 +391,9 @@ def test_the_wizard_refuses_every_escape(world: World) -> None:
             refused_page(
                 world,
                 f"secret_scope.wizard.preview.{name}",
-                lambda q=query: browser.get("/backoffice/datasets/new/preview", params=q),
+                lambda q=query: browser.post(
+                    "/backoffice/datasets/new/preview", data={**q, "csrf_token": token}
+                ),
             )
             saved = {"connection": world.connection, "url": url, "type": "csvfile", "dataset": world.dataset}
             refused_page(
@@ -483,8 +485,12 @@ def test_saved_and_wizard_previews_probe_with_one_get(world: World) -> None:
             "/backoffice/sign-in",
             data={"api_key": BOOTSTRAP_KEY, "csrf_token": _csrf(form.text), "next": "/backoffice/"},
         )
+        token = _csrf(browser.get("/backoffice/datasets/new/amazon-s3").text)
         before = len(world.elsewhere.received)
-        page = browser.get("/backoffice/datasets/new/preview", params={"connection": uid, "url": "probe.csv"})
+        page = browser.post(
+            "/backoffice/datasets/new/preview",
+            data={"connection": uid, "url": "probe.csv", "csrf_token": token},
+        )
         assert page.status_code == 200 and "leaked" in page.text, page.text[:300]
         sent = world.elsewhere.received[before:]
         assert [(r.method, r.path) for r in sent] == [("GET", "/listener/probe.csv")], sent

@@ -98,7 +98,10 @@ def test_connections_cli_iam_role(tmp_path: Path, iam_moto_server: IamMotoServer
         "DATAWHARF_DOMAIN": "clidomain",
     }
     home, allowed = tmp_path / "home", iam_moto_server.host_port
-    created = cli(home, allowed, "create", "--auth", "iam_role", "--region", "us-east-1", extra_env=env)
+    # A connection without a URL reaches AWS S3 only (its scope): this one names the test server's object.
+    connection_url = f"{iam_moto_server.endpoint_url}/{bucket}/fruits.csv"
+    created = cli(home, allowed, "create", "--auth", "iam_role", "--region", "us-east-1",
+                  "--url", connection_url, extra_env=env)  # fmt: skip
     assert created.returncode == 0, created.stderr
     uid = re.search(r"Connection (co_[a-z0-9]+) \(iam_role\): NOT valid\.", created.stdout).group(1)
     account = platform.arn.split(":")[4]

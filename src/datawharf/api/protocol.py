@@ -37,7 +37,7 @@ def _body(error_code: str, message: str, max_bytes: int | None = None) -> bytes:
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """``HttpToolsProtocol`` with ``max_head_bytes`` (set by ``http_protocol``) and JSON refusals."""
 
-    max_head_bytes = 32 * 1024
+    max_head_bytes = 60 * 1024
     _head_bytes = 0
     _refusal: tuple[int, str, str] | None = None
     _in_head = False
