@@ -42,6 +42,7 @@ def preview_resource(
             extractor=resource.type,
             params=resource.params,
             max_bytes=settings.preview_max_bytes,
+            spreadsheet_limits=settings.spreadsheet_limits,
         )
     finally:
         stream.close()
