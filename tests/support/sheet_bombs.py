@@ -198,7 +198,10 @@ def ods(rows: str) -> bytes:
     return buffer.getvalue()
 
 
-ODS_VALUE = '<table:table-cell office:value-type="float" office:value="1"{repeat}><text:p>1</text:p></table:table-cell>'
+ODS_VALUE = (
+    '<table:table-cell office:value-type="float" office:value="1"{repeat}>'
+    "<text:p>1</text:p></table:table-cell>"
+)
 
 
 def ods_repeated() -> bytes:
