@@ -4,8 +4,8 @@ A child process per workbook, so that its limits and its memory go with it, fork
 ``multiprocessing`` forkserver that has imported the reader once (pyarrow, calamine, numpy, pandas:
 ~1.5 s of imports a fresh interpreter would pay per workbook; a fork costs ~10 ms). A forkserver, not a
 plain fork: the server is multithreaded, and a fork of it would copy its locks mid-use; the forkserver
-is a single-threaded process of its own. It starts with the first workbook (``warm()`` starts it
-earlier). The child sends frames through a one-way pipe (``_sheet_child``: the first byte says the
+is a single-threaded process of its own. It starts with the first workbook, or earlier with ``warm()``
+(``datawharf serve`` calls it: the forkserver then imports the reader while the server starts). The child sends frames through a one-way pipe (``_sheet_child``: the first byte says the
 kind); the parent reads them with a deadline, so a publish stays streaming and bounded.
 
 How a child ends becomes the error the caller sees:
