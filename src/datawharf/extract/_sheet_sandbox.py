@@ -5,8 +5,10 @@ A child process per workbook, so that its limits and its memory go with it, fork
 ~1.5 s of imports a fresh interpreter would pay per workbook; a fork costs ~10 ms). A forkserver, not a
 plain fork: the server is multithreaded, and a fork of it would copy its locks mid-use; the forkserver
 is a single-threaded process of its own. It starts with the first workbook, or earlier with ``warm()``
-(``datawharf serve`` calls it: the forkserver then imports the reader while the server starts). The child sends frames through a one-way pipe (``_sheet_child``: the first byte says the
-kind); the parent reads them with a deadline, so a publish stays streaming and bounded.
+(``datawharf serve`` calls it: the forkserver then imports the reader while the server starts). The
+child sends frames through a one-way pipe (``_sheet_child``: the first byte says the kind); the parent
+reads them with a deadline, so a publish stays streaming and bounded (the pipe's buffer holds the child
+back while the publish writes).
 
 How a child ends becomes the error the caller sees:
 

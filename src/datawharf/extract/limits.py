@@ -3,7 +3,8 @@
 Every extractor checks input against these before it allocates: a file that crosses one fails with an
 ``ExtractError`` naming the limit, never with an out-of-memory kill. They are constants rather than
 settings because they protect the process, not a user preference; ``preview_max_bytes`` (how far a
-preview may read) is a setting since it trades latency for tolerance.
+preview may read) is a setting since it trades latency for tolerance. ``SpreadsheetLimits`` are
+settings too: they bound a child process, not the server, and a genuine big workbook needs them raised.
 """
 
 from __future__ import annotations
