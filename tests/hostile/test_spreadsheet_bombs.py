@@ -56,6 +56,10 @@ BOMBS = {
     "many_cells": Bomb(
         sheet_bombs.many_cells, "xlsx", "spreadsheet_too_large", "DATAWHARF_SPREADSHEET_MAX_CELLS"
     ),
+    # Within every check: only the child's memory limit stops calamine copying a 12 MiB string 2,000 times.
+    "shared_string_clones": Bomb(
+        sheet_bombs.shared_string_clones, "xlsx", "spreadsheet_too_large", "DATAWHARF_SPREADSHEET_MAX_MEMORY"
+    ),
     "lying_member": Bomb(sheet_bombs.lying_member, "xlsx", "spreadsheet_invalid", None),
     "zip_bomb_member": Bomb(
         sheet_bombs.zip_bomb_member, "xlsx", "spreadsheet_too_large", "DATAWHARF_SPREADSHEET_MAX_MEMBER_BYTES"

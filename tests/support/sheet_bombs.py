@@ -114,6 +114,32 @@ def huge_shared_strings(size: int = 140 * 1024 * 1024) -> bytes:
     return _streamed_xlsx("xl/sharedStrings.xml", start.encode(), b"a", size, b"</t></si></sst>")
 
 
+def shared_string_clones(size: int = 12 * 1024 * 1024, cells: int = 2000) -> bytes:
+    """Within every limit: one shared string of ``size`` bytes, referenced by ``cells`` cells. Calamine
+    copies the string into each cell (24 GiB here; 12 MiB is under the ratio check's 16 MiB grace): only
+    the child's memory limit stops it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
+        for name, data in {
+            "[Content_Types].xml": CONTENT_TYPES,
+            "_rels/.rels": ROOT_RELS,
+            "xl/workbook.xml": WORKBOOK,
+            "xl/_rels/workbook.xml.rels": WORKBOOK_RELS,
+        }.items():
+            book.writestr(name, data)
+        refs = "".join(f'<c r="A{row}" t="s"><v>0</v></c>' for row in range(1, cells + 1))
+        book.writestr("xl/worksheets/sheet1.xml", sheet(f'<row r="1">{refs}</row>'))
+        with book.open("xl/sharedStrings.xml", "w") as member:
+            member.write(
+                f'<?xml version="1.0"?><sst xmlns="{MAIN_NS}" count="1" uniqueCount="1"><si><t>'.encode()
+            )
+            block = b"a" * (1024 * 1024)
+            for _ in range(size // len(block)):
+                member.write(block)
+            member.write(b"</t></si></sst>")
+    return buffer.getvalue()
+
+
 def zip_bomb_member(size: int = 64 * 1024 * 1024) -> bytes:
     """A part (styles) of ``size`` bytes of blanks, honest about its size, inflating ~1000 times."""
     return _streamed_xlsx("xl/styles.xml", b"<styleSheet>", b" ", size, b"</styleSheet>")

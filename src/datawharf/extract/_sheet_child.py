@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
+import os
 import resource
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
@@ -61,6 +62,7 @@ def serve(request: dict[str, Any], out: Connection) -> None:
     # The child is short-lived: a collection would walk (and copy, page by page) every object inherited
     # from the forkserver, ~0.3 s for nothing.
     gc.disable()
+    os.environ["RUST_BACKTRACE"] = "0"  # an allocation refused is expected here: one line in the log
     limits = SpreadsheetLimits(**request["limits"])
     _bound_self(limits)
     try:
