@@ -182,3 +182,28 @@ def test_the_server_never_imports_the_reader() -> None:
     code = "import sys, datawharf.api.app; print('python_calamine' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_previews_wait_for_a_free_reader_and_publishes_do_not() -> None:
+    from datawharf.extract import _sheet_sandbox
+
+    taken = 0
+    try:
+        while _sheet_sandbox._SLOTS.acquire(blocking=False):  # every preview slot, as busy previews would
+            taken += 1
+        assert taken == _sheet_sandbox.MAX_CHILDREN
+        quick = replace(LIMITS, timeout_seconds=0.2)
+        with pytest.raises(_sheet_sandbox.SpreadsheetReadersBusy) as caught:
+            list(
+                XLS.read(
+                    io.BytesIO(make_xlsx()),
+                    {"first_row_no": 3},
+                    ReadOptions(max_records=20, spreadsheet=quick),
+                )
+            )
+        assert caught.value.http_status == 503 and caught.value.error_code == "spreadsheet_readers_busy"
+        published = list(XLS.read(io.BytesIO(make_xlsx()), {"first_row_no": 3}, ReadOptions()))
+        assert sum(batch.num_rows for batch in published) == 30
+    finally:
+        for _ in range(taken):
+            _sheet_sandbox._SLOTS.release()

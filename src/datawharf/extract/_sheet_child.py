@@ -59,8 +59,8 @@ def _bound_self(limits: SpreadsheetLimits) -> None:
 
 def serve(request: dict[str, Any], out: Connection) -> None:
     """Check and read the workbook ``request["path"]``, sending frames to ``out``; then the child exits."""
-    # The child is short-lived: a collection would walk (and copy, page by page) every object inherited
-    # from the forkserver, ~0.3 s for nothing.
+    # The child is short-lived: a collection would walk every object inherited from the forkserver, and
+    # so copy their pages (copy-on-write), for nothing.
     gc.disable()
     os.environ["RUST_BACKTRACE"] = "0"  # an allocation refused is expected here: one line in the log
     limits = SpreadsheetLimits(**request["limits"])

@@ -19,12 +19,20 @@ How a child ends becomes the error the caller sees:
   failed"; calamine's panics are exceptions, not aborts) or SIGKILL (the kernel's OOM killer):
   ``spreadsheet_too_large``, naming ``DATAWHARF_SPREADSHEET_MAX_MEMORY``;
 - any other death (SIGSEGV...): ``spreadsheet_invalid``.
+
+At most ``MAX_CHILDREN`` children of previews and guesses run at once (each may take
+``max_memory_bytes``: many concurrent bombs must not exhaust the machine's memory and bring the OOM
+killer to the server); one waits for a slot for up to its timeout, then fails with
+``spreadsheet_readers_busy`` (503). A publish's children are not counted: a publish opens all its
+resources at once (a dataset of twelve monthly workbooks would wait for itself), and publishes are
+already bounded by ``DATAWHARF_JOB_WORKERS``.
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -34,13 +42,20 @@ from typing import Any
 
 import pyarrow as pa
 
-from datawharf.errors import ExtractError
+from datawharf.errors import DatawharfError, ExtractError
 from datawharf.extract.limits import SpreadsheetLimits
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _PRELOAD = ["datawharf.extract._sheet_child"]
 _CONTEXT.set_forkserver_preload(_PRELOAD)
 _START_LOCK = threading.Lock()
+MAX_CHILDREN = max(4, os.cpu_count() or 1)
+_SLOTS = threading.BoundedSemaphore(MAX_CHILDREN)
+
+
+class SpreadsheetReadersBusy(DatawharfError):
+    http_status = 503
+    default_code = "spreadsheet_readers_busy"
 
 
 def preload(*modules: str) -> None:
@@ -86,6 +101,21 @@ def _serve(request: dict[str, Any], out: Any) -> None:
 
 def run(request: dict[str, Any], limits: SpreadsheetLimits) -> Iterator[tuple[bytes, bytes]]:
     """The child's ``B`` and ``G`` frames for ``request``; an ``E`` frame or its death is raised."""
+    if request.get("mode") != "guess" and request.get("max_records") is None:  # a publish
+        yield from _run(request, limits)
+        return
+    if not _SLOTS.acquire(timeout=limits.timeout_seconds):
+        raise SpreadsheetReadersBusy(
+            f"All {MAX_CHILDREN} spreadsheet readers of previews stayed busy for "
+            f"{limits.timeout_seconds:g} s: try again in a minute."
+        )
+    try:
+        yield from _run(request, limits)
+    finally:
+        _SLOTS.release()
+
+
+def _run(request: dict[str, Any], limits: SpreadsheetLimits) -> Iterator[tuple[bytes, bytes]]:
     warm()
     receiver, sender = _CONTEXT.Pipe(duplex=False)
     child = _CONTEXT.Process(

@@ -46,6 +46,7 @@ MAX_SPREADSHEET_BYTES = 200 * 1024 * 1024
 # start it (it imports the reader, ~1 s of CPU, in a process of its own) so the first preview is warm.
 preload_in_children = _sheet_sandbox.preload
 start_children = _sheet_sandbox.warm
+
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP = b"PK\x03\x04"
 
