@@ -134,12 +134,23 @@ def site(hostile_server: HostileServer, moto_server: MotoServer) -> Iterator[Sit
             },
         )
         assert connection.status_code == 201, connection.text
-        yield Site(
+        site = Site(
             hostile_server,
             client,
             S3Bucket(moto_server, moto_server.create_bucket()),
             connection.json()["uid"],
         )
+        # The reader's forkserver starts with the first workbook and imports the reader: that cold
+        # start is measured once here, so that the bounds below are the warm ones.
+        site.bucket.put("cold/stations.xlsx", make_xlsx())
+        with attack(hostile_server, "spreadsheet:first_preview_cold", max_seconds=120.0) as record:
+            response = client.post(
+                f"{API}/datasets/{site.dataset('cold/stations.xlsx')[0]}/resources/preview/",
+                json={"datasource": site.datasource("cold/stations.xlsx"), "type": "xlsfile"},
+            )
+            record.notes.update(status=response.status_code)
+        assert response.status_code == 200, response.text
+        yield site
 
 
 def assert_refused(response: httpx.Response, bomb: Bomb) -> dict[str, Any]:

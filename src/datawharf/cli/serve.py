@@ -8,7 +8,6 @@ import uvicorn
 from datawharf import apikeys
 from datawharf.api.app import create_app
 from datawharf.cli.common import console, friendly_errors
-from datawharf.extract.xls import start_children
 from datawharf.settings import Settings
 from datawharf.store.db import open_database
 
@@ -46,5 +45,4 @@ def serve(
     console.print(f"  management API:  {base_url}/api/automation/v1.0/", highlight=False)
     console.print(f"  Explore API:     {base_url}/api/explore/v2.1/", highlight=False)
     console.print(f"  OpenAPI:         {base_url}/openapi.json", highlight=False)
-    start_children()  # the spreadsheet reader's forkserver boots while the server does
     uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")

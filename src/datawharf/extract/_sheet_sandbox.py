@@ -4,11 +4,11 @@ A child process per workbook, so that its limits and its memory go with it, fork
 ``multiprocessing`` forkserver that has imported the reader once (pyarrow, calamine, numpy, pandas:
 ~1.5 s of imports a fresh interpreter would pay per workbook; a fork costs ~10 ms). A forkserver, not a
 plain fork: the server is multithreaded, and a fork of it would copy its locks mid-use; the forkserver
-is a single-threaded process of its own. It starts with the first workbook, or earlier with ``warm()``
-(``datawharf serve`` calls it: the forkserver then imports the reader while the server starts). The
-child sends frames through a one-way pipe (``_sheet_child``: the first byte says the kind); the parent
-reads them with a deadline, so a publish stays streaming and bounded (the pipe's buffer holds the child
-back while the publish writes).
+is a single-threaded process of its own. It starts with the first workbook (~2 s of imports on an idle
+core, paid once by that first preview): not at the server's start, which it would slow down for every
+server, spreadsheets or not. The child sends frames through a one-way pipe (``_sheet_child``: the
+first byte says the kind); the parent reads them with a deadline, so a publish stays streaming and
+bounded (the pipe's buffer holds the child back while the publish writes).
 
 How a child ends becomes the error the caller sees:
 
@@ -70,7 +70,7 @@ def preload(*modules: str) -> None:
 
 
 def warm() -> None:
-    """Start the forkserver now (it imports the reader), so that the first workbook does not wait."""
+    """Start the forkserver unless it runs (it then imports the reader: the first fork waits for it)."""
     from multiprocessing import forkserver
 
     with _START_LOCK:

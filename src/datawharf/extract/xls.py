@@ -42,10 +42,8 @@ from datawharf.extract.limits import DEFAULT_SPREADSHEET_LIMITS, SpreadsheetLimi
 
 MAX_SPREADSHEET_BYTES = 200 * 1024 * 1024
 
-# For ``datawharf serve``: have the forkserver of the reading children import these modules too, and
-# start it (it imports the reader, ~1 s of CPU, in a process of its own) so the first preview is warm.
+# For the CLI: have the forkserver of the reading children import these modules too.
 preload_in_children = _sheet_sandbox.preload
-start_children = _sheet_sandbox.warm
 
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP = b"PK\x03\x04"
