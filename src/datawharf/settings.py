@@ -16,6 +16,9 @@ from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from datawharf.extract.limits import DEFAULT_SPREADSHEET_LIMITS as _SHEETS
+from datawharf.extract.limits import SpreadsheetLimits
+
 MiB = 1024 * 1024
 
 
@@ -62,6 +65,30 @@ class Settings(BaseSettings):
     s3_max_attempts: int = Field(default=5, description="Attempts per S3 request (standard mode).")
     preview_max_bytes: int = Field(
         default=8 * MiB, description="Most bytes a preview may fetch before giving up."
+    )
+    spreadsheet_max_cells: int = Field(
+        default=_SHEETS.max_cells,
+        ge=1,
+        description="Most cells a sheet may span (its bounding box, as the reader allocates it).",
+    )
+    spreadsheet_max_rows: int = Field(default=_SHEETS.max_rows, ge=1, description="Most rows of a sheet.")
+    spreadsheet_max_member_bytes: int = Field(
+        default=_SHEETS.max_member_bytes,
+        ge=1,
+        description="Most bytes any part of an xlsx/ods (a zip) may inflate to, declared or real.",
+    )
+    spreadsheet_max_shared_strings_bytes: int = Field(
+        default=_SHEETS.max_shared_strings_bytes,
+        ge=1,
+        description="Most bytes an xlsx's shared strings may inflate to.",
+    )
+    spreadsheet_max_memory: int = Field(
+        default=_SHEETS.max_memory_bytes,
+        ge=64 * MiB,
+        description="Bytes of address space the child process reading a workbook may take.",
+    )
+    spreadsheet_timeout: float = Field(
+        default=_SHEETS.timeout_seconds, gt=0, description="Seconds the child reading a workbook may take."
     )
     job_workers: int = Field(default=2, description="Publish jobs running at once in-process.")
     warehouse_max_bytes: int | None = Field(
@@ -125,6 +152,18 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'datawharf.db'}"
+
+    @property
+    def spreadsheet_limits(self) -> SpreadsheetLimits:
+        """The ``DATAWHARF_SPREADSHEET_*`` settings, as the spreadsheet reader takes them."""
+        return SpreadsheetLimits(
+            max_cells=self.spreadsheet_max_cells,
+            max_rows=self.spreadsheet_max_rows,
+            max_member_bytes=self.spreadsheet_max_member_bytes,
+            max_shared_strings_bytes=self.spreadsheet_max_shared_strings_bytes,
+            max_memory_bytes=self.spreadsheet_max_memory,
+            timeout_seconds=self.spreadsheet_timeout,
+        )
 
     @property
     def warehouse_dir(self) -> Path:

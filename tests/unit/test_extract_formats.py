@@ -379,7 +379,19 @@ def test_every_error_code_of_these_formats_is_documented() -> None:
     import re
 
     source = Path(__file__).parents[2] / "src" / "datawharf" / "extract"
-    modules = ["archive", "_jsonstream", "json", "jsonl", "geojson", "_geo", "xls", "parquet"]
+    modules = [
+        "archive",
+        "_jsonstream",
+        "json",
+        "jsonl",
+        "geojson",
+        "_geo",
+        "xls",
+        "_sheet_child",
+        "_sheet_checks",
+        "_sheet_sandbox",
+        "parquet",
+    ]
     codes = {
         code
         for module in modules

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from datawharf.cli import apikeys, connections, datasets, preview, serve
+from datawharf.extract.xls import preload_in_children
 
 app = typer.Typer(
     name="datawharf",
@@ -20,4 +23,8 @@ app.add_typer(datasets.app, name="datasets")
 
 
 def main() -> None:
+    # Run as a console script, each spreadsheet-reading child runs the script again: with the CLI
+    # preloaded in their forkserver, that is free (``python -m datawharf`` has a spec and is not re-run).
+    if getattr(sys.modules["__main__"], "__spec__", None) is None:
+        preload_in_children("datawharf.cli")
     app()

@@ -45,6 +45,7 @@ def preview_resource(
             extractor=extractor or "",
             params=dict(params),
             max_bytes=settings.preview_max_bytes,
+            spreadsheet_limits=settings.spreadsheet_limits,
         )
     finally:
         stream.close()

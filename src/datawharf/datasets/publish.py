@@ -353,7 +353,7 @@ class PublishRun:
             raw = _Counting(source.located.open(), self.counters)
             source.stream = raw  # type: ignore[assignment]
             content, inner = open_content(raw, source.located.name, dict(resource.params))  # type: ignore[arg-type]
-            options = ReadOptions(filename=inner)
+            options = ReadOptions(filename=inner, spreadsheet=self.settings.spreadsheet_limits)
             # CSV is parsed on every core by record-aligned blocks (same records as extractor.read).
             read = read_parallel if resource.type == "csvfile" else extractor.read
             source.batches = iter(read(content, dict(resource.params), options))

@@ -22,6 +22,8 @@ from typing import Any, BinaryIO, ClassVar, Literal, Protocol
 
 import pyarrow as pa
 
+from datawharf.extract.limits import DEFAULT_SPREADSHEET_LIMITS, SpreadsheetLimits
+
 ParamType = Literal["string", "int", "boolean", "enum"]
 
 
@@ -67,6 +69,7 @@ class ReadOptions:
     batch_size: int = 65_536
     filename: str | None = None  # the content's name, for ``extract_filename``
     max_bytes: int | None = None  # a bounded read (preview) reads at most this much content
+    spreadsheet: SpreadsheetLimits = DEFAULT_SPREADSHEET_LIMITS  # what a workbook may cost (settings)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

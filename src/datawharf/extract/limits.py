@@ -3,10 +3,13 @@
 Every extractor checks input against these before it allocates: a file that crosses one fails with an
 ``ExtractError`` naming the limit, never with an out-of-memory kill. They are constants rather than
 settings because they protect the process, not a user preference; ``preview_max_bytes`` (how far a
-preview may read) is a setting since it trades latency for tolerance.
+preview may read) is a setting since it trades latency for tolerance. ``SpreadsheetLimits`` are
+settings too: they bound a child process, not the server, and a genuine big workbook needs them raised.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -34,3 +37,33 @@ PREVIEW_FIRST_BLOCK = 64 * KiB
 # Block size of a full read (publish): pyarrow reads ~12-30 blocks ahead, so 1 MiB keeps memory low
 # while parsing stays at full speed (measured: same throughput as 4 and 16 MiB on 160 MiB).
 PUBLISH_BLOCK = 1 * MiB
+
+
+@dataclass(frozen=True)
+class SpreadsheetLimits:
+    """What one workbook may cost; a workbook over any of them is refused with ``spreadsheet_too_large``.
+
+    Calamine (the Rust reader) builds a sheet as a dense grid, ~70 bytes per cell of the bounding box
+    (measured: 2 million cells, 140 MiB), and aborts the whole process when an allocation fails; so a
+    workbook is checked against these before a sheet is read, and then read in a child process whose
+    address space and time are bounded (``extract/_sheet_child.py``). Settings
+    ``DATAWHARF_SPREADSHEET_*`` (``Settings.spreadsheet_limits``).
+    """
+
+    # Cells of a sheet's bounding box (declared dimension or actual cells): what calamine allocates.
+    max_cells: int = 10_000_000
+    # Rows of a sheet (Excel's own maximum by default).
+    max_rows: int = 1_048_576
+    # Uncompressed bytes of any one member of an xlsx/ods zip (declared, then counted while inflating).
+    max_member_bytes: int = 512 * MiB
+    # Uncompressed bytes of the shared strings (xlsx ``xl/sharedStrings.xml``): ~3.5 x that in memory.
+    max_shared_strings_bytes: int = 128 * MiB
+    # Address space the child may take beyond what it holds once started (``RLIMIT_AS``).
+    max_memory_bytes: int = 1024 * MiB
+    # Wall-clock seconds the child may take, from start to its last batch.
+    timeout_seconds: float = 120.0
+    # A member inflating more than this many times its compressed size is a zip bomb.
+    max_ratio: float = 200.0
+
+
+DEFAULT_SPREADSHEET_LIMITS = SpreadsheetLimits()

@@ -20,7 +20,7 @@ import pyarrow as pa
 from datawharf.errors import DatawharfError, ExtractError
 from datawharf.extract.base import Extractor, ReadOptions
 from datawharf.extract.fields import field_identities
-from datawharf.extract.limits import PREVIEW_RECORDS, MiB
+from datawharf.extract.limits import DEFAULT_SPREADSHEET_LIMITS, PREVIEW_RECORDS, MiB, SpreadsheetLimits
 from datawharf.extract.registry import EXTRACTORS
 from datawharf.extract.sniff import best_extractor, open_sample
 from datawharf.extract.types import convert_column, guess_type
@@ -116,12 +116,15 @@ def preview(
     max_bytes: int = 8 * MiB,
     records: int = PREVIEW_RECORDS,
     extractors: Mapping[str, Extractor] | None = None,
+    spreadsheet_limits: SpreadsheetLimits = DEFAULT_SPREADSHEET_LIMITS,
 ) -> Preview:
     """Guess what is missing, read at most ``records`` records, return fields and JSON-ready records."""
     opened = open_sample(stream, filename, content_type, params)
     name, resolved = _resolve(opened.sample, extractor, params, extractors)
     registry = extractors if extractors is not None else EXTRACTORS
-    options = ReadOptions(max_records=records, filename=opened.filename, max_bytes=max_bytes)
+    options = ReadOptions(
+        max_records=records, filename=opened.filename, max_bytes=max_bytes, spreadsheet=spreadsheet_limits
+    )
     bounded = _Bounded(opened.content, max_bytes)
     try:
         batches = []

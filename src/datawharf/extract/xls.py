@@ -5,35 +5,46 @@ evaluates). Numbers Excel stores as floats come out as integers when whole; date
 datetimes; empty cells as null. ``first_row_no`` counts rows as the spreadsheet shows them (row 1 is
 the sheet's first row even when it is empty), so a title block above the table is skipped as in CSV.
 
-Calamine reads the whole workbook into memory (a zip or OLE2 container cannot be parsed as a stream),
-so a preview costs the file's size and files over ``MAX_SPREADSHEET_BYTES`` are refused up front; a
-spreadsheet is bounded anyway (1,048,576 rows).
+Calamine reads the whole workbook into memory (a zip or OLE2 container cannot be parsed as a stream) and
+aborts its process when an allocation fails, which a crafted 1.6 kB workbook triggers at will (cells A1
+and XFD1048576: a dense grid of 17 billion cells). So no workbook is parsed in the server: the file is
+spooled to a temporary file and read by a child process (``_sheet_child``) that first checks it
+(``_sheet_checks``: declared dimension, cells, rows, shared strings, every zip member's real size) and
+then reads it with calamine under an address-space limit and a timeout (``ReadOptions.spreadsheet``,
+the ``DATAWHARF_SPREADSHEET_*`` settings); its batches come back as Arrow IPC through a pipe, so a
+publish still streams (``_sheet_sandbox``). A preview costs the file's size, and files over
+``MAX_SPREADSHEET_BYTES`` are refused up front.
 
 Error codes: ``spreadsheet_is_html`` (a web page saved under a spreadsheet name, as many portals'
 "Excel" exports are), ``spreadsheet_is_text``, ``spreadsheet_invalid``, ``spreadsheet_encrypted``,
-``spreadsheet_too_large``, ``spreadsheet_too_large_for_preview`` (calamine reads a workbook whole, so a
+``spreadsheet_too_large`` (over a size or a ``SpreadsheetLimits`` bound: the message names the setting),
+``spreadsheet_too_large_for_preview`` (calamine reads a workbook whole, so a
 preview bounded by ``ReadOptions.max_bytes`` refuses a larger file by its size, before reading it),
 ``sheet_not_found``, ``sheet_empty``, ``no_such_row``, ``empty_file``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
 import io
 import os
+import tempfile
 from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar
 
 import pyarrow as pa
-import python_calamine as calamine
 
 from datawharf.errors import ExtractError
-from datawharf.extract._io import random_access, stream_size
-from datawharf.extract._records import as_bool, filename_constants, list_batches
+from datawharf.extract import _sheet_sandbox
+from datawharf.extract._io import MiB, random_access, stream_size
 from datawharf.extract.base import ExtractorParameter, ReadOptions, Sample
+from datawharf.extract.limits import DEFAULT_SPREADSHEET_LIMITS, SpreadsheetLimits
 
 MAX_SPREADSHEET_BYTES = 200 * 1024 * 1024
-GUESS_ROWS = 50
+
+# For the CLI: have the forkserver of the reading children import these modules too.
+preload_in_children = _sheet_sandbox.preload
+
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP = b"PK\x03\x04"
 
@@ -83,35 +94,10 @@ class SpreadsheetExtractor:
 
     def guess_params(self, sample: Sample) -> dict[str, Any]:
         _check_head(sample.head, sample.filename)
-        if sample.is_complete:
-            return self.guess_params_from_stream(io.BytesIO(sample.head), sample.filename)
-        # A cut head cannot be opened (the zip directory is at the end): the service may call
-        # ``guess_params_from_stream`` on the whole file; these defaults read most sheets right.
+        if sample.is_complete:  # a small workbook: its sheet, first row and header, guessed by the child
+            return _guess(sample.head, sample.filename, DEFAULT_SPREADSHEET_LIMITS)
+        # A cut head cannot be opened (the zip directory is at the end): these defaults read most sheets.
         return {"sheet": "", "first_row_no": 1, "headers_first_row": True, "extract_filename": False}
-
-    def guess_params_from_stream(self, stream: BinaryIO, filename: str) -> dict[str, Any]:
-        """Sheet, first row and header from the workbook itself (title rows above the table...)."""
-        from datawharf.extract.csv import guess_first_row, guess_headers
-
-        workbook, source = _open(stream, filename)
-        with workbook:
-            sheet_name = _sheet_name(workbook, "")
-            sheet = workbook.get_sheet_by_name(sheet_name)
-            top = sheet.start[0] if sheet.start else 0
-            rows: list[list[str]] = []
-            for row in sheet.iter_rows():
-                rows.append(["" if v is None else str(v) for v in (_cell(c) for c in row)])
-                if len(rows) >= GUESS_ROWS:
-                    break
-        if source is not stream:
-            source.close()
-        start = guess_first_row(rows, max((len(r) for r in rows), default=0)) if rows else 0
-        return {
-            "sheet": sheet_name,
-            "first_row_no": top + start + 1,
-            "headers_first_row": guess_headers(rows[start:]) if rows else True,
-            "extract_filename": False,
-        }
 
     def read(
         self, stream: BinaryIO, params: dict[str, Any], options: ReadOptions
@@ -120,66 +106,51 @@ class SpreadsheetExtractor:
             first_row = max(1, int(params.get("first_row_no") or 1))
         except (TypeError, ValueError) as exc:
             raise ExtractError("first_row_no must be a number.", error_code="invalid_parameter") from exc
-        headers = as_bool(params.get("headers_first_row"), True)
-        workbook, source = _open(stream, options.filename or "", options.max_bytes)
-        sheet_name = _sheet_name(workbook, str(params.get("sheet") or ""))
-        sheet = workbook.get_sheet_by_name(sheet_name)
-        if sheet.start is None:
-            workbook.close()
-            raise ExtractError(
-                f"The sheet {sheet_name!r} is empty: choose another sheet.", error_code="sheet_empty"
-            )
-        return self._batches(workbook, source, stream, sheet, first_row, headers, params, options)
-
-    def _batches(
-        self,
-        workbook: calamine.CalamineWorkbook,
-        source: BinaryIO,
-        stream: BinaryIO,
-        sheet: calamine.CalamineSheet,
-        first_row: int,
-        headers: bool,
-        params: dict[str, Any],
-        options: ReadOptions,
-    ) -> Iterator[pa.RecordBatch]:
-        try:
-            top = sheet.start[0] if sheet.start else 0
-            skip = first_row - 1 - top
-            rows = sheet.iter_rows()
-            for _ in range(max(skip, 0)):
-                if next(rows, None) is None:
-                    raise ExtractError(
-                        f"The sheet has no row {first_row}: lower first_row_no.", error_code="no_such_row"
-                    )
-            names: list[str] = []
-            if headers:
-                header = next(rows, None)
-                if header is None:
-                    raise ExtractError(
-                        f"The sheet has no row {first_row}: lower first_row_no.", error_code="no_such_row"
-                    )
-                names = ["" if v is None else str(v) for v in (_cell(c) for c in header)]
-            data = (
-                cells
-                for cells in ([_cell(c) for c in row] for row in rows)
-                if any(v is not None for v in cells)
-            )
-            yield from list_batches(names, data, options, constants=filename_constants(params, options))
-        finally:
-            workbook.close()
-            if source is not stream:
-                source.close()
+        source, size = _sized(stream, options.filename or "", options.max_bytes)
+        request = {
+            "mode": "read",
+            "params": {**params, "first_row_no": first_row},
+            "filename": options.filename,
+            "max_records": options.max_records,
+            "batch_size": options.batch_size,
+        }
+        return _read(source, stream, size, request, options.spreadsheet)
 
 
-def _cell(value: Any) -> Any:
-    """A cell as a record value: empty is null, a whole float an integer, a duration text."""
-    if value == "" or value is None:
-        return None
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dt.timedelta):
-        return str(value)
-    return value
+def _read(
+    source: BinaryIO, stream: BinaryIO, size: int, request: dict[str, Any], limits: SpreadsheetLimits
+) -> Iterator[pa.RecordBatch]:
+    """The child's batches for the workbook in ``source`` (its next ``size`` bytes), spooled first."""
+    try:
+        with _spooled(source, size) as path:
+            yield from _sheet_sandbox.batches({**request, "path": path}, limits)
+    finally:
+        if source is not stream:
+            source.close()
+
+
+def _guess(data: bytes, filename: str, limits: SpreadsheetLimits) -> dict[str, Any]:
+    with _spooled(io.BytesIO(data), len(data)) as path:
+        return _sheet_sandbox.guess({"path": path, "filename": filename}, limits)
+
+
+@contextlib.contextmanager
+def _spooled(source: BinaryIO, size: int) -> Iterator[str]:
+    """The next ``size`` bytes of ``source`` in a temporary file only its owner reads, removed after."""
+    handle, path = tempfile.mkstemp(prefix="datawharf-sheet-")
+    try:
+        with os.fdopen(handle, "wb") as spool:
+            remaining = size
+            while remaining > 0:
+                chunk = source.read(min(remaining, 1 * MiB))
+                if not chunk:
+                    break
+                spool.write(chunk)
+                remaining -= len(chunk)
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def _check_head(head: bytes, filename: str) -> None:
@@ -208,9 +179,8 @@ def _is_text(head: bytes) -> bool:
     return b"\x00" not in head[:4096]
 
 
-def _open(
-    stream: BinaryIO, filename: str, max_bytes: int | None = None
-) -> tuple[calamine.CalamineWorkbook, BinaryIO]:
+def _sized(stream: BinaryIO, filename: str, max_bytes: int | None = None) -> tuple[BinaryIO, int]:
+    """A random-access ``stream`` and the workbook's size, refused by its head or size before any read."""
     source = random_access(stream)
     size = stream_size(source)
     position = source.tell()
@@ -231,37 +201,4 @@ def _open(
             f"{MAX_SPREADSHEET_BYTES // (1024 * 1024)} MiB datawharf opens: export the sheet as CSV.",
             error_code="spreadsheet_too_large",
         )
-    try:
-        return calamine.CalamineWorkbook.from_filelike(source), source
-    except calamine.PasswordError as exc:
-        raise ExtractError(
-            "The spreadsheet is password-protected: save it without a password.",
-            error_code="spreadsheet_encrypted",
-        ) from exc
-    except (calamine.CalamineError, OSError, ValueError) as exc:
-        raise ExtractError(
-            f"The spreadsheet cannot be read ({str(exc)[:200]}): it is corrupt, truncated or not a "
-            "spreadsheet; upload an intact copy.",
-            error_code="spreadsheet_invalid",
-        ) from exc
-
-
-def _sheet_name(workbook: calamine.CalamineWorkbook, wanted: str) -> str:
-    names = list(workbook.sheet_names)
-    if not wanted:
-        visible = [
-            m.name
-            for m in workbook.sheets_metadata
-            if m.visible == calamine.SheetVisibleEnum.Visible and m.typ == calamine.SheetTypeEnum.WorkSheet
-        ]
-        if visible or names:
-            return (visible or names)[0]
-    if wanted in names:
-        return wanted
-    if wanted.isdigit() and 1 <= int(wanted) <= len(names):
-        return names[int(wanted) - 1]
-    raise ExtractError(
-        f"The spreadsheet has no sheet {wanted!r}; its sheets are: {', '.join(names)}.",
-        error_code="sheet_not_found",
-        detail={"sheets": names},
-    )
+    return source, size - position
