@@ -9,13 +9,16 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
+
+# The languages the reference allows in a dataset's ``metadata.default.language``.
+Language = Literal["en", "fr", "nl", "pt", "it", "ar", "de", "es", "ca", "eu", "sv"]
 
 
 def _default_home() -> Path:
@@ -65,6 +68,9 @@ class Settings(BaseSettings):
         default=None, description="DuckDB memory limit (e.g. '2GB'); DuckDB's default when unset."
     )
     query_timeout: float = Field(default=60.0, description="Seconds an Explore query may run.")
+    default_language: Language = Field(
+        default="en", description="metadata.default.language of a dataset that does not set one."
+    )
 
     @field_validator("allowed_private_hosts", mode="before")
     @classmethod

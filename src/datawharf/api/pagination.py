@@ -4,15 +4,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from fastapi import Query, Request
+from pydantic import BaseModel, Field
 
 
 @dataclass(frozen=True)
 class Page:
     limit: int
     offset: int
+
+
+Item = TypeVar("Item")
+
+
+class Paginated(BaseModel, Generic[Item]):
+    """The reference ``PaginatedResults`` of ``Item``: the route's ``response_model``."""
+
+    total_count: int = Field(description="How many results there are in all.")
+    next: str | None = Field(description="The next page's absolute URL, if any.")
+    previous: str | None = Field(description="The previous page's absolute URL, if any.")
+    results: list[Item]
 
 
 def page_params(

@@ -1,16 +1,23 @@
 """Dataset metadata in the reference shape: ``{template: {field: {"value": ...}}}``.
 
-Only the ``default`` template is checked field by field (title, description, keyword, modified, and the
-two ``modified_updates_on_*`` switches); other templates are kept as given, so a client that sends more
-than we know loses nothing.
+Only the ``default`` template is checked field by field (title, description, keyword, modified, language
+and the two ``modified_updates_on_*`` switches); other templates are kept as given, so a client that sends
+more than we know loses nothing.
+
+The stored form keeps unset fields as ``{"value": None}``; ``public_metadata`` is what the API shows: the
+reference's ``DatasetMetadata``, where an unset field is absent (its ``value`` is never null) and the
+required ``title``, ``modified`` and ``language`` are always there.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, get_args
 
 from datawharf.errors import InvalidInput
+from datawharf.settings import Language
+
+LANGUAGES: tuple[str, ...] = get_args(Language)
 
 DEFAULT_FIELDS = ("title", "description", "keyword", "modified")
 
@@ -26,6 +33,10 @@ def _check_value(name: str, value: Any) -> Any:
         return None
     if name in ("title", "description", "language", "license", "publisher") and not isinstance(value, str):
         raise _invalid(f"default.{name}.value", "must be a string")
+    if name in ("description", "license", "publisher") and not value.strip():
+        return None  # a form's empty box: unset (the reference's strings are never empty)
+    if name == "language" and value not in LANGUAGES:
+        raise _invalid("default.language.value", f"must be one of {', '.join(LANGUAGES)}")
     bad_keywords = not isinstance(value, list) or not all(isinstance(v, str) and v for v in value)
     if name == "keyword" and bad_keywords:
         raise _invalid("default.keyword.value", "must be a list of non-empty strings")
@@ -33,9 +44,10 @@ def _check_value(name: str, value: Any) -> Any:
         if not isinstance(value, str):
             raise _invalid("default.modified.value", "must be an ISO 8601 date-time string")
         try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise _invalid("default.modified.value", "must be an ISO 8601 date-time string") from None
+        return iso_utc(moment if moment.tzinfo else moment.replace(tzinfo=UTC))  # no zone: UTC
     if name.startswith("modified_updates_on_") and not isinstance(value, bool):
         raise _invalid(f"default.{name}.value", "must be a boolean")
     return value
@@ -69,11 +81,32 @@ def title_of(metadata: dict[str, Any]) -> str | None:
     return metadata.get("default", {}).get("title", {}).get("value")
 
 
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def public_metadata(
+    metadata: dict[str, Any], *, title: str, modified: datetime, language: str
+) -> dict[str, Any]:
+    """The reference ``DatasetMetadata`` of stored metadata: unset fields left out, and the required
+    ``default.title`` / ``modified`` / ``language`` given the fallbacks when unset."""
+    shown: dict[str, Any] = {
+        template: {name: dict(entry) for name, entry in fields.items() if entry.get("value") is not None}
+        for template, fields in metadata.items()
+        if isinstance(fields, dict)
+    }
+    default = shown.setdefault("default", {})
+    default.setdefault("title", {"value": title})
+    default.setdefault("modified", {"value": iso_utc(modified)})
+    default.setdefault("language", {"value": language})
+    return shown
+
+
 def touch_modified(metadata: dict[str, Any], when: datetime) -> dict[str, Any]:
     """A copy with ``default.modified`` set to ``when``, unless the user switched that off."""
     default = dict(metadata.get("default", {}))
     switch = default.get("modified_updates_on_data_change", {}).get("value", True)
     if switch is False:
         return metadata
-    default["modified"] = {"value": when.isoformat().replace("+00:00", "Z")}
+    default["modified"] = {"value": iso_utc(when)}
     return {**metadata, "default": default}

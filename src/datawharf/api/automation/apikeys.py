@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
@@ -10,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from datawharf import apikeys
 from datawharf.api.deps import get_session, require
-from datawharf.api.pagination import Page, page_params, paginated
+from datawharf.api.pagination import Page, Paginated, page_params, paginated
+from datawharf.shapes import unset_omitted
 from datawharf.store.models import ApiKey
 
 router = APIRouter(prefix="/apikeys", tags=["API keys"])
@@ -23,7 +25,7 @@ class ApiKeyCreate(BaseModel):
 
 class RevocationStatus(BaseModel):
     revoked_at: datetime | None
-    revocation_reason: str | None
+    revocation_reason: str | None = unset_omitted("Absent when none was given.")
 
 
 class ApiKeyPublic(BaseModel):
@@ -33,7 +35,7 @@ class ApiKeyPublic(BaseModel):
     created_at: datetime
     is_revoked: bool
     revocation_status: RevocationStatus
-    key: str | None = Field(default=None, description="Only in the creation response.")
+    key: str | None = unset_omitted("The clear key: only in the creation response.")
 
     @classmethod
     def of(cls, api_key: ApiKey, key: str | None = None) -> ApiKeyPublic:
@@ -57,15 +59,15 @@ class Revocation(BaseModel):
 _admin = require("edit_domain")
 
 
-@router.get("/", operation_id="get-apikeys", summary="List API keys")
+@router.get("/", operation_id="get-apikeys", summary="List API keys", response_model=Paginated[ApiKeyPublic])
 def list_api_keys(
     request: Request,
     page: Page = Depends(page_params),
     session: Session = Depends(get_session),
     _key: ApiKey = Depends(_admin),
-) -> dict:
+) -> dict[str, Any]:
     total, keys = apikeys.list_keys(session, limit=page.limit, offset=page.offset)
-    return paginated(request, page, total, [ApiKeyPublic.of(k).model_dump(mode="json") for k in keys])
+    return paginated(request, page, total, [ApiKeyPublic.of(k) for k in keys])
 
 
 @router.post("/", status_code=201, operation_id="post-apikeys", summary="Create an API key")

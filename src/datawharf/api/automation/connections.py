@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from datawharf.api.deps import get_session, get_settings, require
-from datawharf.api.pagination import Page, page_params, paginated
+from datawharf.api.pagination import Page, Paginated, page_params, paginated
 from datawharf.connections import service
 from datawharf.connections.schemas import (
     ConnectionCreate,
@@ -28,7 +28,12 @@ router = APIRouter(prefix="/datasource_connections", tags=["Datasources connecti
 _admin = require("edit_domain")
 
 
-@router.get("/", operation_id="list-connections", summary="List connections")
+@router.get(
+    "/",
+    operation_id="list-connections",
+    summary="List connections",
+    response_model=Paginated[ConnectionPublic],
+)
 def list_connections(
     request: Request,
     page: Page = Depends(page_params),
@@ -39,8 +44,7 @@ def list_connections(
     _key: ApiKey = Depends(_admin),
 ) -> dict[str, Any]:
     total, rows = service.list_connections(session, limit=page.limit, offset=page.offset, sort=sort)
-    results = [service.to_public(session, row).model_dump(mode="json") for row in rows]
-    return paginated(request, page, total, results)
+    return paginated(request, page, total, [service.to_public(session, row) for row in rows])
 
 
 @router.post("/", status_code=201, operation_id="create-connection", summary="Create connection")

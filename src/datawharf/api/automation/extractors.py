@@ -10,12 +10,15 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from datawharf.api.deps import current_api_key
+from datawharf.datasets.schemas import ExtractorPublic
 from datawharf.extract.registry import describe_extractors
 from datawharf.store.models import ApiKey
 
 router = APIRouter(prefix="/extractors", tags=["Dataset resources"])
 
 
-@router.get("/", operation_id="list-extractors", summary="List extractors")
+@router.get(
+    "/", operation_id="list-extractors", summary="List extractors", response_model=list[ExtractorPublic]
+)
 def list_extractors(_key: ApiKey = Depends(current_api_key)) -> list[dict[str, Any]]:
     return describe_extractors()
