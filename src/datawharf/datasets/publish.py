@@ -53,6 +53,7 @@ from datawharf.datasets.metadata import touch_modified
 from datawharf.datasets.resources import fingerprint
 from datawharf.datasets.service import set_status
 from datawharf.datasets.sources import LocatedObject, Locator
+from datawharf.datasets.status import DatasetStatus
 from datawharf.errors import DatawharfError, ExtractError
 from datawharf.extract.archive import open_content
 from datawharf.extract.base import ReadOptions
@@ -127,7 +128,7 @@ class _Counting:
             self._counters.bytes_done = self._base + position
 
     def read(self, size: int | None = -1) -> bytes:
-        data = self._raw.read(size)
+        data = self._raw.read(-1 if size is None else size)
         self._advance()
         return data
 
@@ -222,7 +223,7 @@ class PublishRun:
             raise JobAborted("Publish aborted on request.")
         self.context.check()
 
-    def _set(self, status: str, message: str | None = None) -> None:
+    def _set(self, status: DatasetStatus, message: str | None = None) -> None:
         with self.database.session() as session:
             dataset = session.get(Dataset, self.dataset_uid)
             if dataset is not None and dataset.run_uid == self.run_uid:
@@ -527,7 +528,7 @@ class PublishRun:
         if staging is not None:
             self.warehouse.discard(staging)
 
-    def _fail(self, status: str, message: str) -> None:
+    def _fail(self, status: DatasetStatus, message: str) -> None:
         try:
             with self.database.session() as session:
                 dataset = session.get(Dataset, self.dataset_uid)

@@ -17,19 +17,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from datawharf.datasets.metadata import public_metadata
+from datawharf.datasets.status import DatasetStatus
+from datawharf.extract.types import FieldType
 from datawharf.shapes import unset_omitted
 from datawharf.store.models.datasets import Dataset
-
-DatasetStatus = Literal[
-    "idle",
-    "error",
-    "limit_reached",
-    "queued",
-    "aborting_processing",
-    "processing",
-    "deleting",
-    "saving_version",
-]
 
 _IN = ConfigDict(extra="ignore")  # a client may send back what it read (uid, created_at...)
 
@@ -186,7 +177,7 @@ class FieldConfigurationPublic(BaseModel):
     to_name: str | None = unset_omitted()
     field_label: str | None = unset_omitted()
     field: str | None = unset_omitted()
-    type_param: str | None = unset_omitted()
+    type_param: FieldType | None = unset_omitted()
     annotation: str | None = unset_omitted()
     args: list[str | int] | None = unset_omitted()
     description: str | None = unset_omitted()
@@ -242,7 +233,7 @@ class PreviewField(BaseModel):
     name: str
     label: str
     original_name: str | None = unset_omitted()
-    type: str
+    type: FieldType
     description: str | None = unset_omitted()
     annotations: list[Annotation] = Field(default_factory=list)
 

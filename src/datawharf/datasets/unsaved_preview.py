@@ -14,7 +14,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from datawharf.datasets import preview as saved_preview
 from datawharf.datasets.service import get_dataset
 from datawharf.datasets.sources import LocatedObject, Locator
 from datawharf.errors import ExtractError, InvalidInput
+from datawharf.extract._io import as_binary
 from datawharf.extract.registry import EXTRACTORS, describe_extractors
 from datawharf.extract.sniff import guess_extractors, open_sample
 from datawharf.s3.reader import S3File, open_object
@@ -60,12 +61,12 @@ def locate(session: Session, settings: Settings, datasource: Any) -> Iterator[_L
         location = source.location
         opened: list[S3File] = []
 
-        def open_preview() -> S3File:
+        def open_preview() -> BinaryIO:
             f = open_object(
                 source.client, location.bucket, location.key, access="preview", info=info, head=head
             )
             opened.append(f)
-            return f
+            return as_binary(f)
 
         yield _Located(
             LocatedObject(

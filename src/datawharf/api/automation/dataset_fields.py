@@ -5,21 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Request, Response
 
-from datawharf.api.deps import get_session, require
-from datawharf.api.pagination import Page, Paginated, page_params, paginated
+from datawharf.api.deps import EditDataset, SessionDep
+from datawharf.api.pagination import PageDep, Paginated, paginated
 from datawharf.datasets import fieldconfig
 from datawharf.datasets.schemas import (
     FieldConfigurationCreate,
     FieldConfigurationPublic,
     FieldConfigurationUpdate,
 )
-from datawharf.store.models import ApiKey
 
 router = APIRouter(prefix="/datasets/{dataset_uid}/fields", tags=["Dataset fields"])
-_edit = require("edit_dataset")
 
 
 @router.get(
@@ -31,9 +28,9 @@ _edit = require("edit_dataset")
 def list_fields(
     dataset_uid: str,
     request: Request,
-    page: Page = Depends(page_params),
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
+    page: PageDep,
+    session: SessionDep,
+    _key: EditDataset,
 ) -> dict[str, Any]:
     total, rows = fieldconfig.list_configurations(session, dataset_uid, limit=page.limit, offset=page.offset)
     return paginated(request, page, total, [fieldconfig.public(c) for c in rows])
@@ -49,8 +46,8 @@ def list_fields(
 def create_field(
     dataset_uid: str,
     body: FieldConfigurationCreate,
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
+    session: SessionDep,
+    _key: EditDataset,
 ) -> dict[str, Any]:
     config = fieldconfig.create_configuration(session, dataset_uid, body.type, body.label, body.properties())
     return fieldconfig.public(config)
@@ -63,7 +60,7 @@ def create_field(
     response_model=FieldConfigurationPublic,
 )
 def retrieve_field(
-    dataset_uid: str, field_uid: str, session: Session = Depends(get_session), _key: ApiKey = Depends(_edit)
+    dataset_uid: str, field_uid: str, session: SessionDep, _key: EditDataset
 ) -> dict[str, Any]:
     return fieldconfig.public(fieldconfig.get_configuration(session, dataset_uid, field_uid))
 
@@ -78,8 +75,8 @@ def update_field(
     dataset_uid: str,
     field_uid: str,
     body: FieldConfigurationUpdate,
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
+    session: SessionDep,
+    _key: EditDataset,
 ) -> dict[str, Any]:
     config = fieldconfig.update_configuration(
         session, dataset_uid, field_uid, body.type, body.label, body.properties()
@@ -93,8 +90,6 @@ def update_field(
     operation_id="destroy-dataset-field-configurations",
     summary="Delete a field configuration",
 )
-def delete_field(
-    dataset_uid: str, field_uid: str, session: Session = Depends(get_session), _key: ApiKey = Depends(_edit)
-) -> Response:
+def delete_field(dataset_uid: str, field_uid: str, session: SessionDep, _key: EditDataset) -> Response:
     fieldconfig.delete_configuration(session, dataset_uid, field_uid)
     return Response(status_code=204)

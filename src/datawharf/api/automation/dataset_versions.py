@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Request, Response
 
-from datawharf.api.deps import get_session, get_settings, require
-from datawharf.api.pagination import Page, Paginated, page_params, paginated
+from datawharf.api.deps import EditDataset, PublishDataset, SessionDep, SettingsDep
+from datawharf.api.pagination import PageDep, Paginated, paginated
 from datawharf.datasets import schedules, service, versions
 from datawharf.datasets.schemas import (
     DatasetPublic,
@@ -17,11 +16,8 @@ from datawharf.datasets.schemas import (
     ScheduleUpdate,
     VersionPublic,
 )
-from datawharf.settings import Settings
-from datawharf.store.models import ApiKey
 
 router = APIRouter(prefix="/datasets/{dataset_uid}", tags=["Dataset versions", "Dataset schedules"])
-_edit = require("edit_dataset")
 
 
 @router.get(
@@ -33,10 +29,10 @@ _edit = require("edit_dataset")
 def list_versions(
     dataset_uid: str,
     request: Request,
-    page: Page = Depends(page_params),
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(_edit),
+    page: PageDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: EditDataset,
 ) -> dict[str, Any]:
     total, rows = versions.list_versions(session, dataset_uid, limit=page.limit, offset=page.offset)
     dataset = service.get_dataset(session, dataset_uid)
@@ -52,9 +48,9 @@ def list_versions(
 def retrieve_version(
     dataset_uid: str,
     version_uid: str,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(_edit),
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: EditDataset,
 ) -> dict[str, Any]:
     version = versions.get_version(session, dataset_uid, version_uid)
     return versions.public(version, service.get_dataset(session, dataset_uid), settings)
@@ -64,9 +60,9 @@ def retrieve_version(
 def restore_version(
     dataset_uid: str,
     version_uid: str,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(require("publish_dataset")),
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: PublishDataset,
 ) -> DatasetPublic:
     restored = versions.restore_version(session, settings, dataset_uid, version_uid)
     return DatasetPublic.of(restored, settings.default_language)
@@ -81,9 +77,9 @@ def restore_version(
 def list_schedules(
     dataset_uid: str,
     request: Request,
-    page: Page = Depends(page_params),
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
+    page: PageDep,
+    session: SessionDep,
+    _key: EditDataset,
 ) -> dict[str, Any]:
     total, rows = schedules.list_schedules(session, dataset_uid, limit=page.limit, offset=page.offset)
     return paginated(request, page, total, [schedules.public(s) for s in rows])
@@ -99,8 +95,8 @@ def list_schedules(
 def create_schedule(
     dataset_uid: str,
     body: ScheduleCreate,
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
+    session: SessionDep,
+    _key: EditDataset,
 ) -> dict[str, Any]:
     return schedules.public(schedules.create_schedule(session, dataset_uid, body.cron_schedule))
 
@@ -114,8 +110,8 @@ def create_schedule(
 def retrieve_schedule(
     dataset_uid: str,
     schedule_uid: str,
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
+    session: SessionDep,
+    _key: EditDataset,
 ) -> dict[str, Any]:
     return schedules.public(schedules.get_schedule(session, dataset_uid, schedule_uid))
 
@@ -130,8 +126,8 @@ def update_schedule(
     dataset_uid: str,
     schedule_uid: str,
     body: ScheduleUpdate,
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
+    session: SessionDep,
+    _key: EditDataset,
 ) -> dict[str, Any]:
     return schedules.public(schedules.update_schedule(session, dataset_uid, schedule_uid, body.cron_schedule))
 
@@ -145,8 +141,8 @@ def update_schedule(
 def delete_schedule(
     dataset_uid: str,
     schedule_uid: str,
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
+    session: SessionDep,
+    _key: EditDataset,
 ) -> Response:
     schedules.delete_schedule(session, dataset_uid, schedule_uid)
     return Response(status_code=204)

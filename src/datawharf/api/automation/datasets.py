@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Query, Request, Response
 
-from datawharf.api.deps import get_session, get_settings, require
-from datawharf.api.pagination import Page, Paginated, page_params, paginated
+from datawharf.api.deps import (
+    CreateDataset,
+    EditDataset,
+    ManageDataset,
+    PublishDataset,
+    SessionDep,
+    SettingsDep,
+)
+from datawharf.api.pagination import PageDep, Paginated, paginated
 from datawharf.datasets import control, service
 from datawharf.datasets.runtime import DatasetsRuntime
 from datawharf.datasets.schemas import (
@@ -18,8 +24,6 @@ from datawharf.datasets.schemas import (
     DatasetUpdate,
     StatusPublic,
 )
-from datawharf.settings import Settings
-from datawharf.store.models import ApiKey
 
 router = APIRouter(prefix="/datasets", tags=["Datasets"])
 
@@ -33,11 +37,11 @@ def get_runtime(request: Request) -> DatasetsRuntime:
 )
 def list_datasets(
     request: Request,
+    page: PageDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: EditDataset,
     dataset_id: str | None = Query(None, description="Find a dataset from its dataset_id"),
-    page: Page = Depends(page_params),
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(require("edit_dataset")),
 ) -> dict[str, Any]:
     total, rows = service.list_datasets(session, limit=page.limit, offset=page.offset, dataset_id=dataset_id)
     return paginated(request, page, total, [DatasetPublic.of(d, settings.default_language) for d in rows])
@@ -46,10 +50,10 @@ def list_datasets(
 @router.post("/", status_code=201, operation_id="create-dataset", summary="Create dataset")
 def create_dataset(
     body: DatasetCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: CreateDataset,
     strict: bool = Query(False, description="Refuse a missing or taken dataset_id instead of making one."),
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(require("create_dataset")),
 ) -> DatasetPublic:
     dataset = service.create_dataset(
         session,
@@ -64,9 +68,9 @@ def create_dataset(
 @router.get("/{dataset_uid}/", operation_id="retrieve-dataset", summary="Retrieve dataset")
 def retrieve_dataset(
     dataset_uid: str,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(require("edit_dataset")),
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: EditDataset,
 ) -> DatasetPublic:
     return DatasetPublic.of(service.get_dataset(session, dataset_uid), settings.default_language)
 
@@ -75,9 +79,9 @@ def retrieve_dataset(
 def update_dataset(
     dataset_uid: str,
     body: DatasetUpdate,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(require("edit_dataset")),
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: EditDataset,
 ) -> DatasetPublic:
     dataset = service.update_dataset(
         session,
@@ -92,9 +96,9 @@ def update_dataset(
 @router.delete("/{dataset_uid}/", status_code=204, operation_id="delete-dataset", summary="Delete dataset")
 def delete_dataset(
     dataset_uid: str,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(require("manage_dataset")),
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: ManageDataset,
 ) -> Response:
     service.delete_dataset(session, settings, dataset_uid)
     return Response(status_code=204)
@@ -104,11 +108,11 @@ def delete_dataset(
 def publish_dataset(
     dataset_uid: str,
     request: Request,
+    session: SessionDep,
+    _key: PublishDataset,
     only_if_changed: bool = Query(
         False, description="Do nothing (and say so) when the objects' ETag and size did not change."
     ),
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(require("publish_dataset")),
 ) -> ActionDone:
     get_runtime(request).publish(session, dataset_uid, only_if_changed=only_if_changed)
     return ActionDone()
@@ -118,8 +122,8 @@ def publish_dataset(
 def abort_dataset(
     dataset_uid: str,
     request: Request,
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(require("publish_dataset")),
+    session: SessionDep,
+    _key: PublishDataset,
 ) -> ActionDone:
     get_runtime(request).abort(session, dataset_uid)
     return ActionDone()
@@ -128,8 +132,8 @@ def abort_dataset(
 @router.post("/{dataset_uid}/unpublish/", operation_id="unpublish-dataset", summary="Unpublish dataset")
 def unpublish_dataset(
     dataset_uid: str,
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(require("publish_dataset")),
+    session: SessionDep,
+    _key: PublishDataset,
 ) -> ActionDone:
     control.request_unpublish(session, dataset_uid)
     return ActionDone()
@@ -141,7 +145,5 @@ def unpublish_dataset(
     summary="Dataset status",
     response_model=StatusPublic,
 )
-def dataset_status(
-    dataset_uid: str, session: Session = Depends(get_session), _key: ApiKey = Depends(require("edit_dataset"))
-) -> dict[str, Any]:
+def dataset_status(dataset_uid: str, session: SessionDep, _key: EditDataset) -> dict[str, Any]:
     return control.status_public(service.get_dataset(session, dataset_uid))
