@@ -38,6 +38,9 @@ class Settings(BaseSettings):
         description="Fernet key encrypting secrets at rest; generated into the home folder if unset.",
     )
     domain: str = Field(default="datawharf", description="This portal's domain, in external IDs.")
+    default_language: Language = Field(
+        default="en", description="metadata.default.language of a dataset that does not set one."
+    )
     external_id_prefix: str = Field(default="dw", description="Prefix of IAM-role external IDs.")
     sts_endpoint_url: str | None = Field(default=None, description="STS endpoint (tests, non-AWS).")
     sts_region: str = Field(default="us-east-1", description="Region of datawharf's own STS calls.")
@@ -68,9 +71,6 @@ class Settings(BaseSettings):
         default=None, description="DuckDB memory limit (e.g. '2GB'); DuckDB's default when unset."
     )
     query_timeout: float = Field(default=60.0, description="Seconds an Explore query may run.")
-    default_language: Language = Field(
-        default="en", description="metadata.default.language of a dataset that does not set one."
-    )
 
     @field_validator("allowed_private_hosts", mode="before")
     @classmethod

@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -53,7 +53,6 @@ from datawharf.datasets.metadata import touch_modified
 from datawharf.datasets.resources import fingerprint
 from datawharf.datasets.service import set_status
 from datawharf.datasets.sources import LocatedObject, Locator
-from datawharf.datasets.status import DatasetStatus
 from datawharf.errors import DatawharfError, ExtractError
 from datawharf.extract.archive import open_content
 from datawharf.extract.base import ReadOptions
@@ -67,6 +66,9 @@ from datawharf.store.db import Database
 from datawharf.store.models import new_uid, utcnow
 from datawharf.store.models.datasets import Dataset, DatasetVersion, FieldConfiguration, Resource
 from datawharf.store.warehouse import Warehouse, is_disk_full
+
+if TYPE_CHECKING:
+    from datawharf.datasets.status import DatasetStatus
 
 log = logging.getLogger("datawharf.publish")
 
