@@ -1,5 +1,6 @@
 """schemathesis against datawharf's own ``/openapi.json``, on the ASGI app: generated requests to every
-management route must never get a 5xx, and every answer must match the schema the route declares.
+management route must never get a 5xx, every answer must match the schema the route declares, and every
+2xx answer the reference's schema too (the same checker the API tests use, tests/support/reference.py).
 
 Bounded (a few examples per operation) so the whole file takes about a minute. The routes that would make
 requests to the S3 host in the body (creating, updating or validating a connection) are left out: a
@@ -21,6 +22,7 @@ from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from datawharf.api.app import create_app
+from tests.support import reference
 from tests.support.app import AUTH, make_settings
 
 API = "/api/automation/v1.0"
@@ -50,6 +52,12 @@ def _stop_the_app() -> Iterator[None]:
     _HOME.cleanup()
 
 
+def reference_conformance(ctx: object, response: schemathesis.Response, case: schemathesis.Case) -> None:
+    """A 2xx JSON answer in the reference's shape (raises ``ReferenceViolation`` otherwise)."""
+    if 200 <= response.status_code < 300 and response.content:
+        reference.check_response(case.method, case.formatted_path, response.status_code, response.json())
+
+
 @schema.parametrize()
 @settings(
     max_examples=12,
@@ -58,7 +66,9 @@ def _stop_the_app() -> Iterator[None]:
     suppress_health_check=list(HealthCheck),
 )
 def test_no_server_error_and_every_answer_as_declared(case: schemathesis.Case) -> None:
-    case.call_and_validate(headers=AUTH, checks=[not_a_server_error, response_schema_conformance])
+    case.call_and_validate(
+        headers=AUTH, checks=[not_a_server_error, response_schema_conformance, reference_conformance]
+    )
 
 
 def test_the_fuzzed_routes_are_the_management_api() -> None:

@@ -227,3 +227,28 @@ def test_an_offset_past_what_a_database_counts_is_refused_not_a_500(app_client: 
     refused = app_client.get(f"{API}/apikeys/?offset={2**63}")
     assert refused.status_code == 400, refused.text
     assert refused.json()["error_code"] == "validation_error"
+
+
+def test_metadata_of_the_references_templates_is_checked_against_its_types(app_client: TestClient) -> None:
+    """What is stored is answered later: a value the reference's template types refuse is refused now."""
+    for template, name, value, why in (
+        ("default", "timezone", 5, "must be a string"),
+        ("default", "attributions", "ODbL", "must be a list of non-empty strings"),
+        ("default", "geographic_reference_auto", "yes", "must be a boolean"),
+        ("internal", "draft", "no", "must be a boolean"),
+        ("internal", "theme_id", [""], "must be a list of non-empty strings"),
+    ):
+        refused = app_client.post(f"{API}/datasets/", json={"metadata": {template: {name: {"value": value}}}})
+        assert refused.status_code == 400, (name, refused.text)
+        assert refused.json()["error_code"] == "invalid_metadata"
+        assert refused.json()["detail"] == {f"metadata.{template}.{name}.value": [why]}
+    given = {
+        "default": {"timezone": {"value": "Europe/Paris"}, "publisher": {"value": " "}},
+        "internal": {"draft": {"value": False}, "theme_id": {"value": ["env"]}},
+        "custom": {"anything": {"value": {"kept": True}}},
+    }
+    created = _ok(app_client.post(f"{API}/datasets/", json={"metadata": given}), 201)["metadata"]
+    assert created["default"]["timezone"] == {"value": "Europe/Paris"}
+    assert "publisher" not in created["default"]
+    assert created["internal"] == {"draft": {"value": False}, "theme_id": {"value": ["env"]}}
+    assert created["custom"] == {"anything": {"value": {"kept": True}}}

@@ -1,7 +1,7 @@
 """Dataset metadata in the reference shape: ``{template: {field: {"value": ...}}}``.
 
-Only the ``default`` template is checked field by field (title, description, keyword, modified, language
-and the two ``modified_updates_on_*`` switches); other templates are kept as given, so a client that sends
+The fields of the ``default`` and ``internal`` templates are checked against the reference's types (a
+string is never empty: a blank one is unset); other templates are kept as given, so a client that sends
 more than we know loses nothing.
 
 The stored form keeps unset fields as ``{"value": None}``; ``public_metadata`` is what the API shows: the
@@ -28,28 +28,52 @@ def _invalid(path: str, why: str) -> InvalidInput:
     )
 
 
-def _check_value(name: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if name in ("title", "description", "language", "license", "publisher") and not isinstance(value, str):
-        raise _invalid(f"default.{name}.value", "must be a string")
-    if name in ("description", "license", "publisher") and not value.strip():
+# The reference's type of each field of the templates it defines (DatasetMetadataDefault, ...Internal);
+# "license" is datawharf's own. Fields of other templates, and unknown fields, are kept as given.
+_KINDS: dict[str, dict[str, str]] = {
+    "default": {
+        "title": "text",
+        "description": "text",
+        "keyword": "texts",
+        "modified": "datetime",
+        "modified_updates_on_metadata_change": "boolean",
+        "modified_updates_on_data_change": "boolean",
+        "geographic_reference": "texts",
+        "geographic_reference_auto": "boolean",
+        "language": "language",
+        "timezone": "text",
+        "publisher": "text",
+        "references": "text",
+        "attributions": "texts",
+        "license": "text",
+    },
+    "internal": {"license_id": "text", "theme_id": "texts", "draft": "boolean"},
+}
+
+
+def _check_value(template: str, name: str, value: Any) -> Any:
+    """The value to store for ``template.name``: checked against the reference's type; None if unset."""
+    kind = _KINDS.get(template, {}).get(name)
+    if value is None or kind is None:
+        return value
+    path = f"{template}.{name}.value"
+    if kind in ("text", "language", "datetime") and not isinstance(value, str):
+        why = "must be an ISO 8601 date-time string" if kind == "datetime" else "must be a string"
+        raise _invalid(path, why)
+    if kind == "text" and name != "title" and not value.strip():
         return None  # a form's empty box: unset (the reference's strings are never empty)
-    if name == "language" and value not in LANGUAGES:
-        raise _invalid("default.language.value", f"must be one of {', '.join(LANGUAGES)}")
-    bad_keywords = not isinstance(value, list) or not all(isinstance(v, str) and v for v in value)
-    if name == "keyword" and bad_keywords:
-        raise _invalid("default.keyword.value", "must be a list of non-empty strings")
-    if name == "modified":
-        if not isinstance(value, str):
-            raise _invalid("default.modified.value", "must be an ISO 8601 date-time string")
+    if kind == "language" and value not in LANGUAGES:
+        raise _invalid(path, f"must be one of {', '.join(LANGUAGES)}")
+    if kind == "texts" and not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
+        raise _invalid(path, "must be a list of non-empty strings")
+    if kind == "boolean" and not isinstance(value, bool):
+        raise _invalid(path, "must be a boolean")
+    if kind == "datetime":
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise _invalid("default.modified.value", "must be an ISO 8601 date-time string") from None
+            raise _invalid(path, "must be an ISO 8601 date-time string") from None
         return iso_utc(moment if moment.tzinfo else moment.replace(tzinfo=UTC))  # no zone: UTC
-    if name.startswith("modified_updates_on_") and not isinstance(value, bool):
-        raise _invalid(f"default.{name}.value", "must be a boolean")
     return value
 
 
@@ -66,7 +90,7 @@ def normalize_metadata(raw: dict[str, Any] | None) -> dict[str, Any]:
         for name, entry in fields.items():
             if not isinstance(entry, dict) or "value" not in entry:
                 raise _invalid(f"{template}.{name}", 'must be an object with a "value"')
-            value = _check_value(name, entry["value"]) if template == "default" else entry["value"]
+            value = _check_value(template, name, entry["value"])
             clean[name] = {"value": value}
         result[template] = clean
     default = result.setdefault("default", {})
