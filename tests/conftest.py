@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from datawharf.settings import Settings
+from tests.support import reference
 from tests.support.moto import (
     IamMotoServer,
     MotoServer,
@@ -64,3 +65,14 @@ def settings(tmp_path: Path, moto_server: MotoServer) -> Settings:
 @pytest.fixture
 def iam_settings(tmp_path: Path, iam_moto_server: IamMotoServer) -> Settings:
     return Settings(home=tmp_path / "home", allowed_private_hosts=[iam_moto_server.host_port])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Fail a test whose clients received a 2xx management answer the reference refuses (all of them)."""
+    reference.take_pending()
+    result = yield
+    received = reference.take_pending()
+    if received:
+        raise reference.ReferenceViolation("\n".join(str(violation) for violation in received))
+    return result

@@ -10,7 +10,7 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator
@@ -20,6 +20,9 @@ from datawharf.extract.limits import DEFAULT_SPREADSHEET_LIMITS as _SHEETS
 from datawharf.extract.limits import SpreadsheetLimits
 
 MiB = 1024 * 1024
+
+# The languages the reference allows in a dataset's ``metadata.default.language``.
+Language = Literal["en", "fr", "nl", "pt", "it", "ar", "de", "es", "ca", "eu", "sv"]
 
 
 def _default_home() -> Path:
@@ -39,6 +42,9 @@ class Settings(BaseSettings):
         description="Fernet key encrypting secrets at rest; generated into the home folder if unset.",
     )
     domain: str = Field(default="datawharf", description="This portal's domain, in external IDs.")
+    default_language: Language = Field(
+        default="en", description="metadata.default.language of a dataset that does not set one."
+    )
     external_id_prefix: str = Field(default="dw", description="Prefix of IAM-role external IDs.")
     sts_endpoint_url: str | None = Field(default=None, description="STS endpoint (tests, non-AWS).")
     sts_region: str = Field(default="us-east-1", description="Region of datawharf's own STS calls.")

@@ -32,7 +32,11 @@ def test_dataset_id_from_title_and_suffixes(client: TestClient) -> None:
     assert first["uid"].startswith("da_")
     assert first["is_published"] is False
     assert first["metadata"]["default"]["title"] == {"value": "Qualité de l'air 2024"}
-    assert first["metadata"]["default"]["keyword"] == {"value": None}
+    # Unset fields are absent (never {"value": null}); the reference's required ones are always there.
+    assert "keyword" not in first["metadata"]["default"]
+    assert "description" not in first["metadata"]["default"]
+    assert first["metadata"]["default"]["language"] == {"value": "en"}
+    assert first["metadata"]["default"]["modified"]["value"].endswith("Z")
     assert _create(client, "Qualité de l'air 2024")["dataset_id"] == "qualite-de-lair-2024-2"
     assert _create(client, "QUALITÉ de l’air — 2024!")["dataset_id"] == "qualite-de-lair-2024-3"
     # A taken explicit id is suffixed too, unless strict.

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from datawharf.api.app import create_app
 from datawharf.settings import Settings
+from tests.support import reference
 
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 BOOTSTRAP_KEY = "test-bootstrap-key-0123456789abcdef"
@@ -57,9 +58,13 @@ def make_settings(home: Path, **overrides: Any) -> Settings:
 
 @contextmanager
 def make_app_client(settings: Settings) -> Iterator[TestClient]:
-    """A client on a real app; the lifespan (migrations, bootstrap key) runs on enter."""
+    """A client on a real app; the lifespan (migrations, bootstrap key) runs on enter.
+
+    Every 2xx management-API answer it receives is checked against the reference (tests/support/reference.py).
+    """
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         client.headers.update(AUTH)
+        reference.install(client)
         yield client
 
 

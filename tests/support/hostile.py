@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from tests.support import reference
 from tests.support.app import BOOTSTRAP_KEY
 
 ADMIN = {"Authorization": f"apikey {BOOTSTRAP_KEY}"}
@@ -38,7 +39,9 @@ class HostileServer:
     home: Path
 
     def client(self, *, admin: bool = True, timeout: float = 30.0) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, headers=ADMIN if admin else {}, timeout=timeout)
+        client = httpx.Client(base_url=self.base_url, headers=ADMIN if admin else {}, timeout=timeout)
+        reference.install(client)  # its 2xx management answers are checked against the reference too
+        return client
 
     def status_kib(self, name: str) -> int:
         """A ``/proc/PID/status`` figure in KiB (``VmRSS``, ``VmHWM``)."""

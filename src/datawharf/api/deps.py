@@ -1,8 +1,13 @@
-"""Dependencies shared by the routers: settings, a database session, the caller's API key."""
+"""Dependencies shared by the routers: settings, a database session, the caller's API key.
+
+A route declares them by type: ``session: SessionDep``, ``settings: SettingsDep``, and the key it needs
+as a permission alias (``_key: EditDataset``), so the permission reads in the signature.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -64,3 +69,13 @@ def require(permission: str) -> Callable[..., ApiKey]:
         return api_key
 
     return dependency
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+AnyApiKey = Annotated[ApiKey, Depends(current_api_key)]
+EditDomain = Annotated[ApiKey, Depends(require("edit_domain"))]
+CreateDataset = Annotated[ApiKey, Depends(require("create_dataset"))]
+EditDataset = Annotated[ApiKey, Depends(require("edit_dataset"))]
+PublishDataset = Annotated[ApiKey, Depends(require("publish_dataset"))]
+ManageDataset = Annotated[ApiKey, Depends(require("manage_dataset"))]

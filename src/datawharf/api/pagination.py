@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel, Field
 
 
 @dataclass(frozen=True)
@@ -15,9 +16,22 @@ class Page:
     offset: int
 
 
+Item = TypeVar("Item")
+
+
+class Paginated(BaseModel, Generic[Item]):
+    """The reference ``PaginatedResults`` of ``Item``: the route's ``response_model``."""
+
+    total_count: int = Field(description="How many results there are in all.")
+    next: str | None = Field(description="The next page's absolute URL, if any.")
+    previous: str | None = Field(description="The previous page's absolute URL, if any.")
+    results: list[Item]
+
+
 def page_params(
     limit: int = Query(20, ge=0, le=1000, description="Results per page (0 for the count only)."),
-    offset: int = Query(0, ge=0, description="Results to skip."),
+    # At most a SQL BIGINT: the databases cannot skip more rows than they can count.
+    offset: int = Query(0, ge=0, le=2**63 - 1, description="Results to skip."),
 ) -> Page:
     return Page(limit=limit, offset=offset)
 
@@ -31,3 +45,6 @@ def paginated(request: Request, page: Page, total: int, results: list[Any]) -> d
         previous_offset = max(page.offset - (page.limit or page.offset), 0)
         previous_url = str(request.url.include_query_params(limit=page.limit, offset=previous_offset))
     return {"total_count": total, "next": next_url, "previous": previous_url, "results": results}
+
+
+PageDep = Annotated[Page, Depends(page_params)]

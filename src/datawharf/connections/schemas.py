@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from datawharf.shapes import unset_omitted
+
 _IN = ConfigDict(extra="ignore")
 
 
@@ -87,7 +89,7 @@ class IamRoleAuthPublic(BaseModel):
     type: Literal["iam_role"] = "iam_role"
     region: str
     role_arn: str
-    ods_aws_account_id: str | None
+    ods_aws_account_id: str | None = unset_omitted("Absent while datawharf's own AWS account is unknown.")
     external_id: str
     is_valid: bool
     trust_policy: dict[str, Any] | None = Field(

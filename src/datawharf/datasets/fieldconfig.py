@@ -25,7 +25,7 @@ ANNOTATIONS = ("id", "timeserie_precision", "unit", "decimals", "sortable", "mul
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Which properties each configuration type takes, and which of them are required.
 _PROPERTIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "rename": (("from_name", "to_name", "field_label"), ("from_name", "to_name")),
+    "rename": (("from_name", "to_name", "field_label"), ("from_name", "to_name", "field_label")),
     "type": (("field", "type_param"), ("field", "type_param")),
     "annotate": (("field", "annotation", "args"), ("field", "annotation")),
     "description": (("field", "description"), ("field", "description")),
@@ -93,8 +93,12 @@ def validate_body(config_type: str, label: str | None, body: dict[str, Any]) -> 
         raise _invalid("args must be the list of field names in their new order.", "args")
     if config_type == "description" and not isinstance(clean["description"], str):
         raise _invalid("description must be a string.", "description")
-    if config_type == "rename" and "field_label" in clean and not isinstance(clean["field_label"], str):
-        raise _invalid("field_label must be a string.", "field_label")
+    if config_type == "rename" and not (
+        isinstance(clean["field_label"], str) and clean["field_label"].strip()
+    ):
+        raise _invalid(
+            "field_label must be a non-empty string: the field's label after the rename.", "field_label"
+        )
     return (label or config_type).strip()[:500] or config_type, clean
 
 

@@ -32,6 +32,7 @@ from datawharf.connections.crypto import decrypt
 from datawharf.connections.scope import REUSE_PERMISSION, can_reuse, check_in_scope
 from datawharf.datasets.datasource import AmazonS3Datasource, DatasourceHeader
 from datawharf.errors import InvalidInput, PermissionDenied
+from datawharf.extract._io import as_binary
 from datawharf.s3.client import S3Client, client_for
 from datawharf.s3.locations import S3Location, parse_location
 from datawharf.s3.reader import S3File, head_object, open_object, probe_object
@@ -251,10 +252,10 @@ def probe(settings: Settings, target: Target) -> Iterator[Probe]:
         info, head = probe_object(client, location.bucket, location.key)
         opened: list[S3File] = []
 
-        def open_preview() -> S3File:
+        def open_preview() -> BinaryIO:
             f = open_object(client, location.bucket, location.key, access="preview", info=info, head=head)
             opened.append(f)
-            return f
+            return as_binary(f)
 
         yield Probe(
             LocatedObject(

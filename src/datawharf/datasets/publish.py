@@ -34,7 +34,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -68,6 +68,9 @@ from datawharf.store.db import Database
 from datawharf.store.models import new_uid, utcnow
 from datawharf.store.models.datasets import Dataset, DatasetVersion, FieldConfiguration, Resource
 from datawharf.store.warehouse import Warehouse, is_disk_full
+
+if TYPE_CHECKING:
+    from datawharf.datasets.status import DatasetStatus
 
 log = logging.getLogger("datawharf.publish")
 
@@ -129,7 +132,7 @@ class _Counting:
             self._counters.bytes_done = self._base + position
 
     def read(self, size: int | None = -1) -> bytes:
-        data = self._raw.read(size)
+        data = self._raw.read(-1 if size is None else size)
         self._advance()
         return data
 
@@ -223,7 +226,7 @@ class PublishRun:
             raise JobAborted("Publish aborted on request.")
         self.context.check()
 
-    def _set(self, status: str, message: str | None = None) -> None:
+    def _set(self, status: DatasetStatus, message: str | None = None) -> None:
         with self.database.session() as session:
             dataset = session.get(Dataset, self.dataset_uid)
             if dataset is not None and dataset.run_uid == self.run_uid:
@@ -540,7 +543,7 @@ class PublishRun:
         if staging is not None:
             self.warehouse.discard(staging)
 
-    def _fail(self, status: str, message: str) -> None:
+    def _fail(self, status: DatasetStatus, message: str) -> None:
         try:
             with self.database.session() as session:
                 dataset = session.get(Dataset, self.dataset_uid)

@@ -141,7 +141,7 @@ class DatasetsRuntime:
                     Dataset.status == "queued", Dataset.run_uid.is_not(None)
                 )
             ).all()
-        for dataset_uid, run_uid in [*submitted, *((d, r) for d, r in queued)]:
+        for dataset_uid, run_uid in [*submitted, *((d, r) for d, r in queued if r is not None)]:
             info = self.runner.status(run_uid)
             if info is None:
                 self.submit_run(dataset_uid, run_uid)

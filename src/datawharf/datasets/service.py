@@ -1,7 +1,8 @@
 """Datasets: create, read, update, delete, and the guards of the publish state machine.
 
 The status values and the ``invalid_dataset_status`` error are the reference's: an action allowed only in
-some states says which state the dataset is in and which it needs.
+some states says which state the dataset is in and which it needs. The values and the moves between them
+are in datasets/status.py.
 """
 
 from __future__ import annotations
@@ -14,25 +15,13 @@ from sqlalchemy.orm import Session
 
 from datawharf.datasets.identifiers import check_dataset_id, slugify, with_suffix
 from datawharf.datasets.metadata import normalize_metadata, title_of
+from datawharf.datasets.status import RESTING, DatasetStatus, check_transition
+from datawharf.datasets.status import RUNNING as RUNNING  # re-exported: the runtime and the web read it here
 from datawharf.errors import InvalidInput, NotFound
 from datawharf.settings import Settings
 from datawharf.store.models import new_uid, utcnow
 from datawharf.store.models.datasets import Dataset
 from datawharf.store.warehouse import Warehouse
-
-STATUSES = (
-    "idle",
-    "error",
-    "limit_reached",
-    "queued",
-    "aborting_processing",
-    "processing",
-    "deleting",
-    "saving_version",
-)
-# A run owns the dataset in these states: configuration that feeds it must not move under it.
-RUNNING = ("queued", "processing", "saving_version", "aborting_processing")
-RESTING = ("idle", "error", "limit_reached")
 
 
 class InvalidDatasetStatus(InvalidInput):
@@ -49,7 +38,8 @@ def require_status(dataset: Dataset, allowed: Iterable[str], action: str) -> Non
         )
 
 
-def set_status(dataset: Dataset, status: str, message: str | None = None) -> None:
+def set_status(dataset: Dataset, status: DatasetStatus, message: str | None = None) -> None:
+    check_transition(dataset.status, status)
     if status != dataset.status:
         dataset.status_previous = dataset.status
         dataset.status = status

@@ -19,7 +19,7 @@ import io
 import shutil
 import tempfile
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -65,6 +65,12 @@ class CountingReader:
     @property
     def closed(self) -> bool:
         return False
+
+
+def as_binary(stream: io.IOBase) -> BinaryIO:
+    """``stream`` typed as the ``BinaryIO`` the readers take: ``typing.BinaryIO`` is not a base of the
+    ``io`` classes, though the readers use only the read/seek API both have."""
+    return cast(BinaryIO, stream)
 
 
 class ReplayStream(io.BufferedIOBase):

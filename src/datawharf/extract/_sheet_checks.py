@@ -100,7 +100,7 @@ def _check_zip(source: BinaryIO, limits: SpreadsheetLimits) -> None:
     if entries > ARCHIVE_LIMITS.max_members or directory_bytes > ARCHIVE_LIMITS.max_directory_bytes:
         raise _invalid(f"{entries} parts in the zip, more than a workbook has", members=entries)
     try:
-        archive = zipfile.ZipFile(source)  # type: ignore[arg-type]
+        archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise _invalid(str(exc)[:200]) from exc
     with archive:

@@ -41,7 +41,7 @@ import zstandard
 from isal import isal_zlib
 
 from datawharf.errors import DatawharfError, ExtractError
-from datawharf.extract._io import CountingReader, MiB, ReplayStream, random_access, stream_size
+from datawharf.extract._io import CountingReader, MiB, ReplayStream, as_binary, random_access, stream_size
 from datawharf.extract.base import ExtractorParameter
 
 ARCHIVE_PARAMETERS: tuple[ExtractorParameter, ...] = (
@@ -253,7 +253,7 @@ def _guarded(
         except (
             OSError,
             zlib.error,
-            isal_zlib.error,
+            isal_zlib.error,  # type: ignore[misc]  # isal's stub declares error an instance, not a class
             lzma.LZMAError,
             zstandard.ZstdError,
             zipfile.BadZipFile,
@@ -302,7 +302,7 @@ def _decompress(
     else:
         read = _zstd_reader(source)
     stream = ReplayStream(_guarded(read, kind, counter, limits), on_close=closer, name=_inner_name(name))
-    return stream, _inner_name(name)
+    return as_binary(stream), _inner_name(name)
 
 
 def _gzip_reader(source: BinaryIO) -> Callable[[int], bytes]:
@@ -413,7 +413,7 @@ def _open_zip(
             detail={"members": entries, "max_members": limits.max_members},
         )
     try:
-        archive = zipfile.ZipFile(source)  # type: ignore[arg-type]
+        archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise ExtractError(
             f"The zip cannot be read ({exc}): it is corrupt or truncated; upload an intact copy.",
@@ -460,7 +460,7 @@ def _open_zip(
     stream = ReplayStream(reader, on_close=close, name=info.filename)
     if spooled:  # a zip inside a compressed file was spooled: its copy goes with the stream
         weakref.finalize(stream, source.close)
-    return stream, info.filename
+    return as_binary(stream), info.filename
 
 
 def _choose_member(infos: list[Any], names: list[str], params: dict[str, Any], archive_name: str) -> Any:
@@ -509,7 +509,7 @@ def list_members(stream: BinaryIO, filename: str, *, limits: ArchiveLimits = DEF
         entries, _size = _zip_directory_size(source)
         if entries > limits.max_members:
             return []
-        with zipfile.ZipFile(source) as archive:  # type: ignore[arg-type]
+        with zipfile.ZipFile(source) as archive:
             return [info.filename for info in archive.infolist() if not info.is_dir()]
     if kind in ("tar", "gzip", "bz2", "zstd", "xz"):
         inner, name = (
@@ -532,7 +532,11 @@ def list_members(stream: BinaryIO, filename: str, *, limits: ArchiveLimits = DEF
 
 # -- tar -------------------------------------------------------------------------------------------
 def _open_tar(
-    source: BinaryIO, name: str, params: dict[str, Any], counter: CountingReader, limits: ArchiveLimits
+    source: BinaryIO | CountingReader,
+    name: str,
+    params: dict[str, Any],
+    counter: CountingReader,
+    limits: ArchiveLimits,
 ) -> tuple[BinaryIO, str]:
     """Scan headers to the member; with no ``file_in_archive``, the first data file.
 
@@ -603,7 +607,7 @@ def _tar_member(
         archive.close()
 
     stream = ReplayStream(_guarded(read, "tar", counter, limits), on_close=close, name=member.name)
-    return stream, member.name
+    return as_binary(stream), member.name
 
 
 __all__ = [

@@ -388,7 +388,7 @@ def _windowed(stream: BinaryIO, params: dict[str, Any], options: ReadOptions) ->
             inner = ReadOptions(max_records=wanted + (0 if eof else 1), filename=options.filename)
             try:
                 prefix = pa.BufferReader(pa.py_buffer(buffer[:end]))  # native: pyarrow never calls back
-                batches = list(_CsvRead(prefix, params, inner, block=end + 1).batches())  # type: ignore[arg-type]
+                batches = list(_CsvRead(prefix, params, inner, block=end + 1).batches())
             except ExtractError as exc:
                 if eof or exc.error_code not in ("csv_parse_error", "record_too_long", "no_such_row"):
                     raise

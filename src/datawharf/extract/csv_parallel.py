@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from datawharf.extract._io import ReplayStream
+from datawharf.extract._io import ReplayStream, as_binary
 from datawharf.extract.base import ReadOptions
 from datawharf.extract.csv import FILENAME_FIELD, CsvExtractor, _codec, _CsvRead, _merge, _parse
 from datawharf.extract.limits import MAX_RECORD_BYTES, PUBLISH_BLOCK, MiB
@@ -81,7 +81,7 @@ def parallel_eligible(params: dict[str, Any], options: ReadOptions) -> bool:
     )
 
 
-def safe_cut(data: bytes, separator: int, final: bool = False, start: int = 0) -> int | None:
+def safe_cut(data: bytes | bytearray, separator: int, final: bool = False, start: int = 0) -> int | None:
     """Length of the longest prefix of ``data`` (which starts on a record boundary) made of whole records.
 
     None when no newline outside quotes exists; ``_UNSAFE`` when a quote sits where the quote count
@@ -227,11 +227,13 @@ class ParallelCsvRead:
         return batch
 
     # -- cutting the stream (the reader thread) -------------------------------------------------------
-    def _cut_blocks(self, prefix: bytes, submit: Any, stop: threading.Event) -> tuple[bytes, bool] | None:
+    def _cut_blocks(
+        self, prefix: bytes, submit: Any, stop: threading.Event
+    ) -> tuple[bytes | bytearray, bool] | None:
         """Feeds ``submit(data, skip_rows, ascii)`` with record-aligned blocks; returns None at the end of the
         stream, or ``(rest of the buffer, eof)`` when the sequential reader must take over."""
         skip_rows = self.sequential.skip + (1 if self.params["headers_first_row"] else 0)
-        buffer = prefix
+        buffer: bytes | bytearray = prefix
         eof = False
         want = self.first_block_bytes
         offset = 0
@@ -278,7 +280,7 @@ class ParallelCsvRead:
         filled, eof = len(rest), False
         with memoryview(buffer) as view:
             while filled < want:
-                count = self.stream.readinto(view[filled:])
+                count = self.stream.readinto(view[filled:])  # type: ignore[attr-defined]  # every stream here has it
                 if not count:
                     eof = True
                     break
@@ -364,7 +366,7 @@ class ParallelCsvRead:
                 return taken
             return b"" if eof else self.stream.read(size)
 
-        rest = ReplayStream(read, keep=MAX_RECORD_BYTES, chunk=1 * MiB)
+        rest = as_binary(ReplayStream(read, keep=MAX_RECORD_BYTES, chunk=1 * MiB))
         seq = self.sequential
         # Before the first cut, the rest is the whole stream: read it as the sequential reader would.
         reader = (

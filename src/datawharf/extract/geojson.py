@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from datawharf.errors import ExtractError
 from datawharf.extract._geo import centroid, reproject_geometry, transform_for
-from datawharf.extract._io import ReplayStream
+from datawharf.extract._io import ReplayStream, as_binary
 from datawharf.extract._jsonstream import JsonRecords
 from datawharf.extract._records import dict_batches, filename_constants, plain
 from datawharf.extract.base import ExtractorParameter, ReadOptions, Sample
@@ -110,7 +110,7 @@ class GeoJsonExtractor:
             [] if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[" or not _has_features(head) else ["features"]
         )
         buf_size = 16 * 1024 if options.max_records is not None else 64 * 1024
-        features = JsonRecords(replay, root, buf_size=buf_size)
+        features = JsonRecords(as_binary(replay), root, buf_size=buf_size)
         rows = (_row(feature, transform, epsg) for feature in features)
         return dict_batches(rows, options, constants=filename_constants(params, options))
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from datawharf.errors import ExtractError
-from datawharf.extract._io import CountingReader, ReplayStream
+from datawharf.extract._io import CountingReader, ReplayStream, as_binary
 from datawharf.extract.base import Extractor, Sample
 from datawharf.extract.limits import PREVIEW_RECORDS, SAMPLE_BYTES, SAMPLE_MAX_BYTES
 from datawharf.extract.registry import EXTRACTORS
@@ -103,7 +103,7 @@ def _rewindable(stream: BinaryIO) -> BinaryIO:
             return stream
     except (AttributeError, ValueError):
         pass
-    return ReplayStream(stream.read)
+    return as_binary(ReplayStream(stream.read))
 
 
 def open_sample(

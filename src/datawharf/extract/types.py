@@ -18,7 +18,7 @@ Rules that users notice:
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -79,7 +79,7 @@ _DATETIME = (
 _GEO_POINT = r"^(?P<lat>[+-]?[0-9]{1,2}\.[0-9]+)\s*,\s*(?P<lon>[+-]?[0-9]{1,3}\.[0-9]+)$"
 _GEO_SHAPE = r'(?s)^\{.*"(coordinates|geometries)"\s*:'
 
-ArrayLike = pa.Array | pa.ChunkedArray
+ArrayLike: TypeAlias = pa.Array | pa.ChunkedArray
 
 
 def _as_strings(array: pa.Array) -> pa.Array:

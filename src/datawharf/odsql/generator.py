@@ -14,17 +14,16 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
+from datawharf.extract.types import FIELD_TYPES as FIELD_TYPES  # one vocabulary: the extraction's
+from datawharf.extract.types import FieldType as FieldType
 from datawharf.odsql import nodes as n
 from datawharf.odsql.budget import Budget
 from datawharf.odsql.dates import java_to_strftime, parse_date_literal, to_instant
 from datawharf.odsql.errors import Code, fail
 from datawharf.odsql.parser import DISTANCE_UNITS
-
-FieldType = Literal["text", "int", "double", "date", "datetime", "geo_point_2d", "geo_shape"]
-FIELD_TYPES: tuple[str, ...] = ("text", "int", "double", "date", "datetime", "geo_point_2d", "geo_shape")
 
 MAX_PARAMETERS = 5_000
 _SQL_TYPES = {"text": "VARCHAR", "int": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN",
@@ -166,7 +165,7 @@ class Generator:
             self.unknown_field(node)
         return Typed(quote_ident(node.name), ftype)
 
-    def unknown_field(self, node: n.Field) -> None:
+    def unknown_field(self, node: n.Field) -> NoReturn:
         available = list(self.schema)
         close = difflib.get_close_matches(node.name, available, n=1)
         hint = f' (did you mean "{close[0]}"?)' if close else ""
@@ -228,12 +227,12 @@ class Generator:
             case n.In(operand=operand, values=values, negated=negated):
                 a = self.expr(operand)
                 self.check_comparable_type(a, operand, "in")
-                items = [self.coerce(v, a.type) for v in values]
-                first = next((t for t in (a, *items) if t.type != "null"), a)
-                for item, v in zip(items, values, strict=True):
+                coerced = [self.coerce(v, a.type) for v in values]
+                first = next((t for t in (a, *coerced) if t.type != "null"), a)
+                for item, v in zip(coerced, values, strict=True):
                     self.check_comparable_type(item, v, "in")
                     self.check_same_family(first, item, v, "in")
-                sql = f"({a.sql} {'NOT ' if negated else ''}IN ({', '.join(i.sql for i in items)}))"
+                sql = f"({a.sql} {'NOT ' if negated else ''}IN ({', '.join(i.sql for i in coerced)}))"
                 return Typed(sql, "boolean")
             case n.Like(operand=operand, pattern=pattern, negated=negated):
                 a, p = self.text(operand, "like"), self.text(pattern, "like")
@@ -360,7 +359,7 @@ class Generator:
                 self.in_aggregate = False
         return method(self, node)
 
-    def bad_args(self, node: n.Call, expected: str) -> None:
+    def bad_args(self, node: n.Call, expected: str) -> NoReturn:
         fail(
             Code.INVALID_ARGUMENT,
             f"{node.name}() at {node.pos}: {expected}",

@@ -8,7 +8,7 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeGuard, TypeVar
 
 from datawharf.errors import ODSQLError
 from datawharf.odsql import nodes as n
@@ -237,7 +237,7 @@ def _in_clause(clause: str, func: Callable[..., R], *args: Any) -> R:
         return func(*args)
 
 
-def _given(text: str | None) -> bool:
+def _given(text: str | None) -> TypeGuard[str]:
     return text is not None and text.strip() != ""
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum, auto
+from typing import NoReturn
 
 from datawharf.odsql.errors import Code, fail
 
@@ -162,7 +163,7 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
-def _fail_at_char(text: str, pos: int) -> None:
+def _fail_at_char(text: str, pos: int) -> NoReturn:
     char = text[pos]
     if char in "'\"":
         fail(

@@ -23,6 +23,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import cast
 
 from datawharf.errors import InvalidInput
 
@@ -221,8 +222,8 @@ class StreamingCache(BaseCache):
 
     def _fetch(self, start: int, end: int) -> bytes:
         parts = list(self._pieces(start, end))
-        if len(parts) == 1 and len(parts[0]) == len(parts[0].obj):
-            return parts[0].obj  # a whole chunk: the bytes themselves
+        if len(parts) == 1 and len(parts[0]) == len(whole := cast(bytes, parts[0].obj)):
+            return whole  # a whole chunk: the bytes themselves
         return b"".join(parts)
 
     def fetch_into(self, start: int, view: memoryview) -> int:

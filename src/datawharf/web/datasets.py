@@ -294,7 +294,11 @@ def configure_field(
     def configure(db: Any) -> None:
         new_name, new_label = to_name.strip() or name, label.strip()
         if new_name != name or (new_label and new_label != current_label):
-            body = {"from_name": name, "to_name": new_name, "field_label": new_label or None}
+            body = {
+                "from_name": name,
+                "to_name": new_name,
+                "field_label": new_label or current_label or new_name,
+            }
             fieldconfig.create_configuration(db, uid, "rename", f"Rename {name}", body)
         if type and type != current_type:
             fieldconfig.create_configuration(

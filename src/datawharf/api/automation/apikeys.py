@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from datawharf import apikeys
-from datawharf.api.deps import get_session, require
-from datawharf.api.pagination import Page, page_params, paginated
+from datawharf.api.deps import EditDomain, SessionDep
+from datawharf.api.pagination import PageDep, Paginated, paginated
+from datawharf.shapes import unset_omitted
 from datawharf.store.models import ApiKey
 
 router = APIRouter(prefix="/apikeys", tags=["API keys"])
@@ -23,7 +24,7 @@ class ApiKeyCreate(BaseModel):
 
 class RevocationStatus(BaseModel):
     revoked_at: datetime | None
-    revocation_reason: str | None
+    revocation_reason: str | None = unset_omitted("Absent when none was given.")
 
 
 class ApiKeyPublic(BaseModel):
@@ -33,7 +34,7 @@ class ApiKeyPublic(BaseModel):
     created_at: datetime
     is_revoked: bool
     revocation_status: RevocationStatus
-    key: str | None = Field(default=None, description="Only in the creation response.")
+    key: str | None = unset_omitted("The clear key: only in the creation response.")
 
     @classmethod
     def of(cls, api_key: ApiKey, key: str | None = None) -> ApiKeyPublic:
@@ -54,41 +55,34 @@ class Revocation(BaseModel):
     revocation_reason: str | None = Field(default=None, max_length=500)
 
 
-_admin = require("edit_domain")
-
-
-@router.get("/", operation_id="get-apikeys", summary="List API keys")
+@router.get("/", operation_id="get-apikeys", summary="List API keys", response_model=Paginated[ApiKeyPublic])
 def list_api_keys(
     request: Request,
-    page: Page = Depends(page_params),
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_admin),
-) -> dict:
+    page: PageDep,
+    session: SessionDep,
+    _key: EditDomain,
+) -> dict[str, Any]:
     total, keys = apikeys.list_keys(session, limit=page.limit, offset=page.offset)
-    return paginated(request, page, total, [ApiKeyPublic.of(k).model_dump(mode="json") for k in keys])
+    return paginated(request, page, total, [ApiKeyPublic.of(k) for k in keys])
 
 
 @router.post("/", status_code=201, operation_id="post-apikeys", summary="Create an API key")
-def create_api_key(
-    body: ApiKeyCreate, session: Session = Depends(get_session), _key: ApiKey = Depends(_admin)
-) -> ApiKeyPublic:
+def create_api_key(body: ApiKeyCreate, session: SessionDep, _key: EditDomain) -> ApiKeyPublic:
     created = apikeys.create_key(session, body.label, body.permissions)
     return ApiKeyPublic.of(created.api_key, key=created.key)
 
 
 @router.get("/{apikey_uid}/", operation_id="get-apikey", summary="Retrieve an API key")
-def get_api_key(
-    apikey_uid: str, session: Session = Depends(get_session), _key: ApiKey = Depends(_admin)
-) -> ApiKeyPublic:
+def get_api_key(apikey_uid: str, session: SessionDep, _key: EditDomain) -> ApiKeyPublic:
     return ApiKeyPublic.of(apikeys.get_key(session, apikey_uid))
 
 
 @router.post("/{apikey_uid}/revoke/", operation_id="post-apikey-revoke", summary="Revoke an API key")
 def revoke_api_key(
     apikey_uid: str,
+    session: SessionDep,
+    _key: EditDomain,
     body: Revocation | None = None,
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_admin),
 ) -> ApiKeyPublic:
     reason = body.revocation_reason if body else None
     return ApiKeyPublic.of(apikeys.revoke_key(session, apikey_uid, reason))

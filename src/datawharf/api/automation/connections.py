@@ -6,13 +6,12 @@ Responses are ``ConnectionPublic``, which cannot carry a secret.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Query, Request, Response
 
-from datawharf.api.deps import get_session, get_settings, require
-from datawharf.api.pagination import Page, page_params, paginated
+from datawharf.api.deps import EditDomain, SessionDep, SettingsDep
+from datawharf.api.pagination import PageDep, Paginated, paginated
 from datawharf.connections import service
 from datawharf.connections.schemas import (
     ConnectionCreate,
@@ -20,44 +19,42 @@ from datawharf.connections.schemas import (
     ConnectionUpdate,
     PolicyDocuments,
 )
-from datawharf.settings import Settings
-from datawharf.store.models import ApiKey
 
 router = APIRouter(prefix="/datasource_connections", tags=["Datasources connections"])
 
-_admin = require("edit_domain")
 
-
-@router.get("/", operation_id="list-connections", summary="List connections")
+@router.get(
+    "/",
+    operation_id="list-connections",
+    summary="List connections",
+    response_model=Paginated[ConnectionPublic],
+)
 def list_connections(
     request: Request,
-    page: Page = Depends(page_params),
+    page: PageDep,
+    session: SessionDep,
+    _key: EditDomain,
     sort: str = Query(
         "created_at", description="created_at, updated_at, type or dataset_count; '-' reverses."
     ),
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_admin),
 ) -> dict[str, Any]:
     total, rows = service.list_connections(session, limit=page.limit, offset=page.offset, sort=sort)
-    results = [service.to_public(session, row).model_dump(mode="json") for row in rows]
-    return paginated(request, page, total, results)
+    return paginated(request, page, total, [service.to_public(session, row) for row in rows])
 
 
 @router.post("/", status_code=201, operation_id="create-connection", summary="Create connection")
 def create_connection(
     body: ConnectionCreate,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(_admin),
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: EditDomain,
 ) -> ConnectionPublic:
     connection = service.create_connection(session, settings, body)
     return service.to_public(session, connection)
 
 
 @router.get("/{connection_uid}/", operation_id="retrieve-connection", summary="Retrieve Connection")
-def retrieve_connection(
-    connection_uid: str, session: Session = Depends(get_session), _key: ApiKey = Depends(_admin)
-) -> ConnectionPublic:
+def retrieve_connection(connection_uid: str, session: SessionDep, _key: EditDomain) -> ConnectionPublic:
     return service.to_public(session, service.get_connection(session, connection_uid))
 
 
@@ -65,9 +62,9 @@ def retrieve_connection(
 def update_connection(
     connection_uid: str,
     body: ConnectionUpdate,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(_admin),
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: EditDomain,
 ) -> ConnectionPublic:
     connection = service.update_connection(session, settings, connection_uid, body)
     return service.to_public(session, connection)
@@ -76,9 +73,7 @@ def update_connection(
 @router.delete(
     "/{connection_uid}/", status_code=204, operation_id="delete-connection", summary="Delete Connection"
 )
-def delete_connection(
-    connection_uid: str, session: Session = Depends(get_session), _key: ApiKey = Depends(_admin)
-) -> Response:
+def delete_connection(connection_uid: str, session: SessionDep, _key: EditDomain) -> Response:
     service.delete_connection(session, connection_uid)
     return Response(status_code=204)
 
@@ -92,10 +87,10 @@ def delete_connection(
 )
 def validate_connection(
     connection_uid: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: EditDomain,
     url: str | None = Query(None, description="An object or prefix to check with the connection."),
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(_admin),
 ) -> ConnectionPublic:
     connection = service.validate_connection(session, settings, connection_uid, url)
     return service.to_public(session, connection)
@@ -110,8 +105,8 @@ def validate_connection(
 )
 def connection_policy(
     connection_uid: str,
-    url: str = Query(..., description="The object or prefix the role must read."),
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_admin),
+    url: Annotated[str, Query(description="The object or prefix the role must read.")],
+    session: SessionDep,
+    _key: EditDomain,
 ) -> PolicyDocuments:
     return service.policy_documents(session, connection_uid, url)

@@ -3,45 +3,35 @@ order, delete), in the order it is applied."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Request, Response
 
-from datawharf.api.deps import get_session, require
-from datawharf.api.pagination import Page, page_params, paginated
+from datawharf.api.deps import EditDataset, SessionDep
+from datawharf.api.pagination import PageDep, Paginated, paginated
 from datawharf.datasets import fieldconfig
-from datawharf.store.models import ApiKey
+from datawharf.datasets.schemas import (
+    FieldConfigurationCreate,
+    FieldConfigurationPublic,
+    FieldConfigurationUpdate,
+)
 
 router = APIRouter(prefix="/datasets/{dataset_uid}/fields", tags=["Dataset fields"])
-_edit = require("edit_dataset")
-
-
-class FieldConfigurationIn(BaseModel):
-    """One of the reference's six variants; the properties besides ``type`` and ``label`` depend on it:
-    rename (from_name, to_name, field_label), type (field, type_param), annotate (field, annotation,
-    args), description (field, description), order (args), delete (field)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: Literal["rename", "type", "annotate", "description", "order", "delete"]
-    label: str | None = Field(default=None, max_length=500)
-
-    def properties(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
 
 
 @router.get(
-    "/", operation_id="list-dataset-field-configurations", summary="List dataset field configurations"
+    "/",
+    operation_id="list-dataset-field-configurations",
+    summary="List dataset field configurations",
+    response_model=Paginated[FieldConfigurationPublic],
 )
 def list_fields(
     dataset_uid: str,
     request: Request,
-    page: Page = Depends(page_params),
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
-) -> dict:
+    page: PageDep,
+    session: SessionDep,
+    _key: EditDataset,
+) -> dict[str, Any]:
     total, rows = fieldconfig.list_configurations(session, dataset_uid, limit=page.limit, offset=page.offset)
     return paginated(request, page, total, [fieldconfig.public(c) for c in rows])
 
@@ -51,13 +41,14 @@ def list_fields(
     status_code=201,
     operation_id="create-dataset-field-configurations",
     summary="Append a field configuration",
+    response_model=FieldConfigurationPublic,
 )
 def create_field(
     dataset_uid: str,
-    body: FieldConfigurationIn,
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
-) -> dict:
+    body: FieldConfigurationCreate,
+    session: SessionDep,
+    _key: EditDataset,
+) -> dict[str, Any]:
     config = fieldconfig.create_configuration(session, dataset_uid, body.type, body.label, body.properties())
     return fieldconfig.public(config)
 
@@ -66,21 +57,27 @@ def create_field(
     "/{field_uid}/",
     operation_id="retrieve-dataset-field-configuration",
     summary="Retrieve a field configuration",
+    response_model=FieldConfigurationPublic,
 )
 def retrieve_field(
-    dataset_uid: str, field_uid: str, session: Session = Depends(get_session), _key: ApiKey = Depends(_edit)
-) -> dict:
+    dataset_uid: str, field_uid: str, session: SessionDep, _key: EditDataset
+) -> dict[str, Any]:
     return fieldconfig.public(fieldconfig.get_configuration(session, dataset_uid, field_uid))
 
 
-@router.put("/{field_uid}/", operation_id="update-dataset-field", summary="Update a field configuration")
+@router.put(
+    "/{field_uid}/",
+    operation_id="update-dataset-field",
+    summary="Update a field configuration",
+    response_model=FieldConfigurationPublic,
+)
 def update_field(
     dataset_uid: str,
     field_uid: str,
-    body: FieldConfigurationIn,
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
-) -> dict:
+    body: FieldConfigurationUpdate,
+    session: SessionDep,
+    _key: EditDataset,
+) -> dict[str, Any]:
     config = fieldconfig.update_configuration(
         session, dataset_uid, field_uid, body.type, body.label, body.properties()
     )
@@ -93,8 +90,6 @@ def update_field(
     operation_id="destroy-dataset-field-configurations",
     summary="Delete a field configuration",
 )
-def delete_field(
-    dataset_uid: str, field_uid: str, session: Session = Depends(get_session), _key: ApiKey = Depends(_edit)
-) -> Response:
+def delete_field(dataset_uid: str, field_uid: str, session: SessionDep, _key: EditDataset) -> Response:
     fieldconfig.delete_configuration(session, dataset_uid, field_uid)
     return Response(status_code=204)

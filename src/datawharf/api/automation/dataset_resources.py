@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from datawharf.api.deps import get_session, get_settings, require
-from datawharf.api.pagination import Page, page_params, paginated
+from datawharf.api.pagination import Page, Paginated, page_params, paginated
 from datawharf.datasets import preview, resources
+from datawharf.datasets.schemas import (
+    GuessedParams,
+    PreviewPublic,
+    ResourceCreate,
+    ResourcePublic,
+    ResourceUpdate,
+)
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
 
@@ -18,16 +22,12 @@ router = APIRouter(prefix="/datasets/{dataset_uid}/resources", tags=["Dataset re
 _edit = require("edit_dataset")
 
 
-class ResourceIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    type: str = Field(min_length=1, max_length=64)
-    title: str = Field(min_length=1, max_length=500)
-    params: dict[str, Any] = Field(default_factory=dict)
-    datasource: dict[str, Any]
-
-
-@router.get("/", operation_id="list-dataset-resources", summary="List dataset resources")
+@router.get(
+    "/",
+    operation_id="list-dataset-resources",
+    summary="List dataset resources",
+    response_model=Paginated[ResourcePublic],
+)
 def list_resources(
     dataset_uid: str,
     request: Request,
@@ -39,10 +39,16 @@ def list_resources(
     return paginated(request, page, total, [resources.public(r) for r in rows])
 
 
-@router.post("/", status_code=201, operation_id="create-dataset-resource", summary="Create dataset resource")
+@router.post(
+    "/",
+    status_code=201,
+    operation_id="create-dataset-resource",
+    summary="Create dataset resource",
+    response_model=ResourcePublic,
+)
 def create_resource(
     dataset_uid: str,
-    body: ResourceIn,
+    body: ResourceCreate,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     _key: ApiKey = Depends(_edit),
@@ -60,7 +66,12 @@ def create_resource(
     return resources.public(resource)
 
 
-@router.get("/{resource_uid}/", operation_id="retrieve-dataset-resource", summary="Retrieve dataset resource")
+@router.get(
+    "/{resource_uid}/",
+    operation_id="retrieve-dataset-resource",
+    summary="Retrieve dataset resource",
+    response_model=ResourcePublic,
+)
 def retrieve_resource(
     dataset_uid: str,
     resource_uid: str,
@@ -70,11 +81,16 @@ def retrieve_resource(
     return resources.public(resources.get_resource(session, dataset_uid, resource_uid))
 
 
-@router.put("/{resource_uid}/", operation_id="update-dataset-resource", summary="Update dataset resource")
+@router.put(
+    "/{resource_uid}/",
+    operation_id="update-dataset-resource",
+    summary="Update dataset resource",
+    response_model=ResourcePublic,
+)
 def update_resource(
     dataset_uid: str,
     resource_uid: str,
-    body: ResourceIn,
+    body: ResourceUpdate,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     _key: ApiKey = Depends(_edit),
@@ -109,7 +125,12 @@ def delete_resource(
     return Response(status_code=204)
 
 
-@router.get("/{resource_uid}/preview/", operation_id="resource-preview", summary="Preview resource records")
+@router.get(
+    "/{resource_uid}/preview/",
+    operation_id="resource-preview",
+    summary="Preview resource records",
+    response_model=PreviewPublic,
+)
 def preview_resource(
     dataset_uid: str,
     resource_uid: str,
@@ -126,6 +147,7 @@ def preview_resource(
     "/{resource_uid}/guess_extractors_params/",
     operation_id="resource-guess-extractor-params",
     summary="Guess the extractor params of a saved resource",
+    response_model=GuessedParams,
 )
 def guess_resource_params(
     dataset_uid: str,

@@ -6,43 +6,56 @@ warehouse is full could only delete whole datasets.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
+from typing import Any
 
-from datawharf.api.automation.datasets import DatasetPublic
-from datawharf.api.deps import get_session, get_settings, require
-from datawharf.api.pagination import Page, page_params, paginated
+from fastapi import APIRouter, Request, Response
+
+from datawharf.api.deps import EditDataset, ManageDataset, PublishDataset, SessionDep, SettingsDep
+from datawharf.api.pagination import PageDep, Paginated, paginated
 from datawharf.datasets import schedules, service, versions
-from datawharf.settings import Settings
-from datawharf.store.models import ApiKey
+from datawharf.datasets.schemas import (
+    DatasetPublic,
+    ScheduleCreate,
+    SchedulePublic,
+    ScheduleUpdate,
+    VersionPublic,
+)
 
 router = APIRouter(prefix="/datasets/{dataset_uid}", tags=["Dataset versions", "Dataset schedules"])
-_edit = require("edit_dataset")
 
 
-@router.get("/versions/", operation_id="list-dataset-versions", summary="List dataset versions")
+@router.get(
+    "/versions/",
+    operation_id="list-dataset-versions",
+    summary="List dataset versions",
+    response_model=Paginated[VersionPublic],
+)
 def list_versions(
     dataset_uid: str,
     request: Request,
-    page: Page = Depends(page_params),
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(_edit),
-) -> dict:
+    page: PageDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: EditDataset,
+) -> dict[str, Any]:
     total, rows = versions.list_versions(session, dataset_uid, limit=page.limit, offset=page.offset)
     dataset = service.get_dataset(session, dataset_uid)
     return paginated(request, page, total, [versions.public(v, dataset, settings) for v in rows])
 
 
-@router.get("/versions/{version_uid}/", operation_id="retrieve-dataset-version", summary="Retrieve version")
+@router.get(
+    "/versions/{version_uid}/",
+    operation_id="retrieve-dataset-version",
+    summary="Retrieve version",
+    response_model=VersionPublic,
+)
 def retrieve_version(
     dataset_uid: str,
     version_uid: str,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(_edit),
-) -> dict:
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: EditDataset,
+) -> dict[str, Any]:
     version = versions.get_version(session, dataset_uid, version_uid)
     return versions.public(version, service.get_dataset(session, dataset_uid), settings)
 
@@ -51,11 +64,12 @@ def retrieve_version(
 def restore_version(
     dataset_uid: str,
     version_uid: str,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(require("publish_dataset")),
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: PublishDataset,
 ) -> DatasetPublic:
-    return DatasetPublic.of(versions.restore_version(session, settings, dataset_uid, version_uid))
+    restored = versions.restore_version(session, settings, dataset_uid, version_uid)
+    return DatasetPublic.of(restored, settings.default_language)
 
 
 @router.delete(
@@ -66,63 +80,73 @@ def restore_version(
     responses={409: {"description": "The version is the current one (`version_is_current`)."}},
 )
 def delete_version(
-    dataset_uid: str,
-    version_uid: str,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-    _key: ApiKey = Depends(require("manage_dataset")),
+    dataset_uid: str, version_uid: str, session: SessionDep, settings: SettingsDep, _key: ManageDataset
 ) -> Response:
     versions.delete_version(session, settings, dataset_uid, version_uid)
     return Response(status_code=204)
 
 
-class ScheduleIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    cron_schedule: str = Field(min_length=1, max_length=200, examples=["0 * * * *"])
-
-
-@router.get("/schedules/", operation_id="list-dataset-schedules", summary="List dataset schedules")
+@router.get(
+    "/schedules/",
+    operation_id="list-dataset-schedules",
+    summary="List dataset schedules",
+    response_model=Paginated[SchedulePublic],
+)
 def list_schedules(
     dataset_uid: str,
     request: Request,
-    page: Page = Depends(page_params),
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
-) -> dict:
+    page: PageDep,
+    session: SessionDep,
+    _key: EditDataset,
+) -> dict[str, Any]:
     total, rows = schedules.list_schedules(session, dataset_uid, limit=page.limit, offset=page.offset)
     return paginated(request, page, total, [schedules.public(s) for s in rows])
 
 
 @router.post(
-    "/schedules/", status_code=201, operation_id="create-dataset-schedule", summary="Create schedule"
+    "/schedules/",
+    status_code=201,
+    operation_id="create-dataset-schedule",
+    summary="Create schedule",
+    response_model=SchedulePublic,
 )
 def create_schedule(
-    dataset_uid: str, body: ScheduleIn, session: Session = Depends(get_session), _key: ApiKey = Depends(_edit)
-) -> dict:
+    dataset_uid: str,
+    body: ScheduleCreate,
+    session: SessionDep,
+    _key: EditDataset,
+) -> dict[str, Any]:
     return schedules.public(schedules.create_schedule(session, dataset_uid, body.cron_schedule))
 
 
 @router.get(
-    "/schedules/{schedule_uid}/", operation_id="retrieve-dataset-schedule", summary="Retrieve schedule"
+    "/schedules/{schedule_uid}/",
+    operation_id="retrieve-dataset-schedule",
+    summary="Retrieve schedule",
+    response_model=SchedulePublic,
 )
 def retrieve_schedule(
     dataset_uid: str,
     schedule_uid: str,
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
-) -> dict:
+    session: SessionDep,
+    _key: EditDataset,
+) -> dict[str, Any]:
     return schedules.public(schedules.get_schedule(session, dataset_uid, schedule_uid))
 
 
-@router.put("/schedules/{schedule_uid}/", operation_id="update-dataset-schedule", summary="Update schedule")
+@router.put(
+    "/schedules/{schedule_uid}/",
+    operation_id="update-dataset-schedule",
+    summary="Update schedule",
+    response_model=SchedulePublic,
+)
 def update_schedule(
     dataset_uid: str,
     schedule_uid: str,
-    body: ScheduleIn,
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
-) -> dict:
+    body: ScheduleUpdate,
+    session: SessionDep,
+    _key: EditDataset,
+) -> dict[str, Any]:
     return schedules.public(schedules.update_schedule(session, dataset_uid, schedule_uid, body.cron_schedule))
 
 
@@ -135,8 +159,8 @@ def update_schedule(
 def delete_schedule(
     dataset_uid: str,
     schedule_uid: str,
-    session: Session = Depends(get_session),
-    _key: ApiKey = Depends(_edit),
+    session: SessionDep,
+    _key: EditDataset,
 ) -> Response:
     schedules.delete_schedule(session, dataset_uid, schedule_uid)
     return Response(status_code=204)

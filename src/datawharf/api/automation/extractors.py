@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from datawharf.api.deps import current_api_key
+from datawharf.api.deps import AnyApiKey
+from datawharf.datasets.schemas import ExtractorPublic
 from datawharf.extract.registry import describe_extractors
-from datawharf.store.models import ApiKey
 
 router = APIRouter(prefix="/extractors", tags=["Dataset resources"])
 
 
-@router.get("/", operation_id="list-extractors", summary="List extractors")
-def list_extractors(_key: ApiKey = Depends(current_api_key)) -> list[dict[str, Any]]:
+@router.get(
+    "/", operation_id="list-extractors", summary="List extractors", response_model=list[ExtractorPublic]
+)
+def list_extractors(_key: AnyApiKey) -> list[dict[str, Any]]:
     return describe_extractors()

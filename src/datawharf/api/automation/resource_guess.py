@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from datawharf.api.deps import get_session, get_settings, require
 from datawharf.datasets import resources, unsaved_preview
+from datawharf.datasets.schemas import ExtractorPublic, GuessedParams, PreviewPublic
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
 
@@ -45,6 +46,7 @@ class PreviewIn(GuessExtractorsIn):
     "/guess_extractors/",
     operation_id="guess-unsaved-resource-extractors",
     summary="Guess unsaved resource extractors",
+    response_model=list[ExtractorPublic],
 )
 def guess_extractors(
     dataset_uid: str,
@@ -63,6 +65,7 @@ def guess_extractors(
     "/guess_extractor_params/",
     operation_id="guess-unsaved-resource-extractor-params",
     summary="Guess unsaved resource extractor parameters",
+    response_model=GuessedParams,
 )
 def guess_extractor_params(
     dataset_uid: str,
@@ -82,7 +85,12 @@ def guess_extractor_params(
     )
 
 
-@router.post("/preview/", operation_id="resource-unsaved-preview", summary="Preview unsaved resource records")
+@router.post(
+    "/preview/",
+    operation_id="resource-unsaved-preview",
+    summary="Preview unsaved resource records",
+    response_model=PreviewPublic,
+)
 def preview(
     dataset_uid: str,
     body: PreviewIn,
@@ -107,6 +115,7 @@ def preview(
     "/{resource_uid}/guess_extractors/",
     operation_id="resource-guess-extractors",
     summary="Guess resource extractors",
+    response_model=list[ExtractorPublic],
 )
 def guess_resource_extractors(
     dataset_uid: str,

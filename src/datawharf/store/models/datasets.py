@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from datawharf.datasets.status import DatasetStatus
 from datawharf.store.models.base import UID, Base, Timestamped, utcnow
 
 
@@ -32,8 +33,8 @@ class Dataset(Timestamped, Base):
     published_at: Mapped[datetime | None] = mapped_column(default=None)
 
     # The reference status state machine, and the run that drives it.
-    status: Mapped[str] = mapped_column(String(32), default="idle")
-    status_previous: Mapped[str | None] = mapped_column(String(32), default=None)
+    status: Mapped[DatasetStatus] = mapped_column(String(32), default="idle")
+    status_previous: Mapped[DatasetStatus | None] = mapped_column(String(32), default=None)
     status_since: Mapped[datetime] = mapped_column(default=utcnow)
     status_message: Mapped[str | None] = mapped_column(Text, default=None)
     records_errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
