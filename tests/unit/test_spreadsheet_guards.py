@@ -8,10 +8,12 @@ through the checks, and must come back as errors naming the setting, this proces
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import zipfile
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -207,3 +209,27 @@ def test_previews_wait_for_a_free_reader_and_publishes_do_not() -> None:
     finally:
         for _ in range(taken):
             _sheet_sandbox._SLOTS.release()
+
+
+def test_the_child_reads_a_workbook_without_the_servers_secrets_in_its_environment(tmp_path: Path) -> None:
+    """The forkserver inherits the server's environment; the child drops DATAWHARF_* and AWS_* before it
+    reads, so a reader exploited by a crafted workbook finds neither the encryption key nor credentials."""
+    workbook = tmp_path / "s.xlsx"
+    workbook.write_bytes(make_xlsx())
+    code = (
+        "import os, sys, multiprocessing as mp\n"
+        "from datawharf.extract._sheet_child import serve\n"
+        "from datawharf.extract.limits import SpreadsheetLimits\n"
+        "import dataclasses\n"
+        "ours, theirs = mp.Pipe()\n"
+        "request = {'path': sys.argv[1], 'mode': 'guess',"
+        " 'limits': dataclasses.asdict(SpreadsheetLimits())}\n"
+        "serve(request, theirs)\n"
+        "frames = [ours.recv_bytes()[:1] for _ in range(2)]\n"
+        "print(frames, sorted(n for n in os.environ if n.startswith(('DATAWHARF_', 'AWS_'))))\n"
+    )
+    env = {**os.environ, "DATAWHARF_SECRET_KEY": "k" * 44, "AWS_SECRET_ACCESS_KEY": "s3cr3t"}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(workbook)], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.strip() == "[b'G', b'D'] []", result.stdout + result.stderr

@@ -40,6 +40,9 @@ from datawharf.extract.limits import SpreadsheetLimits
 GUESS_ROWS = 50
 
 
+SECRET_ENV_PREFIXES = ("DATAWHARF_", "AWS_")
+
+
 def _batch_bytes(batch: pa.RecordBatch) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, batch.schema) as writer:
@@ -62,6 +65,10 @@ def serve(request: dict[str, Any], out: Connection) -> None:
     # The child is short-lived: a collection would walk every object inherited from the forkserver, and
     # so copy their pages (copy-on-write), for nothing.
     gc.disable()
+    # The forkserver inherited the server's environment: nothing a crafted workbook might make the
+    # reader leak (the encryption key, AWS credentials) is left for it to find.
+    for name in [n for n in os.environ if n.startswith(SECRET_ENV_PREFIXES)]:
+        del os.environ[name]
     os.environ["RUST_BACKTRACE"] = "0"  # an allocation refused is expected here: one line in the log
     limits = SpreadsheetLimits(**request["limits"])
     _bound_self(limits)
