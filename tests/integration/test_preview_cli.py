@@ -125,8 +125,8 @@ def test_errors_are_one_line_with_their_code(saved: tuple[Path, str], s3_bucket:
     bad = cli(
         home, allowed, "--connection", connection, s3_bucket.url("empty.csv"), "--param", "first_row_no=x"
     )
-    assert bad.returncode == 1 and "[invalid_param]" in bad.stderr
+    assert bad.returncode == 1 and "[invalid_params]" in bad.stderr
     unknown = cli(home, allowed, "--connection", connection, s3_bucket.url("empty.csv"), "--param", "sep=;")
-    assert unknown.returncode == 1 and "[invalid_param]" in unknown.stderr and "separator" in unknown.stderr
+    assert unknown.returncode == 1 and "[invalid_params]" in unknown.stderr and "separator" in unknown.stderr
     missing = cli(home, allowed, "--connection", "co_nosuch", s3_bucket.url("empty.csv"))
     assert missing.returncode == 1 and "[connection_not_found]" in missing.stderr

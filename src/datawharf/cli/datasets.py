@@ -23,29 +23,14 @@ from rich.progress import (
 from rich.table import Table
 
 from datawharf.cli.common import console, database, friendly_errors
-from datawharf.datasets import control, preview, resources, service, sources, versions
+from datawharf.datasets import control, resources, service, versions
 from datawharf.datasets.metadata import title_of
 from datawharf.datasets.publish import Counters, PublishRun
 from datawharf.datasets.sources import default_locator
-from datawharf.errors import InvalidInput
+from datawharf.extract.params import parse_pairs
 from datawharf.settings import Settings
-from datawharf.store.models.datasets import Resource
 
 app = typer.Typer(help="Create, publish and inspect datasets.", no_args_is_help=True)
-
-
-def _params(pairs: list[str] | None) -> dict[str, Any]:
-    """``name=value`` pairs; values that read as JSON (numbers, true/false) are taken as such."""
-    params: dict[str, Any] = {}
-    for pair in pairs or []:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise InvalidInput(f"--param {pair!r}: use name=value.", error_code="invalid_params")
-        try:
-            params[name.strip()] = json.loads(value)
-        except ValueError:
-            params[name.strip()] = value
-    return params
 
 
 def _when(value: Any) -> str:
@@ -68,36 +53,20 @@ def create(
 ) -> None:
     """Create a dataset with one resource; the extractor and its parameters are guessed from the object."""
     settings = Settings()
-    given = _params(param)
-    with database() as db:
-        locator = default_locator(db.session, settings)
-        datasource = {
-            "type": "amazon_s3",
-            "url": url,
-            "connection": {"uid": connection} if connection else None,
-        }
-        with db.session() as session:
-            probe = sources.prepare_datasource(session, settings, datasource)
-            session.rollback()
-        unsaved = Resource(
-            uid="re_probe",
-            type=extractor or "",
-            params=given,
-            datasource=probe.public,
-            connection_uid=probe.connection_uid,
+    given = parse_pairs(param, extractor)
+    datasource = {"type": "amazon_s3", "url": url, "connection": {"uid": connection} if connection else None}
+    with database() as db, db.session() as session:
+        dataset = service.create_dataset(
+            session,
+            metadata={"default": {"title": {"value": title}}},
+            dataset_id=dataset_id,
+            strict=strict,
         )
-        name, params = preview.guess_for(settings, locator, unsaved)
-        with db.session() as session:
-            dataset = service.create_dataset(
-                session,
-                metadata={"default": {"title": {"value": title}}},
-                dataset_id=dataset_id,
-                strict=strict,
-            )
-            resource = resources.create_resource(
-                session, settings, dataset.uid, type=name, title=title, params=params, datasource=datasource
-            )
-            uid, ident, resource_uid = dataset.uid, dataset.dataset_id, resource.uid
+        resource = resources.create_resource(
+            session, settings, dataset.uid, type=extractor, title=title, params=given, datasource=datasource
+        )
+        uid, ident, resource_uid = dataset.uid, dataset.dataset_id, resource.uid
+        name, params = resource.type, dict(resource.params)
     console.print(f"Created dataset {uid} ({ident}) with resource {resource_uid}.", highlight=False)
     console.print(f"Extractor {name}: {escape(json.dumps(params, ensure_ascii=False))}", highlight=False)
     console.print(f"Publish it with:  datawharf datasets publish {ident} --wait", highlight=False)

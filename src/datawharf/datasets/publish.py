@@ -58,6 +58,7 @@ from datawharf.extract.archive import open_content
 from datawharf.extract.base import ReadOptions
 from datawharf.extract.csv_parallel import read_parallel
 from datawharf.extract.fields import field_identities
+from datawharf.extract.params import missing as missing_params
 from datawharf.extract.registry import EXTRACTORS
 from datawharf.extract.types import ARROW_TYPES, guess_type
 from datawharf.jobs.runner import JobAborted, JobContext
@@ -345,6 +346,14 @@ class PublishRun:
                 raise ExtractError(
                     f"Resource {resource.uid} uses the unknown extractor {resource.type!r}.",
                     error_code="unknown_extractor",
+                )
+            absent = missing_params(resource.type, resource.params)
+            if absent:  # saved before parameters were guessed at creation: never publish with defaults
+                raise ExtractError(
+                    f"Resource {resource.uid} does not set {', '.join(absent)}: GET it and PUT it back (the "
+                    "missing parameters are guessed then and stored), preview it, then publish.",
+                    error_code="resource_params_incomplete",
+                    detail={"resource_uid": resource.uid, "missing": absent},
                 )
             raw = _Counting(source.located.open(), self.counters)
             source.stream = raw  # type: ignore[assignment]

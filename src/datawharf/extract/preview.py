@@ -97,7 +97,9 @@ def _resolve(
             f"Unknown extractor {name!r}: use one of {', '.join(sorted(registry))}.",
             error_code="unknown_extractor",
         )
-    given = {k: v for k, v in (params or {}).items() if v is not None}
+    # None is "guess it", but for a parameter whose default is None it is the value ("no escapechar").
+    kept = {p.name for p in registry[name].parameters if p.default is None}
+    given = {k: v for k, v in (params or {}).items() if v is not None or k in kept}
     guessed = registry[name].guess_params(sample) if _missing(registry[name], given) else {}
     return name, {**guessed, **given}
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from contextlib import suppress
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -26,6 +27,7 @@ from datawharf.datasets import preview, resources, service
 from datawharf.datasets.metadata import title_of
 from datawharf.errors import DatawharfError, InvalidInput
 from datawharf.extract.base import ExtractorParameter
+from datawharf.extract.params import check_params
 from datawharf.extract.registry import EXTRACTORS
 from datawharf.inputs import parse_input
 from datawharf.store.models.datasets import Resource
@@ -173,36 +175,26 @@ def amazon_s3_chosen(
 
 
 def _parse_param(parameter: ExtractorParameter, raw: str) -> Any:
-    """A form value back to the parameter's type; an empty value means "guess it"."""
+    """A form value as the core's parser takes it (``check_params`` types and checks it): a choice comes
+    JSON-encoded, so that a tab survives the form; an empty value means "guess it"."""
+    if raw == "":
+        return None
     if parameter.choices is not None:
-        try:
-            return json.loads(raw) if raw else None
-        except ValueError:
-            return raw
-    if parameter.type == "boolean":
-        return {"true": True, "false": False}.get(raw)
-    if parameter.type == "int":
-        try:
-            return int(raw) if raw.strip() else None
-        except ValueError:
-            raise InvalidInput(
-                f"{parameter.label} must be a whole number.", error_code="invalid_params"
-            ) from None
-    return raw if raw != "" else None
+        with suppress(ValueError):
+            return json.loads(raw)
+    return raw
 
 
 def _params_from_query(request: Request, extractor: str | None) -> dict[str, Any]:
     if not extractor or extractor not in EXTRACTORS:
         return {}
     values = request.query_params
-    params: dict[str, Any] = {}
-    for parameter in EXTRACTORS[extractor].parameters:
-        key = PARAM_PREFIX + parameter.name
-        if key in values:
-            value = _parse_param(parameter, values[key])
-            if value is not None:
-                params[parameter.name] = value
-    return params
+    raw = {
+        parameter.name: _parse_param(parameter, values[PARAM_PREFIX + parameter.name])
+        for parameter in EXTRACTORS[extractor].parameters
+        if PARAM_PREFIX + parameter.name in values
+    }
+    return check_params(extractor, {name: value for name, value in raw.items() if value is not None})
 
 
 def _param_controls(extractor: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -232,18 +224,19 @@ def _preview_context(
 ) -> dict[str, Any]:
     """The core's preview of a resource about to be saved (with a dataset, its field configuration
     applied, as the publish will write the fields)."""
-    params = _params_from_query(request, extractor)
-    unsaved = Resource(
-        uid="re_preview",
-        dataset_uid=dataset or "",
-        type=extractor if extractor in EXTRACTORS else "",
-        params=params,
-        datasource={"type": "amazon_s3", "url": url, "connection": {"uid": connection}},
-        connection_uid=connection,
-    )
     result: dict[str, Any] | None = None
     error: DatawharfError | None = None
+    params: dict[str, Any] = {}
     try:
+        params = _params_from_query(request, extractor)  # a refused value is shown like a failed preview
+        unsaved = Resource(
+            uid="re_preview",
+            dataset_uid=dataset or "",
+            type=extractor if extractor in EXTRACTORS else "",
+            params=params,
+            datasource={"type": "amazon_s3", "url": url, "connection": {"uid": connection}},
+            connection_uid=connection,
+        )
         with database_of(request).session() as db:
             result = preview.preview_resource(
                 db, settings_of(request), request.app.state.datasets_runtime.locator, unsaved
