@@ -186,3 +186,52 @@ def test_the_wizard_shows_a_refused_parameter(client: TestClient, s3_bucket: S3B
     )
     assert page.status_code == 200
     assert "first_row_no" in page.text and "must be 1 or more" in page.text
+
+
+GEOJSON = b"""{"type": "FeatureCollection", "features": [
+ {"type": "Feature", "geometry": {"type": "Point", "coordinates": [2.35, 48.85]},
+  "properties": {"code": "75100", "open": false, "docks": 12, "ratio": 0.5, "since": "2024-01-15"}},
+ {"type": "Feature", "geometry": {"type": "Point", "coordinates": [2.36, 48.86]},
+  "properties": {"code": "75101", "open": true, "docks": 30, "ratio": 1, "since": "2024-02-01"}}
+]}"""
+
+
+def test_typed_sources_keep_their_types_in_preview_and_publish(
+    client: TestClient, s3_bucket: S3Bucket, app_settings: Settings
+) -> None:
+    """A GeoJSON string that reads as a number stays text; a JSON boolean is 0/1, never the text "false"."""
+    s3_bucket.put("stations.geojson", GEOJSON)
+    uid = _dataset(client, "Typed")
+    created = client.post(
+        f"{API}/datasets/{uid}/resources/",
+        json={
+            "type": "geojson",
+            "title": "stations.geojson",
+            "datasource": {
+                "type": "amazon_s3",
+                "url": s3_bucket.url("stations.geojson"),
+                "connection": {"uid": create_connection(client, s3_bucket.server)},
+            },
+        },
+    )
+    assert created.status_code == 201, created.text
+    resource = created.json()["uid"]
+    preview = client.get(f"{API}/datasets/{uid}/resources/{resource}/preview/").json()
+    types = {f["name"]: f["type"] for f in preview["fields"]}
+    assert types["code"] == "text" and types["open"] == "int" and types["docks"] == "int"
+    assert types["ratio"] == "double" and types["since"] == "date"
+    assert [(r["code"], r["open"]) for r in preview["records"]] == [("75100", 0), ("75101", 1)]
+
+    status = publish(client, uid)
+    assert status["status"] == "idle", status["message"]
+    records = client.get(
+        f"/api/explore/v2.1/catalog/datasets/{_ident(client, uid)}/records?order_by=code"
+    ).json()
+    assert [(r["code"], r["open"], r["docks"]) for r in records["results"]] == [
+        ("75100", 0, 12),
+        ("75101", 1, 30),
+    ]
+
+
+def _ident(client: TestClient, uid: str) -> str:
+    return client.get(f"{API}/datasets/{uid}/").json()["dataset_id"]

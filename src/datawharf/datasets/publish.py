@@ -59,7 +59,7 @@ from datawharf.extract.base import ReadOptions
 from datawharf.extract.csv_parallel import read_parallel
 from datawharf.extract.fields import field_identities
 from datawharf.extract.params import missing as missing_params
-from datawharf.extract.registry import EXTRACTORS
+from datawharf.extract.registry import EXTRACTORS, typed_source
 from datawharf.extract.types import ARROW_TYPES, guess_type
 from datawharf.jobs.runner import JobAborted, JobContext
 from datawharf.settings import Settings
@@ -368,7 +368,7 @@ class PublishRun:
             identities = field_identities(source.first.schema.names)
             source.names = [i.name for i in identities]
             for identity, column in zip(identities, source.first.columns, strict=True):
-                field_type = guess_type(column)
+                field_type = guess_type(column, typed_source=typed_source(resource.type))
                 source.types[identity.name] = field_type
                 known = union.get(identity.name)
                 if known is None:

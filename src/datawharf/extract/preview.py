@@ -21,7 +21,7 @@ from datawharf.errors import DatawharfError, ExtractError
 from datawharf.extract.base import Extractor, ReadOptions
 from datawharf.extract.fields import field_identities
 from datawharf.extract.limits import PREVIEW_RECORDS, MiB
-from datawharf.extract.registry import EXTRACTORS
+from datawharf.extract.registry import EXTRACTORS, typed_source
 from datawharf.extract.sniff import best_extractor, open_sample
 from datawharf.extract.types import convert_column, guess_type
 
@@ -141,7 +141,7 @@ def preview(
             "check the extractor and its parameters.",
             error_code="unreadable_content",
         ) from exc
-    fields, rows, types = _describe(batches)
+    fields, rows, types = _describe(batches, typed_source=typed_source(name))
     return Preview(
         extractor=name,
         params=resolved,
@@ -154,7 +154,7 @@ def preview(
 
 
 def _describe(
-    batches: list[pa.RecordBatch],
+    batches: list[pa.RecordBatch], *, typed_source: bool
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, str]]:
     if not batches:
         return [], [], {}
@@ -167,7 +167,7 @@ def _describe(
     values: list[list[Any]] = []
     types: dict[str, str] = {}
     for identity, column in zip(identities, columns, strict=True):
-        field_type = guess_type(column)
+        field_type = guess_type(column, typed_source=typed_source)
         converted, _ = convert_column(column, field_type)
         types[identity.name] = field_type
         fields.append(
