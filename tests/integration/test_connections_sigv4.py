@@ -356,3 +356,39 @@ def test_secrets_reach_no_log_no_response_and_no_byte_of_the_database(
         assert all(secret not in text for text in texts)
         assert secret not in caplog.text
     assert "botocore" in caplog.text  # the logs were captured at DEBUG, and still hold no secret
+
+
+def test_put_replaces_the_connection_and_get_modify_put_loses_nothing(
+    client: TestClient, s3_bucket: S3Bucket
+) -> None:
+    """The reference's PUT takes the whole Connection (``type`` required): what is left out takes its
+    default, so the README changes a connection by GET, modify, PUT, which keeps every other field."""
+    s3_bucket.put("a.csv", CSV)
+    body = {
+        **sigv4(s3_bucket.url("a.csv"), secret="put-secret-1"),
+        "title": "Fruits",
+        "description": "The fruit inventory",
+        "headers": [{"name": "x-amz-meta-team", "value": "put-header-1"}],
+    }
+    uid = client.post(f"{API}/", json=body).json()["uid"]
+    untyped = {key: value for key, value in body.items() if key != "type"}
+    refused = client.put(f"{API}/{uid}/", json=untyped)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error_code"] == "validation_error" and "type" in refused.json()["detail"]
+
+    read = client.get(f"{API}/{uid}/").json()
+    read["auth"]["region"] = "us-east-1"
+    read["is_reusable"] = False
+    put = client.put(f"{API}/{uid}/", json=read)
+    assert put.status_code == 200, put.text
+    after = put.json()
+    assert (after["title"], after["description"], after["is_reusable"]) == (
+        "Fruits",
+        "The fruit inventory",
+        False,
+    )
+    assert after["headers"] == [{"name": "x-amz-meta-team", "value": None}]
+    assert after["validation"]["is_valid"] is True  # the stored secret and header value were kept
+
+    replaced = client.put(f"{API}/{uid}/", json=sigv4(s3_bucket.url("a.csv"), secret=None)).json()
+    assert replaced["title"] is None and replaced["headers"] == []  # a PUT is the whole connection
