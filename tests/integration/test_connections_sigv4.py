@@ -392,3 +392,31 @@ def test_put_replaces_the_connection_and_get_modify_put_loses_nothing(
 
     replaced = client.put(f"{API}/{uid}/", json=sigv4(s3_bucket.url("a.csv"), secret=None)).json()
     assert replaced["title"] is None and replaced["headers"] == []  # a PUT is the whole connection
+
+
+@pytest.mark.parametrize(
+    ("url", "region", "refused"),
+    [
+        ("https://fruits-bucket.s3.amazonaws.com/a.csv", "us-east1", True),  # AWS: only AWS's regions
+        ("https://fruits-bucket.s3.amazonaws.com/a.csv", "eu-west-33", True),
+        ("{moto}", "us-east1", True),  # custom endpoint: AWS's us-east-1 with a hyphen off
+        ("{moto}", "US East 1", True),  # not a region's form
+        ("{moto}", "fr-par", False),  # a provider's own region
+        ("{moto}", "us-east-1", False),
+    ],
+)
+def test_a_region_typo_is_refused_on_create_and_update(
+    client: TestClient, s3_bucket: S3Bucket, url: str, region: str, refused: bool
+) -> None:
+    target = url.format(moto=s3_bucket.url("a.csv"))
+    created = client.post(f"{API}/", json=sigv4(target, region=region))
+    if not refused:
+        assert created.status_code == 201, created.text
+        return
+    assert created.status_code == 400, created.text
+    assert created.json()["error_code"] == "unknown_region"
+    assert client.get(f"{API}/").json()["total_count"] == 0
+    saved = client.post(f"{API}/", json=sigv4(s3_bucket.url("a.csv"))).json()["uid"]
+    updated = client.put(f"{API}/{saved}/", json=sigv4(target, region=region))
+    assert updated.status_code == 400 and updated.json()["error_code"] == "unknown_region"
+    assert client.get(f"{API}/{saved}/").json()["auth"]["region"] == "us-east-1"
