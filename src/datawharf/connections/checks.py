@@ -35,7 +35,10 @@ def check_url(settings: Settings, url: str | None, *, required: bool) -> S3Locat
                 error_code="missing_url",
             )
         return None
-    host = (urlsplit(url.strip()).hostname or "").lower()
+    try:
+        host = (urlsplit(url.strip()).hostname or "").lower()
+    except ValueError:  # "http://[::1": parse_location below refuses it as malformed_url
+        host = ""
     if host == "amazon.com" or host.endswith((".amazon.com", ".aws")):
         raise InvalidInput(
             f"{host} is an AWS web page (the console), not the S3 API: open the object in the S3 console "

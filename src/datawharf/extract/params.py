@@ -12,7 +12,6 @@ value its declared type, so ``"3"`` and ``3`` are the same ``first_row_no``.
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -94,7 +93,7 @@ def _typed(parameter: ExtractorParameter, value: Any) -> Any:
             raise ValueError("must be one character (\\t for a tab)")
     if parameter.name == "encoding":
         try:
-            codecs.lookup(value)
+            "".encode(value)  # a text encoding: codecs.lookup would take base64 or zlib_codec too
         except LookupError:
             raise ValueError("must be an encoding such as utf-8, windows-1252 or iso-8859-1") from None
     return value
