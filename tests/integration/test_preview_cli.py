@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import subprocess
 import sys
@@ -28,6 +29,7 @@ def cli(home: Path, allowed: str, *args: str) -> subprocess.CompletedProcess[str
         "DATAWHARF_S3_MAX_ATTEMPTS": "1",
         "PATH": "/usr/bin:/bin",
         "COLUMNS": "400",
+        **{name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ},  # this tree's code
     }
     return subprocess.run(
         [sys.executable, "-m", "datawharf", "preview", *args],

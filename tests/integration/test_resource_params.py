@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from datawharf.settings import Settings
+from datawharf.store.models.datasets import Resource
 from tests.integration.test_datasets_publish import create_connection, publish
 from tests.integration.test_web_auth import csrf_of
 from tests.support.app import BOOTSTRAP_KEY, make_app_client, make_settings
@@ -235,3 +236,30 @@ def test_typed_sources_keep_their_types_in_preview_and_publish(
 
 def _ident(client: TestClient, uid: str) -> str:
     return client.get(f"{API}/datasets/{uid}/").json()["dataset_id"]
+
+
+def test_a_publish_never_fills_in_parameters(client: TestClient, s3_bucket: S3Bucket) -> None:
+    """A resource saved before parameters were guessed at creation (its params lack some) is refused at
+    publish, naming them and the fix, instead of being read with the extractor's defaults."""
+    s3_bucket.put("stations.csv", STATIONS)
+    uid = _dataset(client)
+    body = {
+        "type": "csvfile",
+        "title": "stations.csv",
+        "datasource": {
+            "type": "amazon_s3",
+            "url": s3_bucket.url("stations.csv"),
+            "connection": {"uid": create_connection(client, s3_bucket.server)},
+        },
+    }
+    created = client.post(f"{API}/datasets/{uid}/resources/", json=body).json()
+    with client.app.state.database.session() as session:  # as an older datawharf saved it
+        session.get(Resource, created["uid"]).params = {"encoding": "utf-8"}
+    status = publish(client, uid)
+    assert status["status"] == "error"
+    assert "resource_params_incomplete" in status["message"] and "separator" in status["message"]
+    # The fix the message gives: PUT it back, the missing ones are guessed and stored.
+    route = f"{API}/datasets/{uid}/resources/{created['uid']}/"
+    shown = client.get(route).json()
+    assert client.put(route, json={**body, "params": shown["params"]}).json()["params"]["separator"] == ";"
+    assert publish(client, uid)["status"] == "idle"
