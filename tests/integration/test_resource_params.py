@@ -263,3 +263,24 @@ def test_a_publish_never_fills_in_parameters(client: TestClient, s3_bucket: S3Bu
     shown = client.get(route).json()
     assert client.put(route, json={**body, "params": shown["params"]}).json()["params"]["separator"] == ";"
     assert publish(client, uid)["status"] == "idle"
+
+
+def test_without_a_type_a_parameter_the_guessed_extractor_lacks_is_refused(
+    client: TestClient, s3_bucket: S3Bucket
+) -> None:
+    s3_bucket.put("stations.csv", STATIONS)
+    uid = _dataset(client)
+    created = client.post(
+        f"{API}/datasets/{uid}/resources/",
+        json={
+            "title": "stations.csv",
+            "params": {"epsg": 2154},  # a geojson parameter; the file is guessed csvfile
+            "datasource": {
+                "type": "amazon_s3",
+                "url": s3_bucket.url("stations.csv"),
+                "connection": {"uid": create_connection(client, s3_bucket.server)},
+            },
+        },
+    )
+    assert created.status_code == 400, created.text
+    assert created.json()["error_code"] == "invalid_params" and "of csvfile" in created.json()["message"]

@@ -43,12 +43,13 @@ def _configure(session: Session, settings: Settings, resource: Resource, params:
     """Set the resource's type and params: the given ones checked, the missing ones guessed from the
     object (through ``session``, which sees an inline connection saved in this unit of work)."""
     given = extractor_params.check_params(resource.type or None, params)
-    if resource.type and not extractor_params.missing(resource.type, given):
-        resource.params = given
-        return
     resource.params = given
+    if resource.type and not extractor_params.missing(resource.type, given):
+        return
     locator = sources.default_locator(lambda: nullcontext(session), settings)
     resource.type, resource.params = preview.guess_for(settings, locator, resource)
+    # Without a type, a name any extractor takes was accepted: the guessed one must take it too.
+    extractor_params.check_params(resource.type, given)
 
 
 def get_resource(session: Session, dataset_uid: str, uid: str) -> Resource:
