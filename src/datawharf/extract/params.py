@@ -12,6 +12,7 @@ value its declared type, so ``"3"`` and ``3`` are the same ``first_row_no``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -69,7 +70,7 @@ def _typed(parameter: ExtractorParameter, value: Any) -> Any:
     if parameter.type == "int":
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
-        elif isinstance(value, str) and value.strip().lstrip("+-").isdecimal() and len(value) < 20:
+        elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,18}\s*", value):
             number = int(value)
         else:
             raise ValueError("must be a whole number")
@@ -94,7 +95,7 @@ def _typed(parameter: ExtractorParameter, value: Any) -> Any:
     if parameter.name == "encoding":
         try:
             "".encode(value)  # a text encoding: codecs.lookup would take base64 or zlib_codec too
-        except LookupError:
+        except (LookupError, ValueError):  # ValueError: "undefined", a NUL in the name
             raise ValueError("must be an encoding such as utf-8, windows-1252 or iso-8859-1") from None
     return value
 
