@@ -356,3 +356,68 @@ def test_secrets_reach_no_log_no_response_and_no_byte_of_the_database(
         assert all(secret not in text for text in texts)
         assert secret not in caplog.text
     assert "botocore" in caplog.text  # the logs were captured at DEBUG, and still hold no secret
+
+
+def test_put_replaces_the_connection_and_get_modify_put_loses_nothing(
+    client: TestClient, s3_bucket: S3Bucket
+) -> None:
+    """The reference's PUT takes the whole Connection (``type`` required): what is left out takes its
+    default, so the README changes a connection by GET, modify, PUT, which keeps every other field."""
+    s3_bucket.put("a.csv", CSV)
+    body = {
+        **sigv4(s3_bucket.url("a.csv"), secret="put-secret-1"),
+        "title": "Fruits",
+        "description": "The fruit inventory",
+        "headers": [{"name": "x-amz-meta-team", "value": "put-header-1"}],
+    }
+    uid = client.post(f"{API}/", json=body).json()["uid"]
+    untyped = {key: value for key, value in body.items() if key != "type"}
+    refused = client.put(f"{API}/{uid}/", json=untyped)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error_code"] == "validation_error" and "type" in refused.json()["detail"]
+
+    read = client.get(f"{API}/{uid}/").json()
+    read["auth"]["region"] = "us-east-1"
+    read["is_reusable"] = False
+    put = client.put(f"{API}/{uid}/", json=read)
+    assert put.status_code == 200, put.text
+    after = put.json()
+    assert (after["title"], after["description"], after["is_reusable"]) == (
+        "Fruits",
+        "The fruit inventory",
+        False,
+    )
+    assert after["headers"] == [{"name": "x-amz-meta-team", "value": None}]
+    assert after["validation"]["is_valid"] is True  # the stored secret and header value were kept
+
+    replaced = client.put(f"{API}/{uid}/", json=sigv4(s3_bucket.url("a.csv"), secret=None)).json()
+    assert replaced["title"] is None and replaced["headers"] == []  # a PUT is the whole connection
+
+
+@pytest.mark.parametrize(
+    ("url", "region", "refused"),
+    [
+        ("https://fruits-bucket.s3.amazonaws.com/a.csv", "us-east1", True),  # AWS: only AWS's regions
+        ("https://fruits-bucket.s3.amazonaws.com/a.csv", "eu-west-33", True),
+        ("{moto}", "us-east1", True),  # custom endpoint: AWS's us-east-1 with a hyphen off
+        ("{moto}", "US East 1", "malformed_region"),  # not a region's form
+        ("{moto}", "fr-par", False),  # a provider's own region
+        ("{moto}", "us-east-1", False),
+    ],
+)
+def test_a_region_typo_is_refused_on_create_and_update(
+    client: TestClient, s3_bucket: S3Bucket, url: str, region: str, refused: bool | str
+) -> None:
+    target = url.format(moto=s3_bucket.url("a.csv"))
+    created = client.post(f"{API}/", json=sigv4(target, region=region))
+    if not refused:
+        assert created.status_code == 201, created.text
+        return
+    assert created.status_code == 400, created.text
+    code = refused if isinstance(refused, str) else "unknown_region"
+    assert created.json()["error_code"] == code
+    assert client.get(f"{API}/").json()["total_count"] == 0
+    saved = client.post(f"{API}/", json=sigv4(s3_bucket.url("a.csv"))).json()["uid"]
+    updated = client.put(f"{API}/{saved}/", json=sigv4(target, region=region))
+    assert updated.status_code == 400 and updated.json()["error_code"] == code
+    assert client.get(f"{API}/{saved}/").json()["auth"]["region"] == "us-east-1"

@@ -11,6 +11,15 @@ from fastapi.testclient import TestClient
 from tests.support.app import make_app_client, make_settings
 
 API = "/api/automation/v1.0"
+COMPLETE_CSV_PARAMS = {
+    "encoding": "utf-8",
+    "separator": ",",
+    "escapechar": None,
+    "doublequote": True,
+    "first_row_no": 1,
+    "headers_first_row": True,
+    "extract_filename": False,
+}
 
 
 @pytest.fixture
@@ -174,7 +183,7 @@ def test_datasource_header_values_are_write_only_and_encrypted_at_rest(tmp_path:
     resource = {
         "type": "csvfile",
         "title": "a.csv",
-        "params": {},
+        "params": COMPLETE_CSV_PARAMS,  # nothing to guess: the object is never read
         "datasource": {
             "type": "amazon_s3",
             "url": "s3://open-bucket/a.csv",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from datawharf.extract.types import convert_column
 from datawharf.settings import Settings
-from tests.support.app import make_app_client, make_settings
+from tests.support.app import BOOTSTRAP_KEY, make_app_client, make_settings
 from tests.support.moto import MotoServer, S3Bucket
 
 API = "/api/automation/v1.0"
@@ -99,6 +100,23 @@ def publish(client: TestClient, uid: str, **params: Any) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     assert response.json() == {"detail": "ok"}
     return wait_status(client, uid)
+
+
+def _backoffice(client: TestClient, path: str) -> str:
+    """The page as a signed-in user sees it (a second client on the same app: cookies of its own)."""
+    with TestClient(client.app) as browser:
+        form = browser.get("/backoffice/sign-in").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert token is not None
+        signed = browser.post(
+            "/backoffice/sign-in",
+            data={"api_key": BOOTSTRAP_KEY, "csrf_token": token.group(1)},
+            follow_redirects=False,
+        )
+        assert signed.status_code == 303, signed.text
+        page = browser.get(path)
+        assert page.status_code == 200, page.text
+        return page.text
 
 
 def parquet_files(settings: Settings, uid: str, version_uid: str) -> list[str]:
@@ -214,6 +232,14 @@ def test_field_configuration_type_errors_and_versions(
     assert current["uid"] == status["version_uid"]
     assert current["restored_from"] == first["version_uid"]
     assert current["records_count"] == 4
+    # The status describes the version now served, not the third run (its message, its errors).
+    assert status["status"] == "idle"
+    restored_message = f"Restored version {first['version_uid']} as version {current['uid']}"
+    assert status["message"].startswith(restored_message)
+    assert "did not convert" not in status["message"]
+    assert status["records_errors"] == [] and status["progress"]["records_errors_count"] == 0
+    page = _backoffice(client, f"/backoffice/datasets/{uid}")
+    assert "could not be converted" not in page and f"Restored version {first['version_uid']}" in page
     files = parquet_files(app_settings, uid, first["version_uid"])
     assert "position" in [
         r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({files!r})").fetchall()

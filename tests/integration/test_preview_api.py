@@ -195,7 +195,7 @@ OTHER_CORPUS = [
         "jsonfile",
         {"json_root": "data"},
         20,
-        {"community_area_name": "Douglas", "zip_code": 60616},
+        {"community_area_name": "Douglas", "zip_code": "60616"},  # a JSON string stays text
     ),
     ("vbb-change-positions.jsonl", "jsonl", {}, 20, {"stationname": "Bismarckstraße", "fromposition": 0.2}),
     (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import subprocess
 import sys
@@ -28,6 +29,7 @@ def cli(home: Path, allowed: str, *args: str) -> subprocess.CompletedProcess[str
         "DATAWHARF_S3_MAX_ATTEMPTS": "1",
         "PATH": "/usr/bin:/bin",
         "COLUMNS": "400",
+        **{name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ},  # this tree's code
     }
     return subprocess.run(
         [sys.executable, "-m", "datawharf", "preview", *args],
@@ -125,8 +127,8 @@ def test_errors_are_one_line_with_their_code(saved: tuple[Path, str], s3_bucket:
     bad = cli(
         home, allowed, "--connection", connection, s3_bucket.url("empty.csv"), "--param", "first_row_no=x"
     )
-    assert bad.returncode == 1 and "[invalid_param]" in bad.stderr
+    assert bad.returncode == 1 and "[invalid_params]" in bad.stderr
     unknown = cli(home, allowed, "--connection", connection, s3_bucket.url("empty.csv"), "--param", "sep=;")
-    assert unknown.returncode == 1 and "[invalid_param]" in unknown.stderr and "separator" in unknown.stderr
+    assert unknown.returncode == 1 and "[invalid_params]" in unknown.stderr and "separator" in unknown.stderr
     missing = cli(home, allowed, "--connection", "co_nosuch", s3_bucket.url("empty.csv"))
     assert missing.returncode == 1 and "[connection_not_found]" in missing.stderr

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from datawharf.errors import InvalidInput
+from datawharf.extract.params import check_params
 from datawharf.extract.registry import EXTRACTORS
 from datawharf.web.rendering import cron_words
 from datawharf.web.wizard import _param_controls, _parse_param
@@ -41,19 +42,22 @@ def test_every_csv_parameter_has_a_control_showing_its_value() -> None:
         ("doublequote", "false", False),
         ("headers_first_row", "true", True),
         ("first_row_no", "4", 4),
-        ("first_row_no", "", None),
         ("escapechar", "\\", "\\"),
-        ("escapechar", "", None),
         ("encoding", "cp1252", "cp1252"),
     ],
 )
 def test_form_values_come_back_typed(name: str, raw: str, expected: object) -> None:
-    assert _parse_param(CSV[name], raw) == expected
+    assert check_params("csvfile", {name: _parse_param(CSV[name], raw)}) == {name: expected}
+
+
+@pytest.mark.parametrize("name", ["first_row_no", "escapechar"])
+def test_an_empty_form_value_means_guess_it(name: str) -> None:
+    assert _parse_param(CSV[name], "") is None
 
 
 def test_a_row_number_that_is_not_a_number_is_refused_by_name() -> None:
-    with pytest.raises(InvalidInput, match="First row must be a whole number"):
-        _parse_param(CSV["first_row_no"], "two")
+    with pytest.raises(InvalidInput, match="'first_row_no' of csvfile: must be a whole number"):
+        check_params("csvfile", {"first_row_no": _parse_param(CSV["first_row_no"], "two")})
 
 
 def test_cron_in_words_on_a_24_hour_clock() -> None:

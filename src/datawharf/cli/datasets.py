@@ -24,28 +24,13 @@ from rich.table import Table
 
 from datawharf.apikeys import ADMIN_PERMISSIONS  # the operator at the console: every permission
 from datawharf.cli.common import console, database, friendly_errors
-from datawharf.datasets import control, locate, preview, resources, service, versions
-from datawharf.datasets.datasource import parse_datasource
+from datawharf.datasets import control, locate, resources, service, versions
 from datawharf.datasets.metadata import title_of
 from datawharf.datasets.publish import Counters, PublishRun
-from datawharf.errors import InvalidInput
+from datawharf.extract.params import parse_pairs
 from datawharf.settings import Settings
 
 app = typer.Typer(help="Create, publish and inspect datasets.", no_args_is_help=True)
-
-
-def _params(pairs: list[str] | None) -> dict[str, Any]:
-    """``name=value`` pairs; values that read as JSON (numbers, true/false) are taken as such."""
-    params: dict[str, Any] = {}
-    for pair in pairs or []:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise InvalidInput(f"--param {pair!r}: use name=value.", error_code="invalid_params")
-        try:
-            params[name.strip()] = json.loads(value)
-        except ValueError:
-            params[name.strip()] = value
-    return params
 
 
 def _when(value: Any) -> str:
@@ -68,37 +53,27 @@ def create(
 ) -> None:
     """Create a dataset with one resource; the extractor and its parameters are guessed from the object."""
     settings = Settings()
-    given = _params(param)
-    datasource = {
-        "type": "amazon_s3",
-        "url": url,
-        "connection": {"uid": connection} if connection else None,
-    }
-    with database() as db:
-        with db.session() as session:
-            target = locate.resolve(
-                session, settings, parse_datasource(datasource), permissions=ADMIN_PERMISSIONS
-            )
-            with locate.probe(settings, target) as found:
-                name, params = preview.guess_for(found.located, extractor, given)
-        with db.session() as session:
-            dataset = service.create_dataset(
-                session,
-                metadata={"default": {"title": {"value": title}}},
-                dataset_id=dataset_id,
-                strict=strict,
-            )
-            resource = resources.create_resource(
-                session,
-                settings,
-                dataset.uid,
-                type=name,
-                title=title,
-                params=params,
-                datasource=datasource,
-                permissions=ADMIN_PERMISSIONS,
-            )
-            uid, ident, resource_uid = dataset.uid, dataset.dataset_id, resource.uid
+    given = parse_pairs(param, extractor)
+    datasource = {"type": "amazon_s3", "url": url, "connection": {"uid": connection} if connection else None}
+    with database() as db, db.session() as session:
+        dataset = service.create_dataset(
+            session,
+            metadata={"default": {"title": {"value": title}}},
+            dataset_id=dataset_id,
+            strict=strict,
+        )
+        resource = resources.create_resource(
+            session,
+            settings,
+            dataset.uid,
+            type=extractor,
+            title=title,
+            params=given,
+            datasource=datasource,
+            permissions=ADMIN_PERMISSIONS,
+        )
+        uid, ident, resource_uid = dataset.uid, dataset.dataset_id, resource.uid
+        name, params = resource.type, dict(resource.params)
     console.print(f"Created dataset {uid} ({ident}) with resource {resource_uid}.", highlight=False)
     console.print(f"Extractor {name}: {escape(json.dumps(params, ensure_ascii=False))}", highlight=False)
     console.print(f"Publish it with:  datawharf datasets publish {ident} --wait", highlight=False)

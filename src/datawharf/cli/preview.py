@@ -16,61 +16,8 @@ from rich.table import Table
 from datawharf.apikeys import ADMIN_PERMISSIONS  # the operator at the console: every permission
 from datawharf.cli.common import console, database, friendly_errors
 from datawharf.datasets.unsaved_preview import preview_datasource
-from datawharf.errors import InvalidInput
-from datawharf.extract.archive import ARCHIVE_PARAMETERS
-from datawharf.extract.base import ExtractorParameter
-from datawharf.extract.registry import EXTRACTORS
+from datawharf.extract.params import parse_pairs
 from datawharf.settings import Settings
-
-TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
-
-
-def _declared(extractor: str | None) -> dict[str, ExtractorParameter]:
-    """The parameters ``--param`` may name: the chosen extractor's, or any extractor's when guessing."""
-    chosen = [EXTRACTORS[extractor]] if extractor in EXTRACTORS else list(EXTRACTORS.values())
-    declared = {p.name: p for p in ARCHIVE_PARAMETERS}
-    for candidate in chosen:
-        declared.update({p.name: p for p in candidate.parameters})
-    return declared
-
-
-def _typed(parameter: ExtractorParameter, raw: str) -> Any:
-    """A command-line string as the parameter's declared type (the API takes JSON values)."""
-    if parameter.type == "int":
-        try:
-            return int(raw)
-        except ValueError:
-            raise InvalidInput(
-                f"--param {parameter.name} must be a whole number, got {raw!r}.", error_code="invalid_param"
-            ) from None
-    if parameter.type == "boolean":
-        if raw.strip().lower() in TRUE + FALSE:
-            return raw.strip().lower() in TRUE
-        raise InvalidInput(
-            f"--param {parameter.name} must be true or false, got {raw!r}.", error_code="invalid_param"
-        )
-    if parameter.name in ("separator", "escapechar") and raw in ("\\t", "tab"):
-        return "\t"
-    return raw
-
-
-def parse_params(values: list[str] | None, extractor: str | None) -> dict[str, Any]:
-    declared = _declared(extractor)
-    params: dict[str, Any] = {}
-    for item in values or []:
-        name, sep, raw = item.partition("=")
-        name = name.strip()
-        if not sep:
-            raise InvalidInput(
-                f"--param {name!r} has no value: write --param NAME=VALUE.", error_code="invalid_param"
-            )
-        if name not in declared:
-            raise InvalidInput(
-                f"Unknown parameter {name!r}: use one of {', '.join(sorted(declared))}.",
-                error_code="invalid_param",
-            )
-        params[name] = _typed(declared[name], raw)
-    return params
 
 
 def _cell(value: Any) -> str:
@@ -123,7 +70,7 @@ def preview(
     json_output: bool = typer.Option(False, "--json", help="Print the preview as the API's JSON body."),
 ) -> None:
     """Preview the first 20 records of a file in S3, with its guessed fields and parameters."""
-    given = parse_params(param, extractor)
+    given = parse_pairs(param, extractor)
     datasource: dict[str, Any] = {"type": "amazon_s3", "url": url}
     if connection:
         datasource["connection"] = {"uid": connection}

@@ -35,7 +35,10 @@ def check_url(settings: Settings, url: str | None, *, required: bool) -> S3Locat
                 error_code="missing_url",
             )
         return None
-    host = (urlsplit(url.strip()).hostname or "").lower()
+    try:
+        host = (urlsplit(url.strip()).hostname or "").lower()
+    except ValueError:  # "http://[::1": parse_location below refuses it as malformed_url
+        host = ""
     if host == "amazon.com" or host.endswith((".amazon.com", ".aws")):
         raise InvalidInput(
             f"{host} is an AWS web page (the console), not the S3 API: open the object in the S3 console "
@@ -79,6 +82,15 @@ def check_region(region: str, location: S3Location | None) -> str:
             error_code="unknown_region",
             detail={"region": region},
         )
+    misspelt = None if is_aws or _spells_its_own(location) else _misspelt_aws_region(region)
+    if misspelt is not None:
+        raise InvalidInput(
+            f"{region!r} is not a region: it is AWS's {misspelt} misspelt (S3-compatible servers name their "
+            f"regions after AWS's; MinIO's default is us-east-1). Set the region to {misspelt}, or to the "
+            "provider's own region name.",
+            error_code="unknown_region",
+            detail={"region": region, "did_you_mean": misspelt},
+        )
     if location is not None and location.region and location.region != region:
         raise InvalidInput(
             f"The URL is in region {location.region} but the connection's region is {region}: set the "
@@ -87,6 +99,20 @@ def check_region(region: str, location: S3Location | None) -> str:
             detail={"region": region, "url_region": location.region},
         )
     return region
+
+
+def _misspelt_aws_region(region: str) -> str | None:
+    """The AWS region ``region`` spells with its hyphens off (``us-east1``, ``useast-1``), if any."""
+    if region in known_aws_regions():
+        return None
+    squeezed = region.replace("-", "")
+    return next((known for known in sorted(known_aws_regions()) if known.replace("-", "") == squeezed), None)
+
+
+def _spells_its_own(location: S3Location | None) -> bool:
+    """Google Cloud Storage's own regions are spelled ``us-east1``: there it is no typo."""
+    host = (urlsplit(location.endpoint_url or "").hostname or "") if location else ""
+    return host == "googleapis.com" or host.endswith(".googleapis.com")
 
 
 def check_access_key_id(access_key_id: str) -> str:

@@ -70,7 +70,12 @@ class ConnectionCreate(BaseModel):
 
 
 class ConnectionUpdate(ConnectionCreate):
-    """PUT: the whole connection again; a missing secret (or header value) keeps the stored one."""
+    """PUT replaces the connection, as the reference's PUT does (its body is the whole ``Connection``,
+    ``type`` required): a field left out takes its default (no ``title`` is no title), so a client changes
+    a field by GET, modify, PUT. The write-only values are the exception: a missing secret (or header
+    value) keeps the stored one, since a GET can never return them."""
+
+    type: Literal["amazon_s3"]
 
 
 class HeaderPublic(BaseModel):

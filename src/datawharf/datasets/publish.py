@@ -60,7 +60,8 @@ from datawharf.extract.archive import open_content
 from datawharf.extract.base import ReadOptions
 from datawharf.extract.csv_parallel import read_parallel
 from datawharf.extract.fields import field_identities
-from datawharf.extract.registry import EXTRACTORS
+from datawharf.extract.params import missing as missing_params
+from datawharf.extract.registry import EXTRACTORS, typed_source
 from datawharf.extract.types import ARROW_TYPES, guess_type
 from datawharf.jobs.runner import Heartbeat, JobAborted, JobContext
 from datawharf.settings import Settings
@@ -353,6 +354,14 @@ class PublishRun:
                     f"Resource {resource.uid} uses the unknown extractor {resource.type!r}.",
                     error_code="unknown_extractor",
                 )
+            absent = missing_params(resource.type, resource.params)
+            if absent:  # saved before parameters were guessed at creation: never publish with defaults
+                raise ExtractError(
+                    f"Resource {resource.uid} does not set {', '.join(absent)}: GET it and PUT it back (the "
+                    "missing parameters are guessed then and stored), preview it, then publish.",
+                    error_code="resource_params_incomplete",
+                    detail={"resource_uid": resource.uid, "missing": absent},
+                )
             raw = _Counting(source.located.open(), self.counters)
             source.stream = raw  # type: ignore[assignment]
             content, inner = open_content(raw, source.located.name, dict(resource.params))  # type: ignore[arg-type]
@@ -366,7 +375,7 @@ class PublishRun:
             identities = field_identities(source.first.schema.names)
             source.names = [i.name for i in identities]
             for identity, column in zip(identities, source.first.columns, strict=True):
-                field_type = guess_type(column)
+                field_type = guess_type(column, typed_source=typed_source(resource.type))
                 source.types[identity.name] = field_type
                 known = union.get(identity.name)
                 if known is None:

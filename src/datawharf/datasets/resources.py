@@ -1,5 +1,10 @@
 """Resources: the sources of a dataset (an extractor type, its params, and a datasource).
 
+What is saved is what every later step uses: the parameters are checked where they are given, and the
+type and parameters not given are guessed once, here, from the object, then stored and returned. The
+preview of a saved resource and its publish read the stored ones, so what was previewed is what is
+published (a publish guesses nothing).
+
 A datasource is the reference ``AmazonS3Datasource`` (``datasets/datasource.py``). An inline connection is
 saved through the connections service as a non-reusable one, so the resource only ever stores
 ``connection_uid``; header values are encrypted at rest and come back as ``null``.
@@ -14,17 +19,18 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from datawharf.datasets import sources
+from datawharf.datasets import preview, sources
 from datawharf.datasets.service import RESTING, get_dataset, require_status
 from datawharf.errors import InvalidInput, NotFound
+from datawharf.extract import params as extractor_params
 from datawharf.extract.registry import EXTRACTORS
 from datawharf.settings import Settings
 from datawharf.store.models import new_uid, utcnow
 from datawharf.store.models.datasets import Resource
 
 
-def _check_type(extractor_type: str) -> None:
-    if extractor_type not in EXTRACTORS:
+def _check_type(extractor_type: str | None) -> None:
+    if extractor_type is not None and extractor_type not in EXTRACTORS:
         raise InvalidInput(
             f"Unknown extractor type {extractor_type!r}. Known: {', '.join(sorted(EXTRACTORS))} "
             "(GET /api/automation/v1.0/extractors/).",
@@ -33,14 +39,16 @@ def _check_type(extractor_type: str) -> None:
         )
 
 
-def _check_params(params: Any) -> dict[str, Any]:
-    if params is None:
-        return {}
-    if not isinstance(params, dict):
-        raise InvalidInput(
-            "params must be an object.", error_code="invalid_params", detail={"params": ["object"]}
-        )
-    return params
+def _configure(session: Session, settings: Settings, resource: Resource, params: Any) -> None:
+    """Set the resource's type and params: the given ones checked, the missing ones guessed from the
+    object (through ``session``, which sees an inline connection saved in this unit of work)."""
+    given = extractor_params.check_params(resource.type or None, params)
+    resource.params = given
+    if resource.type and not extractor_params.missing(resource.type, given):
+        return
+    resource.type, resource.params = preview.guess_saved(session, settings, resource, given)
+    # Without a type, a name any extractor takes was accepted: the guessed one must take it too.
+    extractor_params.check_params(resource.type, given)
 
 
 def get_resource(session: Session, dataset_uid: str, uid: str) -> Resource:
@@ -69,13 +77,15 @@ def create_resource(
     settings: Settings,
     dataset_uid: str,
     *,
-    type: str,
+    type: str | None,
     title: str,
     params: dict[str, Any] | None,
     datasource: dict[str, Any],
     permissions: Collection[str],
 ) -> Resource:
-    """``permissions``: the caller's, to decide whether it may choose a saved connection (``can_reuse``)."""
+    """A new resource; a missing ``type`` or parameter is guessed from the object (so it must be
+    readable then), and stored. ``permissions``: the caller's, to decide whether it may choose a saved
+    connection (``can_reuse``)."""
     dataset = get_dataset(session, dataset_uid)
     require_status(dataset, RESTING, "add a resource")
     _check_type(type)
@@ -85,13 +95,13 @@ def create_resource(
         uid=new_uid("re"),
         dataset_uid=dataset_uid,
         position=(last or 0) + 1,
-        type=type,
+        type=type or "",
         title=title,
-        params=_check_params(params),
         datasource=prepared.public,
         headers_secret=prepared.headers_secret,
         connection_uid=prepared.connection_uid,
     )
+    _configure(session, settings, resource, params)
     session.add(resource)
     session.flush()
     return resource
@@ -103,7 +113,7 @@ def update_resource(
     dataset_uid: str,
     uid: str,
     *,
-    type: str,
+    type: str | None,
     title: str,
     params: dict[str, Any] | None,
     datasource: dict[str, Any],
@@ -116,12 +126,12 @@ def update_resource(
     prepared = sources.prepare_datasource(
         session, settings, datasource, permissions=permissions, previous=resource
     )
-    resource.type = type
+    resource.type = type or ""
     resource.title = title
-    resource.params = _check_params(params)
     resource.datasource = prepared.public
     resource.headers_secret = prepared.headers_secret
     resource.connection_uid = prepared.connection_uid
+    _configure(session, settings, resource, params)
     resource.updated_at = utcnow()
     session.flush()
     return resource

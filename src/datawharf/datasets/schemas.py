@@ -115,7 +115,9 @@ class StatusPublic(BaseModel):
 class ResourceCreate(BaseModel):
     model_config = _IN
 
-    type: str = Field(min_length=1, max_length=64)
+    # The reference requires ``type``; we guess it when absent (as the unsaved preview does), and guess
+    # every parameter not given: both are stored and returned, and the publish uses exactly them.
+    type: str | None = Field(default=None, min_length=1, max_length=64)
     title: str = Field(min_length=1, max_length=500)
     params: dict[str, Any] = Field(default_factory=dict)
     datasource: dict[str, Any] = Field(description="The reference AmazonS3Datasource.")

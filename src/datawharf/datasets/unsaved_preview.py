@@ -20,14 +20,18 @@ from datawharf.datasets import preview as saved_preview
 from datawharf.datasets.datasource import parse_datasource
 from datawharf.datasets.service import get_dataset
 from datawharf.errors import ExtractError, InvalidInput
+from datawharf.extract.params import check_params
 from datawharf.extract.registry import EXTRACTORS, describe_extractors
 from datawharf.extract.sniff import guess_extractors, open_sample
 from datawharf.settings import Settings
 from datawharf.store.models.datasets import Resource
 
 
-def _check_request(session: Session, dataset_uid: str | None, extractor: str | None) -> None:
-    """Refuse an unknown dataset or extractor before any request leaves for S3."""
+def _check_request(
+    session: Session, dataset_uid: str | None, extractor: str | None, params: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Refuse an unknown dataset, extractor or parameter before any request leaves for S3; the params
+    typed."""
     if dataset_uid is not None:
         get_dataset(session, dataset_uid)
     if extractor and extractor not in EXTRACTORS:
@@ -36,6 +40,7 @@ def _check_request(session: Session, dataset_uid: str | None, extractor: str | N
             error_code="unknown_extractor",
             detail={"type": [f"one of {', '.join(EXTRACTORS)}"]},
         )
+    return check_params(extractor or None, params)
 
 
 def _target(
@@ -57,7 +62,7 @@ def preview_datasource(
     """The reference ``ResourcePreview`` (fields, at most 20 records; with a dataset, its field
     configuration applied), plus the extractor and params used (given ones win, the rest guessed),
     ``bytes_read`` (content the engine pulled) and ``bytes_fetched`` (bytes downloaded from S3)."""
-    _check_request(session, dataset_uid, extractor)
+    params = _check_request(session, dataset_uid, extractor, params)
     target = _target(session, settings, datasource, permissions)
     with locate.probe(settings, target) as found:
         result = saved_preview.preview_resource(
@@ -84,10 +89,10 @@ def guess_datasource_params(
     params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``{"extractor", "params"}``: the reference ``guess_extractor_params`` answer."""
-    _check_request(session, dataset_uid, extractor)
+    params = _check_request(session, dataset_uid, extractor, params)
     target = _target(session, settings, datasource, permissions)
     with locate.probe(settings, target) as found:
-        name, guessed = saved_preview.guess_for(found.located, extractor, params or {})
+        name, guessed = saved_preview.guess_for(found.located, extractor, params)
     return {"extractor": name, "params": guessed}
 
 

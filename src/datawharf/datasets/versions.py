@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from datawharf.datasets.service import RESTING, get_dataset, require_status
+from datawharf.datasets.service import RESTING, get_dataset, require_status, set_status
 from datawharf.errors import Conflict, InvalidInput, NotFound
 from datawharf.settings import Settings
 from datawharf.store.models import new_uid, utcnow
@@ -76,6 +76,7 @@ def restore_version(session: Session, settings: Settings, dataset_uid: str, uid:
     dataset.is_published = True
     dataset.published_at = now
     dataset.updated_at = now
+    _describe_served(dataset, old, restored.uid)
     session.flush()
     return dataset
 
@@ -138,6 +139,24 @@ def remove_unreferenced_files(
     warehouse = Warehouse(settings)
     for data_uid in data_uids - shared:
         warehouse.discard(warehouse.version_dir(dataset_uid, data_uid))
+
+
+def _describe_served(dataset: Dataset, old: DatasetVersion, restored_uid: str) -> None:
+    """The status and its figures describe the version now served, not the last run's: that run's
+    message and its conversion errors belong to the version just replaced. A version keeps only its
+    count of conversion errors, so the list is emptied and the message gives the count."""
+    errors = old.errors_count or 0
+    note = f" {errors} value(s) did not convert when it was published and are null." if errors else ""
+    set_status(
+        dataset,
+        "idle",
+        f"Restored version {old.uid} as version {restored_uid}: {old.records_count} records served.{note}",
+    )
+    dataset.records_done = old.records_count or 0
+    dataset.errors_count = errors
+    dataset.records_errors = []
+    dataset.bytes_done = 0
+    dataset.bytes_total = None
 
 
 def public(version: DatasetVersion, dataset: Dataset, settings: Settings) -> dict[str, Any]:

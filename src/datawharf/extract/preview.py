@@ -21,7 +21,7 @@ from datawharf.errors import DatawharfError, ExtractError
 from datawharf.extract.base import Extractor, ReadOptions
 from datawharf.extract.fields import field_identities
 from datawharf.extract.limits import DEFAULT_SPREADSHEET_LIMITS, PREVIEW_RECORDS, MiB, SpreadsheetLimits
-from datawharf.extract.registry import EXTRACTORS
+from datawharf.extract.registry import EXTRACTORS, typed_source
 from datawharf.extract.sniff import best_extractor, open_sample
 from datawharf.extract.types import convert_column, guess_type
 
@@ -97,7 +97,9 @@ def _resolve(
             f"Unknown extractor {name!r}: use one of {', '.join(sorted(registry))}.",
             error_code="unknown_extractor",
         )
-    given = {k: v for k, v in (params or {}).items() if v is not None}
+    # None is "guess it", but for a parameter whose default is None it is the value ("no escapechar").
+    kept = {p.name for p in registry[name].parameters if p.default is None}
+    given = {k: v for k, v in (params or {}).items() if v is not None or k in kept}
     guessed = registry[name].guess_params(sample) if _missing(registry[name], given) else {}
     return name, {**guessed, **given}
 
@@ -142,7 +144,7 @@ def preview(
             "check the extractor and its parameters.",
             error_code="unreadable_content",
         ) from exc
-    fields, rows, types = _describe(batches)
+    fields, rows, types = _describe(batches, typed_source=typed_source(name))
     return Preview(
         extractor=name,
         params=resolved,
@@ -155,7 +157,7 @@ def preview(
 
 
 def _describe(
-    batches: list[pa.RecordBatch],
+    batches: list[pa.RecordBatch], *, typed_source: bool
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, str]]:
     if not batches:
         return [], [], {}
@@ -168,7 +170,7 @@ def _describe(
     values: list[list[Any]] = []
     types: dict[str, str] = {}
     for identity, column in zip(identities, columns, strict=True):
-        field_type = guess_type(column)
+        field_type = guess_type(column, typed_source=typed_source)
         converted, _ = convert_column(column, field_type)
         types[identity.name] = field_type
         fields.append(

@@ -28,6 +28,15 @@ EXTRACTORS: dict[str, Extractor] = {
 }
 
 
+# The formats whose values are all text: their field types are guessed. Every other format types its
+# values, and a value keeps its type family (``guess_type(typed_source=True)``).
+TEXT_SOURCES = frozenset({CsvExtractor.name})
+
+
+def typed_source(extractor: str) -> bool:
+    return extractor not in TEXT_SOURCES
+
+
 def describe_extractors(extractors: Mapping[str, Extractor] | None = None) -> list[dict[str, Any]]:
     """``GET /extractors/``: the reference ``Extractor`` shape (``type``) plus ``name``, ``description``.
 

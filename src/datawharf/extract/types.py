@@ -47,6 +47,9 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 
 # Tried in this order: the first that converts the sample wins (int before double, date before datetime).
 _GUESS_ORDER: tuple[FieldType, ...] = ("int", "double", "date", "datetime", "geo_point_2d", "geo_shape")
+# What a string of a typed source (JSON, Parquet, a spreadsheet) may still become: those formats have no
+# type for dates or geometries, which they write as text, but a number they would have typed as one.
+_TEXT_FAMILY: tuple[FieldType, ...] = ("date", "datetime", "geo_point_2d", "geo_shape")
 GUESS_SAMPLE_VALUES = 1000
 # Every value the number, date, datetime and point patterns (and Arrow's ISO casts) accept starts with a
 # digit, a sign, a dot or a comma (",5" is read as 0.5); every GeoJSON geometry with a brace. A column with
@@ -301,7 +304,9 @@ def convert_column(array: ArrayLike, field_type: str) -> tuple[ArrayLike, ArrayL
 
 
 def _native_type(kind: pa.DataType) -> FieldType | None:
-    if pa.types.is_integer(kind):
+    # A boolean is an int (0/1): the reference's field types have no boolean, and 0/1 keeps what text
+    # "false" loses (false is falsy in every client; it sums, averages and filters as a truth value).
+    if pa.types.is_integer(kind) or pa.types.is_boolean(kind):
         return "int"
     if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         return "double"
@@ -314,8 +319,12 @@ def _native_type(kind: pa.DataType) -> FieldType | None:
     return "text"
 
 
-def guess_type(array: ArrayLike) -> FieldType:
-    """The most specific type that converts (almost) every value of the sample."""
+def guess_type(array: ArrayLike, *, typed_source: bool = False) -> FieldType:
+    """The most specific type that converts (almost) every value of the sample.
+
+    A typed column keeps its type family (an integer stays an int). ``typed_source``: the format types
+    its values (everything but CSV), so its strings are text the source chose: ``"75100"`` stays text,
+    only the types those formats cannot write (dates, geometries) are guessed."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     native = _native_type(array.type)
@@ -330,7 +339,7 @@ def guess_type(array: ArrayLike) -> FieldType:
     filled = pc.if_else(blank, "", trimmed)
     codes = pc.any(pc.match_substring_regex(filled, _LEADING_ZERO)).as_py()
     others: dict[str, int] = {}  # per first-character pattern: present values that do not match it
-    for candidate in _GUESS_ORDER:
+    for candidate in _TEXT_FAMILY if typed_source else _GUESS_ORDER:
         if codes and candidate in ("int", "double"):
             continue
         pattern = _FIRST_CHARACTER[candidate]

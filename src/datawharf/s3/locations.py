@@ -113,7 +113,14 @@ def parse_location(url: str, *, base_url: str | None = None) -> S3Location:
     _refuse_control_characters(url)
     base = parse_location(base_url) if base_url else None
     if base_url and not _has_scheme(url):
-        url = _join(base_url.strip(), url)
+        try:
+            url = _join(base_url.strip(), url)
+        except ValueError as exc:  # "//[": urljoin parses a network location out of it, and fails
+            raise InvalidInput(
+                f"The name {url!r} could not be joined to the connection's URL ({exc}): give a path "
+                "relative to it (dir/file.csv), or a full URL.",
+                error_code="malformed_url",
+            ) from exc
     location = _parse_absolute(url, base_url.strip() if base_url else None)
     if base is not None and base.endpoint_url is not None and location.endpoint_url is None:
         # s3://bucket/key relative to a connection: the connection says where the endpoint is.

@@ -131,6 +131,7 @@ def connection_input(
             region=form.region,
         )
     return {
+        "type": "amazon_s3",
         "title": form.title.strip() or None,
         "url": form.url.strip() or None,
         "headers": _headers_in(form.header_names, header_values),
@@ -240,6 +241,7 @@ def set_role_arn(
         with database_of(request).session() as db:
             connection = service.to_public(db, service.get_connection(db, uid))
             data = ConnectionUpdate(
+                type="amazon_s3",
                 title=connection.title,
                 description=connection.description,
                 url=connection.url,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from contextlib import suppress
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -33,6 +34,7 @@ from datawharf.datasets.datasource import AmazonS3Datasource, parse_datasource
 from datawharf.datasets.metadata import title_of
 from datawharf.errors import DatawharfError, InvalidInput
 from datawharf.extract.base import ExtractorParameter
+from datawharf.extract.params import check_params
 from datawharf.extract.registry import EXTRACTORS
 from datawharf.inputs import parse_input
 from datawharf.web.connections import METHODS, ConnectionForm, connection_input, region_names
@@ -197,35 +199,25 @@ def amazon_s3_chosen(
 
 
 def _parse_param(parameter: ExtractorParameter, raw: str) -> Any:
-    """A form value back to the parameter's type; an empty value means "guess it"."""
+    """A form value as the core's parser takes it (``check_params`` types and checks it): a choice comes
+    JSON-encoded, so that a tab survives the form; an empty value means "guess it"."""
+    if raw == "":
+        return None
     if parameter.choices is not None:
-        try:
-            return json.loads(raw) if raw else None
-        except ValueError:
-            return raw
-    if parameter.type == "boolean":
-        return {"true": True, "false": False}.get(raw)
-    if parameter.type == "int":
-        try:
-            return int(raw) if raw.strip() else None
-        except ValueError:
-            raise InvalidInput(
-                f"{parameter.label} must be a whole number.", error_code="invalid_params"
-            ) from None
-    return raw if raw != "" else None
+        with suppress(ValueError):
+            return json.loads(raw)
+    return raw
 
 
 def _params_from_form(values: FormData, extractor: str | None) -> dict[str, Any]:
     if not extractor or extractor not in EXTRACTORS:
         return {}
-    params: dict[str, Any] = {}
-    for parameter in EXTRACTORS[extractor].parameters:
-        key = PARAM_PREFIX + parameter.name
-        if key in values:
-            value = _parse_param(parameter, str(values[key]))
-            if value is not None:
-                params[parameter.name] = value
-    return params
+    raw = {
+        parameter.name: _parse_param(parameter, str(values[PARAM_PREFIX + parameter.name]))
+        for parameter in EXTRACTORS[extractor].parameters
+        if PARAM_PREFIX + parameter.name in values
+    }
+    return check_params(extractor, {name: value for name, value in raw.items() if value is not None})
 
 
 def _param_controls(extractor: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -258,26 +250,28 @@ def _preview_context(
     extractor: str | None,
     params: dict[str, Any],
     dataset: str | None,
+    refused: DatawharfError | None = None,
 ) -> dict[str, Any]:
     """The core's preview of a resource about to be saved (with a dataset, its field configuration
     applied, as the publish will write the fields): the API's road, one probe GET."""
     settings = settings_of(request)
     result: dict[str, Any] | None = None
-    error: DatawharfError | None = None
+    error: DatawharfError | None = refused  # a refused parameter is shown like a failed preview
     try:
-        with database_of(request).session() as db:
-            target = locate.resolve(
-                db, settings, _datasource(connection, url), permissions=_permissions(current)
-            )
-            with locate.probe(settings, target) as found:
-                result = preview.preview_resource(
-                    db,
-                    settings,
-                    found.located,
-                    dataset_uid=dataset,
-                    extractor=extractor if extractor in EXTRACTORS else None,
-                    params=params,
+        if refused is None:
+            with database_of(request).session() as db:
+                target = locate.resolve(
+                    db, settings, _datasource(connection, url), permissions=_permissions(current)
                 )
+                with locate.probe(settings, target) as found:
+                    result = preview.preview_resource(
+                        db,
+                        settings,
+                        found.located,
+                        dataset_uid=dataset,
+                        extractor=extractor if extractor in EXTRACTORS else None,
+                        params=params,
+                    )
     except DatawharfError as exc:
         error = exc
     chosen = result["extractor"] if result else (extractor if extractor in EXTRACTORS else "csvfile")
@@ -311,13 +305,14 @@ def _preview_response(
     dataset: str | None,
     *,
     fragment: bool = False,
+    refused: DatawharfError | None = None,
 ) -> Response:
     """The preview page (or, for the script's in-place refresh, only the preview and its configuration).
 
     ``back_url`` is the connection-and-file step prefilled: the script puts it in the address bar, so a
     reload opens that form (a GET, which reads nothing) instead of posting the form again."""
     _allowed(current, dataset)
-    context = _preview_context(request, current, connection, url, extractor, params, dataset)
+    context = _preview_context(request, current, connection, url, extractor, params, dataset, refused)
     template = "wizard/_workspace.html" if fragment else "wizard/preview.html"
     return _render(
         request,
@@ -354,15 +349,22 @@ def preview_page(
     fragment: Annotated[bool, Form()] = False,
 ) -> Response:
     """A change in the source configuration: preview again with the parameters of the form."""
+    params: dict[str, Any] = {}
+    refused: DatawharfError | None = None
+    try:
+        params = _params_from_form(values, type or None)
+    except DatawharfError as error:
+        refused = error
     return _preview_response(
         request,
         current,
         connection,
         url,
         type or None,
-        _params_from_form(values, type or None),
+        params,
         dataset or None,
         fragment=fragment,
+        refused=refused,
     )
 
 
