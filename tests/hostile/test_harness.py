@@ -13,4 +13,5 @@ def test_health_answers_within_bounds(hostile_server: HostileServer) -> None:
         response = client.get("/health")
         record.notes["status"] = response.status_code
     assert response.json() == {"status": "ok"}
-    assert 0 < record.rss_before_mib <= record.peak_mib
+    # VmHWM is updated lazily by the kernel: the peak may read a page or two under the RSS read before.
+    assert record.rss_before_mib > 0 and record.peak_mib >= record.rss_before_mib - 1

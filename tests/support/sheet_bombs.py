@@ -31,9 +31,11 @@ ROOT_RELS = (
     '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
     'officeDocument" Target="xl/workbook.xml"/></Relationships>'
 )
+# The sheet has the name of the good workbook's (tests.support.files), so a bomb put in its place is read
+# with the parameters stored for it and meets the limits, not a missing sheet.
 WORKBOOK = (
     f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
-    '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    '<sheets><sheet name="Stations" sheetId="1" r:id="rId1"/></sheets></workbook>'
 )
 WORKBOOK_RELS = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
@@ -203,7 +205,7 @@ ODS_CONTENT = (
     'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
     'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
     'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
-    '<office:body><office:spreadsheet><table:table table:name="Sheet1">{rows}</table:table>'
+    '<office:body><office:spreadsheet><table:table table:name="Stations">{rows}</table:table>'
     "</office:spreadsheet></office:body></office:document-content>"
 )
 ODS_MANIFEST = (

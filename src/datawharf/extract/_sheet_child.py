@@ -32,10 +32,9 @@ import python_calamine as calamine
 from datawharf.errors import DatawharfError, ExtractError
 from datawharf.extract._records import as_bool, filename_constants, list_batches
 from datawharf.extract._sheet_checks import check_workbook
-from datawharf.extract._sheet_sandbox import too_large_body
 from datawharf.extract.base import ReadOptions
 from datawharf.extract.csv import guess_first_row, guess_headers
-from datawharf.extract.limits import SpreadsheetLimits
+from datawharf.extract.limits import SpreadsheetLimits, too_large_body
 
 GUESS_ROWS = 50
 

@@ -43,7 +43,7 @@ from typing import Any
 import pyarrow as pa
 
 from datawharf.errors import DatawharfError, ExtractError
-from datawharf.extract.limits import SpreadsheetLimits
+from datawharf.extract.limits import SpreadsheetLimits, too_large_body
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _PRELOAD = ["datawharf.extract._sheet_child"]
@@ -75,21 +75,6 @@ def warm() -> None:
 
     with _START_LOCK:
         forkserver.ensure_running()
-
-
-def too_large_body(limits: SpreadsheetLimits, cause: str) -> dict[str, Any]:
-    """The error of a workbook whose reading outgrew the child's memory."""
-    mib = limits.max_memory_bytes // (1024 * 1024)
-    return {
-        "error_code": "spreadsheet_too_large",
-        "message": f"Reading the spreadsheet {cause}: it needs more than the {mib} MiB a workbook may take "
-        "(DATAWHARF_SPREADSHEET_MAX_MEMORY); raise it if the workbook is genuine, or export the sheet as "
-        "CSV.",
-        "detail": {
-            "max_memory_bytes": limits.max_memory_bytes,
-            "setting": "DATAWHARF_SPREADSHEET_MAX_MEMORY",
-        },
-    }
 
 
 def _serve(request: dict[str, Any], out: Any) -> None:

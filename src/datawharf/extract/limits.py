@@ -10,6 +10,7 @@ settings too: they bound a child process, not the server, and a genuine big work
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -67,3 +68,18 @@ class SpreadsheetLimits:
 
 
 DEFAULT_SPREADSHEET_LIMITS = SpreadsheetLimits()
+
+
+def too_large_body(limits: SpreadsheetLimits, cause: str) -> dict[str, Any]:
+    """The error of a workbook whose reading outgrew the child's memory."""
+    mib = limits.max_memory_bytes // (1024 * 1024)
+    return {
+        "error_code": "spreadsheet_too_large",
+        "message": f"Reading the spreadsheet {cause}: it needs more than the {mib} MiB a workbook may take "
+        "(DATAWHARF_SPREADSHEET_MAX_MEMORY); raise it if the workbook is genuine, or export the sheet as "
+        "CSV.",
+        "detail": {
+            "max_memory_bytes": limits.max_memory_bytes,
+            "setting": "DATAWHARF_SPREADSHEET_MAX_MEMORY",
+        },
+    }
