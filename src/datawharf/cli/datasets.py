@@ -11,21 +11,11 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
 from datawharf.cli.common import console, database, friendly_errors
-from datawharf.datasets import control, preview, resources, service, sources, versions
+from datawharf.datasets import control, service, sources, versions
 from datawharf.datasets.metadata import title_of
-from datawharf.datasets.publish import Counters, PublishRun
 from datawharf.datasets.sources import default_locator
 from datawharf.errors import InvalidInput
 from datawharf.settings import Settings
@@ -67,6 +57,8 @@ def create(
     strict: bool = typer.Option(False, "--strict", help="Refuse a taken dataset_id instead of suffixing it."),
 ) -> None:
     """Create a dataset with one resource; the extractor and its parameters are guessed from the object."""
+    from datawharf.datasets import preview, resources  # the extraction engine: pyarrow, numpy
+
     settings = Settings()
     given = _params(param)
     with database() as db:
@@ -176,6 +168,18 @@ def publish(
     if_changed: bool = typer.Option(False, "--if-changed", help="Do nothing if the objects did not change."),
 ) -> None:
     """Publish a new version of the dataset."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from datawharf.datasets.publish import Counters, PublishRun  # the pipeline: pyarrow, DuckDB
+
     settings = Settings()
     with database() as db:
         with db.session() as session:
