@@ -22,6 +22,16 @@ def _default_home() -> Path:
     return Path.home() / ".datawharf"
 
 
+def machine_cores() -> int:
+    """The cores this process may run on: its CPU affinity (a container's or ``taskset``'s share), which
+    ``os.cpu_count()`` (the host's) overstates."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _half_the_cores() -> int:
+    return max(1, machine_cores() // 2)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DATAWHARF_", extra="ignore", frozen=True)
 
@@ -58,7 +68,21 @@ class Settings(BaseSettings):
     preview_max_bytes: int = Field(
         default=8 * MiB, description="Most bytes a preview may fetch before giving up."
     )
-    job_workers: int = Field(default=2, description="Publish jobs running at once in-process.")
+    job_workers: int = Field(
+        default_factory=machine_cores,
+        ge=1,
+        description="Publish jobs running at once in-process (default: the cores).",
+    )
+    parse_threads: int = Field(
+        default_factory=machine_cores,
+        ge=1,
+        description="Threads parsing one CSV publish's blocks, and blocks in flight (default: the cores).",
+    )
+    convert_threads: int = Field(
+        default_factory=_half_the_cores,
+        ge=1,
+        description="Batches typed at once ahead of the Parquet writer (default: half the cores).",
+    )
     warehouse_max_bytes: int | None = Field(
         default=None, description="Cap on the warehouse folder's size; a publish crossing it fails."
     )
