@@ -94,6 +94,9 @@ class Settings(BaseSettings):
         default=None, description="DuckDB memory limit (e.g. '2GB'); DuckDB's default when unset."
     )
     query_timeout: float = Field(default=60.0, description="Seconds an Explore query may run.")
+    explore_cache_mb: int = Field(
+        default=64, ge=0, description="MiB of Explore records responses kept per version and query; 0: none."
+    )
 
     @field_validator("allowed_private_hosts", mode="before")
     @classmethod

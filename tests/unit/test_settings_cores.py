@@ -26,7 +26,9 @@ def test_thread_counts_default_to_the_cores_of_this_process() -> None:
 
 @pytest.mark.skipif(shutil.which("taskset") is None, reason="needs taskset")
 def test_a_process_pinned_to_one_core_defaults_to_one_thread() -> None:
-    probe = "from datawharf.settings import Settings; s = Settings(); print(s.parse_threads, s.convert_threads)"
+    probe = (
+        "from datawharf.settings import Settings; s = Settings(); print(s.parse_threads, s.convert_threads)"
+    )
     done = subprocess.run(
         ["taskset", "-c", "0", sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )

@@ -13,13 +13,13 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.types import Receive, Scope, Send
 
 from datawharf.api.deps import get_session, get_settings, optional_api_key
-from datawharf.explore import access, catalog, records
+from datawharf.explore import access, cache, catalog
 from datawharf.exports import ExportOptions, open_export
 from datawharf.odsql import QueryRequest
 from datawharf.settings import Settings
@@ -47,6 +47,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def get_engine(request: Request) -> QueryEngine:
     return request.app.state.query_engine
+
+
+def get_response_cache(request: Request) -> cache.ResponseCache:
+    return cache.app_cache(request.app.state, request.app.state.settings.explore_cache_mb)
 
 
 class ClosingStreamingResponse(StreamingResponse):
@@ -182,11 +186,12 @@ def get_records(
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
     engine: QueryEngine = Depends(get_engine),
-) -> dict[str, Any]:
+    responses: cache.ResponseCache = Depends(get_response_cache),
+) -> Response:
     """`{"total_count": N, "results": [...]}`, each record a flat object of the selected columns."""
     dataset = access.readable_dataset(session, settings, dataset_id, api_key)
-    page = records.query_records(engine, dataset, QueryRequest(limit=limit, offset=offset, **query))
-    return page.body()
+    asked = QueryRequest(limit=limit, offset=offset, **query)
+    return Response(cache.records_body(responses, engine, dataset, asked), media_type="application/json")
 
 
 def export_records(
