@@ -13,7 +13,8 @@ renders them (the records query and its ``total_count``, as ``explore.records`` 
 export's query fetched whole). So the difference is all of datawharf's own: HTTP, the key check, the
 catalog lookup, the pool, the serializer, and what it saves (``explore.cache``).
 
-The mix (what a portal's pages and widgets send): pages of 20 at offsets up to 10,000, a filter on one
+The mix (what a portal's pages and widgets send): pages of 20 at offsets up to 10,000 (the first
+pages often, deeper ones rarely: an exponential draw), a filter on one
 city, a full-text search, ``order_by`` with a filter, a ``refine`` facet, ``group_by`` counts, aggregates
 over a filter, and a CSV export of up to 1,000 matching records. Each kind draws its value (city,
 offset, threshold...) from a small set, as visitors of one portal do: repeats happen, not always.
@@ -56,8 +57,13 @@ def mix(count: int, seed: int = 16) -> list[tuple[str, QueryRequest]]:
     """``count`` (kind, request) pairs: the portal's mix, values drawn from small sets."""
     rng = random.Random(seed)
     cities = list(CITIES[:10])
+
+    def deep() -> int:
+        """Which page a visitor opens: the first ones mostly, rarely far (up to the 500th)."""
+        return min(int(rng.expovariate(0.3)), 499)
+
     kinds = [
-        ("page", lambda: QueryRequest(limit=20, offset=20 * rng.randrange(0, 500))),
+        ("page", lambda: QueryRequest(limit=20, offset=20 * deep())),
         ("filter", lambda: QueryRequest(where=f"city = '{rng.choice(cities)}'", limit=10)),
         ("search", lambda: QueryRequest(where=f'"{rng.choice(cities)}"', limit=10)),
         (
@@ -71,7 +77,7 @@ def mix(count: int, seed: int = 16) -> list[tuple[str, QueryRequest]]:
             lambda: QueryRequest(
                 refine=[f"category:{rng.choice(list(CATEGORIES))}"],
                 limit=10,
-                offset=10 * rng.randrange(0, 20),
+                offset=10 * deep(),
             ),
         ),
         (
