@@ -49,7 +49,7 @@ def get_engine(request: Request) -> QueryEngine:
     return request.app.state.query_engine
 
 
-def get_response_cache(request: Request) -> cache.ResponseCache:
+async def get_response_cache(request: Request) -> cache.ResponseCache:  # async: no thread for this
     return cache.app_cache(request.app.state, request.app.state.settings.explore_cache_mb)
 
 
