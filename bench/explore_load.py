@@ -263,8 +263,14 @@ def parquet_object(data_dir: Path, rows: int) -> tuple[str, Path]:
 
 
 def run(
-    data_dir: Path, rows: int, client_counts: list[int], seconds: float, log: Any = print
+    data_dir: Path,
+    rows: int,
+    client_counts: list[int],
+    seconds: float,
+    log: Any = print,
+    settings: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """``settings``: ``DATAWHARF_*`` variables for the server (``--no-cache``)."""
     work = data_dir / "_explore_load"  # not a bucket: bucket names have no underscore
     shutil.rmtree(work, ignore_errors=True)
     key, path = parquet_object(data_dir, rows)
@@ -274,7 +280,7 @@ def run(
         obj = S3Object(
             server.endpoint_url, BUCKET, key, path.stat().st_size, rows, "parquet", path.stat().st_size
         )
-        with running_server(work / "serve-home", obj) as http:
+        with running_server(work / "serve-home", obj, settings) as http:
             connection = api_connection(http, obj)
             published = api_run(http, obj, connection)
             log(f"published {rows:,} rows in {published['wall_s']:.1f} s")
@@ -342,9 +348,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[20, 100])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--cache",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="--no-cache: DATAWHARF_EXPLORE_CACHE_MB=0",
+    )
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
-    document = run(args.data_dir, args.rows, args.clients, args.seconds)
+    settings = {} if args.cache else {"DATAWHARF_EXPLORE_CACHE_MB": "0"}
+    document = run(args.data_dir, args.rows, args.clients, args.seconds, settings=settings)
+    document["response_cache"] = args.cache
     document = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python -m bench.explore_load " + " ".join(argv if argv is not None else sys.argv[1:]),

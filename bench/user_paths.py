@@ -175,7 +175,7 @@ def cli_run(obj: S3Object, out: Path) -> dict[str, Any]:
 
 
 @contextmanager
-def running_server(home: Path, obj: S3Object) -> Any:
+def running_server(home: Path, obj: S3Object, settings: dict[str, str] | None = None) -> Any:
     """``datawharf serve`` on a free port with an admin key and the bench server allowed."""
     import httpx
 
@@ -184,7 +184,7 @@ def running_server(home: Path, obj: S3Object) -> Any:
 
     port = free_port()
     env = _environment(home, allowed=obj.host_port)
-    env.update({"DATAWHARF_PORT": str(port), "DATAWHARF_BOOTSTRAP_API_KEY": ADMIN_KEY})
+    env.update({"DATAWHARF_PORT": str(port), "DATAWHARF_BOOTSTRAP_API_KEY": ADMIN_KEY, **(settings or {})})
     home.mkdir(parents=True, exist_ok=True)
     with (home / "serve.log").open("w") as log:
         process = subprocess.Popen(
