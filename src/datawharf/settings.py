@@ -94,10 +94,10 @@ class Settings(BaseSettings):
         default=None, description="DuckDB memory limit (e.g. '2GB'); DuckDB's default when unset."
     )
     query_timeout: float = Field(default=60.0, description="Seconds an Explore query may run.")
-    explore_concurrency: int = Field(
-        default=8,
+    explore_concurrency: int | None = Field(
+        default=None,
         ge=1,
-        description="Explore catalog and records requests handled at once; more wait in turn.",
+        description="Explore catalog and records requests handled at once (default: twice query_pool_size).",
     )
     explore_cache_mb: int = Field(
         default=64, ge=0, description="MiB of Explore records responses kept per version and query; 0: none."

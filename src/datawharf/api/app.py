@@ -46,7 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=True,
     )
     app.add_middleware(BodySizeLimit)
-    app.add_middleware(ExploreAdmission, prefix=explore.PREFIX, limit=settings.explore_concurrency)
+    admitted = settings.explore_concurrency or 2 * settings.query_pool_size
+    app.add_middleware(ExploreAdmission, prefix=explore.PREFIX, limit=admitted)
     install_error_handlers(app)
     app.include_router(automation.build_router())
     app.include_router(explore.build_router())
