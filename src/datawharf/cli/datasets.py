@@ -178,7 +178,7 @@ def publish(
         TransferSpeedColumn,
     )
 
-    from datawharf.datasets.publish import Counters, PublishRun  # the pipeline: pyarrow, DuckDB
+    from datawharf.datasets.publish import Counters, PublishRun  # the pipeline: pyarrow, numpy
 
     settings = Settings()
     with database() as db:
