@@ -29,6 +29,16 @@ def _default_home() -> Path:
     return Path.home() / ".datawharf"
 
 
+def machine_cores() -> int:
+    """The cores this process may run on: its CPU affinity (a container's or ``taskset``'s share), which
+    ``os.cpu_count()`` (the host's) overstates."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _half_the_cores() -> int:
+    return max(1, machine_cores() // 2)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DATAWHARF_", extra="ignore", frozen=True)
 
@@ -96,7 +106,21 @@ class Settings(BaseSettings):
     spreadsheet_timeout: float = Field(
         default=_SHEETS.timeout_seconds, gt=0, description="Seconds the child reading a workbook may take."
     )
-    job_workers: int = Field(default=2, description="Publish jobs running at once in-process.")
+    job_workers: int = Field(
+        default_factory=machine_cores,
+        ge=1,
+        description="Publish jobs running at once in-process (default: the cores).",
+    )
+    parse_threads: int = Field(
+        default_factory=machine_cores,
+        ge=1,
+        description="Threads parsing one CSV publish's blocks, and blocks in flight (default: the cores).",
+    )
+    convert_threads: int = Field(
+        default_factory=_half_the_cores,
+        ge=1,
+        description="Batches typed at once ahead of the Parquet writer (default: half the cores).",
+    )
     warehouse_max_bytes: int | None = Field(
         default=None, description="Cap on the warehouse folder's size; a publish crossing it fails."
     )
@@ -139,6 +163,15 @@ class Settings(BaseSettings):
     )
     send_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a response may go without the client taking any of it."
+    )
+
+    explore_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description="Explore catalog and records requests handled at once (default: twice query_pool_size).",
+    )
+    explore_cache_mb: int = Field(
+        default=64, ge=0, description="MiB of Explore records responses kept per version and query; 0: none."
     )
 
     @field_validator("query_memory_limit")

@@ -18,13 +18,13 @@ from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.types import Message, Receive, Scope, Send
 
 from datawharf.api.deps import get_session, get_settings, optional_api_key
-from datawharf.explore import access, catalog, records
+from datawharf.explore import access, cache, catalog
 from datawharf.exports import ExportOptions, ExportSlots, open_export
 from datawharf.odsql import QueryRequest
 from datawharf.settings import Settings
@@ -69,6 +69,10 @@ def get_engine(request: Request) -> QueryEngine:
 def client_address(request: Request) -> str:
     """The address the connection comes from (a proxy's, behind one): what export slots are counted by."""
     return request.client.host if request.client else "unknown"
+
+
+async def get_response_cache(request: Request) -> cache.ResponseCache:  # async: no thread for this
+    return cache.app_cache(request.app.state, request.app.state.settings.explore_cache_mb)
 
 
 class SendTimedOut(Exception):
@@ -223,11 +227,12 @@ def get_records(
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
     engine: QueryEngine = Depends(get_engine),
-) -> dict[str, Any]:
+    responses: cache.ResponseCache = Depends(get_response_cache),
+) -> Response:
     """`{"total_count": N, "results": [...]}`, each record a flat object of the selected columns."""
     dataset = access.readable_dataset(session, settings, dataset_id, api_key)
-    page = records.query_records(engine, dataset, QueryRequest(limit=limit, offset=offset, **query))
-    return page.body()
+    asked = QueryRequest(limit=limit, offset=offset, **query)
+    return Response(cache.records_body(responses, engine, dataset, asked), media_type="application/json")
 
 
 def export_records(

@@ -1,30 +1,89 @@
-"""The ``datawharf`` command: a face over the core services, one module a command group."""
+"""The ``datawharf`` command: a face over the core services, one module a command group.
+
+Each command's module is imported only when that command runs (issue 16): ``datawharf --help`` imports
+Typer and Rich and nothing of datawharf's core, ``datawharf datasets list`` the database layer and not
+FastAPI, DuckDB or pyarrow. Python spends 2+ s importing all of them, which a user pays on every command.
+"""
 
 from __future__ import annotations
 
-import sys
+import importlib
+from dataclasses import dataclass
+from typing import Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from datawharf.cli import apikeys, connections, datasets, preview, serve
-from datawharf.extract.xls import preload_in_children
+
+@dataclass(frozen=True)
+class LazyCommand:
+    """A command known by name and help until it runs: ``target`` is ``module:attribute``, a Typer app
+    (a command group) or a command function."""
+
+    target: str
+    help: str
+
+    def load(self, name: str) -> Any:  # a click Command (TyperCommand or TyperGroup)
+        """The real command, built as ``add_typer``/``command`` on the root would have built it."""
+        module_name, attribute = self.target.split(":")
+        found = getattr(importlib.import_module(module_name), attribute)
+        root = typer.Typer(add_completion=False)
+        if isinstance(found, typer.Typer):
+            root.add_typer(found, name=name)
+        else:
+            root.command(name)(found)
+        return typer.main.get_group(root).commands[name]
+
+
+COMMANDS = {
+    "serve": LazyCommand("datawharf.cli.serve:serve", "Start the service"),
+    "preview": LazyCommand("datawharf.cli.preview:preview", "Preview the first 20 records of a file in S3"),
+    "apikeys": LazyCommand("datawharf.cli.apikeys:app", "Manage API keys"),
+    "connections": LazyCommand("datawharf.cli.connections:app", "Manage Amazon S3 connections"),
+    "datasets": LazyCommand("datawharf.cli.datasets:app", "Create, publish and inspect datasets"),
+}
+
+
+class LazyGroup(TyperGroup):
+    """The top-level group: lists its commands from ``COMMANDS`` and imports one only to run it (or to
+    show its own ``--help``). While it prints its own help, ``get_command`` hands out placeholders."""
+
+    def __init__(self, **attrs: object) -> None:
+        super().__init__(**attrs)  # type: ignore[arg-type]
+        self._describing = False
+        # Placeholders keep Typer's listing and its "Did you mean ...?" suggestions working unloaded.
+        self.commands = {name: TyperCommand(name, help=lazy.help) for name, lazy in COMMANDS.items()}
+        self._loaded: dict[str, Any] = {}
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:  # click's Context and Command
+        lazy = COMMANDS.get(cmd_name)
+        if lazy is None or self._describing:
+            return super().get_command(ctx, cmd_name)
+        if cmd_name not in self._loaded:
+            self._loaded[cmd_name] = lazy.load(cmd_name)
+        return self._loaded[cmd_name]
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:  # click's Context and HelpFormatter
+        self._describing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._describing = False
+
 
 app = typer.Typer(
     name="datawharf",
+    cls=LazyGroup,
     help="Files in S3-compatible storage become published, queryable, exportable datasets.",
     no_args_is_help=True,
     add_completion=False,
 )
-app.command("serve")(serve.serve)
-app.command("preview")(preview.preview)
-app.add_typer(apikeys.app, name="apikeys")
-app.add_typer(connections.app, name="connections")
-app.add_typer(datasets.app, name="datasets")
+
+
+@app.callback()
+def _root() -> None:
+    """The group's own options (none): a callback makes Typer build a group, not a single command."""
 
 
 def main() -> None:
-    # Run as a console script, each spreadsheet-reading child runs the script again: with the CLI
-    # preloaded in their forkserver, that is free (``python -m datawharf`` has a spec and is not re-run).
-    if getattr(sys.modules["__main__"], "__spec__", None) is None:
-        preload_in_children("datawharf.cli")
     app()

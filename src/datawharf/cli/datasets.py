@@ -11,23 +11,12 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
 from datawharf.apikeys import ADMIN_PERMISSIONS  # the operator at the console: every permission
 from datawharf.cli.common import console, database, friendly_errors
-from datawharf.datasets import control, locate, resources, service, versions
+from datawharf.datasets import control, service, versions
 from datawharf.datasets.metadata import title_of
-from datawharf.datasets.publish import Counters, PublishRun
-from datawharf.extract.params import parse_pairs
 from datawharf.settings import Settings
 
 app = typer.Typer(help="Create, publish and inspect datasets.", no_args_is_help=True)
@@ -52,6 +41,9 @@ def create(
     strict: bool = typer.Option(False, "--strict", help="Refuse a taken dataset_id instead of suffixing it."),
 ) -> None:
     """Create a dataset with one resource; the extractor and its parameters are guessed from the object."""
+    from datawharf.datasets import resources  # the extraction engine: pyarrow, numpy
+    from datawharf.extract.params import parse_pairs
+
     settings = Settings()
     given = parse_pairs(param, extractor)
     datasource = {"type": "amazon_s3", "url": url, "connection": {"uid": connection} if connection else None}
@@ -152,6 +144,19 @@ def publish(
     if_changed: bool = typer.Option(False, "--if-changed", help="Do nothing if the objects did not change."),
 ) -> None:
     """Publish a new version of the dataset."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from datawharf.datasets import locate
+    from datawharf.datasets.publish import Counters, PublishRun  # the pipeline: pyarrow, numpy
+
     settings = Settings()
     with database() as db:
         with db.session() as session:

@@ -367,7 +367,11 @@ class PublishRun:
             content, inner = open_content(raw, source.located.name, dict(resource.params))  # type: ignore[arg-type]
             options = ReadOptions(filename=inner, spreadsheet=self.settings.spreadsheet_limits)
             # CSV is parsed on every core by record-aligned blocks (same records as extractor.read).
-            read = read_parallel if resource.type == "csvfile" else extractor.read
+            read: Callable[..., Iterator[Any]]
+            if resource.type == "csvfile":
+                read = functools.partial(read_parallel, workers=self.settings.parse_threads)
+            else:
+                read = extractor.read
             source.batches = iter(read(content, dict(resource.params), options))
             source.first = next(source.batches, None)
             if source.first is None:
@@ -436,7 +440,9 @@ class PublishRun:
                 row_base = 0
                 # Batches converted on a thread pool ahead of the writer (fastpath.py), in order.
                 convert = functools.partial(convert_batch, position=position, fields=fields, schema=schema)
-                for converted in ordered_map(convert, itertools.chain([source.first], source.batches)):
+                threads = self.settings.convert_threads
+                batches = itertools.chain([source.first], source.batches)
+                for converted in ordered_map(convert, batches, workers=threads, ahead=threads):
                     self._check()
                     for failure in converted.failures:
                         self._record_errors(

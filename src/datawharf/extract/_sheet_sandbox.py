@@ -58,17 +58,6 @@ class SpreadsheetReadersBusy(DatawharfError):
     default_code = "spreadsheet_readers_busy"
 
 
-def preload(*modules: str) -> None:
-    """Have the forkserver import ``modules`` too (before it starts).
-
-    A child started from a script (a console script such as ``datawharf``, not ``python -m``) runs that
-    script again as ``__mp_main__`` (multiprocessing's rule, and Python 3.11's forkserver does not
-    preload ``__main__``): with what the script imports preloaded, that costs nothing.
-    """
-    _PRELOAD.extend(m for m in modules if m not in _PRELOAD)
-    _CONTEXT.set_forkserver_preload(_PRELOAD)
-
-
 def warm() -> None:
     """Start the forkserver unless it runs (it then imports the reader: the first fork waits for it)."""
     from multiprocessing import forkserver

@@ -43,6 +43,7 @@ from datawharf.extract.limits import MAX_RECORD_BYTES, PUBLISH_BLOCK, MiB
 # Parsing 4 MiB costs ~10 ms: long enough to dwarf the per-block overhead, short enough that the first
 # batch comes quickly and a few blocks in flight stay small.
 BLOCK_BYTES = 4 * MiB
+# Parse threads unless the settings' ``parse_threads`` says otherwise (the publish passes it).
 WORKERS = 2
 # Blocks parsed or being parsed ahead of the consumer (the memory bound: ~2 x BLOCK_BYTES each, raw
 # bytes plus parsed columns): one per worker; a third cost ~30 MB of peak RSS and no speed.
@@ -381,6 +382,8 @@ class _Stopped(Exception):
     """The consumer went away: the reader thread ends quietly."""
 
 
-def read_parallel(stream: BinaryIO, params: dict[str, Any], options: ReadOptions) -> Iterator[pa.RecordBatch]:
-    """``CsvExtractor().read`` for a full read, on every core when the dialect allows it."""
-    return ParallelCsvRead(stream, params, options).batches()
+def read_parallel(
+    stream: BinaryIO, params: dict[str, Any], options: ReadOptions, *, workers: int = WORKERS
+) -> Iterator[pa.RecordBatch]:
+    """``CsvExtractor().read`` for a full read, on ``workers`` threads when the dialect allows it."""
+    return ParallelCsvRead(stream, params, options, workers=workers).batches()

@@ -42,9 +42,6 @@ from datawharf.extract.limits import DEFAULT_SPREADSHEET_LIMITS, SpreadsheetLimi
 
 MAX_SPREADSHEET_BYTES = 200 * 1024 * 1024
 
-# For the CLI: have the forkserver of the reading children import these modules too.
-preload_in_children = _sheet_sandbox.preload
-
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP = b"PK\x03\x04"
 

@@ -1,0 +1,104 @@
+"""CLI start-up (issue 16, item 1): a command imports only what it uses. ``datawharf --help`` paid 2.2-2.5 s
+importing FastAPI, SQLAlchemy, DuckDB and pyarrow before it printed anything."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("fastapi", "starlette", "uvicorn", "duckdb", "pyarrow", "numpy", "boto3", "botocore", "alembic")
+
+
+def _imported(home: Path, *args: str) -> tuple[set[str], str]:
+    """The top-level packages a real ``python -m datawharf ARGS`` imported, read from ``-X importtime``."""
+    env = {**os.environ, "DATAWHARF_HOME": str(home), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "datawharf", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)$", done.stderr, re.MULTILINE)
+    assert names, done.stderr[-2000:]
+    return {name.split(".")[0] for name in names}, done.stdout
+
+
+def test_help_imports_none_of_the_core_nor_its_libraries(tmp_path: Path) -> None:
+    top, output = _imported(tmp_path, "--help")
+    assert {"typer", "rich"} <= top
+    assert not top & {*HEAVY, "sqlalchemy", "pydantic", "pydantic_settings"}, top
+    for name in ("serve", "preview", "apikeys", "connections", "datasets"):
+        assert name in output
+    assert not (tmp_path / "datawharf.db").exists()  # --help opens nothing
+
+
+def test_datasets_list_imports_the_database_layer_only(tmp_path: Path) -> None:
+    _imported(tmp_path, "datasets", "list")  # the first command of a home migrates it (Alembic)...
+    top, output = _imported(tmp_path, "datasets", "list")  # ...the next ones find it current
+    assert "sqlalchemy" in top and "dataset_id" in output
+    assert not top & set(HEAVY), top
+
+
+def test_every_listed_command_loads_with_the_help_it_is_listed_with() -> None:
+    from typer.testing import CliRunner
+
+    from datawharf.cli import COMMANDS, app
+
+    runner = CliRunner()
+    for name, lazy in COMMANDS.items():
+        command = lazy.load(name)
+        assert command.name == name
+        assert (command.help or "").startswith(lazy.help), name
+        shown = runner.invoke(app, [name, "--help"])
+        assert shown.exit_code == 0 and "Usage" in shown.output, shown.output
+    wrong = runner.invoke(app, ["datasets", "lis"])
+    assert wrong.exit_code == 2 and "Did you mean 'list'" in wrong.output
+    wrong = runner.invoke(app, ["dataset"])
+    assert wrong.exit_code == 2 and "Did you mean 'datasets'" in wrong.output
+
+
+def test_migration_heads_are_alembics() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from datawharf.store.db import MIGRATIONS_DIR, migration_heads
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert migration_heads() == set(ScriptDirectory.from_config(config).get_heads())
+
+
+@pytest.mark.parametrize("stamped", [None, "0001_apikeys"])
+def test_a_database_behind_the_heads_is_still_migrated(tmp_path: Path, stamped: str | None) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from datawharf.settings import Settings
+    from datawharf.store.db import MIGRATIONS_DIR, Database, migration_heads
+
+    settings = Settings(home=tmp_path)
+    fresh = Database(settings)
+    try:
+        assert not fresh.is_current()  # no version table at all
+        if stamped:  # a database made by an older datawharf, at its first revision only
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS_DIR))
+            with fresh.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, stamped)
+            assert not fresh.is_current()
+        fresh.migrate()
+        assert fresh.is_current()
+        with fresh.engine.connect() as connection:
+            versions = {row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))}
+        assert versions == migration_heads()
+    finally:
+        fresh.dispose()
