@@ -73,7 +73,7 @@ class _CORS(CORSMiddleware):
         body = {
             "error_code": "cors_preflight_refused",
             "message": (
-                f"This cross-origin request is not allowed ({refused}): the Explore API takes "
+                f"This cross-origin request is not allowed ({refused}): the public read APIs take "
                 f"{', '.join(CORS_METHODS)} with the headers {', '.join(CORS_HEADERS)}, from the origins "
                 "DATAWHARF_CORS_ORIGINS lists; add the page's origin there or call from an allowed one."
             ),
