@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from datawharf.extract.limits import DEFAULT_SPREADSHEET_LIMITS as _SHEETS
@@ -69,6 +69,17 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `datawharf serve` listens on.")
     port: int = Field(default=8000, description="Port `datawharf serve` listens on.")
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain after it) `datawharf serve` serves HTTPS with; needs the key.",
+    )
+    tls_key_file: Path | None = Field(
+        default=None, description="PEM private key (unencrypted) of DATAWHARF_TLS_CERT_FILE."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"],
+        description="Origins whose pages may call the Explore API: '*' (all), a comma list, or empty (none).",
+    )
     bootstrap_api_key: SecretStr | None = Field(
         default=None, description="If set, an admin API key with this value exists after start."
     )
@@ -180,6 +191,40 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", value.strip(), re.IGNORECASE):
             raise ValueError("a size such as 128MB, 512MiB or 2GB")
         return value.strip()
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        """Origins as browsers send them (``scheme://host[:port]``, lower case), or ``*`` alone."""
+        if "*" in value:
+            if len(value) > 1:
+                raise ValueError("'*' allows every origin: give it alone, or list origins without it")
+            return value
+        origins = []
+        for origin in value:
+            normalized = origin.lower().removesuffix("/")
+            if not re.fullmatch(r"https?://[^/?#@\s]+", normalized):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port], e.g. https://example.org"
+                )
+            origins.append(normalized)
+        return origins
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError(
+                "DATAWHARF_TLS_CERT_FILE and DATAWHARF_TLS_KEY_FILE go together: set both to serve HTTPS, "
+                "or neither to serve HTTP"
+            )
+        return self
 
     @field_validator("allowed_private_hosts", mode="before")
     @classmethod

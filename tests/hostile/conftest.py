@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +26,11 @@ from tests.support.processes import datawharf_serve
 
 @contextmanager
 def serve_hostile(
-    home: Path, moto_server: MotoServer, extra_env: dict[str, str] | None = None
+    home: Path,
+    moto_server: MotoServer,
+    extra_env: dict[str, str] | None = None,
+    *,
+    verify: ssl.SSLContext | bool = True,
 ) -> Iterator[HostileServer]:
     env = {
         "DATAWHARF_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
@@ -33,8 +38,8 @@ def serve_hostile(
         "DATAWHARF_SCHEDULER_INTERVAL": "0.2",
         **(extra_env or {}),
     }
-    with datawharf_serve(home, env) as (base_url, process):
-        yield HostileServer(base_url, process, home)
+    with datawharf_serve(home, env, verify=verify) as (base_url, process):
+        yield HostileServer(base_url, process, home, verify)
 
 
 @pytest.fixture(scope="module")

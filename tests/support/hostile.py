@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,14 +33,20 @@ REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "hostile" / "r
 
 @dataclass
 class HostileServer:
-    """A running ``datawharf serve``: its base URL, process and home; the admin key is ``BOOTSTRAP_KEY``."""
+    """A running ``datawharf serve``: its base URL, process and home; the admin key is ``BOOTSTRAP_KEY``.
+
+    ``verify`` is what its clients check an ``https://`` server's certificate against (a test CA's context).
+    """
 
     base_url: str
     process: Popen[str]
     home: Path
+    verify: ssl.SSLContext | bool = True
 
     def client(self, *, admin: bool = True, timeout: float = 30.0) -> httpx.Client:
-        client = httpx.Client(base_url=self.base_url, headers=ADMIN if admin else {}, timeout=timeout)
+        client = httpx.Client(
+            base_url=self.base_url, headers=ADMIN if admin else {}, timeout=timeout, verify=self.verify
+        )
         reference.install(client)  # its 2xx management answers are checked against the reference too
         return client
 
@@ -58,7 +65,7 @@ class HostileServer:
         if self.process.poll() is not None:
             return False
         try:
-            return httpx.get(f"{self.base_url}/health", timeout=5.0).status_code == 200
+            return httpx.get(f"{self.base_url}/health", timeout=5.0, verify=self.verify).status_code == 200
         except httpx.TransportError:
             return False
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -20,13 +21,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_answers(url: str, process: subprocess.Popen[str], timeout: float = 30.0) -> None:
+def wait_until_answers(
+    url: str, process: subprocess.Popen[str], timeout: float = 30.0, verify: ssl.SSLContext | bool = True
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"process exited with {process.returncode} before answering {url}")
         try:
-            httpx.get(url, timeout=1.0)
+            httpx.get(url, timeout=1.0, verify=verify)
             return
         except httpx.TransportError:
             time.sleep(0.1)
@@ -35,11 +38,12 @@ def wait_until_answers(url: str, process: subprocess.Popen[str], timeout: float 
 
 @contextmanager
 def datawharf_serve(
-    home: Path, env: dict[str, str] | None = None
+    home: Path, env: dict[str, str] | None = None, *, verify: ssl.SSLContext | bool = True
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """``python -m datawharf serve`` on a free port; yields (base URL, process) and stops it after.
 
     Its output goes to ``serve_log(home)``, a file: a pipe nobody reads fills up and blocks the server.
+    With ``DATAWHARF_TLS_CERT_FILE`` in ``env`` the base URL is ``https://``, checked against ``verify``.
     """
     port = free_port()
     # Neither the developer's datawharf settings nor their AWS profile reach the server under test.
@@ -55,9 +59,10 @@ def datawharf_serve(
             stderr=subprocess.STDOUT,
             text=True,
         )
-    base_url = f"http://127.0.0.1:{port}"
+    scheme = "https" if full_env.get("DATAWHARF_TLS_CERT_FILE") else "http"
+    base_url = f"{scheme}://127.0.0.1:{port}"
     try:
-        wait_until_answers(f"{base_url}/openapi.json", process)
+        wait_until_answers(f"{base_url}/openapi.json", process, verify=verify)
         yield base_url, process
     finally:
         stop(process)

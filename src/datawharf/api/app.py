@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from datawharf import __version__, apikeys
 from datawharf.api import automation, explore
 from datawharf.api.admission import ExploreAdmission
+from datawharf.api.edge import ScopedCORS, SlashAlias
 from datawharf.api.errors import install_error_handlers
 from datawharf.api.limits import BodySizeLimit
 from datawharf.api.logsafety import keep_api_keys_out_of_access_log
@@ -48,6 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     admitted = settings.explore_concurrency or 2 * settings.query_pool_size
     app.add_middleware(ExploreAdmission, prefix=explore.PREFIX, limit=admitted)
+    if settings.cors_origins:
+        app.add_middleware(ScopedCORS, origins=settings.cors_origins)
+    app.add_middleware(SlashAlias, routes=app.router.routes)  # outermost: routing sees the aliased path
     install_error_handlers(app)
     app.include_router(automation.build_router())
     app.include_router(explore.build_router())
