@@ -173,6 +173,9 @@ def build_router() -> APIRouter:
         # FastAPI reads the default status from the response class's signature, which ours hides.
         status_code=200,
     )
+    from datawharf.api import explore_surface  # it registers more routes of this router: imported here
+
+    explore_surface.add_routes(router, get_engine)
     return router
 
 
