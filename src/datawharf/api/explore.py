@@ -23,6 +23,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.types import Message, Receive, Scope, Send
 
+from datawharf.api import explore_surface
 from datawharf.api.deps import get_session, get_settings, optional_api_key
 from datawharf.explore import access, catalog, records
 from datawharf.exports import ExportOptions, ExportSlots, open_export
@@ -173,8 +174,6 @@ def build_router() -> APIRouter:
         # FastAPI reads the default status from the response class's signature, which ours hides.
         status_code=200,
     )
-    from datawharf.api import explore_surface  # it registers more routes of this router: imported here
-
     explore_surface.add_routes(router, get_engine)
     return router
 
@@ -218,10 +217,14 @@ def get_dataset(
 
 
 def get_records(
+    request: Request,
     dataset_id: str,
     query: dict[str, Any] = Depends(_query),
     limit: Annotated[int | None, Query(description="Records per page, 0 to 100 (10 by default).")] = None,
     offset: Annotated[int, Query(description="Records to skip; offset + limit <= 10000.")] = 0,
+    include_links: Annotated[
+        bool, Query(description="Add each record's `_id` and `_links`, and the page's `_links`.")
+    ] = False,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
@@ -229,8 +232,13 @@ def get_records(
 ) -> dict[str, Any]:
     """`{"total_count": N, "results": [...]}`, each record a flat object of the selected columns."""
     dataset = access.readable_dataset(session, settings, dataset_id, api_key)
-    page = records.query_records(engine, dataset, QueryRequest(limit=limit, offset=offset, **query))
-    return page.body()
+    links = explore_surface.record_links(request, dataset_id) if include_links else None
+    asked = QueryRequest(limit=limit, offset=offset, **query)
+    page = records.query_records(engine, dataset, asked, links=links)
+    if not include_links:
+        return page.body()
+    shown = explore_surface.page_links(request, page.total_count, page.offset, page.limit)
+    return {"_links": shown, **page.body()}
 
 
 def export_records(

@@ -1,5 +1,6 @@
 """The rest of the Explore API v2.1 surface, beside the catalog, records and exports of ``api/explore.py``:
-facets (of the catalog and of a dataset).
+the root's links, facets (of the catalog and of a dataset), one record by its id, a dataset's export
+formats and attachments; and the HATEOAS ``_links`` that ``include_links=true`` adds.
 
 Added to the Explore router by ``explore.build_router`` (``add_routes``); each route calls one service of
 ``datawharf.explore`` and runs its queries on the query pool, as records do.
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from datawharf.api.deps import get_session, get_settings, optional_api_key
-from datawharf.explore import access, facets
+from datawharf.datasets.catalog import PublishedDataset
+from datawharf.explore import access, catalog, facets, records
+from datawharf.exports import FORMATS
 from datawharf.odsql import QueryRequest
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
@@ -28,6 +31,43 @@ Where = Annotated[list[str] | None, Query(description="ODSQL condition; repeat t
 Refine = Annotated[list[str] | None, Query(description="Facet filter `field:value`; repeatable.")]
 Exclude = Annotated[list[str] | None, Query(description="Negative facet filter `field:value`; repeatable.")]
 Timezone = Annotated[str, Query(description="IANA timezone of dates in and out.")]
+
+
+def api_root(request: Request) -> str:
+    """The absolute URL of ``/api/explore/v2.1`` as this request reached it (links are absolute)."""
+    return str(request.url_for("explore_root")).rstrip("/")
+
+
+def link(href: str, rel: str) -> dict[str, str]:
+    return {"href": href, "rel": rel}
+
+
+def dataset_url(request: Request, dataset_id: str) -> str:
+    return f"{api_root(request)}/catalog/datasets/{dataset_id}"
+
+
+def record_links(request: Request, dataset_id: str) -> Any:
+    """record id -> the record's ``_links`` (itself and its dataset)."""
+    base = dataset_url(request, dataset_id)
+    return lambda record_id: [link(f"{base}/records/{record_id}", "self"), link(base, "dataset")]
+
+
+def page_links(request: Request, total: int, offset: int, limit: int) -> list[dict[str, str]]:
+    """A page's ``_links``: itself, the first, the next when there is one, the last."""
+    url = request.url
+    shown = [link(str(url), "self"), link(str(url.include_query_params(offset=0)), "first")]
+    if limit and offset + limit < total:
+        shown.append(link(str(url.include_query_params(offset=offset + limit)), "next"))
+    if limit:
+        last = max(total - 1, 0) // limit * limit
+        shown.append(link(str(url.include_query_params(offset=last)), "last"))
+    return shown
+
+
+def export_formats(dataset: PublishedDataset) -> list[str]:
+    """The formats a dataset exports to (geojson only when it has a geo field)."""
+    geo = "geo" in catalog.features(dataset)
+    return [name for name in FORMATS if geo or name != "geojson"]
 
 
 def _filters(
@@ -76,6 +116,72 @@ def add_routes(router: APIRouter, get_engine: Any) -> None:
         )
         return facets.dataset_facets(engine, dataset, request, facet or [])
 
+    def root(request: Request) -> dict[str, Any]:
+        """Links to what this API serves."""
+        base = api_root(request)
+        return {"links": [link(base, "self"), link(f"{base}/catalog/datasets", "catalog")]}
+
+    def get_record(
+        dataset_id: str,
+        record_id: str,
+        select: Annotated[str | None, Query(description="ODSQL select: the fields to return.")] = None,
+        timezone: Timezone = "UTC",
+        session: Session = Depends(get_session),
+        settings: Settings = Depends(get_settings),
+        api_key: ApiKey | None = Depends(optional_api_key),
+        engine: QueryEngine = Depends(get_engine),
+    ) -> dict[str, Any]:
+        """The record whose `_id` is `record_id` (as records return it with `include_links=true`)."""
+        dataset = access.readable_dataset(session, settings, dataset_id, api_key)
+        request = QueryRequest(select=select, timezone=timezone)
+        return records.get_record(engine, dataset, record_id, request)
+
+    def list_exports(
+        request: Request,
+        dataset_id: str,
+        session: Session = Depends(get_session),
+        settings: Settings = Depends(get_settings),
+        api_key: ApiKey | None = Depends(optional_api_key),
+    ) -> dict[str, Any]:
+        """`{"links": [{"href": ".../exports/csv", "rel": "csv"}...]}`: the formats it exports to."""
+        dataset = access.readable_dataset(session, settings, dataset_id, api_key)
+        base = f"{dataset_url(request, dataset_id)}/exports"
+        return {"links": [link(base, "self"), *(link(f"{base}/{f}", f) for f in export_formats(dataset))]}
+
+    def list_attachments(
+        dataset_id: str,
+        session: Session = Depends(get_session),
+        settings: Settings = Depends(get_settings),
+        api_key: ApiKey | None = Depends(optional_api_key),
+    ) -> dict[str, Any]:
+        """The dataset's attachments: none (datawharf keeps no attachment files)."""
+        access.readable_dataset(session, settings, dataset_id, api_key)
+        return {"links": [], "attachments": []}
+
+    router.add_api_route(
+        "/", root, methods=["GET"], name="explore_root", operation_id="getApiRoot", summary="API links"
+    )
+    router.add_api_route(
+        "/catalog/datasets/{dataset_id}/records/{record_id}",
+        get_record,
+        methods=["GET"],
+        operation_id="getRecord",
+        summary="Read a dataset record",
+    )
+    router.add_api_route(
+        "/catalog/datasets/{dataset_id}/exports",
+        list_exports,
+        methods=["GET"],
+        operation_id="listDatasetExportFormats",
+        summary="List export formats",
+    )
+    router.add_api_route(
+        "/catalog/datasets/{dataset_id}/attachments",
+        list_attachments,
+        methods=["GET"],
+        operation_id="getDatasetAttachments",
+        summary="List dataset attachments",
+    )
     router.add_api_route(
         "/catalog/facets",
         catalog_facets,
