@@ -138,3 +138,11 @@ def test_the_export_formats_and_the_attachments(published: Published) -> None:
 def test_a_missing_dataset_is_dataset_not_found(published: Published, path: str) -> None:
     response = published.client.get(f"{EXPLORE}/catalog/datasets/nope{path}")
     assert (response.status_code, response.json()["error_code"]) == (404, "dataset_not_found")
+
+
+def test_records_grouped_page_up_to_twenty_thousand_groups(published: Published) -> None:
+    body = published.ok("/records", group_by="id", select="id, count(*) as n", limit=20_000, order_by="id")
+    assert body["total_count"] == len(ROWS)
+    assert body["results"] == [{"id": r.id, "n": 1} for r in ROWS]
+    refused = published.get("/records", group_by="id", limit=20_001)
+    assert (refused.status_code, refused.json()["error_code"]) == (400, "invalid_limit")

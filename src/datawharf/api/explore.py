@@ -220,8 +220,12 @@ def get_records(
     request: Request,
     dataset_id: str,
     query: dict[str, Any] = Depends(_query),
-    limit: Annotated[int | None, Query(description="Records per page, 0 to 100 (10 by default).")] = None,
-    offset: Annotated[int, Query(description="Records to skip; offset + limit <= 10000.")] = 0,
+    limit: Annotated[
+        int | None, Query(description="Records per page, 0 to 100 (10 by default; 20000 with group_by).")
+    ] = None,
+    offset: Annotated[
+        int, Query(description="Records to skip; offset + limit <= 10000 (20000 with group_by).")
+    ] = 0,
     include_links: Annotated[
         bool, Query(description="Add each record's `_id` and `_links`, and the page's `_links`.")
     ] = False,
