@@ -197,3 +197,63 @@ def test_catalog_facets_where_and_an_unknown_facet(portal: Portal) -> None:
     assert few["keyword"] == counted(["bus", "city"])
     response = portal.client.get(f"{EXPLORE}/catalog/facets", params={"facet": "colour"})
     assert (response.status_code, response.json()["error_code"]) == (400, "invalid_facet")
+
+
+# -- catalog select, group_by, include_links ---------------------------------------------------------------
+def catalog(portal: Portal, **params: Any) -> dict[str, Any]:
+    return portal.facets("catalog/datasets", order_by="dataset_id", **params)
+
+
+def test_catalog_select_picks_what_each_dataset_holds(portal: Portal) -> None:
+    full = {d["dataset_id"]: d for d in catalog(portal)["results"]}
+    ids = sorted(full)
+    body = catalog(portal, select="dataset_id, title, keyword, records_count * 2 as twice")
+    assert body["total_count"] == 2
+    keywords = {portal.dataset_id: ["bike", "city"], portal.other_id: ["bus", "city"]}
+    assert body["results"] == [
+        {
+            "dataset_id": i,
+            "title": full[i]["metas"]["default"]["title"],
+            "keyword": keywords[i],
+            "twice": full[i]["metas"]["default"]["records_count"] * 2,
+        }
+        for i in ids
+    ]
+    fields = catalog(portal, select="dataset_id, fields", where="records_count > 10")["results"]
+    assert fields == [{"dataset_id": portal.dataset_id, "fields": full[portal.dataset_id]["fields"]}]
+    assert catalog(portal, select="*")["results"] == [full[i] for i in ids]
+
+
+def test_catalog_group_by_aggregates_the_datasets(portal: Portal) -> None:
+    response = portal.client.get(
+        f"{EXPLORE}/catalog/datasets",
+        params={
+            "select": "visibility, count(*) as n, sum(records_count) as records",
+            "group_by": "visibility",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "total_count": 1,
+        "results": [{"visibility": "domain", "n": 2, "records": len(ROWS) + 3}],
+    }
+
+
+def test_catalog_select_errors_are_the_compilers(portal: Portal) -> None:
+    response = portal.client.get(f"{EXPLORE}/catalog/datasets", params={"select": "nope"})
+    assert (response.status_code, response.json()["error_code"]) == (400, "unknown_field")
+
+
+def test_catalog_and_dataset_links_when_asked(portal: Portal) -> None:
+    base = f"http://testserver{EXPLORE}/catalog/datasets"
+    body = catalog(portal, include_links="true", limit=1)
+    assert {link["rel"] for link in body["_links"]} == {"self", "first", "next", "last"}
+    assert body["results"][0]["_links"] == [
+        {"href": f"{base}/{body['results'][0]['dataset_id']}", "rel": "self"},
+        {"href": base, "rel": "catalog"},
+    ]
+    assert "_links" not in catalog(portal)
+    one = portal.facets(
+        f"catalog/datasets/{portal.dataset_id}", include_links="true", include_app_metas="true"
+    )
+    assert one["_links"][0] == {"href": f"{base}/{portal.dataset_id}", "rel": "self"}

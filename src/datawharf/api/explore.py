@@ -178,24 +178,38 @@ def build_router() -> APIRouter:
     return router
 
 
+Links = Annotated[bool, Query(description="Add HATEOAS `_links` to the response.")]
+AppMetas = Annotated[
+    bool, Query(description="Accepted for compatibility: datawharf keeps no application metadata.")
+]
+
+
 def list_datasets(
+    request: Request,
+    select: Annotated[str | None, Query(description=_ODSQL["select"])] = None,
     where: Annotated[list[str] | None, Query(description=_ODSQL["where"])] = None,
     order_by: Annotated[str | None, Query(description=_ODSQL["order_by"])] = None,
+    group_by: Annotated[str | None, Query(description=_ODSQL["group_by"])] = None,
     limit: Annotated[int | None, Query(description="Datasets per page, 0 to 100 (10 by default).")] = None,
     offset: Annotated[int, Query(description="Datasets to skip; offset + limit <= 10000.")] = 0,
     refine: Annotated[list[str] | None, Query(description=_ODSQL["refine"])] = None,
     exclude: Annotated[list[str] | None, Query(description=_ODSQL["exclude"])] = None,
     timezone: Annotated[str, Query(description="IANA timezone of dates in and out.")] = "UTC",
+    include_links: Links = False,
+    include_app_metas: AppMetas = False,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
     engine: QueryEngine = Depends(get_engine),
 ) -> dict[str, Any]:
     """Published datasets the caller may read, filtered with ODSQL over their metadata (`title`,
-    `description`, `keyword`, `modified`, `records_count`, `features`...)."""
+    `description`, `keyword`, `modified`, `records_count`, `features`...); `select` picks what each
+    result holds, `group_by` aggregates them."""
     datasets = access.readable_datasets(session, settings, api_key)
-    request = QueryRequest(
+    query = QueryRequest(
+        select=select,
         where=where or [],
+        group_by=group_by,
         order_by=order_by,
         limit=limit,
         offset=offset,
@@ -203,17 +217,24 @@ def list_datasets(
         exclude=exclude or [],
         timezone=timezone,
     )
-    return catalog.query_catalog(engine, datasets, request)
+    body = catalog.query_catalog(engine, datasets, query)
+    if include_links:
+        return explore_surface.with_catalog_links(request, body, offset, 10 if limit is None else limit)
+    return body
 
 
 def get_dataset(
+    request: Request,
     dataset_id: str,
+    include_links: Links = False,
+    include_app_metas: AppMetas = False,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
 ) -> dict[str, Any]:
     """A dataset's metadata and its fields with their types."""
-    return catalog.public(access.readable_dataset(session, settings, dataset_id, api_key))
+    shown = catalog.public(access.readable_dataset(session, settings, dataset_id, api_key))
+    return {"_links": explore_surface.dataset_links(request, dataset_id), **shown} if include_links else shown
 
 
 def get_records(

@@ -64,6 +64,22 @@ def page_links(request: Request, total: int, offset: int, limit: int) -> list[di
     return shown
 
 
+def dataset_links(request: Request, dataset_id: str) -> list[dict[str, str]]:
+    return [
+        link(dataset_url(request, dataset_id), "self"),
+        link(f"{api_root(request)}/catalog/datasets", "catalog"),
+    ]
+
+
+def with_catalog_links(request: Request, body: dict[str, Any], offset: int, limit: int) -> dict[str, Any]:
+    """The catalog page with its ``_links``, and each dataset object with its own."""
+    results = [
+        {"_links": dataset_links(request, r["dataset_id"]), **r} if "dataset_id" in r and "metas" in r else r
+        for r in body["results"]
+    ]
+    return {"_links": page_links(request, body["total_count"], offset, limit), **body, "results": results}
+
+
 def export_formats(dataset: PublishedDataset) -> list[str]:
     """The formats a dataset exports to (geojson only when it has a geo field)."""
     geo = "geo" in catalog.features(dataset)

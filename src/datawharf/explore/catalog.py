@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import decimal
 import uuid
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
 from datawharf.datasets.catalog import PublishedDataset, PublishedField
-from datawharf.odsql import Mode, QueryRequest, compile_query
+from datawharf.explore.values import json_rows
+from datawharf.odsql import Mode, QueryRequest, compile_query, parse_select, to_odsql
 from datawharf.store.query_engine import QueryEngine
 
 CATALOG_FIELDS: dict[str, str] = {
@@ -224,9 +227,94 @@ def matching(
     return int(total or 0), [by_id[i] for i in ids]
 
 
+OBJECT_KEYS = (
+    "dataset_id", "dataset_uid", "visibility", "has_records", "data_visible", "features",
+    "attachments", "alternative_exports", "metas", "fields",
+)  # fmt: skip
+KEY = "__dataset_key"  # the column that ties a selected row to its dataset
+
+
+def _direct(dataset: PublishedDataset, shown: dict[str, Any], name: str) -> Any:
+    """A selected name taken from the dataset itself: a key of its object, or a multivalued list."""
+    return shown[name] if name in OBJECT_KEYS else values_of(dataset, name)
+
+
+def _selected(
+    engine: QueryEngine, datasets: Sequence[PublishedDataset], request: QueryRequest
+) -> dict[str, Any]:
+    """A catalog query with ``select`` or ``group_by``.
+
+    Grouped or aggregated (``select=publisher, count(*) as n&group_by=publisher``): the rows, as records
+    are. Else each dataset becomes the selected items in order: a key of the dataset object
+    (``fields``, ``metas``...) or a multivalued field (``keyword``: its list) as it is, ``*`` the whole
+    object, any other expression computed by ODSQL over the catalog fields."""
+    kept, request = _multivalued_filters(datasets, request)
+    view = f"catalog_{uuid.uuid4().hex}"
+    tables = {view: metadata_table(kept)}
+
+    def run(select: str | None) -> tuple[int, list[dict[str, Any]]]:
+        compiled = compile_query(
+            dataclasses.replace(request, select=select), CATALOG_FIELDS, source_sql=view, mode="records"
+        )
+        total = engine.fetch_arrow(compiled.count_sql, compiled.count_params, tables=tables)
+        rows = [
+            tuple(_number(v) for v in row.values())
+            for row in engine.fetch_arrow(compiled.sql, compiled.params, tables=tables).to_pylist()
+        ]
+        converted = json_rows(compiled.columns, rows, ZoneInfo(compiled.timezone))
+        return int(total.column(0)[0].as_py() or 0), converted
+
+    items = parse_select(request.select) if request.select else []
+    plain = [to_odsql(i.expr) if i.alias is None else None for i in items]
+    direct = {p for p in plain if p in OBJECT_KEYS or p in MULTIVALUED or p == "*"}
+    computed = [
+        to_odsql(i.expr) + (f" as `{i.alias}`" if i.alias else "") for i, p in zip(items, plain, strict=True)
+        if p not in direct
+    ]  # fmt: skip
+    probe = compile_query(
+        dataclasses.replace(request, select=", ".join(computed) or None), CATALOG_FIELDS, source_sql=view
+    )
+    if request.group_by or probe.aggregated:
+        total, rows = run(request.select)
+        return {"total_count": total, "results": rows}
+    total, rows = run(", ".join([f"dataset_id as {KEY}", *computed]))
+    by_id = {d.dataset_id: d for d in kept}
+    results = []
+    for row in rows:
+        dataset = by_id[row.pop(KEY)]
+        shown = public(dataset)
+        result: dict[str, Any] = {}
+        for p in plain:
+            if p == "*":
+                result.update(shown)
+            elif p in direct:
+                result[p] = _direct(dataset, shown, p)
+        result.update(row)
+        results.append({name: result[name] for name in dict.fromkeys([*_order(plain, items), *result])})
+    return {"total_count": total, "results": results}
+
+
+def _number(value: Any) -> Any:
+    """Arrow hands DuckDB's HUGEINT sums over as decimals; JSON wants the number they are."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _order(plain: list[str | None], items: list[Any]) -> list[str]:
+    """The result keys in select order (an alias, or the expression's text)."""
+    names = []
+    for p, item in zip(plain, items, strict=True):
+        if p != "*":
+            names.append(item.alias or p)
+    return names
+
+
 def query_catalog(
     engine: QueryEngine, datasets: Sequence[PublishedDataset], request: QueryRequest
 ) -> dict[str, Any]:
     """``{"total_count", "results"}`` of the datasets matching the request, in its order."""
+    if request.select or request.group_by:
+        return _selected(engine, datasets, request)
     total, page = matching(engine, datasets, request)
     return {"total_count": total, "results": [public(d) for d in page]}
