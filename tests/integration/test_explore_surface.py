@@ -3,6 +3,7 @@ include_links), a dataset's export formats and attachments, over a dataset publi
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -146,3 +147,17 @@ def test_records_grouped_page_up_to_twenty_thousand_groups(published: Published)
     assert body["results"] == [{"id": r.id, "n": 1} for r in ROWS]
     refused = published.get("/records", group_by="id", limit=20_001)
     assert (refused.status_code, refused.json()["error_code"]) == (400, "invalid_limit")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_a_compressed_export_is_the_same_file_gzipped(published: Published, fmt: str) -> None:
+    plain = published.get(f"/exports/{fmt}", where="id > 3")
+    packed = published.get(f"/exports/{fmt}", where="id > 3", compressed="true")
+    assert packed.status_code == 200, packed.text
+    assert packed.headers["content-type"] == "application/gzip"
+    assert packed.headers["content-disposition"] == f'attachment; filename="{published.dataset_id}.{fmt}.gz"'
+    assert packed.content[:2] == b"\x1f\x8b"
+    assert gzip.decompress(packed.content) == plain.content
+    # the slot was given back: as many compressed exports as we like, one after the other
+    for _ in range(4):
+        assert published.get(f"/exports/{fmt}", compressed="true").status_code == 200

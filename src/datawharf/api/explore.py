@@ -26,7 +26,7 @@ from starlette.types import Message, Receive, Scope, Send
 from datawharf.api import explore_surface
 from datawharf.api.deps import get_session, get_settings, optional_api_key
 from datawharf.explore import access, catalog, records
-from datawharf.exports import ExportOptions, ExportSlots, open_export
+from datawharf.exports import ExportOptions, ExportSlots, gzipped, open_export
 from datawharf.odsql import QueryRequest
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
@@ -276,6 +276,7 @@ def export_records(
     delimiter: Annotated[str, Query(description="csv: the field separator.")] = ";",
     with_bom: Annotated[bool, Query(description="csv: start with a UTF-8 byte order mark.")] = True,
     use_labels: Annotated[bool, Query(description="csv, xlsx: field labels as column headers.")] = False,
+    compressed: Annotated[bool, Query(description="Compress the file with gzip (`<name>.gz`).")] = False,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
@@ -293,9 +294,12 @@ def export_records(
         options,
         slot=state.export_slots.claim(client_address(request)),
     )
+    chunks, media_type, filename = export.chunks, export.media_type, export.filename
+    if compressed:
+        chunks, media_type, filename = gzipped(chunks), "application/gzip", f"{filename}.gz"
     return ClosingStreamingResponse(
-        export.chunks,
+        chunks,
         send_timeout=settings.send_timeout,
-        media_type=export.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
