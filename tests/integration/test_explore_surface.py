@@ -4,12 +4,14 @@ include_links), a dataset's export formats and attachments, over a dataset publi
 from __future__ import annotations
 
 import gzip
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
@@ -161,3 +163,18 @@ def test_a_compressed_export_is_the_same_file_gzipped(published: Published, fmt:
     # the slot was given back: as many compressed exports as we like, one after the other
     for _ in range(4):
         assert published.get(f"/exports/{fmt}", compressed="true").status_code == 200
+
+
+@pytest.mark.parametrize(("asked", "codec"), [(None, "SNAPPY"), ("zstd", "ZSTD"), ("snappy", "SNAPPY")])
+def test_parquet_compression(published: Published, asked: str | None, codec: str) -> None:
+    params = {"parquet_compression": asked} if asked else {}
+    response = published.get("/exports/parquet", **params)
+    assert response.status_code == 200, response.text
+    table = pq.ParquetFile(io.BytesIO(response.content))
+    assert table.metadata.row_group(0).column(0).compression == codec
+    assert table.read().column("id").to_pylist() == [r.id for r in ROWS]
+
+
+def test_an_unknown_parquet_compression_is_refused(published: Published) -> None:
+    response = published.get("/exports/parquet", parquet_compression="brotli")
+    assert (response.status_code, response.json()["error_code"]) == (400, "invalid_parquet_compression")

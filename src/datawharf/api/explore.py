@@ -276,6 +276,9 @@ def export_records(
     delimiter: Annotated[str, Query(description="csv: the field separator.")] = ";",
     with_bom: Annotated[bool, Query(description="csv: start with a UTF-8 byte order mark.")] = True,
     use_labels: Annotated[bool, Query(description="csv, xlsx: field labels as column headers.")] = False,
+    parquet_compression: Annotated[
+        str, Query(description="parquet: the compression, snappy (default) or zstd.")
+    ] = "snappy",
     compressed: Annotated[bool, Query(description="Compress the file with gzip (`<name>.gz`).")] = False,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
@@ -284,7 +287,9 @@ def export_records(
     """Every matching record (no limit unless asked), streamed: csv, json, jsonl, geojson, parquet, xlsx.
     One client address streams at most `DATAWHARF_EXPORT_PER_CLIENT` exports at once (429 past it)."""
     dataset = access.readable_dataset(session, settings, dataset_id, api_key)
-    options = ExportOptions(delimiter=delimiter, with_bom=with_bom, use_labels=use_labels)
+    options = ExportOptions(
+        delimiter=delimiter, with_bom=with_bom, use_labels=use_labels, parquet_compression=parquet_compression
+    )
     state = request.app.state
     export = open_export(
         state.export_engine,
