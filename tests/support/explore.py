@@ -156,8 +156,11 @@ def publish_csv(
     *,
     restricted: bool = False,
     publish: bool = True,
+    keywords: tuple[str, ...] = ("test", "explore"),
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Upload ``body``, create a dataset with one CSV resource, publish it and wait; the dataset's JSON."""
+    """Upload ``body``, create a dataset (its ``metadata`` templates added to the title and keywords)
+    with one CSV resource, publish it and wait; the dataset's JSON."""
     server.put_object(bucket, key, body)
     connection = client.post(
         f"{API}/datasource_connections/",
@@ -175,7 +178,10 @@ def publish_csv(
         },
     )
     assert connection.status_code == 201, connection.text
-    metadata = {"default": {"title": {"value": title}, "keyword": {"value": ["test", "explore"]}}}
+    metadata = {
+        "default": {"title": {"value": title}, "keyword": {"value": list(keywords)}},
+        **(metadata or {}),
+    }
     dataset = client.post(
         f"{API}/datasets/", headers=AUTH, json={"metadata": metadata, "is_restricted": restricted}
     )

@@ -19,13 +19,15 @@ from typing import Annotated, Any
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.types import Message, Receive, Scope, Send
 
+from datawharf.api import explore_surface
 from datawharf.api.deps import get_session, get_settings, optional_api_key
-from datawharf.explore import access, cache, catalog
-from datawharf.exports import ExportOptions, ExportSlots, open_export
+from datawharf.explore import access, cache, catalog, records
+from datawharf.exports import ExportOptions, ExportSlots, gzipped, open_export
 from datawharf.odsql import QueryRequest
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
@@ -177,27 +179,42 @@ def build_router() -> APIRouter:
         # FastAPI reads the default status from the response class's signature, which ours hides.
         status_code=200,
     )
+    explore_surface.add_routes(router, get_engine)
     return router
 
 
+Links = Annotated[bool, Query(description="Add HATEOAS `_links` to the response.")]
+AppMetas = Annotated[
+    bool, Query(description="Accepted for compatibility: datawharf keeps no application metadata.")
+]
+
+
 def list_datasets(
+    request: Request,
+    select: Annotated[str | None, Query(description=_ODSQL["select"])] = None,
     where: Annotated[list[str] | None, Query(description=_ODSQL["where"])] = None,
     order_by: Annotated[str | None, Query(description=_ODSQL["order_by"])] = None,
+    group_by: Annotated[str | None, Query(description=_ODSQL["group_by"])] = None,
     limit: Annotated[int | None, Query(description="Datasets per page, 0 to 100 (10 by default).")] = None,
     offset: Annotated[int, Query(description="Datasets to skip; offset + limit <= 10000.")] = 0,
     refine: Annotated[list[str] | None, Query(description=_ODSQL["refine"])] = None,
     exclude: Annotated[list[str] | None, Query(description=_ODSQL["exclude"])] = None,
     timezone: Annotated[str, Query(description="IANA timezone of dates in and out.")] = "UTC",
+    include_links: Links = False,
+    include_app_metas: AppMetas = False,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
     engine: QueryEngine = Depends(get_engine),
 ) -> dict[str, Any]:
     """Published datasets the caller may read, filtered with ODSQL over their metadata (`title`,
-    `description`, `keyword`, `modified`, `records_count`, `features`...)."""
+    `description`, `keyword`, `modified`, `records_count`, `features`...); `select` picks what each
+    result holds, `group_by` aggregates them."""
     datasets = access.readable_datasets(session, settings, api_key)
-    request = QueryRequest(
+    query = QueryRequest(
+        select=select,
         where=where or [],
+        group_by=group_by,
         order_by=order_by,
         limit=limit,
         offset=offset,
@@ -205,24 +222,39 @@ def list_datasets(
         exclude=exclude or [],
         timezone=timezone,
     )
-    return catalog.query_catalog(engine, datasets, request)
+    body = catalog.query_catalog(engine, datasets, query)
+    if include_links:
+        return explore_surface.with_catalog_links(request, body, offset, 10 if limit is None else limit)
+    return body
 
 
 def get_dataset(
+    request: Request,
     dataset_id: str,
+    include_links: Links = False,
+    include_app_metas: AppMetas = False,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
 ) -> dict[str, Any]:
     """A dataset's metadata and its fields with their types."""
-    return catalog.public(access.readable_dataset(session, settings, dataset_id, api_key))
+    shown = catalog.public(access.readable_dataset(session, settings, dataset_id, api_key))
+    return {"_links": explore_surface.dataset_links(request, dataset_id), **shown} if include_links else shown
 
 
 def get_records(
+    request: Request,
     dataset_id: str,
     query: dict[str, Any] = Depends(_query),
-    limit: Annotated[int | None, Query(description="Records per page, 0 to 100 (10 by default).")] = None,
-    offset: Annotated[int, Query(description="Records to skip; offset + limit <= 10000.")] = 0,
+    limit: Annotated[
+        int | None, Query(description="Records per page, 0 to 100 (10 by default; 20000 with group_by).")
+    ] = None,
+    offset: Annotated[
+        int, Query(description="Records to skip; offset + limit <= 10000 (20000 with group_by).")
+    ] = 0,
+    include_links: Annotated[
+        bool, Query(description="Add each record's `_id` and `_links`, and the page's `_links`.")
+    ] = False,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
@@ -232,7 +264,12 @@ def get_records(
     """`{"total_count": N, "results": [...]}`, each record a flat object of the selected columns."""
     dataset = access.readable_dataset(session, settings, dataset_id, api_key)
     asked = QueryRequest(limit=limit, offset=offset, **query)
-    return Response(cache.records_body(responses, engine, dataset, asked), media_type="application/json")
+    if not include_links:  # the common case, and the one portal widgets repeat: from the response cache
+        return Response(cache.records_body(responses, engine, dataset, asked), media_type="application/json")
+    links = explore_surface.record_links(request, dataset_id)
+    page = records.query_records(engine, dataset, asked, links=links)
+    shown = explore_surface.page_links(request, page.total_count, page.offset, page.limit)
+    return JSONResponse(jsonable_encoder({"_links": shown, **page.body()}))
 
 
 def export_records(
@@ -245,6 +282,10 @@ def export_records(
     delimiter: Annotated[str, Query(description="csv: the field separator.")] = ";",
     with_bom: Annotated[bool, Query(description="csv: start with a UTF-8 byte order mark.")] = True,
     use_labels: Annotated[bool, Query(description="csv, xlsx: field labels as column headers.")] = False,
+    parquet_compression: Annotated[
+        str, Query(description="parquet: the compression, snappy (default) or zstd.")
+    ] = "snappy",
+    compressed: Annotated[bool, Query(description="Compress the file with gzip (`<name>.gz`).")] = False,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
@@ -252,7 +293,9 @@ def export_records(
     """Every matching record (no limit unless asked), streamed: csv, json, jsonl, geojson, parquet, xlsx.
     One client address streams at most `DATAWHARF_EXPORT_PER_CLIENT` exports at once (429 past it)."""
     dataset = access.readable_dataset(session, settings, dataset_id, api_key)
-    options = ExportOptions(delimiter=delimiter, with_bom=with_bom, use_labels=use_labels)
+    options = ExportOptions(
+        delimiter=delimiter, with_bom=with_bom, use_labels=use_labels, parquet_compression=parquet_compression
+    )
     state = request.app.state
     export = open_export(
         state.export_engine,
@@ -262,9 +305,12 @@ def export_records(
         options,
         slot=state.export_slots.claim(client_address(request)),
     )
+    chunks, media_type, filename = export.chunks, export.media_type, export.filename
+    if compressed:
+        chunks, media_type, filename = gzipped(chunks), "application/gzip", f"{filename}.gz"
     return ClosingStreamingResponse(
-        export.chunks,
+        chunks,
         send_timeout=settings.send_timeout,
-        media_type=export.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -13,6 +13,7 @@ Adding a format: a writer ``(ExportContext, batches) -> Iterator[bytes]`` and on
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ __all__ = [
     "Format",
     "TooManyExports",
     "get_format",
+    "gzipped",
     "open_export",
 ]
 
@@ -67,6 +69,22 @@ class Export:
     media_type: str
     filename: str
     chunks: Iterator[bytes]
+
+
+def gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks`` compressed as one gzip stream, a chunk at a time (``compressed=true``); closing this
+    closes ``chunks`` (and gives back its connection and slot)."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: the gzip container
+    try:
+        for chunk in chunks:
+            out = compressor.compress(chunk)
+            if out:
+                yield out
+        yield compressor.flush()
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def get_format(name: str) -> Format:

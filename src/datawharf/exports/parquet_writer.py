@@ -44,7 +44,7 @@ def write_parquet(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> 
     schema = pa.schema(
         [field.with_name(header) for field, header in zip(context.schema, context.headers, strict=True)]
     )
-    with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+    with pq.ParquetWriter(sink, schema, compression=context.options.parquet_compression) as writer:
         for batch in batches:
             if batch.num_rows == 0:
                 continue

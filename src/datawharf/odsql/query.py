@@ -23,6 +23,7 @@ Mode = Literal["records", "exports"]
 RECORDS_DEFAULT_LIMIT = 10
 RECORDS_MAX_LIMIT = 100
 RECORDS_MAX_WINDOW = 10_000  # offset + limit on records; exports have no window
+GROUPED_MAX_WINDOW = 20_000  # limit, and offset + limit, on records with a group_by (the reference's)
 MAX_REFINES = 100
 
 
@@ -86,7 +87,7 @@ def compile_query(
         if ftype not in FIELD_TYPES:  # a server bug, not bad input
             raise ValueError(f"field {name!r} has unknown type {ftype!r}")
     zone = _zone(request.timezone if request.timezone is not None else "UTC")
-    limit, offset = _window(request.limit, request.offset, mode)
+    limit, offset = _window(request.limit, request.offset, mode, grouped=_given(request.group_by))
 
     wheres = _as_list(request.where)
     _check_length(request, wheres)
@@ -283,7 +284,7 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name)
 
 
-def _window(limit: int | None, offset: int, mode: Mode) -> tuple[int | None, int]:
+def _window(limit: int | None, offset: int, mode: Mode, *, grouped: bool = False) -> tuple[int | None, int]:
     if isinstance(limit, bool) or isinstance(offset, bool):
         raise TypeError("limit and offset are integers")
     if offset is None:
@@ -300,17 +301,20 @@ def _window(limit: int | None, offset: int, mode: Mode) -> tuple[int | None, int
         return limit, offset
     if limit is None:
         limit = RECORDS_DEFAULT_LIMIT
-    if not 0 <= limit <= RECORDS_MAX_LIMIT:
+    max_limit, window = (
+        (GROUPED_MAX_WINDOW, GROUPED_MAX_WINDOW) if grouped else (RECORDS_MAX_LIMIT, RECORDS_MAX_WINDOW)
+    )
+    if not 0 <= limit <= max_limit:
         fail(
             Code.INVALID_LIMIT,
-            f"limit must be between 0 and {RECORDS_MAX_LIMIT} on records, got {limit}; page with offset "
-            "or use the exports endpoint for everything",
+            f"limit must be between 0 and {max_limit} on records{' with a group_by' if grouped else ''}, got "
+            f"{limit}; page with offset or use the exports endpoint for everything",
             clause="limit",
         )
-    if offset + limit > RECORDS_MAX_WINDOW:
+    if offset + limit > window:
         fail(
             Code.INVALID_OFFSET,
-            f"offset + limit must be at most {RECORDS_MAX_WINDOW} on records, got {offset + limit}; "
+            f"offset + limit must be at most {window} on records, got {offset + limit}; "
             "narrow the query with where or use the exports endpoint",
             clause="offset",
         )
