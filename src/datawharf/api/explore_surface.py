@@ -108,9 +108,7 @@ def add_routes(router: APIRouter, get_engine: Any) -> None:
     ) -> dict[str, Any]:
         """Each catalog facet's values with how many datasets (of those the filters keep) hold them."""
         datasets = access.readable_datasets(session, settings, api_key)
-        request = QueryRequest(
-            where=where or [], refine=refine or [], exclude=exclude or [], timezone=timezone
-        )
+        request = _filters(where, refine, exclude, timezone)
         return facets.catalog_facets(engine, datasets, request, facet or [])
 
     def dataset_facets(
@@ -127,9 +125,7 @@ def add_routes(router: APIRouter, get_engine: Any) -> None:
     ) -> dict[str, Any]:
         """Each facet's values with how many records (of those the filters keep) hold them."""
         dataset = access.readable_dataset(session, settings, dataset_id, api_key)
-        request = QueryRequest(
-            where=where or [], refine=refine or [], exclude=exclude or [], timezone=timezone
-        )
+        request = _filters(where, refine, exclude, timezone)
         return facets.dataset_facets(engine, dataset, request, facet or [])
 
     def root(request: Request) -> dict[str, Any]:
