@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from datawharf import __version__, apikeys
-from datawharf.api import automation, explore
+from datawharf.api import automation, explore, v1
 from datawharf.api.admission import ExploreAdmission
 from datawharf.api.edge import ScopedCORS, SlashAlias
 from datawharf.api.errors import install_error_handlers
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(automation.build_router())
     app.include_router(explore.build_router())
+    app.include_router(v1.build_router())
     install_backoffice(app)
 
     @app.get("/health", include_in_schema=False)

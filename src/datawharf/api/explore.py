@@ -26,6 +26,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from datawharf.api import explore_surface
 from datawharf.api.deps import get_session, get_settings, optional_api_key
+from datawharf.datasets.catalog import PublishedDataset
 from datawharf.explore import access, cache, catalog, records
 from datawharf.exports import ExportOptions, ExportSlots, gzipped, open_export
 from datawharf.odsql import QueryRequest
@@ -296,11 +297,27 @@ def export_records(
     options = ExportOptions(
         delimiter=delimiter, with_bom=with_bom, use_labels=use_labels, parquet_compression=parquet_compression
     )
+    asked = QueryRequest(limit=limit, offset=offset, **query)
+    return stream_export(request, settings, dataset, asked, format, options, compressed=compressed)
+
+
+def stream_export(
+    request: Request,
+    settings: Settings,
+    dataset: PublishedDataset,
+    asked: QueryRequest,
+    format: str,
+    options: ExportOptions,
+    *,
+    compressed: bool = False,
+) -> ClosingStreamingResponse:
+    """An export of ``dataset`` on the export pool, streamed as an attachment within the client's export
+    slots (what the v2.1 exports and the v1 download URLs answer)."""
     state = request.app.state
     export = open_export(
         state.export_engine,
         dataset,
-        QueryRequest(limit=limit, offset=offset, **query),
+        asked,
         format,
         options,
         slot=state.export_slots.claim(client_address(request)),

@@ -1,0 +1,253 @@
+"""The v1 APIs' answers (Dataset API 1.0, Records API 1.0), read-only, from the same published data, the
+same compiler and the same record ids as Explore v2.1.
+
+A v1 search is turned into a v2.1 ``QueryRequest`` (``v1_query``), run by the v2.1 services
+(``records.query_records`` with record ids, ``catalog.matching``, ``facets``), and its result reshaped
+into the bodies Opendatasoft's v1 documents:
+
+    records/1.0/search   {"nhits", "parameters", "records": [{"datasetid", "recordid", "fields",
+                          "geometry", "record_timestamp"}], "facet_groups"}
+    datasets/1.0/search  {"nhits", "parameters", "datasets": [dataset], "facet_groups"}
+    datasets/1.0/{id}    dataset: {"datasetid", "metas", "fields", "has_records", "features",
+                          "attachments", "interop_metas"...}
+
+v1 values differ from v2.1's in three ways, kept here: a record's ``fields`` leave out empty values; a
+geo point is ``[lat, lon]``; a record's ``geometry`` is the GeoJSON of its first geo field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from datawharf.datasets.catalog import PublishedDataset
+from datawharf.errors import InvalidInput
+from datawharf.explore import catalog, facets, records
+from datawharf.explore.v1_query import (
+    distance_condition,
+    facet_filter_map,
+    facet_filters,
+    fields_to_select,
+    polygon_condition,
+    q_to_odsql,
+    sort_to_order_by,
+)
+from datawharf.odsql import QueryRequest
+from datawharf.store.query_engine import QueryEngine
+
+MAX_ROWS = 10_000  # rows, and start + rows, of one search (the download API has no limit)
+DEFAULT_ROWS = 10
+
+
+@dataclass(frozen=True)
+class V1Search:
+    """The parameters of a v1 search or download, as received (``refine``/``exclude`` as (facet, value))."""
+
+    q: str | None = None
+    rows: int | None = None
+    start: int = 0
+    sort: Sequence[str] = ()
+    refine: Sequence[tuple[str, str]] = ()
+    exclude: Sequence[tuple[str, str]] = ()
+    facet: Sequence[str] = ()
+    fields: str | None = None
+    distance: Sequence[str] = ()
+    polygon: Sequence[str] = ()
+    timezone: str = "UTC"
+    extra: dict[str, Any] = field(default_factory=dict)  # more to echo in ``parameters`` (lang...)
+
+    def parameters(self) -> dict[str, Any]:
+        """The ``parameters`` object of the answer: what was asked, the defaults filled in."""
+        shown: dict[str, Any] = {"timezone": self.timezone}
+        if self.q:
+            shown["q"] = self.q
+        shown["rows"] = DEFAULT_ROWS if self.rows is None else self.rows
+        shown["start"] = self.start
+        for key, value in (
+            ("sort", list(self.sort)),
+            ("facet", list(self.facet)),
+            ("refine", facet_filter_map(self.refine)),
+            ("exclude", facet_filter_map(self.exclude)),
+            ("geofilter.distance", list(self.distance)),
+            ("geofilter.polygon", list(self.polygon)),
+            ("fields", [f.strip() for f in (self.fields or "").split(",") if f.strip()]),
+        ):
+            if value:
+                shown[key] = value
+        shown["format"] = "json"
+        return {**shown, **self.extra}
+
+
+def _window(search: V1Search) -> tuple[int, int]:
+    rows = DEFAULT_ROWS if search.rows is None else search.rows
+    if not 0 <= rows <= MAX_ROWS or search.start < 0 or search.start + rows > MAX_ROWS:
+        raise InvalidInput(
+            f"rows must be 0 to {MAX_ROWS} and start + rows at most {MAX_ROWS} (got rows={rows}, "
+            f"start={search.start}); download everything with /api/records/1.0/download/.",
+            error_code="v1_invalid_rows",
+            detail={"rows": rows, "start": search.start},
+        )
+    return rows, search.start
+
+
+def _geo_field(dataset: PublishedDataset, kind: str) -> str | None:
+    return next((f.name for f in dataset.fields if f.type == kind), None)
+
+
+def records_request(dataset: PublishedDataset, search: V1Search, *, paged: bool) -> QueryRequest:
+    """The v2.1 request a v1 search of ``dataset`` means (``paged``: its rows/start window; else all)."""
+    schema = records.schema_of(dataset)
+    where = [w for w in [q_to_odsql(search.q or "", schema)] if w]
+    point = _geo_field(dataset, "geo_point_2d")
+    where += [distance_condition(value, point) for value in search.distance]
+    where += [polygon_condition(value, point or _geo_field(dataset, "geo_shape")) for value in search.polygon]
+    limit, offset = _window(search) if paged else (None, 0)
+    return QueryRequest(
+        select=fields_to_select(search.fields),
+        where=where,
+        order_by=sort_to_order_by(search.sort),
+        limit=limit,
+        offset=offset,
+        refine=facet_filters(search.refine),
+        exclude=facet_filters(search.exclude),
+        timezone=search.timezone,
+    )
+
+
+def _field_value(value: Any, ftype: str) -> Any:
+    if ftype == "geo_point_2d" and isinstance(value, dict):
+        return [value["lat"], value["lon"]]
+    return value
+
+
+def _geometry(value: Any, ftype: str) -> dict[str, Any] | None:
+    if ftype == "geo_point_2d" and isinstance(value, dict):
+        return {"type": "Point", "coordinates": [value["lon"], value["lat"]]}
+    if ftype == "geo_shape" and isinstance(value, dict):
+        return value.get("geometry") if value.get("type") == "Feature" else value
+    return None
+
+
+def v1_record(dataset: PublishedDataset, record: dict[str, Any], timestamp: str | None) -> dict[str, Any]:
+    """A v2.1 record (with its ``_id``) in the v1 shape."""
+    types = records.schema_of(dataset)
+    record_id = record.pop("_id", None)
+    shown: dict[str, Any] = {"datasetid": dataset.dataset_id, "recordid": record_id}
+    shown["fields"] = {
+        name: _field_value(value, types.get(name, "text"))
+        for name, value in record.items()
+        if value is not None
+    }
+    geometry = next(
+        (g for name, value in record.items() if (g := _geometry(value, types.get(name, ""))) is not None),
+        None,
+    )
+    if geometry is not None:
+        shown["geometry"] = geometry
+    shown["record_timestamp"] = timestamp
+    return shown
+
+
+def _timestamp(dataset: PublishedDataset) -> str | None:
+    return dataset.modified.isoformat() if dataset.modified is not None else None
+
+
+def facet_groups(enumerations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """v2.1 facet enumerations as v1 ``facet_groups``: each value ``{name, path, count, state}``."""
+
+    def values(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        shown = []
+        for entry in entries:
+            value: dict[str, Any] = {"name": entry["name"], "path": entry["value"]}
+            if "count" in entry:
+                value["count"] = entry["count"]
+            value["state"] = entry["state"]
+            if entry.get("facets"):
+                value["facets"] = values(entry["facets"])
+            shown.append(value)
+        return shown
+
+    return [{"name": group["name"], "facets": values(group["facets"])} for group in enumerations]
+
+
+def search_records(engine: QueryEngine, dataset: PublishedDataset, search: V1Search) -> dict[str, Any]:
+    """The ``records/1.0/search`` body over ``dataset``."""
+    request = records_request(dataset, search, paged=True)
+    page = records.query_records(engine, dataset, request, ids=True, mode="exports")
+    timestamp = _timestamp(dataset)
+    body: dict[str, Any] = {
+        "nhits": page.total_count,
+        "parameters": {"dataset": [dataset.dataset_id], **search.parameters()},
+        "records": [v1_record(dataset, r, timestamp) for r in page.results],
+    }
+    if search.facet:
+        filters = dataclasses.replace(request, select=None, order_by=None, limit=None, offset=0)
+        body["facet_groups"] = facet_groups(
+            facets.dataset_facets(engine, dataset, filters, list(search.facet))["facets"]
+        )
+    return body
+
+
+def _annotations(shown: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """v2.1 annotations (``{"unit": ["km2"], "facet": []}``) as v1 lists them."""
+    return [{"name": name, **({"args": args} if args else {})} for name, args in shown.items()]
+
+
+def dataset_object(dataset: PublishedDataset) -> dict[str, Any]:
+    """The v1 dataset: ``metas`` the default template's values, the other templates in ``interop_metas``."""
+    shown = catalog.public(dataset)
+    metas = {**shown["metas"].get("default", {}), "visibility": shown["visibility"]}
+    metas["metadata_processed"] = metas.get("data_processed")
+    interop = {name: values for name, values in shown["metas"].items() if name != "default"}
+    return {
+        "datasetid": dataset.dataset_id,
+        "dataset_uid": dataset.uid,
+        "has_records": shown["has_records"],
+        "data_visible": shown["data_visible"],
+        "features": shown["features"],
+        "attachments": [],
+        "alternative_exports": [],
+        "billing_plans": [],
+        "metas": metas,
+        "fields": [
+            {
+                "name": f["name"],
+                "label": f["label"],
+                "type": f["type"],
+                **({"description": f["description"]} if f["description"] else {}),
+                "annotations": _annotations(f["annotations"]),
+            }
+            for f in shown["fields"]
+        ],
+        "interop_metas": interop,
+    }
+
+
+def search_datasets(
+    engine: QueryEngine, datasets: Sequence[PublishedDataset], search: V1Search
+) -> dict[str, Any]:
+    """The ``datasets/1.0/search`` body over the datasets the caller may read."""
+    limit, offset = _window(search)
+    request = QueryRequest(
+        where=[w for w in [q_to_odsql(search.q or "", catalog.CATALOG_FIELDS)] if w],
+        order_by=sort_to_order_by(search.sort),
+        limit=limit,
+        offset=offset,
+        refine=facet_filters(search.refine),
+        exclude=facet_filters(search.exclude),
+        timezone=search.timezone,
+    )
+    total, page = catalog.matching(engine, datasets, request, mode="exports")
+    body: dict[str, Any] = {
+        "nhits": total,
+        "parameters": search.parameters(),
+        "datasets": [dataset_object(d) for d in page],
+    }
+    if search.facet:
+        filters = dataclasses.replace(request, order_by=None, limit=None, offset=0)
+        body["facet_groups"] = facet_groups(
+            facets.catalog_facets(engine, datasets, filters, list(search.facet))["facets"]
+        )
+    return body
