@@ -12,7 +12,7 @@ reading is ended after ``DATAWHARF_SEND_TIMEOUT`` seconds (``ClosingStreamingRes
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -28,7 +28,7 @@ from datawharf.api import explore_surface
 from datawharf.api.deps import get_session, get_settings, optional_api_key
 from datawharf.datasets.catalog import PublishedDataset
 from datawharf.explore import access, cache, catalog, records
-from datawharf.exports import ExportOptions, ExportSlots, gzipped, open_export
+from datawharf.exports import FORMATS, ExportOptions, ExportSlots, Format, gzipped, open_export
 from datawharf.odsql import QueryRequest
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
@@ -310,9 +310,10 @@ def stream_export(
     options: ExportOptions,
     *,
     compressed: bool = False,
+    formats: Mapping[str, Format] = FORMATS,
 ) -> ClosingStreamingResponse:
     """An export of ``dataset`` on the export pool, streamed as an attachment within the client's export
-    slots (what the v2.1 exports and the v1 download URLs answer)."""
+    slots (what the v2.1 exports and, with ``V1_FORMATS``, the v1 download URLs answer)."""
     state = request.app.state
     export = open_export(
         state.export_engine,
@@ -321,6 +322,7 @@ def stream_export(
         format,
         options,
         slot=state.export_slots.claim(client_address(request)),
+        formats=formats,
     )
     chunks, media_type, filename = export.chunks, export.media_type, export.filename
     if compressed:

@@ -21,7 +21,7 @@ from datawharf.api.explore import ClosingStreamingResponse, get_engine, stream_e
 from datawharf.errors import InvalidInput
 from datawharf.explore import access, v1
 from datawharf.explore.v1_query import prefixed
-from datawharf.exports import ExportOptions
+from datawharf.exports import V1_FORMATS, ExportOptions
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
 from datawharf.store.query_engine import QueryEngine
@@ -188,7 +188,7 @@ def _download(
     )  # fmt: skip
     options = ExportOptions(delimiter=csv_separator, with_bom=False, use_labels=use_labels_for_header)
     asked = v1.records_request(found, search, paged=False)
-    return stream_export(request, settings, found, asked, format.lower(), options)
+    return stream_export(request, settings, found, asked, format.lower(), options, formats=V1_FORMATS)
 
 
 CsvSeparator = Annotated[str, Query(description="csv: the field separator.")]

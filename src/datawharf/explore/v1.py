@@ -18,7 +18,7 @@ geo point is ``[lat, lon]``; a record's ``geometry`` is the GeoJSON of its first
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,11 +130,12 @@ def _geometry(value: Any, ftype: str) -> dict[str, Any] | None:
     return None
 
 
-def v1_record(dataset: PublishedDataset, record: dict[str, Any], timestamp: str | None) -> dict[str, Any]:
-    """A v2.1 record (with its ``_id``) in the v1 shape."""
-    types = records.schema_of(dataset)
+def v1_record(
+    dataset_id: str, types: Mapping[str, str], record: dict[str, Any], timestamp: str | None
+) -> dict[str, Any]:
+    """A v2.1 record (JSON values, with its ``_id``) in the v1 shape; ``types``: field name -> type."""
     record_id = record.pop("_id", None)
-    shown: dict[str, Any] = {"datasetid": dataset.dataset_id, "recordid": record_id}
+    shown: dict[str, Any] = {"datasetid": dataset_id, "recordid": record_id}
     shown["fields"] = {
         name: _field_value(value, types.get(name, "text"))
         for name, value in record.items()
@@ -150,7 +151,8 @@ def v1_record(dataset: PublishedDataset, record: dict[str, Any], timestamp: str 
     return shown
 
 
-def _timestamp(dataset: PublishedDataset) -> str | None:
+def record_timestamp(dataset: PublishedDataset) -> str | None:
+    """A v1 record's ``record_timestamp``: when the dataset's current version was published."""
     return dataset.modified.isoformat() if dataset.modified is not None else None
 
 
@@ -176,11 +178,11 @@ def search_records(engine: QueryEngine, dataset: PublishedDataset, search: V1Sea
     """The ``records/1.0/search`` body over ``dataset``."""
     request = records_request(dataset, search, paged=True)
     page = records.query_records(engine, dataset, request, ids=True, mode="exports")
-    timestamp = _timestamp(dataset)
+    timestamp, types = record_timestamp(dataset), records.schema_of(dataset)
     body: dict[str, Any] = {
         "nhits": page.total_count,
         "parameters": {"dataset": [dataset.dataset_id], **search.parameters()},
-        "records": [v1_record(dataset, r, timestamp) for r in page.results],
+        "records": [v1_record(dataset.dataset_id, types, r, timestamp) for r in page.results],
     }
     if search.facet:
         filters = dataclasses.replace(request, select=None, order_by=None, limit=None, offset=0)

@@ -14,19 +14,20 @@ Adding a format: a writer ``(ExportContext, batches) -> Iterator[bytes]`` and on
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from datawharf.datasets.catalog import PublishedDataset
 from datawharf.errors import InvalidInput
-from datawharf.explore.records import compile_for
+from datawharf.explore.records import compile_for, compile_with_ids
 from datawharf.exports.context import ExportContext, ExportOptions, Writer
 from datawharf.exports.csv_writer import write_csv
 from datawharf.exports.json_writers import geometry_column, write_geojson, write_json, write_jsonl
 from datawharf.exports.parquet_writer import write_parquet
 from datawharf.exports.slots import ExportSlots, TooManyExports
+from datawharf.exports.v1_json_writer import write_v1_json
 from datawharf.exports.xlsx_writer import check_rows, write_xlsx
 from datawharf.odsql import QueryRequest
 from datawharf.store.query_engine import QueryEngine
@@ -38,6 +39,7 @@ class Format:
     media_type: str
     write: Writer
     labels: bool = False  # whether use_labels renames the columns
+    ids: bool = False  # whether the rows carry their record id (``records.ID_COLUMN``) for the writer
 
 
 FORMATS: dict[str, Format] = {
@@ -51,8 +53,15 @@ FORMATS: dict[str, Format] = {
     ),
 }
 
+# The v1 download API's formats: the same files, but its JSON is an array of v1 records (with ids).
+V1_FORMATS: dict[str, Format] = {
+    **FORMATS,
+    "json": Format("json", "application/json", write_v1_json, ids=True),
+}
+
 __all__ = [
     "FORMATS",
+    "V1_FORMATS",
     "Export",
     "ExportOptions",
     "ExportSlots",
@@ -87,13 +96,13 @@ def gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
             close()
 
 
-def get_format(name: str) -> Format:
-    found = FORMATS.get(name)
+def get_format(name: str, formats: Mapping[str, Format] = FORMATS) -> Format:
+    found = formats.get(name)
     if found is None:
         raise InvalidInput(
-            f"Unknown export format '{name[:40]}'; use one of {', '.join(FORMATS)}.",
+            f"Unknown export format '{name[:40]}'; use one of {', '.join(formats)}.",
             error_code="unknown_export_format",
-            detail={"format": name[:40], "formats": list(FORMATS)},
+            detail={"format": name[:40], "formats": list(formats)},
         )
     return found
 
@@ -117,12 +126,17 @@ def open_export(
     options: ExportOptions | None = None,
     *,
     slot: AbstractContextManager[None] | None = None,
+    formats: Mapping[str, Format] = FORMATS,
 ) -> Export:
     """Check and start an export; errors (bad ODSQL, no slot left, a query that cannot run) are raised
-    here. ``slot`` (``ExportSlots.claim(address)``) is held for the life of the stream."""
-    fmt = get_format(format_name)
+    here. ``slot`` (``ExportSlots.claim(address)``) is held for the life of the stream; ``formats`` is
+    ``FORMATS`` (Explore v2.1) or ``V1_FORMATS`` (the v1 download API)."""
+    fmt = get_format(format_name, formats)
     options = options or ExportOptions()
-    compiled = compile_for(dataset, request, "exports")
+    if fmt.ids:
+        compiled = compile_with_ids(dataset, request, mode="exports")
+    else:
+        compiled = compile_for(dataset, request, "exports")
     names = [c.name for c in compiled.columns]
     zone = ZoneInfo(compiled.timezone)
     if fmt.extension == "geojson":
@@ -143,6 +157,7 @@ def open_export(
                     options=options,
                     schema=reader.schema,
                     dataset_id=dataset.dataset_id,
+                    published=dataset.modified,
                 )
                 yield from fmt.write(context, reader)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -48,6 +49,7 @@ class ExportContext:
     options: ExportOptions
     schema: pa.Schema  # of the batches DuckDB streams
     dataset_id: str
+    published: dt.datetime | None = None  # when the dataset's current version was published
 
 
 Writer = Callable[[ExportContext, Iterable[pa.RecordBatch]], Iterator[bytes]]

@@ -15,11 +15,12 @@ from datawharf.exports.context import GEO_TYPES, ExportContext
 from datawharf.odsql import OutputColumn
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
 
 
-def _records(context: ExportContext, batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
+def json_records(context: ExportContext, batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
+    """The batch's rows as flat JSON-ready records, keyed by the columns' headers."""
     columns = batch_columns(context.columns, batch, context.zone)
     names = context.headers
     for i in range(batch.num_rows):
@@ -31,8 +32,8 @@ def write_json(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Ite
     yield b"["
     for batch in batches:
         parts = []
-        for record in _records(context, batch):
-            parts.append(("\n" if first else ",\n") + _dumps(record))
+        for record in json_records(context, batch):
+            parts.append(("\n" if first else ",\n") + dumps(record))
             first = False
         if parts:
             yield "".join(parts).encode()
@@ -41,7 +42,7 @@ def write_json(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Ite
 
 def write_jsonl(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     for batch in batches:
-        lines = [_dumps(record) + "\n" for record in _records(context, batch)]
+        lines = [dumps(record) + "\n" for record in json_records(context, batch)]
         if lines:
             yield "".join(lines).encode()
 
@@ -77,10 +78,10 @@ def write_geojson(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> 
     yield b'{"type": "FeatureCollection", "features": ['
     for batch in batches:
         parts = []
-        for record in _records(context, batch):
+        for record in json_records(context, batch):
             geometry = _geometry(record.pop(geo_name), geo_type)
             feature = {"type": "Feature", "geometry": geometry, "properties": record}
-            parts.append(("\n" if first else ",\n") + _dumps(feature))
+            parts.append(("\n" if first else ",\n") + dumps(feature))
             first = False
         if parts:
             yield "".join(parts).encode()
