@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodySizeLimit)
     admitted = settings.explore_concurrency or 2 * settings.query_pool_size
-    app.add_middleware(ExploreAdmission, prefix=explore.PREFIX, limit=admitted)
+    app.add_middleware(ExploreAdmission, prefix=(explore.PREFIX, *v1.SEARCH_PREFIXES), limit=admitted)
     if settings.cors_origins:
         app.add_middleware(ScopedCORS, origins=settings.cors_origins)
     app.add_middleware(SlashAlias, routes=app.router.routes)  # outermost: routing sees the aliased path

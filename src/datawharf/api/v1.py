@@ -26,6 +26,9 @@ from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
 from datawharf.store.query_engine import QueryEngine
 
+# The v1 routes that query (admitted as the Explore catalog and records are); downloads are left out.
+SEARCH_PREFIXES = ("/api/datasets/1.0/", "/api/records/1.0/search")
+
 Q = Annotated[
     str | None,
     Query(description='v1 query language: words, "phrases", field:value, field >= value, AND/OR/NOT.'),

@@ -27,13 +27,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from datawharf.errors import InvalidInput
 
 MAX_Q_LENGTH = 10_000
+MAX_DEPTH = 64  # as ODSQL's nesting limit: the reader recurses once a level
 
 _TOKEN = re.compile(
     r"""
@@ -103,6 +105,7 @@ class _Translator:
         self.now = now
         self.tokens = _tokens(q)
         self.at = 0
+        self.depth = 0
 
     def peek(self, offset: int = 0) -> _Token | None:
         index = self.at + offset
@@ -151,13 +154,26 @@ class _Translator:
     def not_expr(self) -> str:
         if self.keyword("NOT"):
             self.take()
-            return f"not {self.not_expr()}"
+            with self.nested():
+                return f"not {self.not_expr()}"
         return self.primary()
+
+    @contextmanager
+    def nested(self) -> Iterator[None]:
+        """One level deeper (a parenthesis, a NOT); past ``MAX_DEPTH`` the query is refused."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise invalid_q(f"it nests parentheses and NOTs more than {MAX_DEPTH} deep", self.q)
+        try:
+            yield
+        finally:
+            self.depth -= 1
 
     def primary(self) -> str:
         token = self.take()
         if token.kind == "op" and token.text == "(":
-            inner = self.or_expr()
+            with self.nested():
+                inner = self.or_expr()
             self.expect(")")
             return inner
         if token.kind == "func":
