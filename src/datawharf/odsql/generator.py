@@ -142,7 +142,7 @@ class Generator:
             return self.temporal(node.text, target, node.pos)
         if isinstance(node, n.Call) and node.name == "now" and target == "date":
             if self.budget is not None:
-                self.budget.charge(1 + len(node.args), "expression", self.clause)
+                self.budget.charge(1, "expression", self.clause)
             return self.value(self.now_of(node).date(), "date")
         if not isinstance(node, n.Literal) or node.value is None or isinstance(node.value, bool):
             return self.expr(node)
@@ -634,6 +634,8 @@ class Generator:
     def now_of(self, node: n.Call) -> dt.datetime:
         """The request's now, in its timezone, set or shifted by the named arguments."""
         changes: dict[str, int] = {}
+        if self.budget is not None:
+            self.budget.charge(len(node.args), "expression", self.clause)
         for arg in node.args:
             if not (isinstance(arg, n.Compare) and arg.op == "=" and isinstance(arg.left, n.Field)):
                 self.bad_args(node, "arguments are named: now(days=-7), now(year=2024, month=1)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import re
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -359,10 +358,27 @@ def _expand_select(
 
 
 def _pattern_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
-    """Field name globs where ``*`` is any run (the reference has only that wildcard, so fnmatch's
-    ``?`` and ``[...]`` must stay literal: a small regular expression, not fnmatch)."""
-    regex = re.compile("|".join(".*".join(map(re.escape, p.split("*"))) for p in patterns))
-    return lambda name: regex.fullmatch(name) is not None
+    """Field name globs where ``*`` is any run (the reference's only wildcard). Hand-written rather than
+    fnmatch or a regular expression: those give ``?`` and ``[...]`` meanings the reference has not, and
+    a backtracking ``.*a.*a.*a...`` is exponential on a hostile pattern; a leftmost search of each
+    piece in turn is linear and exact for ``*``-only globs."""
+    pieces = [p.split("*") for p in patterns]
+
+    def glob(name: str, parts: list[str]) -> bool:
+        if len(parts) == 1:
+            return name == parts[0]
+        first, *middle, last = parts
+        if len(name) < len(first) + len(last) or not (name.startswith(first) and name.endswith(last)):
+            return False
+        at, end = len(first), len(name) - len(last)
+        for piece in middle:
+            found = name.find(piece, at, end)
+            if found < 0:
+                return False
+            at = found + len(piece)
+        return True
+
+    return lambda name: any(glob(name, parts) for parts in pieces)
 
 
 def _groups_by_select_alias(
