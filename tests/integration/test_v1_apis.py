@@ -179,6 +179,22 @@ def test_geofilter_distance_keeps_the_records_in_the_circle(portal: Portal) -> N
     assert body["parameters"]["geofilter.distance"] == [f"{lat},{lon},15000"]
 
 
+def test_geofilter_polygon_keeps_the_records_inside(portal: Portal) -> None:
+    south, north, west, east = 48.85, 48.95, 2.35, 2.37  # a box around Paris and Saint Denis
+    corners = [(south, west), (south, east), (north, east), (north, west)]
+    polygon = ",".join(f"({lat},{lon})" for lat, lon in corners)
+    body = portal.records(**{"geofilter.polygon": polygon, "rows": 100})
+    inside = [r.id for r in ROWS if west < r.location[0] < east and south < r.location[1] < north]
+    assert sorted(ids(body)) == inside
+    assert 0 < len(inside) < len(ROWS)
+    assert body["parameters"]["geofilter.polygon"] == [polygon]
+    download = portal.client.get(
+        f"{RECORDS}/download/",
+        params={"dataset": portal.items, "format": "csv", "geofilter.polygon": polygon},
+    )
+    assert [int(r["id"]) for r in csv.DictReader(io.StringIO(download.text), delimiter=";")] == inside
+
+
 def test_fields_restricts_what_each_record_holds(portal: Portal) -> None:
     body = portal.records(fields="id,city", rows=2, sort="-id")
     assert [r["fields"] for r in body["records"]] == [{"id": r.id, "city": r.city} for r in ROWS[:2]]
@@ -258,7 +274,8 @@ def test_restricted_datasets_need_the_explore_permission(portal: Portal) -> None
         ({"rows": 10001}, "v1_invalid_rows"),
         ({"rows": 5000, "start": 6000}, "v1_invalid_rows"),
         ({"geofilter.distance": "48.8,north,10"}, "v1_invalid_geofilter"),
-        ({"geofilter.polygon": "(48.88,2.37),(48.87,2.37),(48.88,2.38)"}, "v1_geofilter_polygon_unsupported"),
+        ({"geofilter.polygon": "(48.88,2.37),(48.87,2.37)"}, "v1_invalid_geofilter"),
+        ({"geofilter.polygon": "(48.88,2.37),(48.87,2.37),(x,2.38)"}, "v1_invalid_geofilter"),
         ({"format": "csv"}, "v1_unsupported_format"),
         ({"sort": "nosuchfield"}, "unknown_field"),
         ({"facet": "location"}, "invalid_facet"),

@@ -15,6 +15,7 @@ from datawharf.explore.v1_query import (
     distance_condition,
     facet_filters,
     fields_to_select,
+    polygon_condition,
     q_to_odsql,
     sort_to_order_by,
 )
@@ -95,4 +96,20 @@ def test_sort_fields_filters_and_distance() -> None:
             distance_condition(bad, "geo")
     with pytest.raises(InvalidInput) as caught:
         distance_condition("48.85,2.35,1000", None)
+    assert caught.value.error_code == "v1_geofilter_unsupported"
+
+
+def test_polygon_becomes_within_on_points_and_intersects_on_shapes() -> None:
+    polygon = "(48.88,2.37),(48.87,2.37),(48.88,2.38)"
+    ring = "geom'POLYGON((2.37 48.88, 2.37 48.87, 2.38 48.88, 2.37 48.88))'"
+    assert polygon_condition(polygon, "geo", "area") == f"within(`geo`, {ring})"
+    assert polygon_condition(polygon, None, "area") == f"intersects(`area`, {ring})"
+    schema = {"geo": "geo_point_2d", "area": "geo_shape"}
+    compile_query(QueryRequest(where=polygon_condition(polygon, "geo", "area")), schema, source_sql="t")
+    for bad in ("(48.88,2.37),(48.87,2.37)", "(48.88,2.37),(48.87,2.37),(48.88,x)", "(91,2),(1,2),(1,3)",
+                "(1,2),(1,3),(2,3) junk"):  # fmt: skip
+        with pytest.raises(InvalidInput):
+            polygon_condition(bad, "geo", None)
+    with pytest.raises(InvalidInput) as caught:
+        polygon_condition(polygon, None, None)
     assert caught.value.error_code == "v1_geofilter_unsupported"

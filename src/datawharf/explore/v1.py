@@ -100,9 +100,9 @@ def records_request(dataset: PublishedDataset, search: V1Search, *, paged: bool)
     """The v2.1 request a v1 search of ``dataset`` means (``paged``: its rows/start window; else all)."""
     schema = records.schema_of(dataset)
     where = [w for w in [q_to_odsql(search.q or "", schema)] if w]
-    point = _geo_field(dataset, "geo_point_2d")
-    where += [distance_condition(value, point) for value in search.distance]
-    where += [polygon_condition(value, point or _geo_field(dataset, "geo_shape")) for value in search.polygon]
+    point, shape = _geo_field(dataset, "geo_point_2d"), _geo_field(dataset, "geo_shape")
+    where += [distance_condition(value, point or shape) for value in search.distance]
+    where += [polygon_condition(value, point, shape) for value in search.polygon]
     limit, offset = _window(search) if paged else (None, 0)
     return QueryRequest(
         select=fields_to_select(search.fields),

@@ -392,7 +392,8 @@ def _invalid_geofilter(parameter: str, message: str, value: str) -> InvalidInput
 
 
 def distance_condition(value: str, geo_field: str | None) -> str:
-    """``geofilter.distance=lat,lon,meters`` as ODSQL ``within_distance(field, geom'POINT(lon lat)', Nm)``."""
+    """``geofilter.distance=lat,lon,meters`` as ODSQL ``within_distance(field, geom'POINT(lon lat)', Nm)``
+    (``geo_field``: the dataset's geo point, else its shape)."""
     parts = [p.strip() for p in value.split(",")]
     numbers = []
     for part in parts:
@@ -413,19 +414,40 @@ def distance_condition(value: str, geo_field: str | None) -> str:
         )
     if geo_field is None:
         raise InvalidInput(
-            "geofilter.distance needs a geo_point_2d field; this dataset has none.",
+            "geofilter.distance needs a geo_point_2d or geo_shape field; this dataset has none.",
             error_code="v1_geofilter_unsupported",
             detail={"geofilter.distance": value[:200]},
         )
     return f"within_distance({odsql_name(geo_field)}, geom'POINT({lon!r} {lat!r})', {meters!r}m)"
 
 
-def polygon_condition(value: str, geo_field: str | None) -> str:
-    """``geofilter.polygon=(lat1,lon1),(lat2,lon2),...``: not supported until ODSQL has ``within()``."""
-    raise InvalidInput(
-        "geofilter.polygon is not supported yet: the ODSQL compiler has no within() function to run it on. "
-        "Filter by a circle with geofilter.distance=lat,lon,meters, or by a box with the Explore API v2.1 "
-        "(where=in_bbox(field, lat1, lon1, lat2, lon2)).",
-        error_code="v1_geofilter_polygon_unsupported",
-        detail={"geofilter.polygon": value[:200], "field": geo_field},
-    )
+_POLYGON_POINT = re.compile(r"\(\s*([-+0-9.eE]+)\s*,\s*([-+0-9.eE]+)\s*\)")
+
+
+def polygon_condition(value: str, point_field: str | None, shape_field: str | None) -> str:
+    """``geofilter.polygon=(lat1,lon1),(lat2,lon2),(lat3,lon3)``: the records whose geo point lies within
+    the polygon (ODSQL ``within``), or, in a dataset of shapes only, whose shape meets it (``intersects``)."""
+    points = _POLYGON_POINT.findall(value)
+    rest = _POLYGON_POINT.sub("", value).replace(",", "").strip()
+    try:
+        corners = [(float(lat), float(lon)) for lat, lon in points]
+    except ValueError:
+        corners = []
+    if rest or len(corners) < 3 or len(corners) != len(points):
+        example = "(48.88,2.37),(48.87,2.37),(48.88,2.38)"
+        raise _invalid_geofilter(
+            "geofilter.polygon", f"write three or more (lat,lon) points: {example}", value
+        )
+    if not all(-90 <= lat <= 90 and -180 <= lon <= 180 for lat, lon in corners):
+        raise _invalid_geofilter("geofilter.polygon", "latitudes -90..90, longitudes -180..180", value)
+    field = point_field or shape_field
+    if field is None:
+        raise InvalidInput(
+            "geofilter.polygon needs a geo_point_2d or geo_shape field; this dataset has none.",
+            error_code="v1_geofilter_unsupported",
+            detail={"geofilter.polygon": value[:200]},
+        )
+    ring = [*corners, corners[0]] if corners[0] != corners[-1] else corners
+    wkt = "POLYGON((" + ", ".join(f"{lon!r} {lat!r}" for lat, lon in ring) + "))"
+    relation = "within" if point_field is not None else "intersects"
+    return f"{relation}({odsql_name(field)}, geom'{wkt}')"
