@@ -119,6 +119,10 @@ def test_record_ids_are_the_v21_ids(portal: Portal) -> None:
     one = v1["records"][7]
     looked_up = portal.get(f"{EXPLORE}/catalog/datasets/{portal.items}/records/{one['recordid']}")
     assert looked_up["id"] == one["fields"]["id"]
+    assert portal.get(f"{DATASETS}/{portal.items}/records/{one['recordid']}/") == one  # the v1 lookup
+    missing = portal.client.get(f"{DATASETS}/{portal.items}/records/{'0' * 40}")
+    assert (missing.status_code, missing.json()["errorcode"]) == (404, 10004)
+    assert missing.json()["error_code"] == "record_not_found"
 
 
 def test_sort_is_descending_by_default_and_paging_uses_rows_and_start(portal: Portal) -> None:
@@ -328,3 +332,16 @@ def test_the_portal_export_url(portal: Portal) -> None:
     unknown = portal.client.get(f"/explore/dataset/{portal.items}/download/", params={"format": "docx"})
     assert unknown.status_code == 400
     assert unknown.json()["error_code"] == "unknown_export_format"
+
+
+def test_the_v1_routes_are_open_to_other_origins(portal: Portal) -> None:
+    origin = {"Origin": "https://harvester.example.org"}
+    for path, params in (
+        (f"{DATASETS}/search/", {}),
+        (f"{RECORDS}/search/", {"dataset": portal.items}),
+        (f"{RECORDS}/search/", {}),  # an error too
+        (f"/explore/dataset/{portal.items}/download/", {}),
+    ):
+        answer = portal.client.get(path, params=params, headers=origin)
+        assert answer.status_code in (200, 400), answer.text
+        assert answer.headers["access-control-allow-origin"] == "*"

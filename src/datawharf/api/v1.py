@@ -137,6 +137,20 @@ def dataset_lookup(
     return v1.dataset_object(access.readable_dataset(session, settings, dataset_id, api_key))
 
 
+def record_lookup(
+    dataset_id: str,
+    record_id: str,
+    timezone: Timezone = "UTC",
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+    api_key: ApiKey | None = Depends(optional_api_key),
+    engine: QueryEngine = Depends(get_engine),
+) -> dict[str, Any]:
+    """One record by its `recordid` (the v2.1 `_id`)."""
+    found = access.readable_dataset(session, settings, dataset_id, api_key)
+    return v1.lookup_record(engine, found, record_id, timezone)
+
+
 def records_search(
     request: Request,
     dataset: Annotated[list[str] | None, Query(description="The dataset_id to search.")] = None,
@@ -259,6 +273,10 @@ def build_router() -> APIRouter:
     router.add_api_route(
         "/api/datasets/1.0/{dataset_id}/", dataset_lookup, methods=["GET"], summary="Look a dataset up (v1)"
     )
+    router.add_api_route(
+        "/api/datasets/1.0/{dataset_id}/records/{record_id}/", record_lookup, methods=["GET"],
+        summary="Look a record up (v1)",
+    )  # fmt: skip
     router.add_api_route(
         "/api/records/1.0/search/", records_search, methods=["GET"], summary="Search records (v1)",
         description=FILTERS,

@@ -192,6 +192,16 @@ def search_records(engine: QueryEngine, dataset: PublishedDataset, search: V1Sea
     return body
 
 
+def lookup_record(
+    engine: QueryEngine, dataset: PublishedDataset, record_id: str, timezone: str = "UTC"
+) -> dict[str, Any]:
+    """``datasets/1.0/{id}/records/{recordid}``: the record whose id is ``record_id`` (the v2.1 lookup's
+    ``record_not_found`` otherwise), in the v1 shape."""
+    found = records.get_record(engine, dataset, record_id, QueryRequest(timezone=timezone))
+    types = records.schema_of(dataset)
+    return v1_record(dataset.dataset_id, types, {"_id": record_id, **found}, record_timestamp(dataset))
+
+
 def _annotations(shown: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """v2.1 annotations (``{"unit": ["km2"], "facet": []}``) as v1 lists them."""
     return [{"name": name, **({"args": args} if args else {})} for name, args in shown.items()]
