@@ -90,3 +90,11 @@ def test_other_formats_through_the_same_url(served: Served) -> None:
     text = served.client().get_whole_dataset(served.public_id, format="geojson")
     assert '"FeatureCollection"' in text
     assert text.count('"Feature"') == len(ROWS)
+
+
+def test_get_whole_dataframe_reads_the_same_rows(served: Served) -> None:
+    frame = served.client().get_whole_dataframe(served.public_id)  # pandas: of the bench extra
+    assert list(frame.columns) == HEADERS
+    assert frame["ID"].tolist() == [r.id for r in ROWS]
+    assert frame["City"].tolist() == [r.city for r in ROWS]
+    assert frame["Population"].isna().tolist() == [r.population is None for r in ROWS]
