@@ -53,8 +53,9 @@ def portal(tmp_path_factory: pytest.TempPathFactory, moto_server: MotoServer) ->
             keywords=("bike", "city"), metadata=FACETS,
         )  # fmt: skip
         few = publish_csv(
-            client, moto_server, bucket, "few.csv", csv_bytes(ROWS[:3]), "Few", keywords=("bus",)
-        )
+            client, moto_server, bucket, "few.csv", csv_bytes(ROWS[:3]), "Few", keywords=("bus",),
+            metadata={"inspire": {"contact_email": {"value": "gis@example.org"}}},
+        )  # fmt: skip
         secret = publish_csv(
             client, moto_server, bucket, "s.csv", csv_bytes(ROWS[:4]), "Budget", restricted=True
         )
@@ -220,8 +221,12 @@ def test_datasets_search_lists_the_readable_datasets(portal: Portal) -> None:
     assert body["nhits"] == 2  # the restricted one is not listed without a key
     assert [d["datasetid"] for d in body["datasets"]] == [portal.few, portal.items]
     assert body["parameters"] == {"timezone": "UTC", "rows": 10, "start": 0, "sort": ["-records_count"],
-                                  "format": "json"}  # fmt: skip
-    items = body["datasets"][1]
+                                  "format": "json", "staged": False}  # fmt: skip
+    few, items = body["datasets"]
+    assert few["interop_metas"] == {"inspire": {"contact_email": "gis@example.org"}}
+    assert "interop_metas" not in items  # none set: left out, as v1 does
+    assert items["metas"]["domain"] == "datawharf"
+    assert None not in items["metas"].values()  # unset metas are left out (harvesters .strip() them)
     assert set(items) >= {"datasetid", "metas", "fields", "has_records", "features", "attachments"}
     assert items["metas"]["title"] == "Items of Paris"
     assert items["metas"]["records_count"] == len(ROWS)

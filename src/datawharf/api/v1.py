@@ -48,6 +48,9 @@ Polygon = Annotated[
     list[str] | None,
     Query(alias="geofilter.polygon", description="`(lat,lon),(lat,lon),...`: not supported yet (400)."),
 ]
+InteropMetas = Annotated[
+    bool, Query(description="Accepted for compatibility: `interop_metas` is always given when set.")
+]
 Fields = Annotated[str | None, Query(description="The fields to return, comma-separated.")]
 FILTERS = (
     "Facet filters: `refine.<field>=<value>` keeps the records (datasets) with that value, "
@@ -108,6 +111,7 @@ def _search(
 def datasets_search(
     request: Request,
     q: Q = None,
+    interopmetas: InteropMetas = True,
     rows: Rows = None,
     start: Start = 0,
     sort: Sort = None,
@@ -124,17 +128,19 @@ def datasets_search(
     `records_count >= 1000`, `modified >= 2024`...)."""
     _json_only(format)
     search = _search(request, q, rows, start, sort, facet, timezone, lang)
-    return v1.search_datasets(engine, access.readable_datasets(session, settings, api_key), search)
+    readable = access.readable_datasets(session, settings, api_key)
+    return v1.search_datasets(engine, readable, search, settings.domain)
 
 
 def dataset_lookup(
     dataset_id: str,
+    interopmetas: InteropMetas = True,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
 ) -> dict[str, Any]:
     """One dataset: its metas, fields, features."""
-    return v1.dataset_object(access.readable_dataset(session, settings, dataset_id, api_key))
+    return v1.dataset_object(access.readable_dataset(session, settings, dataset_id, api_key), settings.domain)
 
 
 def record_lookup(

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datawharf.datasets.catalog import PublishedDataset
+from datawharf.datasets.metadata_templates import TEMPLATES
 from datawharf.errors import InvalidInput
 from datawharf.explore import catalog, facets, records
 from datawharf.explore.v1_query import (
@@ -207,13 +208,28 @@ def _annotations(shown: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [{"name": name, **({"args": args} if args else {})} for name, args in shown.items()]
 
 
-def dataset_object(dataset: PublishedDataset) -> dict[str, Any]:
-    """The v1 dataset: ``metas`` the default template's values, the other templates in ``interop_metas``."""
+# What v1 puts in ``interop_metas``: the reference's interoperability templates (dcat, inspire...).
+INTEROP_TEMPLATES = tuple(name for name, spec in TEMPLATES.items() if spec.type == "interop")
+
+
+def _set(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The metadata that has a value: v1 leaves unset ones out (harvesters ``.strip()`` what is there)."""
+    return {name: value for name, value in values.items() if value is not None and value != []}
+
+
+def dataset_object(dataset: PublishedDataset, domain: str) -> dict[str, Any]:
+    """The v1 dataset: ``metas`` the default template's set values (with ``domain``, ``visibility``,
+    ``records_count``, ``modified``...), ``interop_metas`` the interoperability templates that hold any."""
     shown = catalog.public(dataset)
-    metas = {**shown["metas"].get("default", {}), "visibility": shown["visibility"]}
-    metas["metadata_processed"] = metas.get("data_processed")
-    interop = {name: values for name, values in shown["metas"].items() if name != "default"}
-    return {
+    metas = {"domain": domain, **_set(shown["metas"].get("default", {})), "visibility": shown["visibility"]}
+    if "data_processed" in metas:
+        metas["metadata_processed"] = metas["data_processed"]
+    interop = {
+        name: values
+        for name in INTEROP_TEMPLATES
+        if (values := _set(shown["metas"].get(name, {})))
+    }  # fmt: skip
+    body: dict[str, Any] = {
         "datasetid": dataset.dataset_id,
         "dataset_uid": dataset.uid,
         "has_records": shown["has_records"],
@@ -228,17 +244,19 @@ def dataset_object(dataset: PublishedDataset) -> dict[str, Any]:
                 "name": f["name"],
                 "label": f["label"],
                 "type": f["type"],
-                **({"description": f["description"]} if f["description"] else {}),
+                "description": f["description"],
                 "annotations": _annotations(f["annotations"]),
             }
             for f in shown["fields"]
         ],
-        "interop_metas": interop,
     }
+    if interop:
+        body["interop_metas"] = interop
+    return body
 
 
 def search_datasets(
-    engine: QueryEngine, datasets: Sequence[PublishedDataset], search: V1Search
+    engine: QueryEngine, datasets: Sequence[PublishedDataset], search: V1Search, domain: str
 ) -> dict[str, Any]:
     """The ``datasets/1.0/search`` body over the datasets the caller may read."""
     limit, offset = _window(search)
@@ -254,8 +272,8 @@ def search_datasets(
     total, page = catalog.matching(engine, datasets, request, mode="exports")
     body: dict[str, Any] = {
         "nhits": total,
-        "parameters": search.parameters(),
-        "datasets": [dataset_object(d) for d in page],
+        "parameters": {**search.parameters(), "staged": False},
+        "datasets": [dataset_object(d, domain) for d in page],
     }
     if search.facet:
         filters = dataclasses.replace(request, order_by=None, limit=None, offset=0)
