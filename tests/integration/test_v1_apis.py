@@ -256,6 +256,8 @@ def test_dataset_lookup(portal: Portal) -> None:
     assert body["datasetid"] == portal.items
     assert body["metas"]["keyword"] == ["bike", "city"]
     assert portal.get(f"{DATASETS}/{portal.items}")["datasetid"] == portal.items  # no slash: no redirect
+    assert portal.get(f"{DATASETS}/search", {"q": "few"})["datasets"][0]["datasetid"] == portal.few
+    assert portal.get(f"{RECORDS}/search", {"dataset": portal.few})["nhits"] == 3  # as fodr writes it
 
 
 # -- access and errors ------------------------------------------------------------------------------------
