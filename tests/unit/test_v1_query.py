@@ -58,6 +58,8 @@ def translated(q: str) -> str | None:
         ("updated < #now(months=-1)", '`updated` < "2026-02-28T12:00:00+00:00"'),
         ("updated < #now(year=2001, day=1)", '`updated` < "2001-03-01T12:00:00+00:00"'),
         ('city:"a \\" quote"', 'search(`city`, "a \\" quote")'),
+        ("http://example.org/x", 'search("http://example.org/x")'),  # no field "http": the text itself
+        ("opens 10:30", '(search("opens") and search("10:30"))'),
     ],
 )
 def test_each_form_becomes_odsql(q: str, odsql: str | None) -> None:
@@ -66,9 +68,9 @@ def test_each_form_becomes_odsql(q: str, odsql: str | None) -> None:
 
 @pytest.mark.parametrize(
     "q",
-    ["(film", "film)", '"open', "city:", "founded:[2000 2001]", "#nope(x)", "#null()", "#now(days=x)",
-     "a:`b", "#now(month=13) < updated", "x ! y", "(" * 65 + "x" + ")" * 65, "NOT " * 65 + "x",
-     "x" * 10_001],
+    ["(film", "film)", '"open', "city:", "nosuchfield >= 3", "founded:[2000 2001]", "#nope(x)", "#null()",
+     "#now(days=x)", "a >= `b", "#now(month=13) < updated", "x ! y", "(" * 65 + "x" + ")" * 65,
+     "NOT " * 65 + "x", "x" * 10_001],
 )  # fmt: skip
 def test_bad_q_is_a_400(q: str) -> None:
     with pytest.raises(InvalidInput):

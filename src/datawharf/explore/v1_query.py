@@ -183,10 +183,21 @@ class _Translator:
         if token.kind == "word":
             following = self.peek()
             if following is not None and following.kind == "op" and following.text in _COMPARISONS:
+                if following.text == ":" and token.text not in self.schema:
+                    return self.colon_text(token.text)
                 self.take()
                 return self.field_query(token.text, _COMPARISONS[following.text])
             return f"search({odsql_string(token.text)})"
         raise invalid_q(f"unexpected {token.text[:40]!r}", self.q)
+
+    def colon_text(self, word: str) -> str:
+        """``word:rest`` where ``word`` is no field (a URL, a time, ``ref:A12``): that text, searched."""
+        self.take()
+        following = self.peek()
+        text = f"{word}:"
+        if following is not None and following.kind in ("word", "string"):
+            text += self.take().text
+        return f"search({odsql_string(text)})"
 
     def field_query(self, name: str, op: str) -> str:
         field = odsql_name(name)
