@@ -117,12 +117,6 @@ def records_request(dataset: PublishedDataset, search: V1Search, *, paged: bool)
     )
 
 
-def _field_value(value: Any, ftype: str) -> Any:
-    if ftype == "geo_point_2d" and isinstance(value, dict):
-        return [value["lat"], value["lon"]]
-    return value
-
-
 def _geometry(value: Any, ftype: str) -> dict[str, Any] | None:
     if ftype == "geo_point_2d" and isinstance(value, dict):
         return {"type": "Point", "coordinates": [value["lon"], value["lat"]]}
@@ -131,25 +125,30 @@ def _geometry(value: Any, ftype: str) -> dict[str, Any] | None:
     return None
 
 
-def v1_record(
-    dataset_id: str, types: Mapping[str, str], record: dict[str, Any], timestamp: str | None
-) -> dict[str, Any]:
-    """A v2.1 record (JSON values, with its ``_id``) in the v1 shape; ``types``: field name -> type."""
-    record_id = record.pop("_id", None)
-    shown: dict[str, Any] = {"datasetid": dataset_id, "recordid": record_id}
-    shown["fields"] = {
-        name: _field_value(value, types.get(name, "text"))
-        for name, value in record.items()
-        if value is not None
-    }
-    geometry = next(
-        (g for name, value in record.items() if (g := _geometry(value, types.get(name, ""))) is not None),
-        None,
-    )
-    if geometry is not None:
-        shown["geometry"] = geometry
-    shown["record_timestamp"] = timestamp
-    return shown
+class RecordShaper:
+    """v2.1 records (JSON values, each with its ``_id``) in the v1 shape, for one dataset's result
+    columns (``types``: name -> type, in the dataset's order). The geo columns are found once, so a
+    download of millions of records pays only for what a record holds."""
+
+    def __init__(self, dataset_id: str, types: Mapping[str, str], timestamp: str | None) -> None:
+        self.dataset_id = dataset_id
+        self.timestamp = timestamp
+        self.geo = [(name, ftype) for name, ftype in types.items() if ftype in ("geo_point_2d", "geo_shape")]
+        self.points = [name for name, ftype in self.geo if ftype == "geo_point_2d"]
+
+    def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
+        record_id = record.pop("_id", None)
+        fields = {name: value for name, value in record.items() if value is not None}
+        geometry = next((g for name, ftype in self.geo if (g := _geometry(fields.get(name), ftype))), None)
+        for name in self.points:
+            point = fields.get(name)
+            if isinstance(point, dict):
+                fields[name] = [point["lat"], point["lon"]]
+        shown: dict[str, Any] = {"datasetid": self.dataset_id, "recordid": record_id, "fields": fields}
+        if geometry is not None:
+            shown["geometry"] = geometry
+        shown["record_timestamp"] = self.timestamp
+        return shown
 
 
 def record_timestamp(dataset: PublishedDataset) -> str | None:
@@ -179,11 +178,11 @@ def search_records(engine: QueryEngine, dataset: PublishedDataset, search: V1Sea
     """The ``records/1.0/search`` body over ``dataset``."""
     request = records_request(dataset, search, paged=True)
     page = records.query_records(engine, dataset, request, ids=True, mode="exports")
-    timestamp, types = record_timestamp(dataset), records.schema_of(dataset)
+    shaped = RecordShaper(dataset.dataset_id, records.schema_of(dataset), record_timestamp(dataset))
     body: dict[str, Any] = {
         "nhits": page.total_count,
         "parameters": {"dataset": [dataset.dataset_id], **search.parameters()},
-        "records": [v1_record(dataset.dataset_id, types, r, timestamp) for r in page.results],
+        "records": [shaped(r) for r in page.results],
     }
     if search.facet:
         filters = dataclasses.replace(request, select=None, order_by=None, limit=None, offset=0)
@@ -199,8 +198,8 @@ def lookup_record(
     """``datasets/1.0/{id}/records/{recordid}``: the record whose id is ``record_id`` (the v2.1 lookup's
     ``record_not_found`` otherwise), in the v1 shape."""
     found = records.get_record(engine, dataset, record_id, QueryRequest(timezone=timezone))
-    types = records.schema_of(dataset)
-    return v1_record(dataset.dataset_id, types, {"_id": record_id, **found}, record_timestamp(dataset))
+    shaped = RecordShaper(dataset.dataset_id, records.schema_of(dataset), record_timestamp(dataset))
+    return shaped({"_id": record_id, **found})
 
 
 def _annotations(shown: dict[str, list[Any]]) -> list[dict[str, Any]]:

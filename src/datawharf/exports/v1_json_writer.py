@@ -9,23 +9,21 @@ from collections.abc import Iterable, Iterator
 import pyarrow as pa
 
 from datawharf.explore.records import ID_COLUMN
-from datawharf.explore.v1 import v1_record
+from datawharf.explore.v1 import RecordShaper
 from datawharf.exports.context import ExportContext
 from datawharf.exports.json_writers import dumps, json_records
 
 
 def write_v1_json(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
-    types = {c.name: c.type for c in context.columns}
     timestamp = context.published.isoformat() if context.published is not None else None
+    shaped = RecordShaper(context.dataset_id, {c.name: c.type for c in context.columns}, timestamp)
     first = True
     yield b"["
     for batch in batches:
         parts = []
         for record in json_records(context, batch):
             record["_id"] = record.pop(ID_COLUMN, None)
-            parts.append(
-                ("\n" if first else ",\n") + dumps(v1_record(context.dataset_id, types, record, timestamp))
-            )
+            parts.append(("\n" if first else ",\n") + dumps(shaped(record)))
             first = False
         if parts:
             yield "".join(parts).encode()
