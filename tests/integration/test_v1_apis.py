@@ -336,6 +336,12 @@ def test_the_portal_export_url(portal: Portal) -> None:
     as_json = portal.client.get(f"/explore/dataset/{portal.items}/download/", params={"format": "json"})
     searched = portal.records(rows=len(ROWS), sort="-id")["records"]
     assert json.loads(as_json.content) == searched  # the search's v1 records, ids included, all of them
+    checked = portal.client.head(f"/explore/dataset/{portal.items}/download/", params={"format": "csv"})
+    assert checked.status_code == 200 and checked.content == b""  # a link checker's HEAD: no file made
+    assert checked.headers["content-disposition"] == f'attachment; filename="{portal.items}.csv"'
+    for _ in range(portal.client.app.state.settings.export_per_client + 2):  # each gave its slot back
+        assert portal.client.head(f"/explore/dataset/{portal.items}/download/").status_code == 200
+    assert portal.client.head(f"/explore/dataset/{portal.secret}/download/").status_code == 404
     unknown = portal.client.get(f"/explore/dataset/{portal.items}/download/", params={"format": "docx"})
     assert unknown.status_code == 400
     assert unknown.json()["error_code"] == "unknown_export_format"

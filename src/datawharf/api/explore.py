@@ -290,7 +290,7 @@ def export_records(
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
-) -> ClosingStreamingResponse:
+) -> Response:
     """Every matching record (no limit unless asked), streamed: csv, json, jsonl, geojson, parquet, xlsx.
     One client address streams at most `DATAWHARF_EXPORT_PER_CLIENT` exports at once (429 past it)."""
     dataset = access.readable_dataset(session, settings, dataset_id, api_key)
@@ -311,9 +311,11 @@ def stream_export(
     *,
     compressed: bool = False,
     formats: Mapping[str, Format] = FORMATS,
-) -> ClosingStreamingResponse:
+) -> Response:
     """An export of ``dataset`` on the export pool, streamed as an attachment within the client's export
-    slots (what the v2.1 exports and, with ``V1_FORMATS``, the v1 download URLs answer)."""
+    slots (what the v2.1 exports and, with ``V1_FORMATS``, the v1 download URLs answer). A ``HEAD``
+    (a harvester checking its resource links) gets the headers once the query has started, and the
+    query is ended at once: no file is produced for nobody."""
     state = request.app.state
     export = open_export(
         state.export_engine,
@@ -327,9 +329,12 @@ def stream_export(
     chunks, media_type, filename = export.chunks, export.media_type, export.filename
     if compressed:
         chunks, media_type, filename = gzipped(chunks), "application/gzip", f"{filename}.gz"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if request.method == "HEAD":
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # gives the connection and the slot back
+        return Response(media_type=media_type, headers=headers)
     return ClosingStreamingResponse(
-        chunks,
-        send_timeout=settings.send_timeout,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        chunks, send_timeout=settings.send_timeout, media_type=media_type, headers=headers
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from datawharf.api.deps import get_session, get_settings, optional_api_key
@@ -203,7 +203,7 @@ def _download(
     timezone: str,
     csv_separator: str,
     use_labels_for_header: bool,
-) -> ClosingStreamingResponse:
+) -> Response:
     found = access.readable_dataset(session, settings, dataset_id, api_key)
     search = _search(
         request, q, None, 0, sort, None, timezone, None,
@@ -235,7 +235,7 @@ def records_download(
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
-) -> ClosingStreamingResponse:
+) -> Response:
     """Every matching record, streamed as a file (no rows limit), with the search's filters."""
     return _download(
         request, settings, _dataset_param(dataset, datasetid), api_key, session, format=format, q=q,
@@ -259,7 +259,7 @@ def portal_download(
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
-) -> ClosingStreamingResponse:
+) -> Response:
     """The portal's export link: the dataset as a file (csv by default), with the same filters."""
     return _download(
         request, settings, dataset_id, api_key, session, format=format, q=q, sort=sort, fields=fields,
@@ -271,6 +271,7 @@ def portal_download(
 def build_router() -> APIRouter:
     """The v1 routes (the query pools they use are opened by the Explore router's lifespan)."""
     router = APIRouter(tags=["v1 APIs (Dataset API 1.0, Records API 1.0)"])
+    # GET and HEAD (harvesters check their resource links with HEAD: the headers, no file).
     streamed: dict[str, Any] = {"response_class": ClosingStreamingResponse, "status_code": 200}
     router.add_api_route(
         "/api/datasets/1.0/search/", datasets_search, methods=["GET"], summary="Search datasets (v1)",
@@ -288,11 +289,11 @@ def build_router() -> APIRouter:
         description=FILTERS,
     )  # fmt: skip
     router.add_api_route(
-        "/api/records/1.0/download/", records_download, methods=["GET"], summary="Download records (v1)",
-        description=FILTERS, **streamed,
+        "/api/records/1.0/download/", records_download, methods=["GET", "HEAD"],
+        summary="Download records (v1)", description=FILTERS, **streamed,
     )  # fmt: skip
     router.add_api_route(
-        "/explore/dataset/{dataset_id}/download/", portal_download, methods=["GET"],
+        "/explore/dataset/{dataset_id}/download/", portal_download, methods=["GET", "HEAD"],
         summary="Download a dataset (portal export URL)", description=FILTERS, **streamed,
     )  # fmt: skip
     return router
