@@ -91,8 +91,13 @@ def _search(
     facet: list[str] | None,
     timezone: str,
     lang: str | None,
-    **more: Any,
+    *,
+    fields: str | None = None,
+    distance: list[str] | None = None,
+    polygon: list[str] | None = None,
 ) -> v1.V1Search:
+    """The search the request's parameters make (``refine.*``/``exclude.*`` read from the query string,
+    as their names are the fields')."""
     params = request.query_params.multi_items()
     return v1.V1Search(
         q=q,
@@ -103,8 +108,10 @@ def _search(
         exclude=prefixed(params, "exclude"),
         facet=facet or [],
         timezone=timezone,
+        fields=fields,
+        distance=distance or [],
+        polygon=polygon or [],
         extra={"lang": lang} if lang else {},
-        **more,
     )
 
 
@@ -182,7 +189,7 @@ def records_search(
     found = access.readable_dataset(session, settings, _dataset_param(dataset, datasetid), api_key)
     search = _search(
         request, q, rows, start, sort, facet, timezone, lang,
-        fields=fields, distance=distance or [], polygon=polygon or [],
+        fields=fields, distance=distance, polygon=polygon,
     )  # fmt: skip
     return v1.search_records(engine, found, search)
 
@@ -207,7 +214,7 @@ def _download(
     found = access.readable_dataset(session, settings, dataset_id, api_key)
     search = _search(
         request, q, None, 0, sort, None, timezone, None,
-        fields=fields, distance=distance or [], polygon=polygon or [],
+        fields=fields, distance=distance, polygon=polygon,
     )  # fmt: skip
     options = ExportOptions(delimiter=csv_separator, with_bom=False, use_labels=use_labels_for_header)
     asked = v1.records_request(found, search, paged=False)
