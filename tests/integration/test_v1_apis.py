@@ -300,7 +300,7 @@ def test_bad_input_gets_a_v1_error(portal: Portal, params: dict[str, Any], code:
     assert refused.status_code == 400, refused.text
     body = refused.json()
     assert (body["errorcode"], body["error_code"]) == (10001, code)
-    assert body["error"]
+    assert body["error"] and isinstance(body["detail"], dict)
 
 
 # -- downloads --------------------------------------------------------------------------------------------

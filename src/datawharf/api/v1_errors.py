@@ -2,8 +2,8 @@
 
 Opendatasoft's v1 answers ``{"errorcode": 10002, "error": "Too many requests..."}``; scripts written
 for it (odsclient among them) read ``error`` and ``errorcode``. The numbers below are stable, one per
-kind of failure (docs/explore.md lists them); datawharf's own ``error_code`` rides along, so the precise
-cause (``dataset_not_found``, ``v1_invalid_q``, ``unknown_field``...) is never lost.
+kind of failure (docs/explore.md lists them); datawharf's own ``error_code`` and ``detail`` ride along,
+so the precise cause (``dataset_not_found``, ``v1_invalid_q``, ``unknown_field``...) is never lost.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def v1_body(status: int, body: dict[str, Any]) -> dict[str, Any]:
         "errorcode": ERRORCODES.get(status, 10000 if status >= 500 else 10001),
         "error": body.get("message", ""),
         "error_code": body.get("error_code"),
+        "detail": body.get("detail", {}),
     }
     if "trace_id" in body:
         shown["trace_id"] = body["trace_id"]
