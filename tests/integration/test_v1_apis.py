@@ -153,6 +153,22 @@ def test_q_full_text_field_queries_ranges_and_functions(portal: Portal) -> None:
     assert matching("updated >= #now(years=-1)") == []
 
 
+def test_refine_recordid_finds_the_record(portal: Portal) -> None:
+    wanted = portal.records(rows=3, sort="-id")["records"][2]
+    found = portal.records(**{"refine.recordid": wanted["recordid"]})
+    assert (found["nhits"], found["records"]) == (1, [wanted])
+    others = portal.records(**{"exclude.recordid": wanted["recordid"], "rows": 100})
+    assert others["nhits"] == len(ROWS) - 1 and wanted["fields"]["id"] not in ids(others)
+    as_json = portal.client.get(
+        f"{RECORDS}/download/", params={"dataset": portal.items, "refine.recordid": wanted["recordid"]}
+    )
+    assert json.loads(as_json.content) == [wanted]
+    for params in ({"facet": "city"}, {"format": "csv"}):
+        path = f"{RECORDS}/{'search' if 'facet' in params else 'download'}/"
+        refused = portal.client.get(path, params={"dataset": portal.items, "refine.recordid": "x", **params})
+        assert (refused.status_code, refused.json()["error_code"]) == (400, "v1_recordid_filter")
+
+
 def test_refine_exclude_and_facet_groups(portal: Portal) -> None:
     body = portal.get(
         f"{RECORDS}/search/",

@@ -217,7 +217,8 @@ def _download(
         fields=fields, distance=distance, polygon=polygon,
     )  # fmt: skip
     options = ExportOptions(delimiter=csv_separator, with_bom=False, use_labels=use_labels_for_header)
-    asked = v1.records_request(found, search, paged=False)
+    shape = V1_FORMATS.get(format.lower())
+    asked = v1.records_request(found, search, paged=False, with_ids=shape is not None and shape.ids)
     return stream_export(request, settings, found, asked, format.lower(), options, formats=V1_FORMATS)
 
 

@@ -26,6 +26,7 @@ from datawharf.datasets.catalog import PublishedDataset
 from datawharf.datasets.metadata_templates import TEMPLATES
 from datawharf.errors import InvalidInput
 from datawharf.explore import catalog, facets, records
+from datawharf.explore.records import ID_COLUMN
 from datawharf.explore.v1_query import (
     distance_condition,
     facet_filter_map,
@@ -97,8 +98,32 @@ def _geo_field(dataset: PublishedDataset, kind: str) -> str | None:
     return next((f.name for f in dataset.fields if f.type == kind), None)
 
 
-def records_request(dataset: PublishedDataset, search: V1Search, *, paged: bool) -> QueryRequest:
-    """The v2.1 request a v1 search of ``dataset`` means (``paged``: its rows/start window; else all)."""
+RECORD_ID_FACET = "recordid"  # refine.recordid=<id>: the record of that id (as portal pages ask for one)
+
+
+def _by_record_id(
+    pairs: Sequence[tuple[str, str]], schema: Mapping[str, str], with_ids: bool
+) -> list[tuple[str, str]]:
+    """``recordid`` filters aimed at the record id column (unless the dataset has a field of that name)."""
+    if RECORD_ID_FACET in schema or all(name != RECORD_ID_FACET for name, _ in pairs):
+        return list(pairs)
+    if not with_ids:
+        raise InvalidInput(
+            "refine.recordid / exclude.recordid filter records/1.0/search and the json downloads only; "
+            "drop facet (or ask for format=json) with them, or look the record up at "
+            "/api/datasets/1.0/<dataset_id>/records/<recordid>/.",
+            error_code="v1_recordid_filter",
+            detail={"filter": RECORD_ID_FACET},
+        )
+    return [(ID_COLUMN if name == RECORD_ID_FACET else name, value) for name, value in pairs]
+
+
+def records_request(
+    dataset: PublishedDataset, search: V1Search, *, paged: bool, with_ids: bool = True
+) -> QueryRequest:
+    """The v2.1 request a v1 search of ``dataset`` means (``paged``: its rows/start window; else all).
+    ``with_ids``: whether it is compiled with record ids (``records.compile_with_ids``), which a
+    ``refine.recordid`` needs."""
     schema = records.schema_of(dataset)
     where = [w for w in [q_to_odsql(search.q or "", schema)] if w]
     point, shape = _geo_field(dataset, "geo_point_2d"), _geo_field(dataset, "geo_shape")
@@ -111,8 +136,8 @@ def records_request(dataset: PublishedDataset, search: V1Search, *, paged: bool)
         order_by=sort_to_order_by(search.sort),
         limit=limit,
         offset=offset,
-        refine=facet_filters(search.refine),
-        exclude=facet_filters(search.exclude),
+        refine=facet_filters(_by_record_id(search.refine, schema, with_ids)),
+        exclude=facet_filters(_by_record_id(search.exclude, schema, with_ids)),
         timezone=search.timezone,
     )
 
@@ -177,6 +202,8 @@ def facet_groups(enumerations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]
 def search_records(engine: QueryEngine, dataset: PublishedDataset, search: V1Search) -> dict[str, Any]:
     """The ``records/1.0/search`` body over ``dataset``."""
     request = records_request(dataset, search, paged=True)
+    if search.facet:  # facets are counted without record ids: a recordid filter is refused there
+        records_request(dataset, search, paged=True, with_ids=False)
     page = records.query_records(engine, dataset, request, ids=True, mode="exports")
     shaped = RecordShaper(dataset.dataset_id, records.schema_of(dataset), record_timestamp(dataset))
     body: dict[str, Any] = {
