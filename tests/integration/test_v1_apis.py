@@ -255,6 +255,16 @@ def test_datasets_search_lists_the_readable_datasets(portal: Portal) -> None:
     assert [d["datasetid"] for d in with_key["datasets"]] == [portal.secret]
 
 
+def test_datasets_search_all_rows_and_refine_by_datasetid(portal: Portal) -> None:
+    everything = portal.get(f"{DATASETS}/search/", {"rows": -1})  # as portal scrapers ask
+    assert sorted(d["datasetid"] for d in everything["datasets"]) == sorted([portal.items, portal.few])
+    assert everything["parameters"]["rows"] == -1
+    one = portal.get(f"{DATASETS}/search/", {"refine.datasetid": portal.few, "interopmetas": "true"})
+    assert [d["datasetid"] for d in one["datasets"]] == [portal.few]
+    refused = portal.client.get(f"{RECORDS}/search/", params={"dataset": portal.items, "rows": -1})
+    assert refused.json()["error_code"] == "v1_invalid_rows"
+
+
 def test_datasets_search_q_refine_and_facets(portal: Portal) -> None:
     found = portal.get(f"{DATASETS}/search/", {"q": "title:paris"})
     assert [d["datasetid"] for d in found["datasets"]] == [portal.items]

@@ -281,18 +281,25 @@ def dataset_object(dataset: PublishedDataset, domain: str) -> dict[str, Any]:
     return body
 
 
+def _catalog_names(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """v1 names of catalog fields as the catalog has them (``refine.datasetid`` -> ``dataset_id``)."""
+    return [("dataset_id" if name == "datasetid" else name, value) for name, value in pairs]
+
+
 def search_datasets(
     engine: QueryEngine, datasets: Sequence[PublishedDataset], search: V1Search, domain: str
 ) -> dict[str, Any]:
-    """The ``datasets/1.0/search`` body over the datasets the caller may read."""
-    limit, offset = _window(search)
+    """The ``datasets/1.0/search`` body over the datasets the caller may read. ``rows=-1`` lists them all
+    (a catalog is small; portal scrapers ask so); ``datasetid`` is the catalog's ``dataset_id``."""
+    everything = search.rows == -1
+    limit, offset = (None, max(search.start, 0)) if everything else _window(search)
     request = QueryRequest(
         where=[w for w in [q_to_odsql(search.q or "", catalog.CATALOG_FIELDS)] if w],
         order_by=sort_to_order_by(search.sort),
         limit=limit,
         offset=offset,
-        refine=facet_filters(search.refine),
-        exclude=facet_filters(search.exclude),
+        refine=facet_filters(_catalog_names(search.refine)),
+        exclude=facet_filters(_catalog_names(search.exclude)),
         timezone=search.timezone,
     )
     total, page = catalog.matching(engine, datasets, request, mode="exports")
