@@ -142,6 +142,7 @@ def test_q_full_text_field_queries_ranges_and_functions(portal: Portal) -> None:
     assert matching("lyon") == [r.id for r in ROWS if r.city == "Lyon"]
     assert matching('"saint denis"') == [r.id for r in ROWS if "saint denis" in f"{r.name} {r.city}".lower()]
     assert matching("city:lille OR city:lyon") == [r.id for r in ROWS if r.city in ("Lille", "Lyon")]
+    assert matching("(city = 'Lille') OR (city = 'Lyon')") == matching("city:lille OR city:lyon")
     assert matching("population >= 20000 AND NOT city:paris") == [
         r.id for r in ROWS if r.population is not None and r.population >= 20000 and r.city != "Paris"
     ]
@@ -160,10 +161,11 @@ def test_refine_recordid_finds_the_record(portal: Portal) -> None:
     others = portal.records(**{"exclude.recordid": wanted["recordid"], "rows": 100})
     assert others["nhits"] == len(ROWS) - 1 and wanted["fields"]["id"] not in ids(others)
     as_json = portal.client.get(
-        f"{RECORDS}/download/", params={"dataset": portal.items, "refine.recordid": wanted["recordid"]}
+        f"{RECORDS}/download/",
+        params={"dataset": portal.items, "refine.recordid": wanted["recordid"], "format": "json"},
     )
     assert json.loads(as_json.content) == [wanted]
-    for params in ({"facet": "city"}, {"format": "csv"}):
+    for params in ({"facet": "city"}, {"format": "csv"}, {}):  # csv: the download's default
         path = f"{RECORDS}/{'search' if 'facet' in params else 'download'}/"
         refused = portal.client.get(path, params={"dataset": portal.items, "refine.recordid": "x", **params})
         assert (refused.status_code, refused.json()["error_code"]) == (400, "v1_recordid_filter")
@@ -339,9 +341,14 @@ def test_records_download_streams_every_matching_record(portal: Portal) -> None:
     rows = list(csv.DictReader(io.StringIO(answer.text), delimiter=";"))
     assert [int(r["id"]) for r in rows] == [r.id for r in ROWS if r.city == "Lyon"]
     default = portal.client.get(f"{RECORDS}/download/", params={"dataset": portal.items, "q": "city:lille"})
-    assert default.headers["content-type"] == "application/json"
+    assert default.headers["content-type"].startswith("text/csv")  # csv unless asked, as scripts expect
+    as_json = portal.client.get(
+        f"{RECORDS}/download/", params={"dataset": portal.items, "q": "city:lille", "format": "json"}
+    )
     lille = portal.records(q="city:lille", rows=100)
-    assert json.loads(default.content) == lille["records"] and lille["nhits"] > 0
+    assert json.loads(as_json.content) == lille["records"] and lille["nhits"] > 0
+    lines = list(csv.DictReader(io.StringIO(default.text), delimiter=";"))
+    assert [int(r["id"]) for r in lines] == [r["fields"]["id"] for r in lille["records"]]
     geo = portal.client.get(f"{RECORDS}/download/", params={"dataset": portal.items, "format": "geojson"})
     features = geo.json()["features"]
     assert len(features) == len(ROWS)

@@ -58,7 +58,11 @@ def translated(q: str) -> str | None:
         ("updated < #now(months=-1)", '`updated` < "2026-02-28T12:00:00+00:00"'),
         ("updated < #now(year=2001, day=1)", '`updated` < "2001-03-01T12:00:00+00:00"'),
         ('city:"a \\" quote"', 'search(`city`, "a \\" quote")'),
-        ("http://example.org/x", 'search("http://example.org/x")'),  # no field "http": the text itself
+        ("http://example.org/x", 'search("http://example.org/x")'),
+        (
+            "(city = 'Lyon') OR (city = 'Lille')",
+            '(`city` = "Lyon" or `city` = "Lille")',
+        ),  # as cdmx scripts  # no field "http": the text itself
         ("opens 10:30", '(search("opens") and search("10:30"))'),
     ],
 )

@@ -224,14 +224,14 @@ def _download(
 
 CsvSeparator = Annotated[str, Query(description="csv: the field separator.")]
 UseLabels = Annotated[bool, Query(description="csv, xlsx: field labels as column headers.")]
-DownloadFormat = Annotated[str, Query(description="csv, json, jsonl, geojson, xlsx, parquet.")]
+DownloadFormat = Annotated[str, Query(description="csv (the default), json, jsonl, geojson, xlsx, parquet.")]
 
 
 def records_download(
     request: Request,
     dataset: Annotated[list[str] | None, Query(description="The dataset_id to download.")] = None,
     datasetid: Annotated[list[str] | None, Query(description="Another name of `dataset`.")] = None,
-    format: DownloadFormat = "json",
+    format: DownloadFormat = "csv",
     q: Q = None,
     sort: Sort = None,
     distance: Distance = None,
@@ -268,7 +268,7 @@ def portal_download(
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
 ) -> Response:
-    """The portal's export link: the dataset as a file (csv by default), with the same filters."""
+    """The portal's export link: the dataset as a file, with the same filters."""
     return _download(
         request, settings, dataset_id, api_key, session, format=format, q=q, sort=sort, fields=fields,
         distance=distance, polygon=polygon, timezone=timezone, csv_separator=csv_separator,
