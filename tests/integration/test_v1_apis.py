@@ -185,6 +185,14 @@ def test_refine_exclude_and_facet_groups(portal: Portal) -> None:
     assert groups["city"] == [{"name": "Paris", "path": "Paris", "count": len(expected), "state": "refined"}]
     years = Counter(str(r.founded.year) for r in expected)
     assert [(f["name"], f["count"]) for f in groups["founded"]] == sorted(years.items())
+    year = min(years)
+    by_month = portal.records(facet="founded", **{"refine.founded": year, "rows": 0})["facet_groups"][0]
+    [refined] = by_month["facets"]
+    assert (refined["path"], refined["state"]) == (year, "refined")
+    months = Counter(f"{r.founded.month:02d}" for r in ROWS if str(r.founded.year) == year)
+    assert [(m["name"], m["path"], m["count"]) for m in refined["facets"]] == [
+        (month, f"{year}/{month}", n) for month, n in sorted(months.items())
+    ]  # children named by their own part, as v1's "Using facets" shows
 
 
 def test_geofilter_distance_keeps_the_records_in_the_circle(portal: Portal) -> None:

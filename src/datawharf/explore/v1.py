@@ -182,21 +182,29 @@ def record_timestamp(dataset: PublishedDataset) -> str | None:
 
 
 def facet_groups(enumerations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """v2.1 facet enumerations as v1 ``facet_groups``: each value ``{name, path, count, state}``."""
+    """v2.1 facet enumerations as v1 ``facet_groups``: each value ``{name, path, count, state}``, a
+    hierarchical (date) value's children named by their own part (``{"name": "09", "path": "2012/09"}``),
+    as v1's "Using facets" shows them."""
 
-    def values(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    def values(entries: Sequence[dict[str, Any]], parent: str | None) -> list[dict[str, Any]]:
         shown = []
         for entry in entries:
-            value: dict[str, Any] = {"name": entry["name"], "path": entry["value"]}
+            path = entry["value"]
+            name = (
+                path[len(parent) + 1 :]
+                if parent is not None and path.startswith(f"{parent}/")
+                else entry["name"]
+            )
+            value: dict[str, Any] = {"name": name, "path": path}
             if "count" in entry:
                 value["count"] = entry["count"]
             value["state"] = entry["state"]
             if entry.get("facets"):
-                value["facets"] = values(entry["facets"])
+                value["facets"] = values(entry["facets"], path)
             shown.append(value)
         return shown
 
-    return [{"name": group["name"], "facets": values(group["facets"])} for group in enumerations]
+    return [{"name": group["name"], "facets": values(group["facets"], None)} for group in enumerations]
 
 
 def search_records(engine: QueryEngine, dataset: PublishedDataset, search: V1Search) -> dict[str, Any]:
