@@ -185,6 +185,17 @@ def test_refine_exclude_and_facet_groups(portal: Portal) -> None:
     assert groups["city"] == [{"name": "Paris", "path": "Paris", "count": len(expected), "state": "refined"}]
     years = Counter(str(r.founded.year) for r in expected)
     assert [(f["name"], f["count"]) for f in groups["founded"]] == sorted(years.items())
+    one = portal.get(  # disjunctive with one refine: the same as without
+        f"{RECORDS}/search/",
+        {"dataset": portal.items, "refine.city": "Paris", "disjunctive.city": "true", "rows": 100},
+    )
+    assert sorted(ids(one)) == [r.id for r in ROWS if r.city == "Paris"]
+    refused = portal.client.get(
+        f"{RECORDS}/search/",
+        params=[("dataset", portal.items), ("refine.city", "Paris"), ("refine.city", "Lyon"),
+                ("disjunctive.city", "true")],
+    )  # fmt: skip
+    assert (refused.status_code, refused.json()["error_code"]) == (400, "v1_disjunctive_unsupported")
     year = min(years)
     by_month = portal.records(facet="founded", **{"refine.founded": year, "rows": 0})["facet_groups"][0]
     [refined] = by_month["facets"]

@@ -20,7 +20,7 @@ from datawharf.api.deps import get_session, get_settings, optional_api_key
 from datawharf.api.explore import ClosingStreamingResponse, get_engine, stream_export
 from datawharf.errors import InvalidInput
 from datawharf.explore import access, v1
-from datawharf.explore.v1_query import prefixed
+from datawharf.explore.v1_query import prefixed, refuse_disjunctive
 from datawharf.exports import V1_FORMATS, ExportOptions
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
@@ -99,6 +99,7 @@ def _search(
     """The search the request's parameters make (``refine.*``/``exclude.*`` read from the query string,
     as their names are the fields')."""
     params = request.query_params.multi_items()
+    refuse_disjunctive(params)
     return v1.V1Search(
         q=q,
         rows=rows,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -378,6 +379,23 @@ def prefixed(params: Sequence[tuple[str, str]], kind: str) -> list[tuple[str, st
     return [
         (name[len(prefix) :], value) for name, value in params if name.startswith(prefix) and name != prefix
     ]
+
+
+def refuse_disjunctive(params: Sequence[tuple[str, str]]) -> None:
+    """``disjunctive.<facet>=true`` with two or more ``refine.<facet>``: v1 would or them; here refines are
+    and-ed (v2.1's meaning), so rather than a silently smaller answer, a 400. With one refine (what a
+    navigation sends at first) the two meanings agree, and the request is served."""
+    disjunctive = {name for name, value in prefixed(params, "disjunctive") if value.lower() == "true"}
+    counts = Counter(name for name, _ in prefixed(params, "refine") if name in disjunctive)
+    several = sorted(name for name, count in counts.items() if count > 1)
+    if several:
+        raise InvalidInput(
+            f"disjunctive.{several[0][:60]}=true with several refine.{several[0][:60]} values is not "
+            "supported: refines are and-ed. Send one value per request, or use the Explore API v2.1 "
+            f"(where={several[0][:60]} in (...)).",
+            error_code="v1_disjunctive_unsupported",
+            detail={"disjunctive": several[:10]},
+        )
 
 
 def facet_filters(pairs: Sequence[tuple[str, str]]) -> list[str]:
