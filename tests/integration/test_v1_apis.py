@@ -185,11 +185,16 @@ def test_refine_exclude_and_facet_groups(portal: Portal) -> None:
     assert groups["city"] == [{"name": "Paris", "path": "Paris", "count": len(expected), "state": "refined"}]
     years = Counter(str(r.founded.year) for r in expected)
     assert [(f["name"], f["count"]) for f in groups["founded"]] == sorted(years.items())
-    one = portal.get(  # disjunctive with one refine: the same as without
+    one = portal.get(  # disjunctive with one refine: the same records; the facet lists every city
         f"{RECORDS}/search/",
-        {"dataset": portal.items, "refine.city": "Paris", "disjunctive.city": "true", "rows": 100},
-    )
+        {"dataset": portal.items, "refine.city": "Paris", "disjunctive.city": "true", "facet": "city",
+         "rows": 100},
+    )  # fmt: skip
     assert sorted(ids(one)) == [r.id for r in ROWS if r.city == "Paris"]
+    cities = {f["name"]: (f["count"], f["state"]) for f in one["facet_groups"][0]["facets"]}
+    assert cities == {
+        c: (n, "refined" if c == "Paris" else "displayed") for c, n in Counter(r.city for r in ROWS).items()
+    }
     refused = portal.client.get(
         f"{RECORDS}/search/",
         params=[("dataset", portal.items), ("refine.city", "Paris"), ("refine.city", "Lyon"),

@@ -108,6 +108,7 @@ def _search(
         refine=prefixed(params, "refine"),
         exclude=prefixed(params, "exclude"),
         facet=facet or [],
+        disjunctive=[name for name, value in prefixed(params, "disjunctive") if value.lower() == "true"],
         timezone=timezone,
         fields=fields,
         distance=distance or [],

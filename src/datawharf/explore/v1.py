@@ -54,6 +54,7 @@ class V1Search:
     refine: Sequence[tuple[str, str]] = ()
     exclude: Sequence[tuple[str, str]] = ()
     facet: Sequence[str] = ()
+    disjunctive: Sequence[str] = ()  # the facets of ``disjunctive.<facet>=true``
     fields: str | None = None
     distance: Sequence[str] = ()
     polygon: Sequence[str] = ()
@@ -221,9 +222,13 @@ def search_records(engine: QueryEngine, dataset: PublishedDataset, search: V1Sea
     }
     if search.facet:
         filters = dataclasses.replace(request, select=None, order_by=None, limit=None, offset=0)
-        body["facet_groups"] = facet_groups(
-            facets.dataset_facets(engine, dataset, filters, list(search.facet))["facets"]
-        )
+        asked = [
+            f'facet(name="{name}", disjunctive=true)'
+            if name in search.disjunctive and '"' not in name
+            else name
+            for name in search.facet
+        ]  # a disjunctive facet counts its values without its own refine: every value stays selectable
+        body["facet_groups"] = facet_groups(facets.dataset_facets(engine, dataset, filters, asked)["facets"])
     return body
 
 
