@@ -12,7 +12,7 @@ import shapely
 import shapely.ops
 
 from tests.integration.test_explore_records import Items, haversine_m, ids_where
-from tests.support.explore import FIELDS, ROWS, csv_bytes, explore_client, publish_csv
+from tests.support.explore import EXPLORE, FIELDS, ROWS, csv_bytes, explore_client, publish_csv
 from tests.support.moto import MotoServer
 
 PARIS_BOX = "POLYGON((2.3 48.8, 2.45 48.8, 2.45 48.95, 2.3 48.95, 2.3 48.8))"  # Paris and Saint Denis
@@ -111,3 +111,15 @@ def test_now_in_select_is_the_request_time(items: Items) -> None:
         <= moment
         <= before - dt.timedelta(days=1) + dt.timedelta(minutes=5)
     )
+
+
+def test_catalog_search_star_as_portalkit_sends_it(items: Items) -> None:
+    def dataset_ids(where: str) -> list[str]:
+        response = items.client.get(f"{EXPLORE}/catalog/datasets", params={"where": where})
+        assert response.status_code == 200, response.text
+        return [d["dataset_id"] for d in response.json()["results"]]
+
+    assert dataset_ids('search(*, "items")') == [items.dataset_id]
+    assert dataset_ids('search(title, "ite*")') == [items.dataset_id]
+    assert dataset_ids(f"dataset_id:'{items.dataset_id}'") == [items.dataset_id]
+    assert dataset_ids('search(*, "no such words")') == []

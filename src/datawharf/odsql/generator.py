@@ -510,17 +510,19 @@ class Generator:
         column, prefix = self.text(node.args[0], "startswith()"), self.text(node.args[1], "startswith()")
         return Typed(f"starts_with(lower({column.sql}), lower({prefix.sql}))", "boolean")
 
-    def geo_field(self, node: n.Call, arg: n.Node | None = None) -> Typed:
+    def geo_field(
+        self,
+        node: n.Call,
+        arg: n.Node | None = None,
+        allowed: tuple[str, ...] = ("geo_point_2d", "geo_shape"),
+    ) -> Typed:
         t = self.expr(node.args[0] if arg is None else arg)
-        if t.type not in ("geo_point_2d", "geo_shape"):
-            self.bad_args(node, f"the first argument must be a geo_point_2d or geo_shape field, got {t.type}")
+        if t.type not in allowed:
+            self.bad_args(node, f"the first argument must be a {' or '.join(allowed)} field, got {t.type}")
         return t
 
     def geo_point(self, node: n.Call) -> tuple[str, str]:
-        t = self.expr(node.args[0])
-        if t.type != "geo_point_2d":
-            self.bad_args(node, f"the first argument must be a geo_point_2d field, got {t.type}")
-        return lat_lon(t.sql)
+        return lat_lon(self.geo_field(node, allowed=("geo_point_2d",)).sql)
 
     def geometry_literal(self, node: n.Call, arg: n.Node) -> str:
         """A ``geom'…'`` argument as a WKT parameter, validated; its text charged like quoted text."""
@@ -530,9 +532,16 @@ class Generator:
             self.budget.text(len(arg.text), self.clause)
         return self.params.add(geo.to_wkt(geo.parse_geometry(arg.text, arg.pos)))
 
-    def relation(self, node: n.Call, field: n.Node, geometry: n.Node, relation: str) -> Typed:
+    def relation(
+        self,
+        node: n.Call,
+        field: n.Node,
+        geometry: n.Node,
+        relation: str,
+        allowed: tuple[str, ...] = ("geo_point_2d", "geo_shape"),
+    ) -> Typed:
         """``field`` intersects / lies within / is disjoint from the query's geometry (``odsql.geo``)."""
-        t = self.geo_field(node, field)
+        t = self.geo_field(node, field, allowed)
         wkt, rel = self.geometry_literal(node, geometry), self.params.add(relation)
         if t.type == "geo_point_2d":
             lat, lon = lat_lon(t.sql)
@@ -546,9 +555,7 @@ class Generator:
     def fn_polygon(self, node: n.Call) -> Typed:
         """The v2.0 ``polygon(geo_point_field, geom)``: the points within the polygon."""
         self.arity(node, 2, "polygon(geo_point_field, geom'POLYGON((lon lat, …))')")
-        if self.schema.get(getattr(node.args[0], "name", "")) == "geo_shape":
-            self.bad_args(node, "polygon() takes a geo_point_2d field; use within() on a geo_shape")
-        return self.relation(node, node.args[0], node.args[1], "within")
+        return self.relation(node, node.args[0], node.args[1], "within", allowed=("geo_point_2d",))
 
     def fn_geometry(self, node: n.Call) -> Typed:
         """The v2.0 ``geometry(field, geom, INTERSECTS | DISJOINT | WITHIN)``."""
