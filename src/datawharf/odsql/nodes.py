@@ -281,7 +281,7 @@ def to_odsql(node: Node) -> str:
             return f"{sub(operand, 5)} {'not in' if negated else 'in'} ({', '.join(map(to_odsql, values))})"
         case Range(operand=operand, low=low, high=high, low_inclusive=li, high_inclusive=hi):
             opening, closing = "[" if li else "]", "]" if hi else "["
-            return f"{sub(operand, 5)} in {opening}{to_odsql(low)}..{to_odsql(high)}{closing}"
+            return f"{sub(operand, 5)} in {opening}{sub(low, 5)}..{sub(high, 5)}{closing}"
         case FieldPattern(patterns=patterns, exclude=exclude):
             return f"{'exclude' if exclude else 'include'}({', '.join(patterns)})"
         case Like(operand=operand, pattern=pattern, negated=negated):
