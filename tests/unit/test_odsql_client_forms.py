@@ -83,10 +83,38 @@ def test_search_star_shares_the_bare_text_search() -> None:
         ("year:[2011 TO 2024]", lambda r: r["year"] is not None and 2011 <= r["year"] <= 2024),
         ("year:[2010..2023[", lambda r: r["year"] is not None and 2010 <= r["year"] < 2023),
         ("not city:paris and year:2024", lambda r: r["city"] != "paris" and r["year"] == 2024),
+        ("founded:1950", lambda r: r["founded"] is not None and r["founded"][0] == 1950),
+        ("founded:'1950/06'", lambda r: r["founded"] is not None and r["founded"][:2] == (1950, 6)),
+        ("founded:2000-03-01", lambda r: r["founded_date"] == dt.date(2000, 3, 1)),
+        (
+            "founded:1950/12 or founded:'2000'",
+            lambda r: r["founded"] is not None and r["founded"][:2] in ((1950, 12), (2000, 3)),
+        ),
+        ("population:2100000", lambda r: r["population"] == 2_100_000),
+        ("updated:2024/05", lambda r: r["updated"] is not None and r["updated"][:2] == (2024, 5)),
     ],
 )
 def test_field_colon_value(wh: Warehouse, where: str, predicate: Any) -> None:
-    assert run_names(wh, where) == source_names(predicate)
+    assert run_names(wh, where) == source_names(lambda r: predicate(as_tuples(r)))
+
+
+def as_tuples(row: dict[str, Any]) -> dict[str, Any]:
+    """Dates and datetimes as (year, month, ...) tuples, so a predicate can slice them."""
+    return {k: v.timetuple()[:6] if isinstance(v, dt.date) else v for k, v in row.items()} | {
+        "founded_date": row["founded"]
+    }
+
+
+def test_a_datetime_period_follows_the_timezone(wh: Warehouse) -> None:
+    # Paris's record was updated 2024-12-31 23:30 UTC: in Paris, January 2025
+    assert "Paris" not in run_names(wh, "updated:2025", timezone="UTC")
+    assert "Paris" in run_names(wh, "updated:2025", timezone="Europe/Paris")
+
+
+@pytest.mark.parametrize("text", ["city:'paris'", "year:2024", "founded:'2024/05'", "city:Saint"])
+def test_field_match_renders_back_to_the_same_tree(text: str) -> None:
+    tree = parse_expression(text)
+    assert parse_expression(to_odsql(tree)) == tree
 
 
 # -- 3. ranges ---------------------------------------------------------------------------------------------

@@ -22,7 +22,14 @@ from datawharf.extract.types import FieldType as FieldType
 from datawharf.odsql import geo
 from datawharf.odsql import nodes as n
 from datawharf.odsql.budget import Budget
-from datawharf.odsql.dates import java_to_strftime, now_with, parse_date_literal, to_instant
+from datawharf.odsql.dates import (
+    facet_range,
+    is_partial_date,
+    java_to_strftime,
+    now_with,
+    parse_date_literal,
+    to_instant,
+)
 from datawharf.odsql.errors import Code, fail
 from datawharf.odsql.parser import DISTANCE_UNITS
 
@@ -224,6 +231,11 @@ class Generator:
             case n.Arith(op=op, left=left, right=right):
                 return self.arith(node, op, self.numeric(left, op), self.numeric(right, op))
             case n.Compare(op=op, left=left, right=right):
+                if op == n.MATCH_OP:
+                    period = self.match_period(left, right)
+                    if period is not None:
+                        return period
+                    op = "="
                 a, b = self.comparable(left, right, op, node.pos)
                 return Typed(f"({a.sql} {'<>' if op == '!=' else op} {b.sql})", "boolean")
             case n.And(items=items) | n.Or(items=items):
@@ -271,6 +283,32 @@ class Generator:
             case n.Call():
                 return self.call(node)
         raise TypeError(f"not an ODSQL node: {node!r}")  # pragma: no cover - a parser bug
+
+    def match_period(self, left: n.Node, right: n.Node) -> Typed | None:
+        """``field:value`` on a date or datetime field with a partial date: the period it names
+        (``founded:2024`` is that year, ``founded:2024/05`` that month, as refine reads them); None when
+        ``field:value`` is plain equality."""
+        if not (
+            isinstance(left, n.Field)
+            and self.schema.get(left.name) in _TEMPORAL
+            and isinstance(right, n.Literal)
+            and isinstance(right.value, str | int)
+            and not isinstance(right.value, bool)
+            and is_partial_date(str(right.value))
+        ):
+            return None
+        column = self.field(left)
+        start, end = facet_range(str(right.value), position=right.pos)
+        return Typed(self.period(column.sql, column.type, start, end), "boolean")
+
+    def period(self, column_sql: str, ftype: str, start: dt.date, end: dt.date) -> str:
+        """``[start, end)`` on a date or datetime column, a datetime's days read in the timezone."""
+        if ftype == "date":
+            lo, hi = self.value(start, "date").sql, self.value(end, "date").sql
+        else:
+            lo = self.value(to_instant(start, self.zone), "datetime").sql
+            hi = self.value(to_instant(end, self.zone), "datetime").sql
+        return f"({column_sql} >= {lo} AND {column_sql} < {hi})"
 
     def arith(self, node: n.Arith, op: str, a: Typed, b: Typed) -> Typed:
         """Overflow and division by zero give NULL, never a DuckDB error: integer arithmetic runs in

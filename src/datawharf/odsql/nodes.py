@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 ARITH_OPS = ("+", "-", "*", "/", "%")
 COMPARE_OPS = ("=", "!=", "<", "<=", ">", ">=")
+MATCH_OP = ":"  # field:value: equality, or the period a partial date names (founded:2024)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ class Arith(Node):
 
 @dataclass(frozen=True, slots=True)
 class Compare(Node):
-    op: str  # one of COMPARE_OPS
+    op: str  # one of COMPARE_OPS, or MATCH_OP (field:value)
     left: Node
     right: Node
 
@@ -269,6 +270,8 @@ def to_odsql(node: Node) -> str:
         case Arith(op=op, left=left, right=right):
             p = _ARITH_PREC[op]
             return f"{sub(left, p)} {op} {sub(right, p + 1)}"
+        case Compare(op=":", left=left, right=Literal(value=str() as s)):  # a bare word: quote it
+            return f"{sub(left, 5)}:{quote_string(s)}"
         case Compare(op=op, left=left, right=right):
             return f"{sub(left, 5)} {op} {sub(right, 5)}"
         case And(items=items):

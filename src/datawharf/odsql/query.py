@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeGuard, TypeVar
 from datawharf.errors import ODSQLError
 from datawharf.odsql import nodes as n
 from datawharf.odsql.budget import Budget
-from datawharf.odsql.dates import facet_range, to_instant
+from datawharf.odsql.dates import facet_range
 from datawharf.odsql.errors import Code, fail
 from datawharf.odsql.generator import FIELD_TYPES, Generator, Params, Typed, quote_ident
 from datawharf.odsql.parser import parse_expression, parse_group_by, parse_order_by, parse_select
@@ -458,13 +458,7 @@ def _refine(gen: Generator, facet: str, *, negate: bool) -> str:
     column = quote_ident(name)
     with _naming(kind):
         if ftype in ("date", "datetime"):
-            start, end = facet_range(value)
-            if ftype == "date":
-                lo, hi = gen.value(start, "date").sql, gen.value(end, "date").sql
-            else:
-                lo = gen.value(to_instant(start, gen.zone), "datetime").sql
-                hi = gen.value(to_instant(end, gen.zone), "datetime").sql
-            cond = f"({column} >= {lo} AND {column} < {hi})"
+            cond = gen.period(column, ftype, *facet_range(value))
         elif ftype in ("text", "int", "double"):
             cond = f"({column} = {gen.coerce(n.Literal(value), ftype).sql})"
         else:
