@@ -352,3 +352,33 @@ def test_like_star_and_small_scalars(wh: Warehouse) -> None:
     assert run_names(wh, "quarter(founded) = 2") == source_names(
         lambda r: r["founded"] is not None and r["founded"].month in (4, 5, 6)
     )
+
+
+# -- range(date, interval): date histograms -----------------------------------------------------------------
+def test_date_histograms(wh: Warehouse) -> None:
+    rows = wh.run(select="d, count(*) as n", group_by="range(updated, 1 day) as d", order_by="d")
+    days = [r["updated"].date() for r in ROWS if r["updated"] is not None]
+    expected = [(dt.datetime.combine(d, dt.time(), dt.UTC), days.count(d)) for d in sorted(set(days))]
+    assert rows == [*expected, (None, 1)]
+    # in Paris, the 2024-12-31 23:30 UTC update is on 2025-01-01, whose midnight is 23:00 UTC
+    paris = wh.run(select="d", group_by="range(updated, 1d) as d", order_by="d desc", timezone="Europe/Paris")
+    assert paris[0] == (dt.datetime(2024, 12, 31, 23, 0, tzinfo=dt.UTC),)
+    months = wh.run(select="m, count(*)", group_by="range(founded, 1 month) as m",
+                    where="founded is not null", order_by="m")  # fmt: skip
+    firsts = [r["founded"].replace(day=1) for r in ROWS if r["founded"] is not None]
+    assert months == [(m, firsts.count(m)) for m in sorted(set(firsts))]
+    hours = wh.run(select="h", group_by="range(updated, 6h) as h", where="updated is not null", order_by="h")
+    assert all(h.hour % 6 == 0 and h.minute == 0 for (h,) in hours)
+    years = wh.run(group_by="range(founded, 1y) as y", where="founded is not null", order_by="y")
+    assert years == [(dt.date(y, 1, 1),) for y in sorted({r["founded"].year for r in ROWS if r["founded"]})]
+
+
+@pytest.mark.parametrize(
+    "group_by",
+    ["range(updated, 2 months)", "range(founded, 1h)", "range(updated, 1.5 days)", "range(updated, 10km)",
+     "range(name, 1 day)"],
+)  # fmt: skip
+def test_bad_date_histograms_are_refused(wh: Warehouse, group_by: str) -> None:
+    with pytest.raises(ODSQLError) as caught:
+        wh.compile(group_by=group_by)
+    assert caught.value.error_code == "odsql_invalid_argument"

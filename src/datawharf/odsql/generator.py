@@ -31,7 +31,7 @@ from datawharf.odsql.dates import (
     to_instant,
 )
 from datawharf.odsql.errors import Code, fail
-from datawharf.odsql.parser import DISTANCE_UNITS
+from datawharf.odsql.parser import DISTANCE_UNITS, TIME_UNITS
 
 MAX_PARAMETERS = 5_000
 _SQL_TYPES = {"text": "VARCHAR", "int": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN",
@@ -213,7 +213,8 @@ class Generator:
             case n.TypedLiteral() | n.Distance():
                 fail(
                     Code.INVALID_ARGUMENT,
-                    f"{n.to_odsql(node)[:40]} at {node.pos} is only allowed as a within_distance argument",
+                    f"{n.to_odsql(node)[:40]} at {node.pos} is only allowed as an argument of a geo function "
+                    "(a geom, a distance) or of range() (an interval)",
                     position=node.pos,
                 )
             case n.Star():
@@ -610,8 +611,8 @@ class Generator:
         if not (isinstance(center, n.TypedLiteral) and center.kind == "geom"):
             self.bad_args(node, "the second argument must be a point such as geom'POINT(2.35 48.85)'")
         lon0, lat0 = parse_point(center.text, center.pos)
-        if isinstance(radius, n.Distance):
-            meters = radius.amount * DISTANCE_UNITS[radius.unit]
+        if isinstance(radius, n.Distance) and radius.unit.lower() in DISTANCE_UNITS:
+            meters = radius.amount * DISTANCE_UNITS[radius.unit.lower()]
         elif (
             isinstance(radius, n.Literal)
             and isinstance(radius.value, int | float)
@@ -719,7 +720,9 @@ class Generator:
                 position=node.pos,
                 token="range",
             )
-        self.arity(node, 2, "range(number_field, step)")
+        self.arity(node, 2, "range(number_field, step) or range(date_field, 1 day)")
+        if isinstance(node.args[1], n.Distance):
+            return self.date_histogram(node, node.args[1])
         value = self.numeric(node.args[0], "range()")
         step = self.constant_number(node, node.args[1])
         if step <= 0:
@@ -730,7 +733,33 @@ class Generator:
             return Typed(f"try(CAST(floor({value.sql} / {p}) AS BIGINT) * {p})", "int")
         return Typed(f"try(floor({value.sql} / {p}) * {p})", "double")
 
+    def date_histogram(self, node: n.Call, interval: n.Distance) -> Typed:
+        """``range(date, 1 day)``: each value's bucket start, buckets of equal width read in the request's
+        timezone; week, month, quarter and year buckets are calendar ones, one unit wide (the reference
+        supports no more)."""
+        width = TIME_UNITS.get(interval.unit)
+        amount = interval.amount
+        if width is None or not (amount.is_integer() and 1 <= amount <= 1_000_000):
+            self.bad_args(
+                node, "the interval must be a whole number of ms, s, m, h, d, w, M, q or y: 1 day, 6h"
+            )
+        if width in _CALENDAR_UNITS and amount != 1:
+            self.bad_args(node, f"{width} buckets are one {width[:-1]} wide: write 1 {width[:-1]}")
+        value = self.temporal_arg(node, "range()")  # a datetime comes back as the wall clock in timezone
+        if width in _CALENDAR_UNITS:
+            bucket = f"date_trunc('{width[:-1]}', {value.sql})"
+        else:
+            bucket = f"time_bucket(to_{width}(CAST({self.params.add(int(amount))} AS BIGINT)), {value.sql})"
+        if value.type == "datetime":  # the local bucket start, back to an instant
+            return Typed(
+                f"timezone({self.params.add(self.zone.key)}, CAST({bucket} AS TIMESTAMP))", "datetime"
+            )
+        if width in ("milliseconds", "seconds", "minutes", "hours"):
+            self.bad_args(node, "a date field takes buckets of days or more: 1 day, 1 week, 1 month")
+        return Typed(f"CAST({bucket} AS DATE)", "date")
 
+
+_CALENDAR_UNITS = ("weeks", "months", "quarters", "years")
 _WKT_POINT = re.compile(r"^\s*POINT\s*\(\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)\s*\)\s*$", re.IGNORECASE)
 
 

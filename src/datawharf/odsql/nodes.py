@@ -49,7 +49,8 @@ class TypedLiteral(Node):
 
 @dataclass(frozen=True, slots=True)
 class Distance(Node):
-    """``10km``: only meaningful as within_distance's third argument."""
+    """``10km`` (within_distance's third argument) or ``1 day`` (range()'s interval): ``unit`` lowercased, but
+    a time unit as written (``M`` month, ``m`` minute)."""
 
     amount: float
     unit: str

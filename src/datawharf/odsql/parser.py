@@ -33,6 +33,20 @@ MULTIPLICATIVE: dict[TokenType, str] = {T.STAR: "*", T.SLASH: "/", T.PERCENT: "%
 
 _WRITTEN_DATE = re.compile(r"\d{4}[-/]\d{1,2}(?:[-/]\d{1,2})?")
 
+# range(date, 1 day)'s interval units, as the reference spells them (case matters: M month, m minute),
+# each with the DuckDB interval function of its width and, for calendar units, the date_trunc part.
+TIME_UNITS: dict[str, str] = {
+    **dict.fromkeys(("ms", "millisecond", "milliseconds"), "milliseconds"),
+    **dict.fromkeys(("s", "second", "seconds"), "seconds"),
+    **dict.fromkeys(("m", "minute", "minutes"), "minutes"),
+    **dict.fromkeys(("h", "hour", "hours"), "hours"),
+    **dict.fromkeys(("d", "day", "days"), "days"),
+    **dict.fromkeys(("w", "week", "weeks"), "weeks"),
+    **dict.fromkeys(("M", "month", "months"), "months"),
+    **dict.fromkeys(("q", "quarter", "quarters"), "quarters"),
+    **dict.fromkeys(("y", "year", "years"), "years"),
+}
+
 # A keyword before a quoted string makes a typed literal: date'2024-05-17', geom'POINT(2.35 48.85)'.
 TYPED_LITERALS = {"date": "date", "geom": "geom", "geometry": "geom"}
 
@@ -276,9 +290,12 @@ class Parser:
             case T.NUMBER:
                 value = _number(tok)
                 unit = self.peek()
-                if unit.type is T.IDENT and unit.value.lower() in DISTANCE_UNITS:
-                    self.advance()
-                    return n.Distance(float(value), unit.value.lower(), pos=tok.pos)
+                if unit.type is T.IDENT and (
+                    unit.value.lower() in DISTANCE_UNITS or unit.value in TIME_UNITS
+                ):
+                    self.advance()  # a distance (10km) or, in range(), a time interval (1 day, 3h, 1M)
+                    written = unit.value if unit.value in TIME_UNITS else unit.value.lower()
+                    return n.Distance(float(value), written, pos=tok.pos)
                 return n.Literal(value, pos=tok.pos)
             case T.STRING:
                 return n.Literal(tok.value, pos=tok.pos)
