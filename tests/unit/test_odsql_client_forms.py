@@ -330,6 +330,8 @@ def test_bad_geometries_are_refused(wh: Warehouse, literal: str) -> None:
         (dict(group_by="geo_cluster(location)"), "geo_cluster"),
         (dict(select="convex_hull(location)"), "convex_hull"),
         (dict(where="dayofweek(founded) = 1"), "dayofweek"),
+        (dict(group_by="range(population, ]10, 50, 100[)"), "range"),
+        (dict(group_by="range(founded, [date'2020'])"), "range"),
     ],
 )
 def test_known_but_unsupported_functions_say_so(

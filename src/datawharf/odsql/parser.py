@@ -331,16 +331,26 @@ class Parser:
         distinct = self.accept(T.DISTINCT) is not None
         args: list[n.Node] = []
         if self.peek().type is not T.RPAREN:
-            args.append(self.argument())
+            args.append(self.argument(name))
             while self.accept(T.COMMA):
-                args.append(self.argument())
+                args.append(self.argument(name))
         self.expect(T.RPAREN, ", or ) in the arguments of " + name.value)
         return n.Call(name.value.lower(), tuple(args), distinct, pos=name.pos)
 
-    def argument(self) -> n.Node:
+    def argument(self, function: Token) -> n.Node:
         """A function argument: an expression, or ``*`` alone (``count(*)``, ``search(*, "x")``)."""
         if self.peek().type is T.STAR and self.peek(1).type in (T.RPAREN, T.COMMA):
             return n.Star(pos=self.advance().pos)
+        if self.peek().type in (T.LBRACKET, T.RBRACKET) and function.value.lower() == "range":
+            tok = self.peek()
+            fail(
+                Code.UNSUPPORTED_FUNCTION,
+                f"static ranges (range(field, ]10, 50, 100[)) at {tok.pos} are not supported; use "
+                "range(field, step) for buckets of equal width",
+                position=tok.pos,
+                token=tok.text,
+                function="range",
+            )
         return self.expression()
 
 
