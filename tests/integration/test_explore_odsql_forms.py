@@ -123,3 +123,16 @@ def test_catalog_search_star_as_portalkit_sends_it(items: Items) -> None:
     assert dataset_ids('search(title, "ite*")') == [items.dataset_id]
     assert dataset_ids(f"dataset_id:'{items.dataset_id}'") == [items.dataset_id]
     assert dataset_ids('search(*, "no such words")') == []
+
+
+def test_exports_run_the_geo_predicates_too(items: Items) -> None:
+    url = f"{EXPLORE}/catalog/datasets/{items.dataset_id}/exports/json"
+    response = items.client.get(url, params={"where": f"within(location, geom'{PARIS_BOX}')", "select": "id"})
+    assert response.status_code == 200, response.text
+    assert [r["id"] for r in response.json()] == ids_where(lambda r: in_box(r.location))
+    response = items.client.get(url, params={"select": "envelope(location) as hull, median(id) as m"})
+    assert response.status_code == 200, response.text
+    (row,) = response.json()
+    assert shapely.geometry.shape(row["hull"]).equals(
+        shapely.MultiPoint([r.location for r in ROWS]).convex_hull
+    )
