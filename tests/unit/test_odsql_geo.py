@@ -29,6 +29,8 @@ SHAPES: dict[int, dict[str, Any] | str | None] = {
     ]},
     6: None,
     7: "not json at all",
+    8: {"type": "GeometryCollection", "geometries": []},
+    9: {"type": "Point", "coordinates": [1e308, 1e308]},
 }  # fmt: skip
 POINTS = {
     1: (2.35, 48.85),
@@ -38,6 +40,8 @@ POINTS = {
     5: None,
     6: (179.9, -89.9),
     7: None,
+    8: (1e308, -1e308),
+    9: None,
 }
 
 
@@ -95,7 +99,7 @@ def test_point_relations_and_the_hole(engine: QueryEngine) -> None:
     geojson = json.dumps(donut)
     # (0, 0) is in the hole, (0.75, 0) in the ring
     assert ids(engine, f"within(point, geom'{geojson}')") == [4]
-    assert ids(engine, f"disjoint(point, geom'{geojson}')") == [1, 2, 3, 6]
+    assert ids(engine, f"disjoint(point, geom'{geojson}')") == [1, 2, 3, 6, 8]
 
 
 def test_within_distance_to_a_shape_is_to_its_nearest_point(engine: QueryEngine) -> None:
