@@ -136,19 +136,19 @@ def compile_query(
 
     params = Params()
     now = dt.datetime.now(dt.UTC)
-    gen = Generator(schema, params, zone, budget=Budget(), now=now)
+    budget = Budget()
+    gen = Generator(schema, params, zone, budget=budget, now=now)
     conds, group_sql = filters(gen)
 
     gen.clause = "select"
     columns: list[OutputColumn] = []
     names: set[str] = set()  # a set: a list scanned for each column was quadratic in a wide select
     select_sql: list[str] = []
-    assert gen.budget is not None
-    for item, name, expr in _expand_select(selected, schema, gen.budget):
+    for item, name, expr in _expand_select(selected, schema, budget):
         if aggregated:
             _check_grouped(expr, grouped, "select")
-        if isinstance(item.expr, n.Star | n.FieldPattern) and gen.budget is not None:
-            with gen.budget.free():
+        if isinstance(item.expr, n.Star | n.FieldPattern):
+            with budget.free():
                 typed = _in_clause("select", gen.expr, expr)
         else:
             typed = _in_clause("select", gen.expr, expr)
