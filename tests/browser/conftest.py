@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tests.support.app import BOOTSTRAP_KEY
 from tests.support.moto import IamMotoServer, IamUser, MotoServer, allow
@@ -118,14 +118,21 @@ class Shots:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
 
-    def __call__(self, step: str, *, docs_name: str | None = None) -> Path:
+    def __call__(self, step: str, *, docs_name: str | None = None, element: Locator | None = None) -> Path:
+        """The page (or only ``element``, for a documentation picture of one part of a long page)."""
         self.count += 1
         path = self.folder / f"{self.count:02d}-{step}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        self._take(path, element)
         if docs_name and os.environ.get("DATAWHARF_DOCS_SCREENSHOTS") == "1":
             DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            self.page.screenshot(path=str(DOCS_SCREENSHOTS / f"{docs_name}.png"), full_page=True)
+            self._take(DOCS_SCREENSHOTS / f"{docs_name}.png", element)
         return path
+
+    def _take(self, path: Path, element: Locator | None) -> None:
+        if element is None:
+            self.page.screenshot(path=str(path), full_page=True)
+        else:
+            element.screenshot(path=str(path))
 
 
 @pytest.fixture
