@@ -88,6 +88,17 @@ def explore_records(backoffice: Backoffice, dataset_id: str, **params: str) -> d
     return response.json()
 
 
+INSIDE_THE_MAP_JS = """
+(paths) => {
+  const box = paths[0].closest("[data-map]").getBoundingClientRect();
+  return paths.every((p) => {
+    const r = p.getBoundingClientRect();
+    return r.left >= box.left && r.right <= box.right && r.top >= box.top && r.bottom <= box.bottom;
+  });
+}
+"""
+
+
 def failed_responses(page: Page) -> list[str]:
     """Every 4xx/5xx answer the page gets from now on (a missing favicon, script or style included)."""
     failed: list[str] = []
@@ -182,6 +193,7 @@ def test_map_draws_points_and_shapes(
     # The points are where the records say: the circles' centres keep the records' order west to east.
     centres = drawn.evaluate_all("(paths) => paths.map((p) => p.getBoundingClientRect().x)")
     assert centres == sorted(centres)
+    assert drawn.evaluate_all(INSIDE_THE_MAP_JS)
     assert_every_control_labelled(page)
     card.scroll_into_view_if_needed()
     shots("map-points-1280", docs_name="dataset-map-1280", element=card)
@@ -198,6 +210,7 @@ def test_map_draws_points_and_shapes(
     page.set_viewport_size(PHONE)
     card.get_by_label("Geo field").select_option("position")
     expect(drawn).to_have_count(len(TOWNS))
+    assert drawn.evaluate_all(INSIDE_THE_MAP_JS)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shots("map-points-390", docs_name="dataset-map-390", element=card)
     assert failed == []

@@ -73,7 +73,7 @@ function recordsMap(card) {
         style: () => ({ color: "#1f5fbf", weight: 2, fillOpacity: 0.25 }),
       }).addTo(map);
       const bounds = drawn.getBounds();
-      if (bounds.isValid()) map.fitBounds(bounds.pad(0.1), { maxZoom: 16 });
+      if (bounds.isValid()) map.fitBounds(bounds.pad(0.1), { maxZoom: 16, animate: false });
       container.dataset.features = String(features.length);
       summary.textContent = features.length
         ? features.length.toLocaleString("en") + (features.length === 1 ? " record" : " records") + " drawn" +
