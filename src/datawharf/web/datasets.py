@@ -25,13 +25,13 @@ from datawharf.extract.types import FIELD_TYPES
 from datawharf.odsql import QueryRequest
 from datawharf.store.models.datasets import Dataset
 from datawharf.web import dataset_panels
+from datawharf.web.notices import saved
 from datawharf.web.rendering import (
     BASE,
     BackofficeRoute,
     Visitor,
     csrf_checked,
     database_of,
-    redirect,
     render,
     settings_of,
     signed_in,
@@ -230,15 +230,18 @@ def dataset_status(request: Request, current: Current, uid: str) -> Response:
         return JSONResponse(status_view(service.get_dataset(db, uid)))
 
 
-def _act(request: Request, current: Visitor, uid: str, permission: str, action: Any) -> Response:
-    """Run ``action(db)`` for a dataset; a refusal is shown on the dataset's page."""
+def _act(
+    request: Request, current: Visitor, uid: str, permission: str, action: Any, what: str, anchor: str = ""
+) -> Response:
+    """Run ``action(db)`` for a dataset, then show the page with ``what`` confirmed; a refusal is shown
+    on the dataset's page."""
     try:
         current.require(permission)
         with database_of(request).session() as db:
             action(db)
     except DatawharfError as error:
         return dataset_page_with_error(request, current, uid, error)
-    return redirect(f"{BASE}/datasets/{uid}")
+    return saved(f"{BASE}/datasets/{uid}", what, anchor)
 
 
 def start_publish(request: Request, uid: str) -> None:
@@ -254,7 +257,7 @@ def publish(request: Request, current: Current, uid: str) -> Response:
         start_publish(request, uid)
     except DatawharfError as error:
         return dataset_page_with_error(request, current, uid, error)
-    return redirect(f"{BASE}/datasets/{uid}")
+    return saved(f"{BASE}/datasets/{uid}", "publish")
 
 
 @router.post("/{uid}/abort", dependencies=[Depends(csrf_checked)])
@@ -265,12 +268,14 @@ def abort(request: Request, current: Current, uid: str) -> Response:
             request.app.state.datasets_runtime.abort(db, uid)
     except DatawharfError as error:
         return dataset_page_with_error(request, current, uid, error)
-    return redirect(f"{BASE}/datasets/{uid}")
+    return saved(f"{BASE}/datasets/{uid}", "abort")
 
 
 @router.post("/{uid}/unpublish", dependencies=[Depends(csrf_checked)])
 def unpublish(request: Request, current: Current, uid: str) -> Response:
-    return _act(request, current, uid, "publish_dataset", lambda db: control.request_unpublish(db, uid))
+    return _act(
+        request, current, uid, "publish_dataset", lambda db: control.request_unpublish(db, uid), "unpublished"
+    )
 
 
 @router.post("/{uid}/versions/{version_uid}/restore", dependencies=[Depends(csrf_checked)])
@@ -282,6 +287,8 @@ def restore(request: Request, current: Current, uid: str, version_uid: str) -> R
         uid,
         "publish_dataset",
         lambda db: versions.restore_version(db, settings, uid, version_uid),
+        "restored",
+        "versions-heading",
     )
 
 
@@ -295,13 +302,21 @@ def add_schedule(
         uid,
         "edit_dataset",
         lambda db: schedules.create_schedule(db, uid, cron_schedule.strip()),
+        "schedule",
+        "schedule-heading",
     )
 
 
 @router.post("/{uid}/schedules/{schedule_uid}/delete", dependencies=[Depends(csrf_checked)])
 def delete_schedule(request: Request, current: Current, uid: str, schedule_uid: str) -> Response:
     return _act(
-        request, current, uid, "edit_dataset", lambda db: schedules.delete_schedule(db, uid, schedule_uid)
+        request,
+        current,
+        uid,
+        "edit_dataset",
+        lambda db: schedules.delete_schedule(db, uid, schedule_uid),
+        "schedule-deleted",
+        "schedule-heading",
     )
 
 
@@ -334,7 +349,7 @@ def configure_field(
                 db, uid, "type", f"Type of {new_name}", {"field": new_name, "type_param": type}
             )
 
-    return _act(request, current, uid, "edit_dataset", configure)
+    return _act(request, current, uid, "edit_dataset", configure, "field", "fields-heading")
 
 
 @router.post("/{uid}/configurations/{config_uid}/delete", dependencies=[Depends(csrf_checked)])
@@ -345,6 +360,8 @@ def delete_configuration(request: Request, current: Current, uid: str, config_ui
         uid,
         "edit_dataset",
         lambda db: fieldconfig.delete_configuration(db, uid, config_uid),
+        "configuration-deleted",
+        "fields-heading",
     )
 
 
@@ -357,4 +374,4 @@ def delete_dataset(request: Request, current: Current, uid: str) -> Response:
             service.delete_dataset(db, settings, uid)
     except DatawharfError as error:
         return dataset_page_with_error(request, current, uid, error)
-    return redirect(f"{BASE}/datasets/")
+    return saved(f"{BASE}/datasets/", "dataset-deleted")

@@ -300,3 +300,12 @@ document.addEventListener("DOMContentLoaded", () => {
   identifier.addEventListener("input", () => { edited = identifier.value !== ""; soon(); });
   if (title.value || identifier.value) refresh();
 });
+
+// A confirmation (?saved=...) is shown once: the address loses it, so a reload or a bookmark does not
+// confirm the change again.
+document.addEventListener("DOMContentLoaded", () => {
+  const url = new URL(window.location.href);
+  if (!url.searchParams.has("saved")) return;
+  url.searchParams.delete("saved");
+  window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+});
