@@ -118,21 +118,19 @@ class Shots:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
 
-    def __call__(self, step: str, *, docs_name: str | None = None, element: Locator | None = None) -> Path:
-        """The page (or only ``element``, for a documentation picture of one part of a long page)."""
+    def __call__(self, step: str, *, docs_name: str | None = None, part: Locator | None = None) -> Path:
+        """The whole page, or only ``part`` of it (a card the documentation shows)."""
         self.count += 1
         path = self.folder / f"{self.count:02d}-{step}.png"
-        self._take(path, element)
+        self.page.screenshot(path=str(path), full_page=True)
         if docs_name and os.environ.get("DATAWHARF_DOCS_SCREENSHOTS") == "1":
             DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            self._take(DOCS_SCREENSHOTS / f"{docs_name}.png", element)
+            target = DOCS_SCREENSHOTS / f"{docs_name}.png"
+            if part is not None:
+                part.screenshot(path=str(target))
+            else:
+                self.page.screenshot(path=str(target), full_page=True)
         return path
-
-    def _take(self, path: Path, element: Locator | None) -> None:
-        if element is None:
-            self.page.screenshot(path=str(path), full_page=True)
-        else:
-            element.screenshot(path=str(path))
 
 
 @pytest.fixture

@@ -13,15 +13,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Response, expect
+from playwright.sync_api import Page, Response, Route, expect
 
-from tests.browser.conftest import Backoffice, Shots, assert_every_control_labelled, sign_in
+from tests.browser.conftest import (
+    Backoffice,
+    Shots,
+    assert_every_control_labelled,
+    serve_logging_to_file,
+    sign_in,
+)
 from tests.browser.publishing import Published, publish_csv
+from tests.support.app import BOOTSTRAP_KEY
 
 pytestmark = pytest.mark.browser
 
@@ -168,10 +178,10 @@ def test_conversion_errors_are_listed(page: Page, backoffice: Backoffice, shots:
     assert shown == expected
     assert shown[-1][1:4] == ["100", "price", "n/a 100"]
     assert_every_control_labelled(page)
-    shots("conversion-errors-1280", docs_name="conversion-errors-1280", element=errors)
+    shots("conversion-errors-1280", docs_name="conversion-errors-1280", part=errors)
     page.set_viewport_size(PHONE)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    shots("conversion-errors-390", docs_name="conversion-errors-390", element=errors)
+    shots("conversion-errors-390", docs_name="conversion-errors-390", part=errors)
     assert failed == []
 
 
@@ -196,7 +206,7 @@ def test_map_draws_points_and_shapes(
     assert drawn.evaluate_all(INSIDE_THE_MAP_JS)
     assert_every_control_labelled(page)
     card.scroll_into_view_if_needed()
-    shots("map-points-1280", docs_name="dataset-map-1280", element=card)
+    shots("map-points-1280", docs_name="dataset-map-1280", part=card)
 
     # The shape field: one polygon a record that has one.
     card.get_by_label("Geo field").select_option("zone")
@@ -205,14 +215,14 @@ def test_map_draws_points_and_shapes(
     assert all(
         d.count("L") >= 3 for d in drawn.evaluate_all("(paths) => paths.map((p) => p.getAttribute('d'))")
     )
-    shots("map-shapes-1280", element=card)
+    shots("map-shapes-1280", part=card)
 
     page.set_viewport_size(PHONE)
     card.get_by_label("Geo field").select_option("position")
     expect(drawn).to_have_count(len(TOWNS))
     assert drawn.evaluate_all(INSIDE_THE_MAP_JS)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    shots("map-points-390", docs_name="dataset-map-390", element=card)
+    shots("map-points-390", docs_name="dataset-map-390", part=card)
     assert failed == []
 
 
@@ -240,7 +250,7 @@ def test_chart_counts_match_group_by(
     expect(card.locator("[data-chart-summary]")).to_have_text("4 values of Town, by number of records.")
     assert_every_control_labelled(page)
     card.scroll_into_view_if_needed()
-    shots("chart-town-1280", element=card)
+    shots("chart-town-1280", part=card)
 
     # The date field: a series per month (the dates span half a year), one point a month.
     card.get_by_label("Count the records by").select_option("day")
@@ -261,7 +271,7 @@ def test_chart_counts_match_group_by(
     )
     xs = points.evaluate_all("(ps) => ps.map((p) => Number(p.getAttribute('cx')))")
     assert xs == sorted(xs)
-    shots("chart-day-1280", docs_name="dataset-chart-1280", element=card)
+    shots("chart-day-1280", docs_name="dataset-chart-1280", part=card)
     # Another period: one point for the year.
     card.get_by_label("Period", exact=True).select_option("year")
     expect(points).to_have_count(1)
@@ -273,7 +283,7 @@ def test_chart_counts_match_group_by(
     expect(card.locator("svg")).to_have_attribute(
         "width", str(int(card.locator("[data-chart]").bounding_box()["width"]))
     )
-    shots("chart-day-390", docs_name="dataset-chart-390", element=card)
+    shots("chart-day-390", docs_name="dataset-chart-390", part=card)
 
 
 def test_records_table_labels_geo_values_and_scroll(
@@ -296,3 +306,49 @@ def test_records_table_labels_geo_values_and_scroll(
     assert box.evaluate("(b) => b.scrollWidth > b.clientWidth")
     assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
     shots("records-wide")
+
+
+TILES = "https://tiles.example.test/{z}/{x}/{y}.svg"
+TILE = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256">'
+    b'<rect width="256" height="256" fill="#e4ecd9"/></svg>'
+)
+
+
+@pytest.fixture(scope="module")
+def tiled_backoffice(
+    backoffice: Backoffice, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backoffice]:
+    """A second ``datawharf serve`` with a tile server set (the journey's browser answers its tiles)."""
+    home = tmp_path_factory.mktemp("tiled-home")
+    env = {
+        "DATAWHARF_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
+        "DATAWHARF_ALLOWED_PRIVATE_HOSTS": backoffice.moto.host_port,
+        "DATAWHARF_MAP_TILES_URL": TILES,
+        "DATAWHARF_MAP_TILES_ATTRIBUTION": "Example tiles",
+    }
+    with serve_logging_to_file(home, env) as base_url:
+        yield replace(backoffice, base_url=base_url, home=home)
+
+
+def test_map_tiles_from_the_configured_url(page: Page, tiled_backoffice: Backoffice, shots: Shots) -> None:
+    asked: list[str] = []
+
+    def tile(route: Route) -> None:
+        asked.append(route.request.url)
+        route.fulfill(status=200, content_type="image/svg+xml", body=TILE)
+
+    # The tile server is this test: nothing leaves the machine.
+    page.route("https://tiles.example.test/**", tile)
+    published = publish_csv(tiled_backoffice, places_csv(), title="Tiled places", separator=";")
+    sign_in(page, tiled_backoffice, f"/backoffice/datasets/{published.uid}")
+    card = page.locator("#map-card")
+    expect(card.locator("path.leaflet-interactive")).to_have_count(len(TOWNS))
+    expect(card.locator("img.leaflet-tile-loaded").first).to_be_visible()
+    expect(card.locator("path.map-grid")).to_have_count(0)
+    expect(card.locator(".leaflet-control-attribution")).to_have_text("Example tiles")
+    expect(card).not_to_contain_text("No tile server is set")
+    assert asked and all(re.fullmatch(r"https://tiles\.example\.test/\d+/\d+/\d+\.svg", url) for url in asked)
+    zooms = {int(url.split("/")[3]) for url in asked}
+    assert max(zooms) >= 10  # fitted to the records (a few km), not the world
+    shots("map-tiles", part=card)
