@@ -37,7 +37,10 @@ function recordsMap(card) {
   const map = L.map(container, { preferCanvas: false, worldCopyJump: false, attributionControl: true });
   map.attributionControl.setPrefix(false);
   if (card.dataset.tilesUrl) {
-    L.tileLayer(card.dataset.tilesUrl, { attribution: card.dataset.tilesAttribution || "", maxZoom: 19 }).addTo(map);
+    // Leaflet writes an attribution as HTML: the setting is text, so it goes in escaped.
+    const credit = document.createElement("span");
+    credit.textContent = card.dataset.tilesAttribution || "";
+    L.tileLayer(card.dataset.tilesUrl, { attribution: credit.innerHTML, maxZoom: 19 }).addTo(map);
   } else {
     container.classList.add("no-tiles");
   }
