@@ -204,6 +204,10 @@ def test_map_draws_points_and_shapes(
     centres = drawn.evaluate_all("(paths) => paths.map((p) => p.getBoundingClientRect().x)")
     assert centres == sorted(centres)
     assert drawn.evaluate_all(INSIDE_THE_MAP_JS)
+    # Each record is named by its first text field on hover.
+    drawn.first.hover()
+    expect(card.locator(".leaflet-tooltip")).to_have_text(TOWNS[0])
+    page.mouse.move(0, 0)
     assert_every_control_labelled(page)
     card.scroll_into_view_if_needed()
     shots("map-points-1280", docs_name="dataset-map-1280", part=card)

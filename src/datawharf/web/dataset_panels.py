@@ -57,12 +57,15 @@ def explore_urls(dataset: dict[str, Any]) -> dict[str, str]:
 
 
 def map_panel(fields: list[dict[str, Any]], settings: Settings) -> dict[str, Any] | None:
-    """The map's fields (geo_point_2d and geo_shape), or ``None`` when the dataset has none."""
+    """The map's fields (geo_point_2d and geo_shape) and the text field that names each drawn record
+    (its tooltip: the first text field), or ``None`` when the dataset has no geo field."""
     geo = [field for field in fields if field["type"] in GEO_TYPES]
     if not geo:
         return None
+    label = next((field for field in fields if field["type"] == "text"), None)
     return {
         "fields": geo,
+        "label_field": label["name"] if label else "",
         "tiles_url": settings.map_tiles_url,
         "tiles_attribution": settings.map_tiles_attribution,
         "records": MAP_RECORDS,

@@ -63,7 +63,9 @@ function recordsMap(card) {
     const mine = ++ticket;
     card.setAttribute("aria-busy", "true");
     summary.textContent = "Loading the map…";
-    const query = new URLSearchParams({ select: "`" + field + "`", where: "`" + field + "` is not null", limit: String(limit) });
+    const labelField = card.dataset.labelField;
+    const select = "`" + field + "`" + (labelField ? ", `" + labelField + "`" : "");
+    const query = new URLSearchParams({ select, where: "`" + field + "` is not null", limit: String(limit) });
     try {
       const response = await fetch(card.dataset.exportsUrl + "/geojson?" + query.toString(), { headers: { Accept: "application/geo+json" } });
       const body = await response.json();
@@ -74,6 +76,14 @@ function recordsMap(card) {
       drawn = L.geoJSON(features, {
         pointToLayer: (_feature, latlng) => L.circleMarker(latlng, { radius: 5, weight: 1, color: "#14213d", fillColor: "#1f5fbf", fillOpacity: 0.8 }),
         style: () => ({ color: "#1f5fbf", weight: 2, fillOpacity: 0.25 }),
+        // The record's name on hover or focus; an element, not a string, which Leaflet would take as HTML.
+        onEachFeature: (feature, layer) => {
+          const name = labelField ? feature.properties[labelField] : null;
+          if (name == null || name === "") return;
+          const tip = document.createElement("span");
+          tip.textContent = String(name);
+          layer.bindTooltip(tip);
+        },
       }).addTo(map);
       const bounds = drawn.getBounds();
       if (bounds.isValid()) map.fitBounds(bounds.pad(0.1), { maxZoom: 16, animate: false });
