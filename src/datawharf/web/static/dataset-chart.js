@@ -122,6 +122,13 @@ function recordsChart(card) {
     });
     const groups = body.results || [];
     const total = body.total_count || 0;
+    if (groups.length && groups[0].count === 1) {
+      return {
+        draw: null,
+        text: "Each of the " + total.toLocaleString("en") + " values of " + label + " is in one record only: a chart of it says nothing. Choose another field.",
+        empty: true,
+      };
+    }
     return {
       draw: () => drawBars(box, groups, label),
       text: groups.length
@@ -179,6 +186,27 @@ function recordsChart(card) {
       if (mine === ticket) card.removeAttribute("aria-busy");
     }
   };
+  // The first chart: the text field with the fewest distinct values past one (a field whose every
+  // record has its own value, an identifier, charts nothing), else the first date field.
+  const firstChoice = async () => {
+    const options = Array.from(picker.options);
+    const texts = options.filter((option) => option.dataset.type === "text").slice(0, 8);
+    const counts = await Promise.all(texts.map(async (option) => {
+      try {
+        const body = await explore(url, { select: "count(*) as n", group_by: quoted(option.value), limit: "0" });
+        return body.total_count || 0;
+      } catch (_error) {
+        return 0;
+      }
+    }));
+    let best = null;
+    texts.forEach((option, index) => {
+      if (counts[index] >= 2 && (best === null || counts[index] < counts[best])) best = index;
+    });
+    const date = options.find((option) => option.dataset.type !== "text");
+    if (best !== null) picker.value = texts[best].value;
+    else if (date) picker.value = date.value;
+  };
   picker.addEventListener("change", () => { periodPicker.value = ""; load(); });
   periodPicker.addEventListener("change", load);
   let resizing = null;
@@ -186,7 +214,7 @@ function recordsChart(card) {
     clearTimeout(resizing);
     resizing = setTimeout(() => { if (redraw) redraw(); }, 150);
   });
-  load();
+  firstChoice().then(load);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
