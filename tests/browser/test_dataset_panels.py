@@ -356,3 +356,27 @@ def test_map_tiles_from_the_configured_url(page: Page, tiled_backoffice: Backoff
     zooms = {int(url.split("/")[3]) for url in asked}
     assert max(zooms) >= 10  # fitted to the records (a few km), not the world
     shots("map-tiles", part=card)
+
+
+def test_preview_shows_geo_values_as_coordinates(
+    page: Page, backoffice: Backoffice, places: Published, shots: Shots
+) -> None:
+    sign_in(page, backoffice, f"/backoffice/datasets/{places.uid}")
+    page.get_by_role("link", name="Add a source").click()
+    page.get_by_role("link", name="Amazon S3").click()
+    page.get_by_role("radio", name=f"Places in {places.bucket}").check()
+    page.get_by_label("File URL").fill("data.csv")
+    page.get_by_role("button", name="Preview").click()
+    table = page.locator("#preview-table")
+    expect(table.locator("tbody tr")).to_have_count(len(TOWNS))
+    expect(table.locator("th[data-field=position] .type")).to_have_text("geo_point_2d")
+    first = table.locator("tbody tr").first.locator("td")
+    lat, lon = point(0)
+    expect(first.nth(3)).to_have_text(f"{lat}, {lon}")
+    expect(first.nth(4)).to_have_text(f"Polygon (5 points) around {lat}, {lon}")
+    expect(page.locator("#preview-summary")).to_contain_text(f"The first {len(TOWNS)} records, 11 fields")
+    # A change of parameter swaps the preview in place: its geo cells are read again.
+    page.get_by_label("Separator").select_option(label="Comma (,)")
+    page.get_by_label("Separator").select_option(label="Semicolon (;)")
+    expect(table.locator("tbody tr").first.locator("td").nth(3)).to_have_text(f"{lat}, {lon}")
+    shots("preview-geo")

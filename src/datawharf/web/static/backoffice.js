@@ -131,6 +131,20 @@ function geoText(value, type) {
   return geometry.type + " (" + positions.length + " points) around " + roundCoordinate(centre(1)) + ", " + roundCoordinate(centre(0));
 }
 
+// Server-rendered geo cells (the wizard's preview): the GeoJSON the page carries, shown as coordinates.
+function formatGeoCells(root) {
+  root.querySelectorAll("td[data-geo-type]").forEach((td) => {
+    try {
+      td.textContent = geoText(JSON.parse(td.textContent), td.dataset.geoType);
+    } catch (_error) {
+      return; // not JSON: left as it is
+    }
+    td.removeAttribute("data-geo-type");
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => formatGeoCells(document));
+
 // Records: pages of the Explore API, rendered as a table (text only: values never become HTML). The
 // header shows each field's label (its technical name under it when they differ), from the fields the
 // page embeds; the table scrolls sideways in its own box.
@@ -249,6 +263,7 @@ document.addEventListener("change", async (event) => {
     const html = await response.text();
     if (ticket !== previewRequest) return; // a newer change already asked again
     workspace.innerHTML = html;
+    formatGeoCells(workspace);
     const panel = workspace.querySelector("[data-workspace]");
     const next = document.getElementById("preview-next");
     if (panel && next) {
