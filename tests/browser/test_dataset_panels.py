@@ -252,6 +252,10 @@ def test_chart_counts_match_group_by(
     widths = bars.evaluate_all("(bars) => bars.map((b) => Number(b.getAttribute('width')))")
     assert widths == sorted(widths, reverse=True) and widths[0] > widths[-1]
     expect(card.locator("[data-chart-summary]")).to_have_text("4 values of Town, by number of records.")
+    # The same numbers as a table, folded under the chart.
+    card.get_by_text("The numbers").click()
+    numbers = card.locator(".chart-numbers tbody tr")
+    assert [row.locator("td").all_inner_texts() for row in numbers.all()] == [[t, str(n)] for t, n in by_town]
     assert_every_control_labelled(page)
     card.scroll_into_view_if_needed()
     shots("chart-town-1280", part=card)

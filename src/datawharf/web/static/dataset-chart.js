@@ -51,6 +51,33 @@ function periodFor(first, last) {
   return "day";
 }
 
+// The chart's numbers as a table, folded under it: for a screen reader, and for copying.
+function numbersTable(caption, heads, rows) {
+  const details = document.createElement("details");
+  details.className = "chart-numbers";
+  const summary = document.createElement("summary");
+  summary.textContent = "The numbers";
+  const table = document.createElement("table");
+  table.createCaption().textContent = caption;
+  const headRow = table.createTHead().insertRow();
+  heads.forEach((head) => {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = head;
+    headRow.appendChild(th);
+  });
+  const body = table.createTBody();
+  rows.forEach(([label, count]) => {
+    const row = body.insertRow();
+    row.insertCell().textContent = label;
+    const cell = row.insertCell();
+    cell.textContent = count.toLocaleString("en");
+    cell.className = "num";
+  });
+  details.append(summary, table);
+  return details;
+}
+
 function drawBars(box, groups, field) {
   const width = Math.max(300, box.clientWidth);
   const labelWidth = Math.min(180, Math.round(width * 0.35));
@@ -69,7 +96,8 @@ function drawBars(box, groups, field) {
     svg.appendChild(titled(bar, shown + ": " + group.count.toLocaleString("en")));
     svg.appendChild(svgElement("text", { x: labelWidth + length + 6, y: y + 15, class: "chart-count" }, group.count.toLocaleString("en")));
   });
-  box.replaceChildren(svg);
+  const rows = groups.map((group) => [group.value == null ? "(empty)" : String(group.value), group.count]);
+  box.replaceChildren(svg, numbersTable("Records by " + field, [field, "Records"], rows));
 }
 
 function drawSeries(box, points, field, period) {
@@ -103,7 +131,8 @@ function drawSeries(box, points, field, period) {
     const dot = svgElement("circle", { cx: x(times[index]), cy: y(point.count), r: 3.5, class: "point", "data-period": point.period, "data-count": point.count });
     svg.appendChild(titled(dot, point.period + ": " + point.count.toLocaleString("en")));
   });
-  box.replaceChildren(svg);
+  const rows = points.map((point) => [point.period, point.count]);
+  box.replaceChildren(svg, numbersTable("Records per " + period + " of " + field, [period, "Records"], rows));
 }
 
 function recordsChart(card) {
