@@ -384,3 +384,27 @@ def test_preview_shows_geo_values_as_coordinates(
     page.get_by_label("Separator").select_option(label="Semicolon (;)")
     expect(table.locator("tbody tr").first.locator("td").nth(3)).to_have_text(f"{lat}, {lon}")
     shots("preview-geo")
+
+
+def test_map_waits_for_a_busy_export_slot(page: Page, backoffice: Backoffice, places: Published) -> None:
+    # The person's own download holds the address's export slot: the first GeoJSON request is refused
+    # as the server would refuse it (429 too_many_exports), the next ones go to the server.
+    refused: list[str] = []
+
+    def busy_once(route: Route) -> None:
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        route.fulfill(
+            status=429,
+            content_type="application/json",
+            body=json.dumps({"error_code": "too_many_exports", "message": "Too many exports at once."}),
+        )
+
+    page.route("**/exports/geojson?*", busy_once)
+    sign_in(page, backoffice, f"/backoffice/datasets/{places.uid}")
+    card = page.locator("#map-card")
+    expect(card.locator("path.leaflet-interactive")).to_have_count(len(TOWNS))
+    expect(card.locator("[data-map-summary]")).to_have_text(f"{len(TOWNS)} records drawn.")
+    assert len(refused) == 1

@@ -29,6 +29,16 @@ function drawGrid(map) {
   return L.polyline(lines, { color: "#c9d1db", weight: 1, interactive: false, className: "map-grid" }).addTo(map);
 }
 
+// An address streams few exports at once (DATAWHARF_EXPORT_PER_CLIENT): when a download of the same
+// person holds the slot (429 too_many_exports), wait for it a little instead of failing the map.
+async function exportWithRetry(url) {
+  for (let attempt = 0; ; attempt += 1) {
+    const response = await fetch(url, { headers: { Accept: "application/geo+json" } });
+    if (response.status !== 429 || attempt === 4) return response;
+    await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
+  }
+}
+
 function recordsMap(card) {
   const container = card.querySelector("[data-map]");
   const picker = card.querySelector("[data-map-field]");
@@ -67,7 +77,7 @@ function recordsMap(card) {
     const select = "`" + field + "`" + (labelField ? ", `" + labelField + "`" : "");
     const query = new URLSearchParams({ select, where: "`" + field + "` is not null", limit: String(limit) });
     try {
-      const response = await fetch(card.dataset.exportsUrl + "/geojson?" + query.toString(), { headers: { Accept: "application/geo+json" } });
+      const response = await exportWithRetry(card.dataset.exportsUrl + "/geojson?" + query.toString());
       const body = await response.json();
       if (!response.ok) throw new Error(body.message || String(response.status));
       if (mine !== ticket) return;
