@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from datawharf.datasets.catalog import PublishedDataset
 from datawharf.errors import InvalidInput
 from datawharf.explore.records import compile_for
-from datawharf.exports.context import ExportContext, ExportOptions, Writer
+from datawharf.exports.context import GEO_TYPES, ExportContext, ExportOptions, Writer
 from datawharf.exports.csv_writer import write_csv
 from datawharf.exports.json_writers import geometry_column, write_geojson, write_json, write_jsonl
 from datawharf.exports.parquet_writer import write_parquet
@@ -38,13 +38,14 @@ class Format:
     media_type: str
     write: Writer
     labels: bool = False  # whether use_labels renames the columns
+    geo: bool = False  # only for datasets with a geo field
 
 
 FORMATS: dict[str, Format] = {
     "csv": Format("csv", "text/csv; charset=utf-8", write_csv, labels=True),
     "json": Format("json", "application/json", write_json),
     "jsonl": Format("jsonl", "application/jsonl", write_jsonl),
-    "geojson": Format("geojson", "application/geo+json", write_geojson),
+    "geojson": Format("geojson", "application/geo+json", write_geojson, geo=True),
     "parquet": Format("parquet", "application/vnd.apache.parquet", write_parquet),
     "xlsx": Format(
         "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", write_xlsx, labels=True
@@ -58,6 +59,7 @@ __all__ = [
     "ExportSlots",
     "Format",
     "TooManyExports",
+    "dataset_formats",
     "get_format",
     "gzipped",
     "open_export",
@@ -85,6 +87,12 @@ def gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+
+
+def dataset_formats(dataset: PublishedDataset) -> list[str]:
+    """The formats a dataset exports to (the geo ones only when it has a geo field)."""
+    geo = any(f.type in GEO_TYPES for f in dataset.fields)
+    return [name for name, fmt in FORMATS.items() if geo or not fmt.geo]
 
 
 def get_format(name: str) -> Format:

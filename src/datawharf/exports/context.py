@@ -17,11 +17,15 @@ PARQUET_COMPRESSIONS = ("snappy", "zstd")
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """The format options of the Explore API v2.1 exports (csv reads the first three, parquet the last)."""
+    """The format options of the Explore API v2.1 exports: csv reads ``delimiter``, ``with_bom`` and
+    ``quote_all``; csv and xlsx ``use_labels``; the text formats ``list_separator`` (the values of a
+    multivalued field joined); parquet ``parquet_compression``."""
 
     delimiter: str = ";"
     with_bom: bool = True
     use_labels: bool = False
+    quote_all: bool = False
+    list_separator: str = ","
     parquet_compression: str = "snappy"  # the reference's default; or zstd
 
     def __post_init__(self) -> None:
@@ -37,6 +41,13 @@ class ExportOptions:
                 f"{self.delimiter[:10]!r}; use ';' (the default), ',', '|' or a tab.",
                 error_code="invalid_delimiter",
                 detail={"delimiter": ["must be one character"]},
+            )
+        if not 1 <= len(self.list_separator) <= 10 or any(c in self.list_separator for c in "\r\n"):
+            raise InvalidInput(
+                f"list_separator must be 1 to 10 characters without a line break, got "
+                f"{self.list_separator[:10]!r}; use ',' (the default), ';' or '|'.",
+                error_code="invalid_list_separator",
+                detail={"list_separator": ["must be 1 to 10 characters"]},
             )
 
 

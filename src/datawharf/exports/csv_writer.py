@@ -39,8 +39,9 @@ def _column(array: pa.Array, column_type: str, context: ExportContext) -> pa.Arr
 
 
 def write_csv(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    quoting = "all_valid" if context.options.quote_all else "needed"  # all_valid: every non-null value
     options = pacsv.WriteOptions(
-        include_header=False, delimiter=context.options.delimiter, quoting_style="needed"
+        include_header=False, delimiter=context.options.delimiter, quoting_style=quoting
     )
     header = io.BytesIO()
     header_table = pa.table({f"c{i}": [name] for i, name in enumerate(context.headers)})
