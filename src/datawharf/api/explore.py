@@ -306,6 +306,13 @@ def export_records(
     delimiter: Annotated[str, Query(description="csv: the field separator.")] = ";",
     with_bom: Annotated[bool, Query(description="csv: start with a UTF-8 byte order mark.")] = True,
     use_labels: Annotated[bool, Query(description="csv, xlsx: field labels as column headers.")] = False,
+    quote_all: Annotated[bool, Query(description="csv: quote every value.")] = False,
+    list_separator: Annotated[
+        str, Query(description="csv, xlsx: joins the values of a multivalued field.")
+    ] = ",",
+    epsg: Annotated[
+        int, Query(description="geojson, shp, fgb: the EPSG code to project geometries into.")
+    ] = 4326,
     parquet_compression: Annotated[
         str, Query(description="parquet: the compression, snappy (default) or zstd.")
     ] = "snappy",
@@ -318,7 +325,13 @@ def export_records(
     One client address streams at most `DATAWHARF_EXPORT_PER_CLIENT` exports at once (429 past it)."""
     dataset = access.readable_dataset(session, settings, dataset_id, api_key)
     options = ExportOptions(
-        delimiter=delimiter, with_bom=with_bom, use_labels=use_labels, parquet_compression=parquet_compression
+        delimiter=delimiter,
+        with_bom=with_bom,
+        use_labels=use_labels,
+        quote_all=quote_all,
+        list_separator=list_separator,
+        epsg=epsg,
+        parquet_compression=parquet_compression,
     )
     state = request.app.state
     export = open_export(

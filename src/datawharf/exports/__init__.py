@@ -24,7 +24,9 @@ from datawharf.errors import InvalidInput
 from datawharf.explore.records import compile_for
 from datawharf.exports.context import GEO_TYPES, ExportContext, ExportOptions, Writer
 from datawharf.exports.csv_writer import write_csv
-from datawharf.exports.json_writers import geometry_column, write_geojson, write_json, write_jsonl
+from datawharf.exports.geometry import WGS84, Projection, geometry_column
+from datawharf.exports.json_writers import write_geojson, write_json, write_jsonl
+from datawharf.exports.lists import relisted, separators
 from datawharf.exports.parquet_writer import write_parquet
 from datawharf.exports.slots import ExportSlots, TooManyExports
 from datawharf.exports.xlsx_writer import check_rows, write_xlsx
@@ -39,16 +41,22 @@ class Format:
     write: Writer
     labels: bool = False  # whether use_labels renames the columns
     geo: bool = False  # only for datasets with a geo field
+    lists: bool = False  # list_separator joins the values of multivalued fields
+    projects: bool = False  # epsg reprojects the geometries (else only 4326)
 
 
 FORMATS: dict[str, Format] = {
-    "csv": Format("csv", "text/csv; charset=utf-8", write_csv, labels=True),
+    "csv": Format("csv", "text/csv; charset=utf-8", write_csv, labels=True, lists=True),
     "json": Format("json", "application/json", write_json),
     "jsonl": Format("jsonl", "application/jsonl", write_jsonl),
-    "geojson": Format("geojson", "application/geo+json", write_geojson, geo=True),
+    "geojson": Format("geojson", "application/geo+json", write_geojson, geo=True, projects=True),
     "parquet": Format("parquet", "application/vnd.apache.parquet", write_parquet),
     "xlsx": Format(
-        "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", write_xlsx, labels=True
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        write_xlsx,
+        labels=True,
+        lists=True,
     ),
 }
 
@@ -117,6 +125,19 @@ def _headers(dataset: PublishedDataset, names: list[str], use_labels: bool) -> l
     return headers
 
 
+def _projection(format_name: str, fmt: Format, epsg: int) -> Projection | None:
+    """The reprojection a geo format applies; 4326 (as stored) is the only code the others take."""
+    if epsg != WGS84 and not fmt.projects:
+        reprojecting = [name for name, f in FORMATS.items() if f.projects]
+        raise InvalidInput(
+            f"A {format_name} export is written in WGS 84 (epsg 4326) only; epsg {epsg} reprojects "
+            f"{', '.join(reprojecting)} exports.",
+            error_code="epsg_not_supported_by_format",
+            detail={"format": format_name, "epsg": epsg, "formats": reprojecting},
+        )
+    return Projection(epsg) if fmt.geo else None
+
+
 def open_export(
     engine: QueryEngine,
     dataset: PublishedDataset,
@@ -133,8 +154,10 @@ def open_export(
     compiled = compile_for(dataset, request, "exports")
     names = [c.name for c in compiled.columns]
     zone = ZoneInfo(compiled.timezone)
-    if fmt.extension == "geojson":
-        geometry_column(compiled.columns)
+    projection = _projection(format_name, fmt, options.epsg)
+    if fmt.geo:
+        geometry_column(compiled.columns, format_name)
+    seps = separators(dataset, compiled.columns) if fmt.lists else []
 
     def chunks() -> Iterator[bytes]:
         with slot or nullcontext():  # claimed first: a client past its cap runs nothing
@@ -151,8 +174,10 @@ def open_export(
                     options=options,
                     schema=reader.schema,
                     dataset_id=dataset.dataset_id,
+                    projection=projection,
                 )
-                yield from fmt.write(context, reader)
+                batches = relisted(reader, seps, options.list_separator) if any(seps) else reader
+                yield from fmt.write(context, batches)
 
     stream = chunks()
     next(stream)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from datawharf.errors import InvalidInput
+from datawharf.exports.geometry import Projection
 from datawharf.odsql import OutputColumn
 
 GEO_TYPES = ("geo_point_2d", "geo_shape")
@@ -26,6 +27,7 @@ class ExportOptions:
     use_labels: bool = False
     quote_all: bool = False
     list_separator: str = ","
+    epsg: int = 4326  # the coordinate system of geo formats' geometries (stored in WGS 84)
     parquet_compression: str = "snappy"  # the reference's default; or zstd
 
     def __post_init__(self) -> None:
@@ -59,6 +61,7 @@ class ExportContext:
     options: ExportOptions
     schema: pa.Schema  # of the batches DuckDB streams
     dataset_id: str
+    projection: Projection | None = None  # geo formats: into the asked ``epsg`` (None: WGS 84 as stored)
 
 
 Writer = Callable[[ExportContext, Iterable[pa.RecordBatch]], Iterator[bytes]]
