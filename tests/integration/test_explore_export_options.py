@@ -152,5 +152,6 @@ def test_epsg_4326_is_the_default_and_any_format_takes_it(datasets: Datasets) ->
 
 def test_bad_epsg_are_specific_errors(datasets: Datasets) -> None:
     assert datasets.error(datasets.items, "geojson", epsg=999999) == "unknown_epsg"
+    assert datasets.error(datasets.items, "geojson", epsg=4978) == "unsupported_epsg"  # geocentric
     assert datasets.error(datasets.items, "csv", epsg=3857) == "epsg_not_supported_by_format"
     assert datasets.error(datasets.items, "csv", list_separator="") == "invalid_list_separator"

@@ -223,7 +223,9 @@ def test_export_errors_are_json_before_any_byte(datasets: Datasets) -> None:
     unknown = datasets.export("pdf")
     assert unknown.status_code == 400
     assert unknown.json()["error_code"] == "unknown_export_format"
-    assert unknown.json()["detail"]["formats"] == ["csv", "json", "jsonl", "geojson", "parquet", "xlsx"]
+    assert unknown.json()["detail"]["formats"] == [
+        *("csv", "json", "jsonl", "geojson", "shp", "kml", "fgb", "gpx", "parquet", "xlsx")
+    ]
     for params, code in (
         ({"where": "id = "}, "odsql_syntax_error"),
         ({"limit": -2}, "invalid_limit"),

@@ -130,7 +130,7 @@ def test_the_export_formats_and_the_attachments(published: Published) -> None:
             {"href": url, "rel": "self"},
             *(
                 {"href": f"{url}/{f}", "rel": f}
-                for f in ["csv", "json", "jsonl", "geojson", "parquet", "xlsx"]
+                for f in ["csv", "json", "jsonl", "geojson", "shp", "kml", "fgb", "gpx", "parquet", "xlsx"]
             ),
         ]
     }

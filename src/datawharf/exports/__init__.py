@@ -27,6 +27,7 @@ from datawharf.exports.csv_writer import write_csv
 from datawharf.exports.geometry import WGS84, Projection, geometry_column
 from datawharf.exports.json_writers import write_geojson, write_json, write_jsonl
 from datawharf.exports.lists import relisted, separators
+from datawharf.exports.ogr_writers import write_fgb, write_gpx, write_kml, write_shp
 from datawharf.exports.parquet_writer import write_parquet
 from datawharf.exports.slots import ExportSlots, TooManyExports
 from datawharf.exports.xlsx_writer import check_rows, write_xlsx
@@ -43,6 +44,7 @@ class Format:
     geo: bool = False  # only for datasets with a geo field
     lists: bool = False  # list_separator joins the values of multivalued fields
     projects: bool = False  # epsg reprojects the geometries (else only 4326)
+    buffered: bool = False  # written whole to a file before the first byte: its errors are clean too
 
 
 FORMATS: dict[str, Format] = {
@@ -50,6 +52,10 @@ FORMATS: dict[str, Format] = {
     "json": Format("json", "application/json", write_json),
     "jsonl": Format("jsonl", "application/jsonl", write_jsonl),
     "geojson": Format("geojson", "application/geo+json", write_geojson, geo=True, projects=True),
+    "shp": Format("zip", "application/zip", write_shp, geo=True, projects=True, buffered=True),
+    "kml": Format("kml", "application/vnd.google-earth.kml+xml", write_kml, geo=True, buffered=True),
+    "fgb": Format("fgb", "application/octet-stream", write_fgb, geo=True, projects=True, buffered=True),
+    "gpx": Format("gpx", "application/gpx+xml", write_gpx, geo=True, buffered=True),
     "parquet": Format("parquet", "application/vnd.apache.parquet", write_parquet),
     "xlsx": Format(
         "xlsx",
@@ -166,7 +172,6 @@ def open_export(
                 rows = max(total - compiled.offset, 0)
                 check_rows(rows if compiled.limit is None else min(rows, compiled.limit))
             with engine.stream(compiled.sql, compiled.params) as reader:
-                yield b""  # the query is running and its first batch is read: errors so far are raised
                 context = ExportContext(
                     columns=compiled.columns,
                     headers=_headers(dataset, names, options.use_labels and fmt.labels),
@@ -177,7 +182,11 @@ def open_export(
                     projection=projection,
                 )
                 batches = relisted(reader, seps, options.list_separator) if any(seps) else reader
-                yield from fmt.write(context, batches)
+                written = fmt.write(context, batches)
+                first = next(written, b"") if fmt.buffered else b""
+                yield b""  # the query is running (and a buffered file written): errors so far are raised
+                yield first
+                yield from written
 
     stream = chunks()
     next(stream)

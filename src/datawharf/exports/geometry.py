@@ -24,10 +24,12 @@ from datawharf.odsql import OutputColumn
 WGS84 = 4326
 
 
-def geometry_column(columns: Sequence[OutputColumn], format_name: str) -> int:
+def geometry_column(
+    columns: Sequence[OutputColumn], format_name: str, prefer: tuple[str, ...] = ("geo_shape", "geo_point_2d")
+) -> int:
     """The index of the column that gives each feature its geometry: the first geo_shape selected, else
-    the first geo_point_2d."""
-    for wanted in ("geo_shape", "geo_point_2d"):
+    the first geo_point_2d (``prefer`` the other way round: GPX, whose features are points)."""
+    for wanted in prefer:
         for index, column in enumerate(columns):
             if column.type == wanted:
                 return index
@@ -64,6 +66,13 @@ class Projection:
                 error_code="unknown_epsg",
                 detail={"epsg": epsg},
             ) from error
+        if self.crs.is_geocentric or not (self.crs.is_geographic or self.crs.is_projected):
+            raise InvalidInput(
+                f"EPSG:{epsg} ({self.crs.name}) is not a two-dimensional geographic or projected system: "
+                "geometries cannot be written in it. Use 4326, 3857 or a projected system (e.g. 2154).",
+                error_code="unsupported_epsg",
+                detail={"epsg": epsg},
+            )
         self.epsg = epsg
         self._transformer = Transformer.from_crs(WGS84, self.crs, always_xy=True)
 
