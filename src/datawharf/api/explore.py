@@ -209,7 +209,11 @@ def build_router() -> APIRouter:
 
 Links = Annotated[bool, Query(description="Add HATEOAS `_links` to the response.")]
 AppMetas = Annotated[
-    bool, Query(description="Accepted for compatibility: datawharf keeps no application metadata.")
+    bool,
+    Query(
+        description="Add the application metadata, `metas.explore` (what the portal computes: download and "
+        "API call counts...; empty here, as datawharf counts none)."
+    ),
 ]
 
 
@@ -247,6 +251,8 @@ def list_datasets(
         timezone=timezone,
     )
     body = catalog.query_catalog(engine, datasets, query)
+    if include_app_metas:
+        body = {**body, "results": [explore_surface.with_app_metas(r) for r in body["results"]]}
     if include_links:
         return explore_surface.with_catalog_links(request, body, offset, 10 if limit is None else limit)
     return body
@@ -263,6 +269,8 @@ def get_dataset(
 ) -> dict[str, Any]:
     """A dataset's metadata and its fields with their types."""
     shown = catalog.public(access.readable_dataset(session, settings, dataset_id, api_key))
+    if include_app_metas:
+        shown = explore_surface.with_app_metas(shown)
     return {"_links": explore_surface.dataset_links(request, dataset_id), **shown} if include_links else shown
 
 
@@ -278,6 +286,9 @@ def get_records(
     ] = 0,
     include_links: Annotated[
         bool, Query(description="Add each record's `_id` and `_links`, and the page's `_links`.")
+    ] = False,
+    include_app_metas: Annotated[
+        bool, Query(description="Accepted as the reference declares it; records carry no metadata.")
     ] = False,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),

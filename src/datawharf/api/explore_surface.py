@@ -79,6 +79,20 @@ def with_catalog_links(request: Request, body: dict[str, Any], offset: int, limi
     return {"_links": page_links(request, body["total_count"], offset, limit), **body, "results": results}
 
 
+APP_METAS: dict[str, dict[str, Any]] = {"explore": {}}
+"""The application metadata ``include_app_metas=true`` adds to a dataset's ``metas``: Opendatasoft's
+``explore`` template holds what the portal computes (``download_count``, ``api_call_count``,
+``popularity_score``...); datawharf counts none of them, so it is empty."""
+
+
+def with_app_metas(result: dict[str, Any]) -> dict[str, Any]:
+    """A dataset object with the application metadata added to its ``metas`` (other results as they are)."""
+    metas = result.get("metas")
+    if not isinstance(metas, dict):
+        return result
+    return {**result, "metas": {**APP_METAS, **metas}}
+
+
 def _filters(
     where: list[str] | None, refine: list[str] | None, exclude: list[str] | None, timezone: str
 ) -> QueryRequest:
