@@ -48,6 +48,22 @@ SOURCES = [
 ]  # fmt: skip
 
 
+FREQUENCY = f"{EU}/frequency/MONTHLY"
+THEME = f"{EU}/data-theme/TRAN"
+HVD = "http://data.europa.eu/bna/c_b79e35eb"
+INTEROP = {  # the Items dataset's dcat and dcat_ap templates
+    "dcat": {
+        "issued": "2023-05-01T08:00:00+00:00",
+        "creator": "Service SIG",
+        "accrualperiodicity": FREQUENCY,
+        "temporal_coverage_start": "2020-01-01T00:00:00+00:00",
+        "temporal_coverage_end": "2024-12-31T00:00:00+00:00",
+        "conforms_to": ["https://example.org/standard"],
+    },
+    "dcat_ap": {"theme": [THEME], "landing_page": "https://example.org/items", "hvd_category": [HVD]},
+}
+
+
 @dataclass(frozen=True)
 class Catalog:
     client: TestClient
@@ -87,6 +103,10 @@ def published(tmp_path_factory: pytest.TempPathFactory, moto_server: MotoServer)
                     "contact_email": {"value": "data@example.org"},
                 },
             }
+            if source.geo:
+                for template, values in INTEROP.items():
+                    fields = metadata.setdefault(template, {})
+                    fields.update({name: {"value": value} for name, value in values.items()})
             dataset = publish_csv(
                 client, moto_server, bucket, f"{source.title}.csv", body, source.title,
                 keywords=source.keywords, metadata=metadata,
@@ -180,8 +200,8 @@ def test_dcat_describes_each_dataset_and_its_distributions(
         assert graph.value(node, DCTERMS.title) == Literal(source.title, lang=source.language)
         assert graph.value(node, DCTERMS.identifier) == Literal(published.ids[source.title])
         assert {str(k) for k in graph.objects(node, DCAT.keyword)} == set(source.keywords)
-        themes = {str(graph.value(t, SKOS.prefLabel)) for t in graph.objects(node, DCAT.theme)}
-        assert themes == set(source.themes)
+        labels = [graph.value(t, SKOS.prefLabel) for t in graph.objects(node, DCAT.theme)]
+        assert {str(label) for label in labels if label is not None} == set(source.themes)
         assert graph.value(graph.value(node, DCTERMS.publisher), FOAF.name) == Literal(source.publisher)
         contact = graph.value(node, DCAT.contactPoint)
         assert graph.value(contact, VCARD.hasEmail) == URIRef("mailto:data@example.org")
@@ -282,3 +302,33 @@ def test_bad_requests_are_specific_errors(
     response = published.export(fmt, **params)
     assert response.status_code == 400, response.text
     assert response.json()["error_code"] == code
+
+
+def test_dcat_carries_the_dcat_and_dcat_ap_templates(published: Catalog) -> None:
+    graph = _graph(published.ok("dcat"), "xml")
+    node = URIRef(published.url("Items"))
+    issued = graph.value(node, DCTERMS.issued)
+    assert isinstance(issued, Literal) and issued.toPython().isoformat() == INTEROP["dcat"]["issued"]
+    assert graph.value(graph.value(node, DCTERMS.creator), FOAF.name) == Literal("Service SIG")
+    assert graph.value(node, DCTERMS.accrualPeriodicity) == URIRef(FREQUENCY)
+    period = graph.value(node, DCTERMS.temporal)
+    years = [graph.value(period, p).toPython().year for p in (DCAT.startDate, DCAT.endDate)]  # type: ignore[union-attr]
+    assert years == [2020, 2024]
+    assert graph.value(node, DCTERMS.conformsTo) == URIRef("https://example.org/standard")
+    assert URIRef(THEME) in set(graph.objects(node, DCAT.theme))  # beside the default template's themes
+    assert graph.value(node, DCAT.landingPage) == URIRef("https://example.org/items")
+    assert graph.value(node, Namespace("http://data.europa.eu/r5r/").hvdCategory) == URIRef(HVD)
+    plain = URIRef(published.url("Plain"))
+    assert graph.value(plain, DCAT.landingPage) == plain  # none given: its Explore URL
+    assert graph.value(plain, DCTERMS.temporal) is None
+
+
+def test_data_json_carries_the_dcat_templates(published: Catalog) -> None:
+    entries = {d["title"]: d for d in published.export("data.json").json()["dataset"]}
+    items = entries["Items"]
+    assert items["issued"] == INTEROP["dcat"]["issued"]
+    assert items["temporal"] == "2020-01-01T00:00:00+00:00/2024-12-31T00:00:00+00:00"
+    assert items["conformsTo"] == "https://example.org/standard"
+    assert items["landingPage"] == "https://example.org/items"
+    assert "accrualPeriodicity" not in items  # a frequency URI is no ISO 8601 repeating duration
+    assert entries["Plain"]["landingPage"] == published.url("Plain")

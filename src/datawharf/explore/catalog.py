@@ -80,7 +80,8 @@ def explore_metas(dataset: PublishedDataset) -> dict[str, dict[str, Any]]:
     return metas
 
 
-def _instant(value: Any) -> dt.datetime | None:
+def instant(value: Any) -> dt.datetime | None:
+    """A metadata date (a datetime, or ISO text) as an aware datetime; None when it is not one."""
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     if isinstance(value, str):
@@ -134,7 +135,7 @@ def public(dataset: PublishedDataset) -> dict[str, Any]:
     metas = explore_metas(dataset)
     facets = facet_settings(dataset)
     default = metas.setdefault("default", {})
-    default["modified"] = _iso(_instant(default.get("modified")) or dataset.modified)
+    default["modified"] = _iso(instant(default.get("modified")) or dataset.modified)
     default["data_processed"] = _iso(dataset.modified)
     default["records_count"] = dataset.records_count
     return {
@@ -196,7 +197,7 @@ def _multivalued_filters(
 
 def modified(dataset: PublishedDataset) -> dt.datetime | None:
     """When the dataset last changed: its ``modified`` metadata, else its data's publish time."""
-    return _instant(explore_metas(dataset)["default"].get("modified")) or dataset.modified
+    return instant(explore_metas(dataset)["default"].get("modified")) or dataset.modified
 
 
 def _row(dataset: PublishedDataset, separator: str = ", ") -> dict[str, Any]:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from datawharf.datasets.catalog import PublishedDataset
-from datawharf.explore.catalog import modified, public
+from datawharf.explore.catalog import instant, modified, public
 from datawharf.exports import FORMATS
 from datawharf.exports.catalog.context import CatalogContext
 
@@ -27,6 +27,28 @@ def _list(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(v) for v in value if v not in (None, "")]
     return [str(value)] if value not in (None, "") else []
+
+
+def _interop(dcat: dict[str, Any], dcat_ap: dict[str, Any]) -> dict[str, Any]:
+    """The POD fields the ``dcat`` and ``dcat_ap`` templates fill: ``issued``, ``accrualPeriodicity``
+    (an ISO 8601 repeating duration, ``R/P1D``, as POD wants it), ``spatial``, ``temporal``
+    (``start/end``), ``conformsTo``, ``landingPage``."""
+    found: dict[str, Any] = {}
+    if (issued := instant(dcat.get("issued"))) is not None:
+        found["issued"] = issued.astimezone(dt.UTC).isoformat()
+    periodicity = dcat.get("accrualperiodicity")
+    if isinstance(periodicity, str) and (periodicity.startswith("R/") or periodicity == "irregular"):
+        found["accrualPeriodicity"] = periodicity
+    if spatial := _list(dcat.get("spatial")) or _list(dcat_ap.get("spatial")):
+        found["spatial"] = spatial[0]
+    start, end = instant(dcat.get("temporal_coverage_start")), instant(dcat.get("temporal_coverage_end"))
+    if start is not None and end is not None:
+        found["temporal"] = f"{start.astimezone(dt.UTC).isoformat()}/{end.astimezone(dt.UTC).isoformat()}"
+    if standards := [s for s in _list(dcat.get("conforms_to")) if s.startswith(("http://", "https://"))]:
+        found["conformsTo"] = standards[0]
+    if landing := _list(dcat_ap.get("landing_page")):
+        found["landingPage"] = landing[0]
+    return found
 
 
 def pod_dataset(context: CatalogContext, dataset: PublishedDataset) -> dict[str, Any]:
@@ -59,6 +81,7 @@ def pod_dataset(context: CatalogContext, dataset: PublishedDataset) -> dict[str,
             for fmt, url in context.export_urls(dataset)
         ],
     }
+    entry.update(_interop(dcat, metas.get("dcat_ap", {})))
     licenses = _list(default.get("license"))
     if licenses and licenses[0].startswith(("http://", "https://")):
         entry["license"] = licenses[0]

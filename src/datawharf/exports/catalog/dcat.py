@@ -21,7 +21,7 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DC, DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 
 from datawharf.datasets.catalog import PublishedDataset
-from datawharf.explore.catalog import modified, public
+from datawharf.explore.catalog import instant, modified, public
 from datawharf.exports import FORMATS
 from datawharf.exports.catalog.context import LANGS, CatalogContext
 
@@ -67,7 +67,7 @@ def _text(value: str, lang: str | None) -> Literal:
     return Literal(value, lang=lang) if lang else Literal(value)
 
 
-def _instant(value: dt.datetime) -> Literal:
+def _date_time(value: dt.datetime) -> Literal:
     return Literal(value.astimezone(dt.UTC).isoformat(), datatype=XSD.dateTime)
 
 
@@ -78,6 +78,61 @@ def _license(graph: Graph, value: str) -> URIRef | BNode:
     graph.add((node, RDF.type, DCTERMS.LicenseDocument))
     graph.add((node, RDFS.label, Literal(value)))
     return node
+
+
+def _resource(graph: Graph, value: str, kind: URIRef) -> URIRef | BNode:
+    """A URI as it is; a text as a blank node of ``kind`` labelled with it (DCAT-AP wants resources)."""
+    if value.startswith(("http://", "https://")):
+        return URIRef(value)
+    node = BNode()
+    graph.add((node, RDF.type, kind))
+    graph.add((node, RDFS.label, Literal(value)))
+    return node
+
+
+def _agent(graph: Graph, name: str, kind: str | None = None) -> BNode:
+    agent = BNode()
+    graph.add((agent, RDF.type, FOAF.Agent))
+    graph.add((agent, FOAF.name, Literal(name)))
+    if kind:
+        graph.add((agent, DCTERMS.type, _resource(graph, kind, SKOS.Concept)))
+    return agent
+
+
+def _interop(graph: Graph, node: URIRef, dcat: dict[str, Any], dcat_ap: dict[str, Any]) -> None:
+    """What the ``dcat`` and ``dcat_ap`` metadata templates say of the dataset, as their properties."""
+    for name, predicate in (("created", DCTERMS.created), ("issued", DCTERMS.issued)):
+        if (when := instant(dcat.get(name))) is not None:
+            graph.add((node, predicate, _date_time(when)))
+    for name, predicate in (("creator", DCTERMS.creator), ("contributor", DCTERMS.contributor)):
+        for value in _values(dcat.get(name)):
+            graph.add((node, predicate, _agent(graph, value)))
+    for value in _values(dcat.get("accrualperiodicity")):
+        graph.add((node, DCTERMS.accrualPeriodicity, _resource(graph, value, DCTERMS.Frequency)))
+    for value in _values(dcat.get("spatial")) + _values(dcat_ap.get("spatial")):
+        graph.add((node, DCTERMS.spatial, _resource(graph, value, DCTERMS.Location)))
+    start, end = instant(dcat.get("temporal_coverage_start")), instant(dcat.get("temporal_coverage_end"))
+    if start is not None or end is not None or dcat.get("temporal"):
+        period = BNode()
+        graph.add((period, RDF.type, DCTERMS.PeriodOfTime))
+        if start is not None:
+            graph.add((period, DCAT.startDate, _date_time(start)))
+        if end is not None:
+            graph.add((period, DCAT.endDate, _date_time(end)))
+        for text in _values(dcat.get("temporal")):
+            graph.add((period, RDFS.label, Literal(text)))
+        graph.add((node, DCTERMS.temporal, period))
+    for value in _values(dcat.get("conforms_to")):
+        graph.add((node, DCTERMS.conformsTo, _resource(graph, value, DCTERMS.Standard)))
+    for value in _values(dcat.get("relation")):
+        graph.add((node, DCTERMS.relation, _resource(graph, value, RDFS.Resource)))
+    for name, predicate in (("hvd_category", DCATAP.hvdCategory), ("theme", DCAT.theme)):
+        for value in _values(dcat_ap.get(name)):
+            graph.add((node, predicate, _resource(graph, value, SKOS.Concept)))
+    for value in _values(dcat_ap.get("applicable_legislation")):
+        graph.add((node, DCATAP.applicableLegislation, _resource(graph, value, RDFS.Resource)))
+    for value in _values(dcat_ap.get("landing_page")):
+        graph.add((node, DCAT.landingPage, _resource(graph, value, FOAF.Document)))
 
 
 def _dataset(graph: Graph, context: CatalogContext, dataset: PublishedDataset) -> URIRef:
@@ -99,12 +154,9 @@ def _dataset(graph: Graph, context: CatalogContext, dataset: PublishedDataset) -
         graph.add((node, DCAT.theme, concept))
     changed = modified(dataset)
     if changed is not None:
-        graph.add((node, DCTERMS.modified, _instant(changed)))
+        graph.add((node, DCTERMS.modified, _date_time(changed)))
     for name in _values(default.get("publisher")):
-        agent = BNode()
-        graph.add((agent, RDF.type, FOAF.Agent))
-        graph.add((agent, FOAF.name, Literal(name)))
-        graph.add((node, DCTERMS.publisher, agent))
+        graph.add((node, DCTERMS.publisher, _agent(graph, name, dcat_template.get("publisher_type"))))
     contact_name, contact_email = dcat_template.get("contact_name"), dcat_template.get("contact_email")
     if contact_name or contact_email:
         contact = BNode()
@@ -119,7 +171,9 @@ def _dataset(graph: Graph, context: CatalogContext, dataset: PublishedDataset) -
             graph.add((node, DCTERMS.language, URIRef(f"{EU}/language/{LANGS[code]}")))
     rights = "RESTRICTED" if dataset.is_restricted else "PUBLIC"
     graph.add((node, DCTERMS.accessRights, URIRef(f"{EU}/access-right/{rights}")))
-    graph.add((node, DCAT.landingPage, node))
+    _interop(graph, node, dcat_template, metas.get("dcat_ap", {}))
+    if (node, DCAT.landingPage, None) not in graph:
+        graph.add((node, DCAT.landingPage, node))
     licenses = [_license(graph, v) for v in _values(default.get("license"))]
     title = str(default.get("title") or dataset.dataset_id)
     for fmt, url in context.export_urls(dataset):
@@ -153,17 +207,14 @@ def catalog_graph(context: CatalogContext, datasets: Sequence[PublishedDataset])
     graph.add(
         (root, DCTERMS.description, _text(f"The {len(datasets)} datasets of this catalog.", context.lang))
     )
-    publisher = BNode()
-    graph.add((publisher, RDF.type, FOAF.Agent))
-    graph.add((publisher, FOAF.name, Literal("datawharf")))
-    graph.add((root, DCTERMS.publisher, publisher))
+    graph.add((root, DCTERMS.publisher, _agent(graph, "datawharf")))
     graph.add((root, FOAF.homepage, URIRef(context.api_root)))
     profile = PROFILES.get(context.profile or "")
     if profile is not None:
         graph.add((root, DCTERMS.conformsTo, URIRef(profile)))
     newest = max((m for m in map(modified, datasets) if m is not None), default=None)
     if newest is not None:
-        graph.add((root, DCTERMS.modified, _instant(newest)))
+        graph.add((root, DCTERMS.modified, _date_time(newest)))
     for dataset in datasets:
         graph.add((root, DCAT.dataset, _dataset(graph, context, dataset)))
     return graph
