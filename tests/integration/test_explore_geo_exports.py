@@ -132,13 +132,16 @@ def test_shp_one_shapefile_a_geometry_family(datasets: Datasets, tmp_path: Path)
 # -- kml, fgb, gpx -----------------------------------------------------------------------------------------
 def test_kml_placemarks(datasets: Datasets, tmp_path: Path) -> None:
     path = datasets.ok(datasets.shapes, "kml", tmp_path, order_by="code")
-    root = ET.parse(path).getroot()
-    placemarks = root.findall(".//{http://www.opengis.net/kml/2.2}Placemark")
-    assert len(placemarks) == len(SHAPES)
-    _meta, properties, geoms = _read(path)
-    for (code, geometry), props, geom in zip(SHAPES, properties, geoms, strict=True):
+    kml = "{http://www.opengis.net/kml/2.2}"
+    placemarks = ET.parse(path).getroot().findall(f".//{kml}Placemark")
+    data = [{d.get("name"): d.findtext(f"{kml}value") for d in p.iter(f"{kml}Data")} for p in placemarks]
+    assert data == [{"code": str(c), "label": f"shape {c}"} for c, _g in SHAPES]
+    _meta, _properties, geoms = _read(path)  # GDAL reads the geometries back
+    for (_code, geometry), geom in zip(SHAPES, geoms, strict=True):
         assert shapely.equals(geom, shapely.geometry.shape(geometry))
-        assert str(props["code"]) == str(code)
+    points = datasets.ok(datasets.items, "kml", tmp_path / "..", select="id, location", order_by="id")
+    _meta, _properties, geoms = _read(points)
+    assert [(g.x, g.y) for g in geoms] == [r.location for r in ROWS]
 
 
 def test_fgb_features_and_reprojection(datasets: Datasets, tmp_path: Path) -> None:

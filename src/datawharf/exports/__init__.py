@@ -26,8 +26,9 @@ from datawharf.exports.context import GEO_TYPES, ExportContext, ExportOptions, W
 from datawharf.exports.csv_writer import write_csv
 from datawharf.exports.geometry import WGS84, Projection, geometry_column
 from datawharf.exports.json_writers import write_geojson, write_json, write_jsonl
+from datawharf.exports.kml_writer import write_kml
 from datawharf.exports.lists import relisted, separators
-from datawharf.exports.ogr_writers import write_fgb, write_gpx, write_kml, write_shp
+from datawharf.exports.ogr_writers import write_fgb, write_gpx, write_shp
 from datawharf.exports.parquet_writer import write_parquet
 from datawharf.exports.slots import ExportSlots, TooManyExports
 from datawharf.exports.xlsx_writer import check_rows, write_xlsx
@@ -53,7 +54,7 @@ FORMATS: dict[str, Format] = {
     "jsonl": Format("jsonl", "application/jsonl", write_jsonl),
     "geojson": Format("geojson", "application/geo+json", write_geojson, geo=True, projects=True),
     "shp": Format("zip", "application/zip", write_shp, geo=True, projects=True, buffered=True),
-    "kml": Format("kml", "application/vnd.google-earth.kml+xml", write_kml, geo=True, buffered=True),
+    "kml": Format("kml", "application/vnd.google-earth.kml+xml", write_kml, geo=True),
     "fgb": Format("fgb", "application/octet-stream", write_fgb, geo=True, projects=True, buffered=True),
     "gpx": Format("gpx", "application/gpx+xml", write_gpx, geo=True, buffered=True),
     "parquet": Format("parquet", "application/vnd.apache.parquet", write_parquet),

@@ -1,5 +1,5 @@
-"""Geo formats written by GDAL through pyogrio: ``shp`` (a zipped shapefile), ``kml``, ``fgb``
-(FlatGeobuf) and ``gpx``.
+"""Geo formats written by GDAL through pyogrio: ``shp`` (a zipped shapefile), ``fgb`` (FlatGeobuf) and
+``gpx`` (``kml`` is ``kml_writer``'s: GDAL's KML driver holds the whole document in memory).
 
 Each DuckDB batch becomes an Arrow batch of the feature's properties (the other columns, as the csv
 export writes them: datetimes as ISO text, geo points as ``lat, lon``) and its geometry as WKB
@@ -150,10 +150,6 @@ def _as_points(geoms: Any) -> Any:
     if other.any():
         points[other] = shapely.point_on_surface(points[other])
     return points
-
-
-def write_kml(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
-    return _write_streamed(context, batches, "KML", "kml")
 
 
 def write_fgb(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
