@@ -9,11 +9,8 @@ KML's Point / LineString / Polygon / MultiGeometry; the other columns are the pl
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Iterator
 from typing import Any
-from xml.sax.saxutils import XMLGenerator
-from xml.sax.xmlreader import AttributesImpl
 
 import pyarrow as pa
 import shapely
@@ -21,32 +18,13 @@ import shapely
 from datawharf.exports.context import ExportContext
 from datawharf.exports.csv_writer import text_safe
 from datawharf.exports.geometry import geometries, geometry_column
+from datawharf.exports.xml_stream import XmlStream
 
 KML = "http://www.opengis.net/kml/2.2"
-NONE: AttributesImpl[str] = AttributesImpl({})
 
 
-class _Writer:
-    def __init__(self) -> None:
-        self.buffer = io.BytesIO()
-        self.out = XMLGenerator(self.buffer, encoding="utf-8", short_empty_elements=True)
-
-    def take(self) -> bytes:
-        data = self.buffer.getvalue()
-        self.buffer.seek(0)
-        self.buffer.truncate()
-        return data
-
-    def start(self, tag: str, attributes: dict[str, str] | None = None) -> None:
-        self.out.startElement(tag, AttributesImpl(attributes) if attributes else NONE)
-
-    def end(self, tag: str) -> None:
-        self.out.endElement(tag)
-
-    def text(self, tag: str, text: str, attributes: dict[str, str] | None = None) -> None:
-        self.start(tag, attributes)
-        self.out.characters(text)
-        self.end(tag)
+class _Kml(XmlStream):
+    """KML's geometries, written into the stream."""
 
     def coordinates(self, geom: Any) -> None:
         points = shapely.get_coordinates(geom).tolist()
@@ -85,8 +63,7 @@ class _Writer:
 def write_kml(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     geo = geometry_column(context.columns, "kml")
     names = context.headers
-    kml = _Writer()
-    kml.out.startDocument()
+    kml = _Kml()
     kml.start("kml", {"xmlns": KML})
     kml.start("Document")
     kml.text("name", context.dataset_id)
@@ -112,5 +89,4 @@ def write_kml(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Iter
         yield kml.take()
     kml.end("Document")
     kml.end("kml")
-    kml.out.endDocument()
-    yield kml.take() + b"\n"
+    yield kml.finish()

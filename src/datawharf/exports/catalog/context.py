@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from datawharf.datasets.catalog import PublishedDataset
+from datawharf.explore.catalog import modified
 from datawharf.exports import ExportOptions, dataset_formats
 
 # The reference's ``lang`` values, with their ISO 639-2 codes (the EU language authority's URIs).
@@ -14,6 +17,18 @@ LANGS = {
     "en": "ENG", "fr": "FRA", "nl": "NLD", "pt": "POR", "it": "ITA", "ar": "ARA", "de": "DEU", "es": "SPA",
     "ca": "CAT", "eu": "EUS", "sv": "SWE",
 }  # fmt: skip
+
+
+def texts(value: Any) -> list[str]:
+    """A metadata value as the texts it holds: a list's non-empty items, a single value, or none."""
+    if isinstance(value, list):
+        return [str(v) for v in value if v not in (None, "")]
+    return [str(value)] if value not in (None, "") else []
+
+
+def newest(datasets: Sequence[PublishedDataset]) -> dt.datetime | None:
+    """When the catalog last changed: the latest of its datasets' modification dates."""
+    return max((m for m in map(modified, datasets) if m is not None), default=None)
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,9 @@ from typing import Any
 from datawharf.datasets.catalog import PublishedDataset
 from datawharf.explore.catalog import instant, modified, public
 from datawharf.exports import FORMATS
-from datawharf.exports.catalog.context import CatalogContext
+from datawharf.exports.catalog.context import CatalogContext, texts
 
 SCHEMA = "https://project-open-data.cio.gov/v1.1/schema"
-
-
-def _list(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [str(v) for v in value if v not in (None, "")]
-    return [str(value)] if value not in (None, "") else []
 
 
 def _interop(dcat: dict[str, Any], dcat_ap: dict[str, Any]) -> dict[str, Any]:
@@ -39,14 +33,14 @@ def _interop(dcat: dict[str, Any], dcat_ap: dict[str, Any]) -> dict[str, Any]:
     periodicity = dcat.get("accrualperiodicity")
     if isinstance(periodicity, str) and (periodicity.startswith("R/") or periodicity == "irregular"):
         found["accrualPeriodicity"] = periodicity
-    if spatial := _list(dcat.get("spatial")) or _list(dcat_ap.get("spatial")):
+    if spatial := texts(dcat.get("spatial")) or texts(dcat_ap.get("spatial")):
         found["spatial"] = spatial[0]
     start, end = instant(dcat.get("temporal_coverage_start")), instant(dcat.get("temporal_coverage_end"))
     if start is not None and end is not None:
         found["temporal"] = f"{start.astimezone(dt.UTC).isoformat()}/{end.astimezone(dt.UTC).isoformat()}"
-    if standards := [s for s in _list(dcat.get("conforms_to")) if s.startswith(("http://", "https://"))]:
+    if standards := [s for s in texts(dcat.get("conforms_to")) if s.startswith(("http://", "https://"))]:
         found["conformsTo"] = standards[0]
-    if landing := _list(dcat_ap.get("landing_page")):
+    if landing := texts(dcat_ap.get("landing_page")):
         found["landingPage"] = landing[0]
     return found
 
@@ -54,7 +48,7 @@ def _interop(dcat: dict[str, Any], dcat_ap: dict[str, Any]) -> dict[str, Any]:
 def pod_dataset(context: CatalogContext, dataset: PublishedDataset) -> dict[str, Any]:
     metas = public(dataset)["metas"]
     default, dcat = metas.get("default", {}), metas.get("dcat", {})
-    publisher = ", ".join(_list(default.get("publisher"))) or "datawharf"
+    publisher = ", ".join(texts(default.get("publisher"))) or "datawharf"
     contact: dict[str, Any] = {"@type": "vcard:Contact", "fn": str(dcat.get("contact_name") or publisher)}
     if dcat.get("contact_email"):
         contact["hasEmail"] = f"mailto:{dcat['contact_email']}"
@@ -64,7 +58,7 @@ def pod_dataset(context: CatalogContext, dataset: PublishedDataset) -> dict[str,
         "identifier": context.dataset_url(dataset),
         "title": str(default.get("title") or dataset.dataset_id),
         "description": str(default.get("description") or default.get("title") or dataset.dataset_id),
-        "keyword": _list(default.get("keyword")) or [dataset.dataset_id],
+        "keyword": texts(default.get("keyword")) or [dataset.dataset_id],
         "modified": (changed or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(),
         "publisher": {"@type": "org:Organization", "name": publisher},
         "contactPoint": contact,
@@ -82,12 +76,12 @@ def pod_dataset(context: CatalogContext, dataset: PublishedDataset) -> dict[str,
         ],
     }
     entry.update(_interop(dcat, metas.get("dcat_ap", {})))
-    licenses = _list(default.get("license"))
+    licenses = texts(default.get("license"))
     if licenses and licenses[0].startswith(("http://", "https://")):
         entry["license"] = licenses[0]
-    if themes := _list(default.get("theme")):
+    if themes := texts(default.get("theme")):
         entry["theme"] = themes
-    if languages := _list(default.get("language")):
+    if languages := texts(default.get("language")):
         entry["language"] = languages
     return entry
 

@@ -23,7 +23,7 @@ from rdflib.namespace import DC, DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 from datawharf.datasets.catalog import PublishedDataset
 from datawharf.explore.catalog import instant, modified, public
 from datawharf.exports import FORMATS
-from datawharf.exports.catalog.context import LANGS, CatalogContext
+from datawharf.exports.catalog.context import LANGS, CatalogContext, newest, texts
 
 CHUNK = 256 * 1024
 EU = "http://publications.europa.eu/resource/authority"
@@ -57,27 +57,12 @@ FILE_TYPES = {
 }  # fmt: skip  # the EU file-type authority's codes of our formats (jsonl and fgb have none)
 
 
-def _values(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [str(v) for v in value if v not in (None, "")]
-    return [str(value)] if value not in (None, "") else []
-
-
 def _text(value: str, lang: str | None) -> Literal:
     return Literal(value, lang=lang) if lang else Literal(value)
 
 
 def _date_time(value: dt.datetime) -> Literal:
     return Literal(value.astimezone(dt.UTC).isoformat(), datatype=XSD.dateTime)
-
-
-def _license(graph: Graph, value: str) -> URIRef | BNode:
-    if value.startswith(("http://", "https://")):
-        return URIRef(value)
-    node = BNode()
-    graph.add((node, RDF.type, DCTERMS.LicenseDocument))
-    graph.add((node, RDFS.label, Literal(value)))
-    return node
 
 
 def _resource(graph: Graph, value: str, kind: URIRef) -> URIRef | BNode:
@@ -105,11 +90,11 @@ def _interop(graph: Graph, node: URIRef, dcat: dict[str, Any], dcat_ap: dict[str
         if (when := instant(dcat.get(name))) is not None:
             graph.add((node, predicate, _date_time(when)))
     for name, predicate in (("creator", DCTERMS.creator), ("contributor", DCTERMS.contributor)):
-        for value in _values(dcat.get(name)):
+        for value in texts(dcat.get(name)):
             graph.add((node, predicate, _agent(graph, value)))
-    for value in _values(dcat.get("accrualperiodicity")):
+    for value in texts(dcat.get("accrualperiodicity")):
         graph.add((node, DCTERMS.accrualPeriodicity, _resource(graph, value, DCTERMS.Frequency)))
-    for value in _values(dcat.get("spatial")) + _values(dcat_ap.get("spatial")):
+    for value in texts(dcat.get("spatial")) + texts(dcat_ap.get("spatial")):
         graph.add((node, DCTERMS.spatial, _resource(graph, value, DCTERMS.Location)))
     start, end = instant(dcat.get("temporal_coverage_start")), instant(dcat.get("temporal_coverage_end"))
     if start is not None or end is not None or dcat.get("temporal"):
@@ -119,19 +104,19 @@ def _interop(graph: Graph, node: URIRef, dcat: dict[str, Any], dcat_ap: dict[str
             graph.add((period, DCAT.startDate, _date_time(start)))
         if end is not None:
             graph.add((period, DCAT.endDate, _date_time(end)))
-        for text in _values(dcat.get("temporal")):
+        for text in texts(dcat.get("temporal")):
             graph.add((period, RDFS.label, Literal(text)))
         graph.add((node, DCTERMS.temporal, period))
-    for value in _values(dcat.get("conforms_to")):
+    for value in texts(dcat.get("conforms_to")):
         graph.add((node, DCTERMS.conformsTo, _resource(graph, value, DCTERMS.Standard)))
-    for value in _values(dcat.get("relation")):
+    for value in texts(dcat.get("relation")):
         graph.add((node, DCTERMS.relation, _resource(graph, value, RDFS.Resource)))
     for name, predicate in (("hvd_category", DCATAP.hvdCategory), ("theme", DCAT.theme)):
-        for value in _values(dcat_ap.get(name)):
+        for value in texts(dcat_ap.get(name)):
             graph.add((node, predicate, _resource(graph, value, SKOS.Concept)))
-    for value in _values(dcat_ap.get("applicable_legislation")):
+    for value in texts(dcat_ap.get("applicable_legislation")):
         graph.add((node, DCATAP.applicableLegislation, _resource(graph, value, RDFS.Resource)))
-    for value in _values(dcat_ap.get("landing_page")):
+    for value in texts(dcat_ap.get("landing_page")):
         graph.add((node, DCAT.landingPage, _resource(graph, value, FOAF.Document)))
 
 
@@ -143,11 +128,11 @@ def _dataset(graph: Graph, context: CatalogContext, dataset: PublishedDataset) -
     graph.add((node, RDF.type, DCAT.Dataset))
     graph.add((node, DCTERMS.identifier, Literal(dataset.dataset_id)))
     graph.add((node, DCTERMS.title, _text(str(default.get("title") or dataset.dataset_id), lang)))
-    for description in _values(default.get("description")):
+    for description in texts(default.get("description")):
         graph.add((node, DCTERMS.description, _text(description, lang)))
-    for keyword in _values(default.get("keyword")):
+    for keyword in texts(default.get("keyword")):
         graph.add((node, DCAT.keyword, _text(keyword, lang)))
-    for theme in _values(default.get("theme")):
+    for theme in texts(default.get("theme")):
         concept = BNode()
         graph.add((concept, RDF.type, SKOS.Concept))
         graph.add((concept, SKOS.prefLabel, _text(theme, lang)))
@@ -155,7 +140,7 @@ def _dataset(graph: Graph, context: CatalogContext, dataset: PublishedDataset) -
     changed = modified(dataset)
     if changed is not None:
         graph.add((node, DCTERMS.modified, _date_time(changed)))
-    for name in _values(default.get("publisher")):
+    for name in texts(default.get("publisher")):
         graph.add((node, DCTERMS.publisher, _agent(graph, name, dcat_template.get("publisher_type"))))
     contact_name, contact_email = dcat_template.get("contact_name"), dcat_template.get("contact_email")
     if contact_name or contact_email:
@@ -166,7 +151,7 @@ def _dataset(graph: Graph, context: CatalogContext, dataset: PublishedDataset) -
         if contact_email:
             graph.add((contact, VCARD.hasEmail, URIRef(f"mailto:{contact_email}")))
         graph.add((node, DCAT.contactPoint, contact))
-    for code in _values(default.get("language")):
+    for code in texts(default.get("language")):
         if code in LANGS:
             graph.add((node, DCTERMS.language, URIRef(f"{EU}/language/{LANGS[code]}")))
     rights = "RESTRICTED" if dataset.is_restricted else "PUBLIC"
@@ -174,7 +159,7 @@ def _dataset(graph: Graph, context: CatalogContext, dataset: PublishedDataset) -
     _interop(graph, node, dcat_template, metas.get("dcat_ap", {}))
     if (node, DCAT.landingPage, None) not in graph:
         graph.add((node, DCAT.landingPage, node))
-    licenses = [_license(graph, v) for v in _values(default.get("license"))]
+    licenses = [_resource(graph, v, DCTERMS.LicenseDocument) for v in texts(default.get("license"))]
     title = str(default.get("title") or dataset.dataset_id)
     for fmt, url in context.export_urls(dataset):
         distribution = URIRef(url)
@@ -212,9 +197,8 @@ def catalog_graph(context: CatalogContext, datasets: Sequence[PublishedDataset])
     profile = PROFILES.get(context.profile or "")
     if profile is not None:
         graph.add((root, DCTERMS.conformsTo, URIRef(profile)))
-    newest = max((m for m in map(modified, datasets) if m is not None), default=None)
-    if newest is not None:
-        graph.add((root, DCTERMS.modified, _date_time(newest)))
+    if (changed := newest(datasets)) is not None:
+        graph.add((root, DCTERMS.modified, _date_time(changed)))
     for dataset in datasets:
         graph.add((root, DCAT.dataset, _dataset(graph, context, dataset)))
     return graph
@@ -257,7 +241,7 @@ def write_dublin_core(context: CatalogContext, datasets: Sequence[PublishedDatas
         graph.add((node, DC.title, _text(str(default.get("title") or dataset.dataset_id), lang)))
         graph.add((node, DC.type, Literal("Dataset")))
         for element, name in DUBLIN_CORE:
-            for value in _values(default.get(name)):
+            for value in texts(default.get(name)):
                 graph.add((node, element, _text(value, lang if element != DC.language else None)))
         changed = modified(dataset)
         if changed is not None:
