@@ -207,3 +207,14 @@ def test_an_empty_shp_is_still_a_shapefile(datasets: Datasets, tmp_path: Path) -
     _meta, properties, _geoms = _read(f"/vsizip/{path}/{datasets.items}.shp")
     assert properties == []
     assert io.BytesIO(path.read_bytes()).getbuffer().nbytes > 0
+
+
+@pytest.mark.parametrize(
+    "params", [{"name_field": "name"}, {"description_field_list": "city"}, {"use_extension": "false"}]
+)
+def test_gpx_options_gdal_cannot_honour_are_refused(datasets: Datasets, params: dict[str, str]) -> None:
+    response = datasets.get(datasets.items, "gpx", **params)
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "gpx_option_not_supported"
+    assert list(response.json()["detail"]) == list(params)
+    assert datasets.get(datasets.items, "gpx", use_extension="true", limit=1).status_code == 200

@@ -328,6 +328,11 @@ def export_records(
         str, Query(description="parquet: the compression, snappy (default) or zstd.")
     ] = "snappy",
     compressed: Annotated[bool, Query(description="Compress the file with gzip (`<name>.gz`).")] = False,
+    name_field: Annotated[str | None, Query(description="gpx: not supported (400).")] = None,
+    description_field_list: Annotated[str | None, Query(description="gpx: not supported (400).")] = None,
+    use_extension: Annotated[
+        bool, Query(description="gpx: the other columns in `<extensions>` (true, the only way here).")
+    ] = True,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
@@ -335,6 +340,18 @@ def export_records(
     """Every matching record (no limit unless asked), streamed: csv, json, jsonl, geojson, parquet, xlsx.
     One client address streams at most `DATAWHARF_EXPORT_PER_CLIENT` exports at once (429 past it)."""
     dataset = access.readable_dataset(session, settings, dataset_id, api_key)
+    refused = {
+        "name_field": name_field is not None,
+        "description_field_list": description_field_list is not None,
+    }
+    refused["use_extension"] = not use_extension
+    if any(refused.values()):
+        raise InvalidInput(
+            "GPX exports write each waypoint's other columns in <extensions> (GDAL's GPX writer); "
+            f"{', '.join(k for k, v in refused.items() if v)} cannot be honoured. Leave them out.",
+            error_code="gpx_option_not_supported",
+            detail={k: ["not supported"] for k, v in refused.items() if v},
+        )
     options = ExportOptions(
         delimiter=delimiter,
         with_bom=with_bom,
