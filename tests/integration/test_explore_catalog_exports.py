@@ -117,6 +117,7 @@ def published(tmp_path_factory: pytest.TempPathFactory, moto_server: MotoServer)
 
 def test_the_list_links_every_catalog_format(published: Catalog) -> None:
     body = published.client.get(f"{EXPLORE}/catalog/exports").json()
+    assert published.client.get(f"{EXPLORE}/catalog/exports/").json() == body  # with the slash too
     rels = {link["rel"]: link["href"] for link in body["links"]}
     assert rels["self"] == f"{BASE}/catalog/exports"
     for fmt in ("csv", "json", "xlsx", "rss", "rdf", "ttl", "data.json", "dcat", "dcat_ap_v3", "dublin_core"):
@@ -149,6 +150,8 @@ def test_where_refine_exclude_limit_pick_the_datasets(published: Catalog) -> Non
     assert titles(exclude="keyword:codes") == ["Items"]
     assert titles(order_by="title desc", limit=1) == ["Plain"]
     assert sorted(titles()) == ["Items", "Plain"]
+    assert sorted(titles(limit=-1)) == ["Items", "Plain"]  # -1: all of them, as dataset exports
+    assert titles(order_by="title", offset=1) == ["Plain"]
 
 
 def test_json_holds_the_dataset_objects_of_the_catalog(published: Catalog) -> None:
