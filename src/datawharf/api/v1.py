@@ -226,7 +226,9 @@ def _download(
 
 CsvSeparator = Annotated[str, Query(description="csv: the field separator.")]
 UseLabels = Annotated[bool, Query(description="csv, xlsx: field labels as column headers.")]
-DownloadFormat = Annotated[str, Query(description="csv (the default), json, jsonl, geojson, xlsx, parquet.")]
+DownloadFormat = Annotated[
+    str, Query(description="csv (the default), json, jsonl, geojson, shp, kml, fgb, gpx, parquet, xlsx.")
+]
 
 
 def records_download(
