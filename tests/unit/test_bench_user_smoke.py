@@ -30,7 +30,7 @@ def test_user_paths_time_the_cli_the_api_and_the_peers_as_whole_processes(tmp_pa
     per_object = document["objects"]["csv-1MiB"]
     for path in user_paths.PATHS:
         assert per_object[path]["wall_s"] > 0 and per_object[path]["cpu_s"] > 0, path
-    cli = per_object["datawharf CLI"]
+    cli = per_object["datawharf CLI (2 commands)"]
     assert cli["create_s"] + cli["publish_s"] == pytest.approx(cli["wall_s"])
     assert per_object["ratios"]["best_peer"] in user_paths.PEERS
     table = user_paths.markdown(document)

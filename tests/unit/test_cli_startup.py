@@ -101,6 +101,16 @@ def test_every_listed_command_loads_with_the_help_it_is_listed_with() -> None:
     assert wrong.exit_code == 2 and "Did you mean 'datasets'" in wrong.output
 
 
+def test_wait_without_publish_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from datawharf.cli import app
+
+    refused = CliRunner().invoke(app, ["datasets", "create", "--title", "t", "s3://b/k.csv", "--wait"])
+    shown = " ".join(re.sub(r"[│╭╮╰╯─]", " ", refused.output).split())  # Rich's box, wrapped
+    assert refused.exit_code == 2 and "--wait runs the publish here: give --publish with it" in shown, shown
+
+
 def test_migration_heads_are_alembics() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory

@@ -19,6 +19,7 @@ from datawharf.cli.common import console, friendly_errors
 from datawharf.cli.database import database
 from datawharf.datasets import control, service, versions
 from datawharf.settings import Settings
+from datawharf.store.db import Database
 
 
 def _when(value: Any) -> str:
@@ -37,36 +38,47 @@ def create(
     extractor: str = typer.Option(None, "--type", help="Extractor (csvfile, jsonfile...); default: guessed."),
     param: list[str] = typer.Option(None, "--param", "-p", help="Extractor parameter name=value (repeat)."),
     strict: bool = typer.Option(False, "--strict", help="Refuse a taken dataset_id instead of suffixing it."),
+    publish_: bool = typer.Option(False, "--publish", help="Then publish it (queued, or here with --wait)."),
+    wait: bool = typer.Option(False, "--wait", help="With --publish: run it here, with a progress bar."),
 ) -> None:
-    """Create a dataset with one resource; the extractor and its parameters are guessed from the object."""
+    """Create a dataset with one resource; the extractor and its parameters are guessed from the object.
+
+    ``--publish --wait`` creates and publishes in this one process: one start-up instead of two (issue 16).
+    """
     from datawharf.datasets import resources  # the extraction engine: pyarrow, numpy
     from datawharf.extract.params import parse_pairs
 
+    if wait and not publish_:
+        raise typer.BadParameter("--wait runs the publish here: give --publish with it.", param_hint="--wait")
     settings = Settings()
     given = parse_pairs(param, extractor)
     datasource = {"type": "amazon_s3", "url": url, "connection": {"uid": connection} if connection else None}
-    with database() as db, db.session() as session:
-        dataset = service.create_dataset(
-            session,
-            metadata={"default": {"title": {"value": title}}},
-            dataset_id=dataset_id,
-            strict=strict,
-        )
-        resource = resources.create_resource(
-            session,
-            settings,
-            dataset.uid,
-            type=extractor,
-            title=title,
-            params=given,
-            datasource=datasource,
-            permissions=ADMIN_PERMISSIONS,
-        )
-        uid, ident, resource_uid = dataset.uid, dataset.dataset_id, resource.uid
-        name, params = resource.type, dict(resource.params)
-    console.print(f"Created dataset {uid} ({ident}) with resource {resource_uid}.", highlight=False)
-    console.print(f"Extractor {name}: {escape(json.dumps(params, ensure_ascii=False))}", highlight=False)
-    console.print(f"Publish it with:  datawharf datasets publish {ident} --wait", highlight=False)
+    with database() as db:
+        with db.session() as session:
+            dataset = service.create_dataset(
+                session,
+                metadata={"default": {"title": {"value": title}}},
+                dataset_id=dataset_id,
+                strict=strict,
+            )
+            resource = resources.create_resource(
+                session,
+                settings,
+                dataset.uid,
+                type=extractor,
+                title=title,
+                params=given,
+                datasource=datasource,
+                permissions=ADMIN_PERMISSIONS,
+            )
+            uid, ident, resource_uid = dataset.uid, dataset.dataset_id, resource.uid
+            name, params = resource.type, dict(resource.params)
+        console.print(f"Created dataset {uid} ({ident}) with resource {resource_uid}.", highlight=False)
+        console.print(f"Extractor {name}: {escape(json.dumps(params, ensure_ascii=False))}", highlight=False)
+        if publish_:
+            _publish_in(db, settings, uid, ident, wait=wait, if_changed=False)
+        else:
+            console.print(f"Publish it with:  datawharf datasets publish {ident} --wait", highlight=False)
 
 
 @friendly_errors
@@ -120,6 +132,38 @@ def publish(
     if_changed: bool = typer.Option(False, "--if-changed", help="Do nothing if the objects did not change."),
 ) -> None:
     """Publish a new version of the dataset."""
+    settings = Settings()
+    with database() as db:
+        with db.session() as session:
+            uid = service.find_dataset(session, dataset).uid
+        _publish_in(db, settings, uid, dataset, wait=wait, if_changed=if_changed)
+
+
+def _publish_in(
+    db: Database, settings: Settings, uid: str, label: str, *, wait: bool, if_changed: bool
+) -> None:
+    """Request a publish of dataset ``uid`` (``label``: as the user named it); with ``wait``, run it in
+    this process with a progress bar, and exit 1 if it ends in error."""
+    with db.session() as session:
+        run_uid = control.request_publish(session, uid, only_if_changed=if_changed).run_uid
+    if not wait:
+        console.print(
+            f"Queued ({run_uid}). A running 'datawharf serve' picks it up; follow it with "
+            f"'datawharf datasets status {label}', or publish with --wait to run it here.",
+            highlight=False,
+        )
+        return
+    assert run_uid is not None
+    outcome = _run_here(db, settings, uid, run_uid, label)
+    with db.session() as session:
+        final = control.status_public(service.get_dataset(session, uid))
+    _print_status(final)
+    if outcome == "error":
+        raise typer.Exit(1)
+
+
+def _run_here(db: Database, settings: Settings, uid: str, run_uid: str, label: str) -> str:
+    """The publish run in this process, its progress shown as it goes; its outcome."""
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -133,51 +177,28 @@ def publish(
     from datawharf.datasets import locate
     from datawharf.datasets.publish import Counters, PublishRun  # the pipeline: pyarrow, numpy
 
-    settings = Settings()
-    with database() as db:
-        with db.session() as session:
-            d = service.find_dataset(session, dataset)
-            control.request_publish(session, d.uid, only_if_changed=if_changed)
-            uid, run_uid = d.uid, d.run_uid
-        if not wait:
-            console.print(
-                f"Queued ({run_uid}). A running 'datawharf serve' picks it up; follow it with "
-                f"'datawharf datasets status {dataset}', or publish with --wait to run it here.",
-                highlight=False,
-            )
-            return
-        assert run_uid is not None
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TextColumn("{task.fields[records]:,} records"),
-            TimeElapsedColumn(),
-            TextColumn("left"),
-            TimeRemainingColumn(),
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[records]:,} records"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(f"publish {label}", total=None, records=0)
+
+        def on_progress(counters: Counters, total: int | None) -> None:
+            bar.update(task, completed=counters.bytes_done, total=total, records=counters.records_done)
+
+        run = PublishRun(
+            db, settings, uid, run_uid, locate.stream_locator(db.session, settings), on_progress=on_progress
         )
-        with Progress(*columns, console=console, transient=False) as bar:
-            task = bar.add_task(f"publish {dataset}", total=None, records=0)
-
-            def on_progress(counters: Counters, total: int | None) -> None:
-                bar.update(task, completed=counters.bytes_done, total=total, records=counters.records_done)
-
-            run = PublishRun(
-                db,
-                settings,
-                uid,
-                run_uid,
-                locate.stream_locator(db.session, settings),
-                on_progress=on_progress,
-            )
-            outcome = run.execute()
-            on_progress(run.counters, run.bytes_total)
-        with db.session() as session:
-            final = control.status_public(service.get_dataset(session, uid))
-    _print_status(final)
-    if outcome == "error":
-        raise typer.Exit(1)
+        outcome = run.execute()
+        on_progress(run.counters, run.bytes_total)
+    return outcome
 
 
 @friendly_errors
