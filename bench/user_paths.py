@@ -305,12 +305,15 @@ def select(files: dict[str, DataFile], sizes: list[str], formats: list[str]) -> 
     return [files[name] for name in names]
 
 
-def run(data_dir: Path, objects: list[DataFile], runs: int, log: Any = print) -> dict[str, Any]:
-    """Start-up figures, then every path on every object, ``runs`` interleaved rounds."""
+def run(
+    data_dir: Path, objects: list[DataFile], runs: int, log: Any = print, startup_runs: int | None = None
+) -> dict[str, Any]:
+    """Start-up figures (``startup_runs`` of each command, default ``max(runs, 5)``), then every path on
+    every object, ``runs`` interleaved rounds."""
     work = data_dir / "_user_paths"  # not a bucket: bucket names have no underscore
     shutil.rmtree(work, ignore_errors=True)
     compileall.compile_dir(REPO / "src", quiet=1)  # as an install is: no start-up below compiles a module
-    document: dict[str, Any] = {"startup": startup(work, max(runs, 5)), "objects": {}}
+    document: dict[str, Any] = {"startup": startup(work, startup_runs or max(runs, 5)), "objects": {}}
     log(f"start-up: {json.dumps(document['startup'])}")
     with BenchServer(data_dir) as server:
         server.warm(objects)
