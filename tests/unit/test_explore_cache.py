@@ -133,6 +133,27 @@ def test_records_are_duckdbs_keyed_by_the_compiled_query_and_the_version(
     assert cache.stats()["hits"] == 1
     # A new version (new files) is a new key: its answer, not the old one.
     second = _dataset(tmp_path / "v2.parquet", "ve_2", [10.0, 20.0, 30.0])
-    assert b"30.0" in records_body(cache, engine, second, asked) and cache.stats()["misses"] == 2
+    assert b"30.0" in records_body(cache, engine, second, asked)
+    assert cache.stats()["misses"] == 4  # each version: its page, and its total_count
     with pytest.raises(ODSQLError):  # a wrong query is its 400, never a cached answer
         records_body(cache, engine, first, QueryRequest(where="nope = 1"))
+
+
+def test_total_count_is_counted_once_per_version_and_filter(tmp_path: Path, engine: QueryEngine) -> None:
+    """Pages at other offsets and in other orders of one filter share its ``total_count``."""
+    cache = ResponseCache(1 << 20)
+    dataset = _dataset(tmp_path / "v1.parquet", "ve_1", [1.0, 2.0, 3.0])
+    pages = [
+        QueryRequest(where="city = 'Paris'", limit=1, offset=0),
+        QueryRequest(where="city = 'Paris'", limit=1, offset=1),
+        QueryRequest(where="city = 'Paris'", limit=1, offset=5),  # past the end: the count alone
+        QueryRequest(where="city = 'Paris'", order_by="amount desc", limit=1),
+    ]
+    for asked in pages:
+        assert records_body(cache, engine, dataset, asked) == json_body(
+            query_records(engine, dataset, asked).body()
+        )
+    assert cache.stats()["misses"] == len(pages) + 1 and cache.stats()["hits"] == len(pages) - 1
+    other = QueryRequest(where="city = 'Lyon'", limit=1)
+    assert b'"total_count":1' in records_body(cache, engine, dataset, other)  # another filter: its own count
+    assert cache.stats()["misses"] == len(pages) + 3

@@ -98,7 +98,16 @@ def records_body(
     A wrong query raises its ``ODSQLError`` (400) here, before the cache is looked at."""
     compiled = compile_for(dataset, request, "records")
     key = (dataset.version_uid, repr(compiled))
-    return cache.get_or_compute(key, lambda: json_body(query_records(engine, dataset, request).body()))
+
+    def count(sql: str, params: Any) -> int:
+        """``total_count``, once per (version, filter): pages at every offset and in every order of one
+        filter share it (under load, pages 2, 3, ... of a search no longer scan again to count)."""
+        counted = (dataset.version_uid, "total_count", sql, repr(params))
+        return int(cache.get_or_compute(counted, lambda: str(int(engine.scalar(sql, params) or 0)).encode()))
+
+    return cache.get_or_compute(
+        key, lambda: json_body(query_records(engine, dataset, request, count=count).body())
+    )
 
 
 _made = threading.Lock()
