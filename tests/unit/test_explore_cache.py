@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -157,3 +158,36 @@ def test_total_count_is_counted_once_per_version_and_filter(tmp_path: Path, engi
     other = QueryRequest(where="city = 'Lyon'", limit=1)
     assert b'"total_count":1' in records_body(cache, engine, dataset, other)  # another filter: its own count
     assert cache.stats()["misses"] == len(pages) + 3
+
+
+def test_a_bounded_export_is_kept_whole_and_an_unbounded_one_streams(
+    tmp_path: Path, engine: QueryEngine
+) -> None:
+    from datawharf.explore.cache import CACHED_EXPORT_ROWS, small_export_body
+    from datawharf.exports import open_export
+
+    cache = ResponseCache(1 << 20)
+    dataset = _dataset(tmp_path / "v1.parquet", "ve_1", [1.0, 2.0, 3.0])
+    started: list[QueryRequest] = []
+
+    def start_for(asked: QueryRequest) -> Any:
+        def start() -> Any:
+            started.append(asked)
+            return open_export(engine, dataset, asked, "csv").chunks
+
+        return start
+
+    asked = QueryRequest(where="city = 'Paris'", order_by="amount", limit=1000)
+    streamed = b"".join(open_export(engine, dataset, asked, "csv").chunks)
+    assert small_export_body(cache, dataset, asked, ("csv",), start_for(asked)) == streamed
+    assert streamed == '\ufeff"city";"amount"\n"Paris";1\n"Paris";3\n'.encode()
+    same = QueryRequest(where="city='Paris'", order_by="amount ASC", limit=1000)  # compiles the same
+    assert small_export_body(cache, dataset, same, ("csv",), start_for(same)) == streamed
+    assert len(started) == 1 and cache.stats()["hits"] == 1
+    assert small_export_body(cache, dataset, asked, ("json",), start_for(asked)) is not None  # its own bytes
+    assert len(started) == 2
+    for unbounded in (QueryRequest(), QueryRequest(limit=-1), QueryRequest(limit=CACHED_EXPORT_ROWS + 1)):
+        assert small_export_body(cache, dataset, unbounded, ("csv",), start_for(unbounded)) is None
+    assert len(started) == 2
+    with pytest.raises(ODSQLError):
+        small_export_body(cache, dataset, QueryRequest(where="nope = 1", limit=5), ("csv",), start_for(asked))
