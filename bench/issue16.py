@@ -2,6 +2,7 @@
 
     python -m bench.issue16              # about 10-15 minutes on a quiet 2-core machine
     python -m bench.issue16 --smoke      # tiny sizes, about a minute (what the test suite runs)
+    python -m bench.issue16 --render-only  # the README block again from bench/results/issue16.json
 
 In order: CLI start-up and the user's paths (``bench.user_paths``: polars, DuckDB, the datawharf CLI in
 one and in two commands, the API of a running ``datawharf serve``; 256 MiB and 1 GiB CSV, 256 MiB gzip),
@@ -280,7 +281,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the machinery, not the code")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--readme", type=Path, default=README, help="the README whose block is rewritten")
+    parser.add_argument(
+        "--render-only", action="store_true", help="measure nothing: rewrite the README block from --results"
+    )
     args = parser.parse_args(argv)
+    if args.render_only:
+        document = json.loads(args.results.read_text(encoding="utf-8"))
+        write_readme(args.readme, markdown(document))
+        return document
     plan = SMOKE if args.smoke else Plan()
     started = time.perf_counter()
     load_before = os.getloadavg()

@@ -70,6 +70,9 @@ def test_issue16_measures_everything_and_rewrites_only_its_readme_block(tmp_path
     assert f"`{document['machine']['commit']}`" in text and "python -m bench.issue16 --smoke" in text
     marks = [line for line in text.splitlines() if line.startswith(("| 1.", "| 2.", "| 3.", "| 4.", "| 5."))]
     assert len(marks) == 11 and all("| ✓ |" in line or "| ✗ |" in line for line in marks)
+    readme.write_text(f"{issue16.BEGIN}\nstale\n{issue16.END}\n")  # the block again, from the file alone
+    issue16.main(["--render-only", "--results", str(results), "--readme", str(readme)])
+    assert readme.read_text() == f"{issue16.BEGIN}\n\n{issue16.markdown(document)}\n\n{issue16.END}\n"
 
 
 def test_a_readme_without_the_markers_gets_the_block_appended(tmp_path: Path) -> None:
