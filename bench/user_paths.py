@@ -197,6 +197,7 @@ def cli_two_run(obj: S3Object, out: Path) -> dict[str, Any]:
         "cpu_s": create["cpu_s"] + publish["cpu_s"],
         "create_s": create["wall_s"],
         "create_own_s": create["wall_s"] - list_["wall_s"],
+        "create_own_cpu_s": create["cpu_s"] - list_["cpu_s"],
         "publish_s": publish["wall_s"],
         "rows": _rows(out / "home" / "warehouse" / uid),
     }
