@@ -10,8 +10,10 @@ error the client raised) to a JSON file; the tests compare each value with the p
   ``SSL_CERT_FILE``, ``REQUESTS_CA_BUNDLE``, ``NODE_EXTRA_CA_CERTS``; both Automation API wrappers only
   build ``https://`` URLs), holding two datasets published from the moto S3 server: ``cities`` (the
   ``tests.support.explore`` rows) and ``bikes`` (the first ten of them, keyword ``bike``).
-- ``scratch_dataset(name)``: an unpublished dataset with a CSV resource, for a client's writes.
-- ``run_driver(driver, plan)``: the outcomes of a driver run.
+- ``scratch_dataset(name, publish=False)``: a restricted dataset with a CSV resource (the first ten rows),
+  for a client's writes: restricted, it stays out of the public catalog the other modules compare.
+- ``run_driver(driver, plan, env)``: the outcomes of a driver run (``driver``: a path under
+  tests/clients/, ``drivers/*.py`` in the clients' Python, ``npm/*.mjs`` in node).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from tests.support.tls import TlsFiles, make_tls_files
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS_PYTHON = ROOT / ".venv-clients" / "bin" / "python"
 NODE_MODULES = ROOT / "tests" / "clients" / "npm" / "node_modules"
-DRIVERS = Path(__file__).resolve().parent / "drivers"
+HERE = Path(__file__).resolve().parent
 BIKE_ROWS = ROWS[:10]
 DRIVER_TIMEOUT = 300.0
 
@@ -120,9 +122,9 @@ def portal(tmp_path_factory: pytest.TempPathFactory, moto_server: MotoServer) ->
 
 @pytest.fixture(scope="session")
 def scratch_dataset(portal: Portal) -> Callable[[str], dict[str, Any]]:
-    """An unpublished dataset (title ``name``) with one CSV resource, for the writes of one client."""
+    """A restricted dataset (title ``name``) with one CSV resource, for the writes of one client."""
 
-    def create(name: str) -> dict[str, Any]:
+    def create(name: str, publish: bool = False) -> dict[str, Any]:
         with portal.client() as client:
             return publish_csv(
                 client,
@@ -131,7 +133,8 @@ def scratch_dataset(portal: Portal) -> Callable[[str], dict[str, Any]]:
                 f"{name}.csv",
                 csv_bytes(BIKE_ROWS),
                 name,
-                publish=False,
+                restricted=True,
+                publish=publish,
                 keywords=("scratch",),
             )
 
@@ -158,16 +161,16 @@ def run_driver(
     installed_clients: None, portal: Portal, tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[..., Outcomes]:
     def run(driver: str, plan: dict[str, Any], env: dict[str, str]) -> Outcomes:
-        folder = tmp_path_factory.mktemp(driver.replace(".", "-"))
+        folder = tmp_path_factory.mktemp(Path(driver).stem)
         outcomes = folder / "outcomes.json"
         plan_file = folder / "plan.json"
         plan_file.write_text(json.dumps({**plan, "outcomes": str(outcomes)}))
         if driver.endswith(".mjs"):
             node = shutil.which("node")
             assert node, "node is not installed: the npm clients cannot run"
-            command = [node, str(DRIVERS / driver), str(plan_file)]
+            command = [node, str(HERE / driver), str(plan_file)]
         else:
-            command = [str(CLIENTS_PYTHON), str(DRIVERS / driver), str(plan_file)]
+            command = [str(CLIENTS_PYTHON), str(HERE / driver), str(plan_file)]
         result = subprocess.run(
             command,
             env=client_env(portal, folder, env),

@@ -62,7 +62,7 @@ def scratch(installed_clients: None, scratch_dataset: Callable[[str], dict[str, 
 def outcomes(run_driver: Callable[..., Outcomes], portal: Portal, scratch: dict[str, Any]) -> Outcomes:
     plan = {"cities": portal.cities, "bikes": portal.bikes, "scratch": scratch}
     return run_driver(
-        "huwise_driver.py", plan, {"HUWISE_API_KEY": BOOTSTRAP_KEY, "HUWISE_DOMAIN": portal.host}
+        "drivers/huwise_driver.py", plan, {"HUWISE_API_KEY": BOOTSTRAP_KEY, "HUWISE_DOMAIN": portal.host}
     )
 
 
@@ -75,8 +75,11 @@ def test_lists_and_resolves_the_datasets(outcomes: Outcomes, portal: Portal, scr
     listed = management_get(portal, "/datasets/?limit=100")["results"]
     expected = sorted(dataset["dataset_id"] for dataset in listed)
     assert outcomes.value("get_number_of_datasets") == len(expected)
-    for name in ("get_all_dataset_ids", "bulk_get_dataset_ids", "bulk_get_dataset_ids_async"):
+    for name in ("get_all_dataset_ids", "bulk_get_dataset_ids_async"):
         assert outcomes.value(name) == expected, name
+    public = sorted(dataset["dataset_id"] for dataset in listed if not dataset["is_restricted"])
+    assert scratch["dataset_id"] not in public
+    assert outcomes.value("bulk_get_dataset_ids") == public  # include_restricted=False
     assert outcomes.value("get_all_dataset_ids_max") == sorted(d["dataset_id"] for d in listed[:2])
     assert outcomes.value("get_uid_by_id") == outcomes.value("from_id") == portal.cities["uid"]
 

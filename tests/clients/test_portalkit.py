@@ -25,7 +25,7 @@ def outcomes(run_driver: Callable[..., Outcomes], portal: Portal) -> Outcomes:
         "cities": portal.cities["dataset_id"],
         "bikes": portal.bikes["dataset_id"],
     }
-    return run_driver("portalkit_driver.py", plan, {})
+    return run_driver("drivers/portalkit_driver.py", plan, {})
 
 
 def ids(frame: dict[str, Any]) -> list[int]:
