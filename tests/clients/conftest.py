@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser.conftest import browser  # noqa: F401 - the browser fixture, for test_widgets
 from tests.support.app import AUTH, BOOTSTRAP_KEY
 from tests.support.explore import ROWS, csv_bytes, publish_csv
 from tests.support.moto import MotoServer
