@@ -82,7 +82,6 @@ def test_searches_refines_and_excludes_the_catalog(outcomes: Outcomes, portal: P
     assert dataset_ids(outcomes.value("catalog_exclude_keyword")) == [portal.cities["dataset_id"]]
 
 
-@pytest.mark.xfail(strict=True, reason=ODSQL.format('search(*, "text")'))
 def test_searches_the_catalog_with_a_star(outcomes: Outcomes, portal: Portal) -> None:
     assert dataset_ids(outcomes.value("catalog_search_star")) == [portal.bikes["dataset_id"]]
 
@@ -165,7 +164,6 @@ def test_suggest(outcomes: Outcomes) -> None:
     assert ids(outcomes.value("records_text_suggest")) == row_ids(lambda r: r.city == "Marseille")
 
 
-@pytest.mark.xfail(strict=True, reason=ODSQL.format("the field:value form in where (the client's README)"))
 def test_filters_with_the_colon_form_of_its_readme(outcomes: Outcomes) -> None:
     assert ids(outcomes.value("records_where_colon_readme")) == row_ids(lambda r: r.city == "Paris")
 
@@ -185,7 +183,6 @@ def test_groups_orders_and_lowers(outcomes: Outcomes) -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=ODSQL.format("group_by naming a select alias"))
 def test_groups_by_a_select_alias(outcomes: Outcomes) -> None:
     cities = sorted({row.city for row in ROWS})
     assert [group["town"] for group in outcomes.value("records_group_by_alias")["results"]] == cities

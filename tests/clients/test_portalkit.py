@@ -44,7 +44,6 @@ def test_searches_the_catalog(outcomes: Outcomes, portal: Portal) -> None:
     assert len(outcomes.value("search_limit")) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=SEARCH_STAR)
 def test_searches_the_catalog_for_a_word(outcomes: Outcomes, portal: Portal) -> None:
     """portalkit sends ``where=search(*, "bike")``, in the library and in its command line."""
     assert [info["id"] for info in outcomes.value("search_query")] == [portal.bikes["dataset_id"]]
