@@ -159,7 +159,6 @@ def test_text_search_and_startswith(outcomes: Outcomes) -> None:
     assert ids(outcomes.value("records_text_start_with")) == row_ids(lambda r: r.city.startswith("Saint"))
 
 
-@pytest.mark.xfail(strict=True, reason=ODSQL.format("suggest(field, 'text'), the client's textSuggest()"))
 def test_suggest(outcomes: Outcomes) -> None:
     assert ids(outcomes.value("records_text_suggest")) == row_ids(lambda r: r.city == "Marseille")
 
