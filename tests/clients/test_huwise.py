@@ -203,6 +203,7 @@ def test_lists_resources_and_refuses_an_http_source(outcomes: Outcomes, portal: 
 def test_configures_publishes_unpublishes_creates_and_deletes(
     outcomes: Outcomes, portal: Portal, scratch: dict[str, Any]
 ) -> None:
+    assert outcomes.value("refresh") == scratch["uid"]  # a PUT without a body: nothing changes
     outcomes.value("update_dataset_configuration")
     assert outcomes.value("configuration_after_update")["is_restricted"] is True
     outcomes.value("set_dataset_public")

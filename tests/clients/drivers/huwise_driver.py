@@ -175,6 +175,7 @@ calls.run(
     lambda: hw.update_dataset_configuration(is_restricted=True, target_dataset_uid=target),
 )
 http = hw.HttpClient(hw.HuwiseConfig.from_env())
+calls.run("refresh", lambda: hw.HuwiseDataset(uid=target).refresh().uid)
 calls.run("configuration_after_update", lambda: http.get(f"/datasets/{target}/").json())
 calls.run("set_dataset_public", lambda: hw.set_dataset_public(dataset_uid=target))
 calls.run("wait_for_idle_after_publish", lambda: hw.HuwiseDataset(uid=target)._wait_for_idle())
