@@ -31,6 +31,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import browser  # noqa: F401 - the browser fixture, for test_widgets
+from tests.support import reference
 from tests.support.app import AUTH, BOOTSTRAP_KEY
 from tests.support.explore import ROWS, csv_bytes, publish_csv
 from tests.support.moto import MotoServer
@@ -56,7 +57,10 @@ class Portal:
     bikes: dict[str, Any]
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, verify=self.tls.trusting_context(), timeout=60.0)
+        """The test's own client: its 2xx management answers are checked against the reference."""
+        client = httpx.Client(base_url=self.base_url, verify=self.tls.trusting_context(), timeout=60.0)
+        reference.install(client)
+        return client
 
 
 @dataclass(frozen=True)
