@@ -97,8 +97,16 @@ def test_reads_a_geodataframe(outcomes: Outcomes) -> None:
         assert feature["geometry"] == row.area  # the geo_shape field is the one portalkit picks
 
 
-def test_loads_a_catalog_reference(outcomes: Outcomes) -> None:
+def test_loads_a_catalog_reference(outcomes: Outcomes, portal: Portal) -> None:
     assert ids(outcomes.value("load_catalog_ref")) == [1, 2, 3]
+    listed = outcomes.value("cli_catalog")
+    assert "local/cities" in listed and portal.base_url in listed
+
+
+def test_clears_its_cache(outcomes: Outcomes) -> None:
+    """Two queries were cached: ``to_pandas(limit=5)`` (read twice, one entry) and the CLI's geojson get
+    (the others asked for no cache)."""
+    assert outcomes.value("cli_clear_cache").strip() == "removed 2 cached dataset(s)"
 
 
 def test_the_command_line(outcomes: Outcomes, portal: Portal) -> None:

@@ -80,4 +80,6 @@ calls.run(
     lambda: run_cli("get", url, "--dataset", bikes, "--limit", "10", "-o", str(folder / "b.geojson")),
 )
 calls.run("cli_get_geojson_file", lambda: json.loads((folder / "b.geojson").read_text()))
+calls.run("cli_catalog", lambda: run_cli("catalog", "local/"))
+calls.run("cli_clear_cache", lambda: run_cli("clear-cache"))
 calls.write()
