@@ -16,7 +16,6 @@ from tests.support.explore import FIELDS, ROWS, Row, expected_record
 
 pytestmark = pytest.mark.slow
 ODSQL = "odsql: {} (the ODSQL forms real clients send)"
-EXPORTS = "exports: {}"
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +96,6 @@ def test_the_catalog_facets(outcomes: Outcomes) -> None:
     }
 
 
-@pytest.mark.xfail(strict=True, reason=EXPORTS.format("catalog exports (/catalog/exports/{format})"))
 def test_exports_the_catalog(outcomes: Outcomes, portal: Portal) -> None:
     assert sorted(d["dataset_id"] for d in outcomes.value("catalog_export_json")) == sorted(
         [portal.cities["dataset_id"], portal.bikes["dataset_id"]]
@@ -214,16 +212,12 @@ def test_exports_the_dataset(outcomes: Outcomes) -> None:
     assert outcomes.value("export_parquet")["head"] == "PAR1"
 
 
-@pytest.mark.xfail(
-    strict=True, reason=EXPORTS.format("GeoJSON's geometry the geo_shape when the dataset has one")
-)
 def test_the_geojson_geometry_is_the_shape(outcomes: Outcomes) -> None:
     big = [row for row in ROWS if (row.population or 0) > 25000]
     features = json.loads(outcomes.value("export_geojson").partition(" ")[2])["features"]
     assert [f["geometry"] for f in features] == [row.area for row in big]
 
 
-@pytest.mark.xfail(strict=True, reason=EXPORTS.format("shp (zipped), kml, fgb, gpx"))
 def test_exports_the_geo_formats(outcomes: Outcomes) -> None:
     heads = {"shp": "PK\x03\x04", "kml": "<?xm", "fgb": "fgb\x03", "gpx": "<?xm"}
     for format_, head in heads.items():
