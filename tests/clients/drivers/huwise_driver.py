@@ -65,9 +65,7 @@ for name in GETTERS:
 calls.run("get_dataset_custom_field", lambda: hw.get_dataset_custom_field("unit", dataset_uid=uid))
 
 # Fields and resources.
-fields = calls.run(
-    "list_dataset_field_configurations", lambda: hw.list_dataset_field_configurations(dataset_uid=uid)
-)
+calls.run("list_dataset_field_configurations", lambda: hw.list_dataset_field_configurations(dataset_uid=uid))
 calls.run("list_dataset_resources", lambda: hw.list_dataset_resources(dataset_uid=uid))
 
 # Writes, on the scratch dataset.
