@@ -29,7 +29,16 @@ from datawharf.api.deps import get_session, get_settings, optional_api_key
 from datawharf.datasets.catalog import PublishedDataset
 from datawharf.errors import InvalidInput
 from datawharf.explore import access, cache, catalog, records
-from datawharf.exports import FORMATS, Export, ExportOptions, ExportSlots, Format, gzipped, open_export
+from datawharf.exports import (
+    FORMATS,
+    Export,
+    ExportOptions,
+    ExportSlots,
+    Format,
+    export_file,
+    gzipped,
+    open_export,
+)
 from datawharf.exports.catalog import (
     CatalogContext,
     catalog_formats,
@@ -337,6 +346,7 @@ def export_records(
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
+    responses: cache.ResponseCache = Depends(get_response_cache),
 ) -> Response:
     """Every matching record (no limit unless asked), streamed: csv, json, jsonl, geojson, parquet, xlsx.
     One client address streams at most `DATAWHARF_EXPORT_PER_CLIENT` exports at once (429 past it)."""
@@ -363,7 +373,27 @@ def export_records(
         parquet_compression=parquet_compression,
     )
     asked = QueryRequest(limit=limit, offset=offset, **query)
-    return stream_export(request, settings, dataset, asked, format, options, compressed=compressed)
+    media_type, filename = export_file(dataset, format, compressed=compressed)
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    state = request.app.state
+
+    def start() -> Iterator[bytes]:
+        export = open_export(
+            state.export_engine,
+            dataset,
+            asked,
+            format,
+            options,
+            slot=state.export_slots.claim(client_address(request)),
+        )
+        return gzipped(export.chunks) if compressed else export.chunks
+
+    small = cache.small_export_body(responses, dataset, asked, (format, options, compressed), start)
+    if small is not None:
+        return Response(small, media_type=media_type, headers=headers)
+    return ClosingStreamingResponse(
+        start(), send_timeout=settings.send_timeout, media_type=media_type, headers=headers
+    )
 
 
 def stream_export(
@@ -378,7 +408,7 @@ def stream_export(
     formats: Mapping[str, Format] = FORMATS,
 ) -> Response:
     """An export of ``dataset`` on the export pool, streamed as an attachment within the client's export
-    slots (what the v2.1 exports and, with ``V1_FORMATS``, the v1 download URLs answer)."""
+    slots, never cached: what the v1 download URLs answer (``formats=V1_FORMATS``)."""
     state = request.app.state
     export = open_export(
         state.export_engine,

@@ -10,6 +10,7 @@ ids are computed in the query (``ID_COLUMN``), only when asked (``include_links`
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -94,13 +95,18 @@ def query_records(
     links: Any = None,
     ids: bool = False,
     mode: Mode = "records",
+    count: Callable[[str, Any], int] | None = None,
 ) -> RecordsPage:
     """One page; with ``ids``, each record carries its ``_id``; with ``links`` (record id -> its
     ``_links``), its ``_id`` and them. ``mode="exports"`` lifts the records window (the v1 APIs keep
-    their own)."""
+    their own). ``count(sql, params)`` answers the ``total_count`` query (default: the engine;
+    ``explore/cache.py`` keeps it per version and filter, shared by every page and order of that filter)."""
     ids = ids or links is not None
     compiled = compile_with_ids(dataset, request, mode=mode) if ids else compile_for(dataset, request, mode)
-    total = engine.scalar(compiled.count_sql, compiled.count_params)
+    if count is not None:
+        total: Any = count(compiled.count_sql, compiled.count_params)
+    else:
+        total = engine.scalar(compiled.count_sql, compiled.count_params)
     results: list[dict[str, Any]] = []
     if compiled.limit != 0 and compiled.offset < (total or 0):
         _names, rows = engine.fetch(compiled.sql, compiled.params)
