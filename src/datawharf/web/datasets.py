@@ -23,6 +23,7 @@ from datawharf.exports import open_export
 from datawharf.extract.types import FIELD_TYPES
 from datawharf.odsql import QueryRequest
 from datawharf.store.models.datasets import Dataset
+from datawharf.web.metadata_form import metadata_view, notice
 from datawharf.web.rendering import (
     BASE,
     BackofficeRoute,
@@ -137,11 +138,16 @@ def _page_context(request: Request, uid: str) -> dict[str, Any]:
             "fields": list(current_version.fields) if current_version else [],
             "field_types": FIELD_TYPES,
             "export_formats": EXPORT_FORMATS,
+            "metadata_form": metadata_view(dataset),
         }
 
 
 def dataset_page_with_error(
-    request: Request, current: Visitor, uid: str, error: DatawharfError | None = None
+    request: Request,
+    current: Visitor,
+    uid: str,
+    error: DatawharfError | None = None,
+    saved: str | None = None,
 ) -> Response:
     return render(
         request,
@@ -149,14 +155,16 @@ def dataset_page_with_error(
         current=current,
         section="datasets",
         error=error,
+        notice=notice(saved),
         status_code=error.http_status if error else 200,
         **_page_context(request, uid),
     )
 
 
 @router.get("/{uid}")
-def dataset_page(request: Request, current: Current, uid: str) -> Response:
-    return dataset_page_with_error(request, current, uid)
+def dataset_page(request: Request, current: Current, uid: str, saved: str | None = None) -> Response:
+    """The page; ``saved`` names the change just made, whose confirmation the page shows."""
+    return dataset_page_with_error(request, current, uid, saved=saved)
 
 
 def _readable(request: Request, current: Visitor, uid: str) -> PublishedDataset:

@@ -1,0 +1,84 @@
+"""The dataset page's metadata and visibility actions: save the metadata form (a draft), publish the
+metadata (``publish_metadata``: Explore shows the draft), switch between public and restricted.
+
+Each action redirects to the dataset's page with ``?saved=...``, which shows its confirmation; a refusal
+(a value of the wrong type, a dataset not yet published, a key without the permission) is shown on the
+page, as the page's other actions do.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+
+from datawharf.datasets import metadata_edits, service
+from datawharf.errors import DatawharfError
+from datawharf.web.datasets import Current, dataset_page_with_error
+from datawharf.web.metadata_form import form_entries
+from datawharf.web.rendering import BASE, BackofficeRoute, csrf_checked, database_of, redirect
+
+router = APIRouter(prefix=f"{BASE}/datasets", route_class=BackofficeRoute, include_in_schema=False)
+
+
+Box = Annotated[str, Form()]
+
+
+@router.post("/{uid}/metadata", dependencies=[Depends(csrf_checked)])
+def save_metadata(
+    request: Request,
+    current: Current,
+    uid: str,
+    description: Box = "",
+    keywords: Box = "",
+    license: Box = "",
+    license_id: Box = "",
+    publisher: Box = "",
+    language: Box = "",
+    themes: Box = "",
+    attributions: Box = "",
+) -> Response:
+    form = {
+        "description": description,
+        "keywords": keywords,
+        "license": license,
+        "license_id": license_id,
+        "publisher": publisher,
+        "language": language,
+        "themes": themes,
+        "attributions": attributions,
+    }
+    try:
+        current.require("edit_dataset")
+        with database_of(request).session() as db:
+            metadata_edits.set_fields(db, uid, form_entries(form))
+    except DatawharfError as error:
+        return dataset_page_with_error(request, current, uid, error)
+    return redirect(f"{BASE}/datasets/{uid}?saved=metadata#metadata")
+
+
+@router.post("/{uid}/metadata/publish", dependencies=[Depends(csrf_checked)])
+def publish_metadata(request: Request, current: Current, uid: str) -> Response:
+    try:
+        current.require("publish_dataset")
+        with database_of(request).session() as db:
+            metadata_edits.publish_metadata(db, uid)
+    except DatawharfError as error:
+        return dataset_page_with_error(request, current, uid, error)
+    return redirect(f"{BASE}/datasets/{uid}?saved=published#metadata")
+
+
+@router.post("/{uid}/visibility", dependencies=[Depends(csrf_checked)])
+def set_visibility(
+    request: Request,
+    current: Current,
+    uid: str,
+    visibility: Annotated[Literal["public", "restricted"], Form()],
+) -> Response:
+    try:
+        current.require("edit_dataset")
+        with database_of(request).session() as db:
+            service.update_dataset(db, uid, metadata=None, is_restricted=visibility == "restricted")
+    except DatawharfError as error:
+        return dataset_page_with_error(request, current, uid, error)
+    return redirect(f"{BASE}/datasets/{uid}?saved={visibility}#visibility")
