@@ -7,8 +7,9 @@ does: an edit is visible to readers only once published.
 
 The stored form keeps set fields only (``{"value": ...}``, with ``override_remote_value`` when a client sent
 it); a null value unsets the field. ``public_metadata`` is what the API shows: the reference's
-``DatasetMetadata``, where an unset field is absent (its ``value`` is never null), the required
-``title``, ``modified`` and ``language`` are always there; a template's own answers show each alias of
+``DatasetMetadata``, where an unset field is absent (its ``value`` is never null), the always-active
+``default`` and ``internal`` templates are always there, and so are the required ``title``, ``modified``
+and ``language``; a template's own answers show each alias of
 ``ALIASES`` beside its fields (``template_shown``).
 ``remote_value`` is never shown: the reference shows it only for datasets linked to a remote one, and
 datawharf has no such datasets.
@@ -228,6 +229,7 @@ def public_metadata(
     """The reference ``DatasetMetadata`` of stored metadata: unset fields left out, and the required
     ``default.title`` / ``modified`` / ``language`` given the fallbacks when unset."""
     shown = shown_metadata(metadata)
+    shown.setdefault("internal", {})  # always there, as on Opendatasoft: ods-utils-py reads it unguarded
     default = shown.setdefault("default", {})
     default.setdefault("title", {"value": title})
     default.setdefault("modified", {"value": iso_utc(modified)})
