@@ -67,13 +67,14 @@ def _values(metadata: dict[str, Any]) -> dict[str, str]:
 
 
 def metadata_view(dataset: Dataset) -> dict[str, Any]:
-    """The form's values (the draft), the languages, and whether the draft is published as it is."""
-    draft = _values(dataset.metadata_)
-    published = _values(dataset.published_metadata or {})
+    """The form's values (the draft), the languages, and whether the draft differs from what Explore
+    shows."""
+    published = shown_metadata(dataset.published_metadata or {})
     return {
-        "values": draft,
+        "values": _values(dataset.metadata_),
         "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in LANGUAGES],
-        "unpublished_changes": dataset.is_published and draft != published,
+        # Any field, the form's or one set through the API (dcat, visualization...).
+        "unpublished_changes": dataset.is_published and shown_metadata(dataset.metadata_) != published,
     }
 
 
