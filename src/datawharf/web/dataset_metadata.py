@@ -8,12 +8,12 @@ page, as the page's other actions do.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 
 from datawharf.datasets import metadata_edits, service
-from datawharf.errors import DatawharfError
+from datawharf.errors import DatawharfError, InvalidInput
 from datawharf.web.datasets import Current, dataset_page_with_error
 from datawharf.web.metadata_form import form_entries
 from datawharf.web.rendering import BASE, BackofficeRoute, csrf_checked, database_of, redirect
@@ -29,6 +29,7 @@ def save_metadata(
     request: Request,
     current: Current,
     uid: str,
+    title: Box = "",
     description: Box = "",
     keywords: Box = "",
     license: Box = "",
@@ -39,6 +40,7 @@ def save_metadata(
     attributions: Box = "",
 ) -> Response:
     form = {
+        "title": title,
         "description": description,
         "keywords": keywords,
         "license": license,
@@ -73,9 +75,14 @@ def set_visibility(
     request: Request,
     current: Current,
     uid: str,
-    visibility: Annotated[Literal["public", "restricted"], Form()],
+    visibility: Annotated[str, Form()] = "",
 ) -> Response:
     try:
+        if visibility not in ("public", "restricted"):
+            raise InvalidInput(
+                f"Choose the visibility: public or restricted (not {visibility[:40]!r}).",
+                detail={"visibility": ["must be public or restricted"]},
+            )
         current.require("edit_dataset")
         with database_of(request).session() as db:
             service.update_dataset(db, uid, metadata=None, is_restricted=visibility == "restricted")

@@ -16,6 +16,7 @@ from datawharf.store.models.datasets import Dataset
 
 # The form's boxes: (name in the form, template, field, how the box holds it).
 FORM_FIELDS: tuple[tuple[str, str, str, str], ...] = (
+    ("title", "default", "title", "text"),
     ("description", "default", "description", "text"),
     ("keywords", "default", "keyword", "comma_list"),
     ("license", "default", "license", "text"),
