@@ -25,13 +25,18 @@ from typing import Literal, get_args
 from datawharf.settings import Language
 
 LANGUAGES: tuple[str, ...] = get_args(Language)
+FACET_SORTS = ("count", "num", "alphanum", "-count", "-num", "-alphanum")
+DISPLAY_LANGUAGES = ("en", "fr", "nl")  # the reference's enum for fields_displayed_in_specific_languages
 
 # How a value is checked: "text" a non-empty string, "html" the same (shown as rich text), "list" a list of
 # non-empty strings, "datetime" an ISO 8601 date-time, "language" one of LANGUAGES, "boolean", "int",
-# "double", "objects" a list of objects, "mapping" an object.
+# "double"; and the three structured values of asset_content_configuration, as the reference declares
+# them: "facets" (a list of {field_name, facetsort?, disjunctive?, timerange_filter?}), "field_languages"
+# ({field: [en|fr|nl, ...]}), "field_boosts" ({field: integer >= 0}).
 Kind = Literal[
-    "text", "html", "list", "datetime", "language", "boolean", "int", "double", "objects", "mapping"
-]
+    "text", "html", "list", "datetime", "language", "boolean", "int", "double",
+    "facets", "field_languages", "field_boosts",
+]  # fmt: skip
 TemplateType = Literal["interop", "basic", "extra", "admin"]
 
 # The reference's MetadataTemplateField.type of each kind.
@@ -44,8 +49,9 @@ FIELD_TYPES: dict[str, str] = {
     "boolean": "boolean",
     "int": "int",
     "double": "double",
-    "objects": "longstring",
-    "mapping": "longstring",
+    "facets": "longstring",
+    "field_languages": "longstring",
+    "field_boosts": "longstring",
 }
 
 
@@ -185,13 +191,13 @@ _INTERNAL = (
 )
 
 _ASSET_CONTENT = (
-    _f("facets", "objects", "The set of facets for the asset."),
+    _f("facets", "facets", "The set of facets for the asset."),
     _f(
         "fields_displayed_in_specific_languages",
-        "mapping",
+        "field_languages",
         "The fields that should only be displayed in specific languages.",
     ),
-    _f("records_search_boosts", "mapping", "The importance of each fields in full-text search."),
+    _f("records_search_boosts", "field_boosts", "The importance of each fields in full-text search."),
 )
 
 _DCAT = (
