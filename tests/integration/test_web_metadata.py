@@ -92,3 +92,22 @@ def test_the_visibility_switch(site: tuple[TestClient, str]) -> None:
     status, _page = _post(client, uid, "visibility", {"visibility": "everyone"})
     assert status == 400
     assert client.get(f"{API}/datasets/{uid}/").json()["is_restricted"] is False
+
+
+def test_a_key_without_the_permission_changes_nothing(tmp_path: Path) -> None:
+    with make_app_client(make_settings(tmp_path)) as admin:
+        uid = admin.post(f"{API}/datasets/", json={"metadata": {}}).json()["uid"]
+        reader = admin.post(f"{API}/apikeys/", json={"label": "reader", "permissions": ["create_dataset"]})
+        key = reader.json()["key"]
+        admin.headers.pop("Authorization")
+        token = _csrf(admin.get("/backoffice/sign-in").text)
+        admin.post("/backoffice/sign-in", data={"api_key": key, "csrf_token": token})
+        for path, data in (("metadata", FORM), ("visibility", {"visibility": "restricted"})):
+            status, page = _post(admin, uid, path, data)
+            assert status == 403, path
+            assert "edit_dataset" in page
+        status, page = _post(admin, uid, "metadata/publish", {})
+        assert status == 403 and "publish_dataset" in page
+        shown = admin.get(f"{API}/datasets/{uid}/", headers={"Authorization": f"apikey {BOOTSTRAP_KEY}"})
+        assert shown.json()["is_restricted"] is False
+        assert set(shown.json()["metadata"]["default"]) == {"title", "modified", "language"}
