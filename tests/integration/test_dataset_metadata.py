@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from tests.support.app import make_app_client, make_settings
 
 API = "/api/automation/v1.0"
-INTEROP = ["dcat", "dcat_ap", "inspire", "semantic", "dcat_ap_ch"]
+INTEROP = ["dcat", "dcat_ap", "inspire", "semantic"]
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def _error(response: Any, status: int, code: str) -> dict[str, Any]:
 def test_templates_are_listed_with_the_reference_fields(client: TestClient) -> None:
     listed = client.get(f"{API}/metadata/templates/", params={"limit": 100}).json()
     names = [t["name"] for t in listed["results"]]
-    assert listed["total_count"] == len(names) == 9
+    assert listed["total_count"] == len(names) == 8
     assert set(names) >= {"default", "internal", "visualization", "asset_content_configuration", *INTEROP}
     interop = client.get(f"{API}/metadata/templates/", params={"type": "interop"}).json()
     assert [t["name"] for t in interop["results"]] == INTEROP
@@ -94,13 +94,9 @@ def test_fields_set_read_and_deleted_one_by_one(client: TestClient) -> None:
     client.put(f"{route}/default/theme_id/", json={"value": "environment"})
     assert client.get(f"{route}/internal/theme_id/").json() == {"value": ["environment"]}
 
-    # huwise-utils-py's other setters: default.tags, the Swiss dcat_ap_ch template.
-    client.put(f"{route}/default/tags/", json={"value": ["featured"]})
-    client.put(f"{route}/dcat_ap_ch/rights/", json={"value": "NonCommercialAllowed-CommercialAllowed"})
-    assert client.get(f"{route}/default/").json()["tags"] == {"value": ["featured"]}
-    assert client.get(f"{route}/dcat_ap_ch/").json() == {
-        "rights": {"value": "NonCommercialAllowed-CommercialAllowed"}
-    }
+    # A portal's own templates and fields (data.bs.ch's, which huwise-utils-py also calls) are not ours.
+    _error(client.put(f"{route}/default/tags/", json={"value": ["x"]}), 404, "unknown_metadata_field")
+    _error(client.get(f"{route}/dcat_ap_ch/"), 404, "unknown_metadata_template")
 
     assert client.delete(f"{route}/default/keyword/").status_code == 204
     assert "keyword" not in client.get(f"{route}/default/").json()

@@ -6,12 +6,12 @@ value types the reference declares (``DatasetMetadataDefault``, ``...Visualizati
 four fields Opendatasoft portals also answer there and that clients read or write: ``license`` (the
 license's name, beside ``internal.license_id``), ``theme`` (the themes' labels), and ``license_id`` /
 ``theme_id``, which are ``internal``'s, shown in ``default`` too (``ALIASES``): huwise-utils-py sets
-``default.license_id`` and reads ``default.theme_id``; and ``tags``, which huwise-utils-py reads and sets.
+``default.license_id`` and reads ``default.theme_id``. A portal's own templates and fields (data.bs.ch's
+``dcat_ap_ch``, ``custom``, ``default.tags``, which huwise-utils-py also calls) are not datawharf's.
 
 The reference declares no fields for the interoperability templates (``dcat``, ``dcat_ap``, ``inspire``,
-``semantic``, ``dcat_ap_ch``: ``DatasetMetadataCustom``, any field); their fields here are those
-Opendatasoft documents for them, the ones the clients of issue 15 call among them (``dcat.created``,
-``dcat.temporal``, ``dcat_ap_ch.rights``...).
+``semantic``: ``DatasetMetadataCustom``, any field); their fields here are those Opendatasoft documents
+for them, the ones the clients of issue 15 call among them (``dcat.created``, ``dcat.temporal``...).
 
 ``TEMPLATES`` is the one list: validation (``datasets/metadata.py``), ``GET /metadata/templates/`` and the
 backoffice's form all read it.
@@ -127,7 +127,6 @@ _DEFAULT = (
     _f("license_id", "text", "The license identifier: the same value as internal.license_id.", "License id"),
     _f("theme", "list", "Themes of the dataset, as shown in the catalog.", "Themes"),
     _f("theme_id", "list", "The theme identifiers: the same value as internal.theme_id.", "Theme ids"),
-    _f("tags", "list", "Tags for the portal's own use (not keywords).", "Tags"),
 )
 
 _VISUALIZATION = (
@@ -264,12 +263,6 @@ _SEMANTIC = (
     _f("properties", "list", "RDF properties the fields map to."),
 )
 
-# DCAT-AP-CH, the Swiss profile that Swiss portals (and huwise-utils-py's setters) fill in.
-_DCAT_AP_CH = (
-    _f("rights", "text", "Terms of use, as the opendata.swiss vocabulary names them."),
-    _f("license", "text", "The license code of the opendata.swiss terms (terms_open, terms_by...)."),
-)
-
 TEMPLATES: dict[str, MetadataTemplateSpec] = {
     spec.name: spec
     for spec in (
@@ -283,7 +276,6 @@ TEMPLATES: dict[str, MetadataTemplateSpec] = {
         MetadataTemplateSpec("dcat_ap", "DCAT-AP", "interop", False, _DCAT_AP),
         MetadataTemplateSpec("inspire", "INSPIRE", "interop", False, _INSPIRE),
         MetadataTemplateSpec("semantic", "Semantic (RDF)", "interop", False, _SEMANTIC),
-        MetadataTemplateSpec("dcat_ap_ch", "DCAT-AP-CH", "interop", False, _DCAT_AP_CH),
     )
 }
 
