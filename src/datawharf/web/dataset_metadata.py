@@ -1,7 +1,7 @@
 """The dataset page's metadata and visibility actions: save the metadata form (a draft), publish the
 metadata (``publish_metadata``: Explore shows the draft), switch between public and restricted.
 
-Each action redirects to the dataset's page with ``?saved=...``, which shows its confirmation; a refusal
+Each action redirects to the dataset's page with its confirmation (``web/notices.py``); a refusal
 (a value of the wrong type, a dataset not yet published, a key without the permission) is shown on the
 page, as the page's other actions do.
 """
@@ -16,7 +16,8 @@ from datawharf.datasets import metadata_edits, service
 from datawharf.errors import DatawharfError, InvalidInput
 from datawharf.web.datasets import Current, dataset_page_with_error
 from datawharf.web.metadata_form import form_entries
-from datawharf.web.rendering import BASE, BackofficeRoute, csrf_checked, database_of, redirect
+from datawharf.web.notices import saved
+from datawharf.web.rendering import BASE, BackofficeRoute, csrf_checked, database_of
 
 router = APIRouter(prefix=f"{BASE}/datasets", route_class=BackofficeRoute, include_in_schema=False)
 
@@ -56,7 +57,7 @@ def save_metadata(
             metadata_edits.set_fields(db, uid, form_entries(form))
     except DatawharfError as error:
         return dataset_page_with_error(request, current, uid, error)
-    return redirect(f"{BASE}/datasets/{uid}?saved=metadata#metadata")
+    return saved(f"{BASE}/datasets/{uid}", "metadata", "metadata")
 
 
 @router.post("/{uid}/metadata/publish", dependencies=[Depends(csrf_checked)])
@@ -67,7 +68,7 @@ def publish_metadata(request: Request, current: Current, uid: str) -> Response:
             metadata_edits.publish_metadata(db, uid)
     except DatawharfError as error:
         return dataset_page_with_error(request, current, uid, error)
-    return redirect(f"{BASE}/datasets/{uid}?saved=published#metadata")
+    return saved(f"{BASE}/datasets/{uid}", "metadata-published", "metadata")
 
 
 @router.post("/{uid}/visibility", dependencies=[Depends(csrf_checked)])
@@ -88,4 +89,4 @@ def set_visibility(
             service.update_dataset(db, uid, metadata=None, is_restricted=visibility == "restricted")
     except DatawharfError as error:
         return dataset_page_with_error(request, current, uid, error)
-    return redirect(f"{BASE}/datasets/{uid}?saved={visibility}#visibility")
+    return saved(f"{BASE}/datasets/{uid}", visibility, "visibility")

@@ -27,22 +27,6 @@ FORM_FIELDS: tuple[tuple[str, str, str, str], ...] = (
     ("attributions", "default", "attributions", "line_list"),
 )
 
-# What the page says after a change (``?saved=...``), in the card of the change (the redirect lands
-# there): a fixed list, never the query's text.
-NOTICES: dict[str, tuple[str, str]] = {
-    "metadata": (
-        "metadata",
-        "Metadata saved as a draft. Explore still shows the published metadata: publish it to show the "
-        "new values.",
-    ),
-    "published": ("metadata", "Metadata published: the Explore API shows the new values now."),
-    "public": ("visibility", "The dataset is public now: anyone can read it through the Explore API."),
-    "restricted": (
-        "visibility",
-        "The dataset is restricted now: the Explore API answers 404 to anyone without a key holding "
-        "explore_restricted_dataset.",
-    ),
-}
 LANGUAGE_NAMES = {
     "en": "English", "fr": "French", "nl": "Dutch", "pt": "Portuguese", "it": "Italian", "ar": "Arabic",
     "de": "German", "es": "Spanish", "ca": "Catalan", "eu": "Basque", "sv": "Swedish",
@@ -94,9 +78,3 @@ def form_entries(form: dict[str, str]) -> list[tuple[str, str, dict[str, Any] | 
         value = _parsed(form.get(name, ""), holds)
         entries.append((template, field, {"value": value} if value else None))
     return entries
-
-
-def notice(saved: str | None) -> dict[str, str] | None:
-    """The confirmation of the change ``saved`` names: its card and its text."""
-    found = NOTICES.get(saved or "")
-    return {"card": found[0], "text": found[1]} if found else None
