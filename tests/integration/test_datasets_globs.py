@@ -144,6 +144,17 @@ def test_a_file_whose_fields_differ_fails_the_publish_by_default(
     assert "parts/part-3.csv.gz" in status["message"]
     assert "missing day; extra date, extra" in status["message"]
     assert status["is_published"] is False
+    # The saved resource's preview shows the same difference before any publish is tried.
+    resource = client.get(f"{API}/datasets/{uid}/resources/").json()["results"][0]["uid"]
+    shown = client.get(f"{API}/datasets/{uid}/resources/{resource}/preview/")
+    assert shown.status_code == 200, shown.text
+    objects = shown.json()["objects"]
+    assert objects["sampled"] == [f"parts/part-{n}.csv.gz" for n in range(1, 6)]
+    assert objects["records_from"] == [f"parts/part-{n}.csv.gz" for n in (1, 2, 4, 5)]
+    assert objects["differences"] == [
+        {"key": "parts/part-3.csv.gz", "missing": ["day"], "extra": ["date", "extra"], "types": {}}
+    ]
+    assert len(shown.json()["records"]) == 4 * RECORDS_EACH
 
 
 def test_a_file_whose_fields_differ_is_skipped_and_listed_when_set(
