@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from datawharf.connections.scope import check_in_scope
+from datawharf.errors import InvalidInput
 from datawharf.s3.listing import KeyPattern, mark_wildcards
 from datawharf.s3.locations import parse_location
+from datawharf.store.models import Connection
 
 
 def pattern_of(url: str) -> KeyPattern | None:
@@ -57,3 +60,34 @@ def test_the_pattern_is_shown_as_written() -> None:
     pattern = pattern_of("s3://bucket/exports/**/stations-?.csv")
     assert pattern is not None
     assert pattern.text == "exports/**/stations-?.csv"
+
+
+BASE = "https://s3.example.com/bucket/data/"
+
+
+@pytest.mark.parametrize(
+    "url", ["**/*.csv", "*.csv", "sub/", "https://s3.example.com/bucket/data/x-[0-9].csv"]
+)
+def test_a_pattern_under_the_connection_lists_only_under_its_prefix(url: str) -> None:
+    location = parse_location(mark_wildcards(url), base_url=BASE)
+    check_in_scope(Connection(uid="co_test", url=BASE, is_reusable=True), location)
+    pattern = KeyPattern.of(location.key)
+    assert pattern is not None
+    assert pattern.listing_prefix.startswith("data/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://s3.example.com/bucket/dat*/x.csv",  # would list data2/, database/...
+        "https://s3.example.com/bucket/*",
+        "https://s3.example.com/bucket/**/data/x.csv",
+        "https://s3.example.com/other/data/*.csv",
+        "../*.csv",
+    ],
+)
+def test_a_pattern_reaching_beyond_the_connection_is_refused(url: str) -> None:
+    connection = Connection(uid="co_test", url=BASE, is_reusable=True)
+    with pytest.raises(InvalidInput) as caught:
+        check_in_scope(connection, parse_location(mark_wildcards(url), base_url=BASE))
+    assert caught.value.error_code == "url_outside_connection"
