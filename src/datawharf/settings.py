@@ -10,9 +10,8 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -20,6 +19,9 @@ from datawharf.errors import InvalidInput
 from datawharf.extract.limits import DEFAULT_SPREADSHEET_LIMITS as _SHEETS
 from datawharf.extract.limits import SpreadsheetLimits
 from datawharf.keyfile import read_or_create
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 MiB = 1024 * 1024
 
@@ -169,6 +171,13 @@ class Settings(BaseSettings):
     backoffice_session_hours: float = Field(
         default=12.0, gt=0, description="Hours a backoffice sign-in lasts (sign-out ends it sooner)."
     )
+    map_tiles_url: str | None = Field(
+        default=None,
+        description="Tile URL template of the backoffice's maps ({z}/{x}/{y}); none: an outline, offline.",
+    )
+    map_tiles_attribution: str = Field(
+        default="", description="The credit the tile server asks for, shown on the map (text)."
+    )
     export_pool_size: int = Field(
         default=2, ge=1, description="Exports streaming at once, on DuckDB connections of their own."
     )
@@ -194,6 +203,20 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", value.strip(), re.IGNORECASE):
             raise ValueError("a size such as 128MB, 512MiB or 2GB")
         return value.strip()
+
+    @field_validator("map_tiles_url")
+    @classmethod
+    def _tile_template(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not re.fullmatch(r"https?://\S+", value) or not all(
+            part in value for part in ("{z}", "{x}", "{y}")
+        ):
+            raise ValueError(
+                "an http(s) URL template with {z}, {x} and {y}, e.g. https://tiles.example/{z}/{x}/{y}.png"
+            )
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -282,8 +305,11 @@ class Settings(BaseSettings):
 
         A key generated per process would make yesterday's secrets unreadable, so when none is
         configured one is generated once into the home folder (SQLite only: see
-        ``require_shared_secret_key``), readable by its owner only.
+        ``require_shared_secret_key``), readable by its owner only. (cryptography is imported here: a
+        command that reads no secret, e.g. ``datasets list``, does not pay for it.)
         """
+        from cryptography.fernet import Fernet
+
         if self.secret_key is not None:
             return Fernet(self.secret_key.get_secret_value().encode())
         self.require_shared_secret_key()

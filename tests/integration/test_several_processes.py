@@ -20,9 +20,9 @@ import pytest
 from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.sql import Executable
 
-from datawharf.store.db import migration_heads
 from datawharf.store.models import ApiKey
 from datawharf.store.models.datasets import Dataset, DatasetSchedule
+from datawharf.store.schema_version import migration_heads
 from tests.support.app import SHARED_SECRET_KEY, fresh_postgres_database, make_app_client, make_settings
 from tests.support.explore import publish_csv
 from tests.support.moto import S3Bucket

@@ -1,9 +1,9 @@
-"""What every command shares: the settings, a migrated database, and errors printed as a person reads them."""
+"""What every command shares: the consoles, and errors printed as a person reads them (the database is
+``cli/database.py``: a command that does not open it does not import SQLAlchemy)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
@@ -14,22 +14,12 @@ from rich.markup import escape
 
 from datawharf.errors import DatawharfError
 from datawharf.settings import Settings
-from datawharf.store.db import Database, open_database
 
 console = Console()
 err_console = Console(stderr=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-@contextmanager
-def database() -> Iterator[Database]:
-    db = open_database(Settings())
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:

@@ -14,7 +14,8 @@ import typer
 from rich.table import Table
 
 from datawharf.apikeys import ADMIN_PERMISSIONS  # the operator at the console: every permission
-from datawharf.cli.common import console, database, friendly_errors
+from datawharf.cli.common import console, friendly_errors
+from datawharf.cli.database import database
 from datawharf.datasets.unsaved_preview import preview_datasource
 from datawharf.extract.params import parse_pairs
 from datawharf.settings import Settings

@@ -10,6 +10,7 @@ ids are computed in the query (``ID_COLUMN``), only when asked (``include_links`
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,15 +49,15 @@ def _with_ids(dataset: PublishedDataset, where_id: str | None = None) -> tuple[d
 
 
 def compile_with_ids(
-    dataset: PublishedDataset, request: QueryRequest, where_id: str | None = None
+    dataset: PublishedDataset, request: QueryRequest, where_id: str | None = None, mode: Mode = "records"
 ) -> CompiledQuery:
     """The request compiled so that each (not aggregated) result row ends with its record's id."""
     schema, source = _with_ids(dataset, where_id)
-    compiled = compile_query(request, schema, source_sql=source, mode="records")
+    compiled = compile_query(request, schema, source_sql=source, mode=mode)
     if compiled.aggregated or any(c.name == ID_COLUMN for c in compiled.columns):
         return compiled
     return compile_query(
-        replace(request, select=f"{request.select}, `{ID_COLUMN}`"), schema, source_sql=source
+        replace(request, select=f"{request.select}, `{ID_COLUMN}`"), schema, source_sql=source, mode=mode
     )
 
 
@@ -87,21 +88,32 @@ def _ided(results: list[dict[str, Any]], links: Any) -> list[dict[str, Any]]:
 
 
 def query_records(
-    engine: QueryEngine, dataset: PublishedDataset, request: QueryRequest, *, links: Any = None
+    engine: QueryEngine,
+    dataset: PublishedDataset,
+    request: QueryRequest,
+    *,
+    links: Any = None,
+    ids: bool = False,
+    mode: Mode = "records",
+    count: Callable[[str, Any], int] | None = None,
 ) -> RecordsPage:
-    """One page; with ``links`` (record id -> its ``_links``), each record carries ``_id`` and them."""
-    if links is not None:
-        compiled = compile_with_ids(dataset, request)
+    """One page; with ``ids``, each record carries its ``_id``; with ``links`` (record id -> its
+    ``_links``), its ``_id`` and them. ``mode="exports"`` lifts the records window (the v1 APIs keep
+    their own). ``count(sql, params)`` answers the ``total_count`` query (default: the engine;
+    ``explore/cache.py`` keeps it per version and filter, shared by every page and order of that filter)."""
+    ids = ids or links is not None
+    compiled = compile_with_ids(dataset, request, mode=mode) if ids else compile_for(dataset, request, mode)
+    if count is not None:
+        total: Any = count(compiled.count_sql, compiled.count_params)
     else:
-        compiled = compile_for(dataset, request, "records")
-    total = engine.scalar(compiled.count_sql, compiled.count_params)
+        total = engine.scalar(compiled.count_sql, compiled.count_params)
     results: list[dict[str, Any]] = []
     if compiled.limit != 0 and compiled.offset < (total or 0):
         _names, rows = engine.fetch(compiled.sql, compiled.params)
         results = json_rows(compiled.columns, rows, ZoneInfo(compiled.timezone))
     return RecordsPage(
         total_count=int(total or 0),
-        results=_ided(results, links) if links else results,
+        results=_ided(results, links) if ids else results,
         limit=compiled.limit or 0,
         offset=compiled.offset,
     )
