@@ -14,8 +14,9 @@ from tests.support.explore import wait_idle
 
 pytestmark = pytest.mark.slow
 METADATA = (
-    "metadata: every template in a dataset's metadata (ods-utils indexes metadata['internal'] and the"
-    " visualization fields' defaults, as Opendatasoft answers them; datawharf leaves unset ones out)"
+    "metadata: unset templates and fields in a dataset's metadata (ods-utils indexes"
+    " metadata['visualization']['custom_view_enabled'] and metadata['internal']['license_id'], as"
+    " Opendatasoft answers them with their defaults; datawharf leaves them out)"
 )
 
 
@@ -67,7 +68,6 @@ def test_reads_a_template_and_one_of_its_fields(outcomes: Outcomes) -> None:
     assert outcomes.value("get_template_metadata_field")["value"] == "Cities of France"
 
 
-@pytest.mark.xfail(strict=True, reason=METADATA)
 def test_reads_the_license_of_the_internal_template(outcomes: Outcomes) -> None:
     assert outcomes.value("get_dataset_license") == "NO LICENSE"
 
