@@ -43,6 +43,8 @@ calls.run(
     ),
 )
 calls.run("get_dataset_title_after_set", lambda: ods.get_dataset_title(dataset_uid=scratch["uid"]))
+calls.run("get_dataset_custom_view_set", lambda: ods.get_dataset_custom_view(dataset_uid=scratch["uid"]))
+calls.run("get_dataset_license_before_set", lambda: ods.get_dataset_license(dataset_uid=scratch["uid"]))
 calls.run(
     "set_dataset_license", lambda: ods.set_dataset_license("cc_by", dataset_uid=scratch["uid"], publish=False)
 )
