@@ -1,20 +1,40 @@
-"""What every command shares: the settings, a migrated database, and errors printed as a person reads them."""
+"""What every command shares: where it works (a home, or a running server), a migrated database, and
+errors printed as a person reads them.
+
+A command works on one of two things, and says which on stderr before it starts:
+
+- a **home** (``DATAWHARF_HOME``, by default ``~/.datawharf``): the command opens that home's database and
+  calls the core directly, as ``datawharf serve`` on the same home does;
+- a **server** (``--server URL`` or ``DATAWHARF_URL``, with ``DATAWHARF_API_KEY`` or ``--api-key-file``):
+  the command calls that server's Automation API over HTTP (``cli/remote.py``), so it works against any
+  deployment, with the permissions of the key, whatever the local machine holds.
+
+The line on stderr keeps an empty list from being silent: ``datasets list`` on another home than the
+server's says which home it read.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from datawharf.errors import DatawharfError
+from datawharf.errors import DatawharfError, InvalidInput
 from datawharf.settings import Settings
 from datawharf.store.db import Database, open_database
+
+if TYPE_CHECKING:
+    from datawharf.cli.remote import Server
 
 console = Console()
 err_console = Console(stderr=True)
@@ -22,10 +42,111 @@ err_console = Console(stderr=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 
+SERVER_ENV = "DATAWHARF_URL"
+API_KEY_ENV = "DATAWHARF_API_KEY"
+
+
+# Each extractor's parameters, named in the help of ``--param`` (issue 17). Written out, not read from
+# ``extract/registry.py``: the registry imports pyarrow, which every command's start-up would then pay;
+# ``tests/unit/test_cli_help.py`` keeps this equal to the registry.
+EXTRACTOR_PARAMS: dict[str, tuple[str, ...]] = {
+    "csvfile": (
+        "encoding",
+        "separator",
+        "escapechar",
+        "doublequote",
+        "first_row_no",
+        "headers_first_row",
+        "extract_filename",
+    ),
+    "jsonfile": ("json_root", "json_object", "extract_filename"),
+    "jsonl": ("extract_filename",),
+    "geojson": ("epsg", "extract_filename"),
+    "xlsfile": ("sheet", "first_row_no", "headers_first_row", "extract_filename"),
+    "parquet": ("extract_filename",),
+}
+ARCHIVE_PARAMS = ("file_in_archive",)  # any extractor, for a file inside a zip or tar archive
+
+PARAM_NAMES = sorted({*(name for names in EXTRACTOR_PARAMS.values() for name in names), *ARCHIVE_PARAMS})
+PARAM_HELP = (
+    "An extractor parameter NAME=VALUE (e.g. separator=';'); repeat for more. "
+    + "; ".join(f"{extractor}: {', '.join(names)}" for extractor, names in EXTRACTOR_PARAMS.items())
+    + f"; any, in an archive: {', '.join(ARCHIVE_PARAMS)}."
+)
+EXTRACTOR_HELP = f"The extractor, one of {', '.join(EXTRACTOR_PARAMS)}; default: guessed from the object."
+
+
+@dataclass
+class Target:
+    """What the root options chose: a server's base URL and where its key comes from (None: a home)."""
+
+    server_url: str | None = None
+    api_key_file: str | None = None
+    announced: bool = False  # the one stderr line saying where the command works was printed
+
+
+def _announce(line: str) -> None:
+    """Say once per command where it works (a command may open the database or the server twice)."""
+    if not TARGET.announced:
+        TARGET.announced = True
+        err_console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+TARGET = Target()  # set once by the root callback, before the command runs
+
+
+def _api_key() -> str:
+    """The key for the server: ``--api-key-file`` (``-``: stdin) or ``DATAWHARF_API_KEY``; never argv."""
+    if TARGET.api_key_file is not None:
+        path = TARGET.api_key_file
+        try:
+            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(
+                f"The API key file {path} could not be read ({type(exc).__name__}): check its path and "
+                "permissions (UTF-8 text, the key on its first line).",
+                error_code="unreadable_secret_file",
+            ) from None
+        key = (text.splitlines() or [""])[0].strip()
+    else:
+        key = os.environ.get(API_KEY_ENV, "").strip()
+    if not key:
+        raise InvalidInput(
+            f"--server {TARGET.server_url} needs an API key: set {API_KEY_ENV}, or give --api-key-file "
+            "FILE (the key on its first line; '-' reads stdin). 'datawharf serve' printed the first one.",
+            error_code="missing_api_key",
+        )
+    return key
+
+
+def refuse_api_key_argv() -> None:
+    """``--api-key VALUE`` is refused as a connection's secret in argv is (``secret_in_argv``)."""
+    raise InvalidInput(
+        f"The API key was given on the command line, where every user of this machine can read it (ps, "
+        f"/proc) and the shell history keeps it; it was not used. Set {API_KEY_ENV}, or give "
+        "--api-key-file FILE ('-': stdin).",
+        error_code="secret_in_argv",
+    )
+
+
+def server() -> Server | None:
+    """The server the command talks to (its target line printed), or None to work on the home."""
+    if not TARGET.server_url:
+        return None
+    from datawharf.cli.remote import Server  # httpx: only when a server is used
+
+    found = Server(TARGET.server_url, _api_key())
+    _announce(f"datawharf: server {found.base_url}")
+    return found
+
 
 @contextmanager
 def database() -> Iterator[Database]:
-    db = open_database(Settings())
+    """The home's database, migrated; its path printed on stderr first, so nobody reads an empty list
+    of the wrong home as "nothing there"."""
+    settings = Settings()
+    _announce(f"datawharf: home {settings.home} (set {SERVER_ENV} to use a running server)")
+    db = open_database(settings)
     try:
         yield db
     finally:
@@ -36,7 +157,8 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn datawharf errors into ``error [code]: message`` on stderr and exit code 1, no traceback.
 
     A setting that does not validate is ``invalid_setting``, one line per setting, with the rule broken
-    but never the value (it may be a secret, e.g. a mistyped ``DATAWHARF_SECRET_KEY``).
+    but never the value (it may be a secret, e.g. a mistyped ``DATAWHARF_SECRET_KEY``). A server's error
+    body is a ``DatawharfError`` too (``cli/remote.py``), so both modes print alike.
     """
 
     @wraps(command)
