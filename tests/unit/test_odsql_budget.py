@@ -109,3 +109,51 @@ def test_the_budget_names_its_largest_part() -> None:
         budget.text(50, "order_by")
     assert caught.value.detail == {"clause": "order_by", "cost": 13, "limit": 10, "part": "text"}
     assert "shorten the quoted strings" in caught.value.message
+
+
+GEO = {"id": "int", "name": "text", "geo": "geo_point_2d", "shape": "geo_shape"}
+
+
+@pytest.mark.parametrize(
+    ("schema", "request_", "part"),
+    [
+        (CATALOG_FIELDS, {"where": 'search(*, "' + " ".join(["a"] * 20_000) + '")'}, "search"),
+        (WIDE, {"where": "search(" + ", ".join(WIDE) + ', "one two three")'}, "search"),
+        (WIDE, {"where": 'search(t1, t2, t3, "' + " ".join(["w"] * 1_000) + '")'}, "search"),
+        (SCHEMA, {"where": " or ".join(["id in [1..2]"] * 2_600)}, "expression"),
+        (SCHEMA, {"where": " or ".join(["id:[1 TO 2]"] * 2_600)}, "expression"),
+        (SCHEMA, {"where": " or ".join(["city:x"] * 4_000)}, "expression"),
+        (SCHEMA, {"select": ", ".join(f"now(days=1,hours=2,weeks=3) as n{i}" for i in range(2_600))},
+         "expression"),
+        (SCHEMA, {"select": "now(" + ", ".join(["days=1"] * 10_001) + ")"}, "expression"),
+        (SCHEMA, {"select": ",".join(f"median(id) as m{i}" for i in range(5_001))}, "expression"),
+    ],
+    ids=["search-star", "search-1000-fields", "search-3-fields", "ranges", "colon-ranges", "colon-values",
+         "now-arguments", "now-one-call", "medians"],
+)  # fmt: skip
+def test_the_new_forms_are_held_to_the_budget(
+    schema: dict[str, str], request_: dict[str, Any], part: str
+) -> None:
+    assert refused(schema, **request_).detail["part"] == part
+
+
+def test_a_large_query_geometry_is_one_parameter_and_bounded_in_vertices() -> None:
+    """Geo predicates cost their nodes and their literal's text: the clause length bounds them first."""
+    ring = ", ".join(f"{i / 10_000} {(i % 2) / 10}" for i in range(7_000)) + ", 0 0"
+    compiled = compile_(GEO, where=f"within(geo, geom'POLYGON((0 0, {ring}))')")
+    assert compiled.sql.count("datawharf_geo_points") == 1 and len(compiled.sql) < 1_000
+    with pytest.raises(ODSQLError) as caught:
+        compile_(GEO, where="within(geo, geom'POLYGON((" + "0 0, " * 10_001 + "0 0))')")
+    assert caught.value.error_code == "odsql_invalid_geometry"
+    assert "10,000 vertices" in caught.value.message
+
+
+def test_hostile_include_patterns_stay_linear() -> None:
+    import time
+
+    names = {("a" * 60) + str(i): "int" for i in range(2_000)} | {"zb": "int"}
+    pattern = "*a" * 5_000 + "*b"  # a backtracking glob (fnmatch, a regular expression) would not end
+    started = time.monotonic()
+    compiled = compile_(names, select=f"include({pattern}), exclude({pattern}), zb")
+    assert [c.name for c in compiled.columns] == ["zb"]
+    assert time.monotonic() - started < 10

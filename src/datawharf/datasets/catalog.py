@@ -34,7 +34,7 @@ class PublishedField:
 class PublishedDataset:
     uid: str
     dataset_id: str
-    metadata: dict[str, Any]
+    metadata: dict[str, Any]  # the published metadata (not the draft edits change)
     fields: tuple[PublishedField, ...]
     files: tuple[Path, ...]
     is_restricted: bool
@@ -52,7 +52,7 @@ def _published(dataset: Dataset, version: DatasetVersion, warehouse: Warehouse) 
     return PublishedDataset(
         uid=dataset.uid,
         dataset_id=dataset.dataset_id,
-        metadata=dataset.metadata_,
+        metadata=dataset.published_metadata or {},
         fields=tuple(
             PublishedField(
                 name=f["name"],

@@ -53,6 +53,7 @@ from datawharf.datasets.fastpath import (
 from datawharf.datasets.fieldconfig import FieldSpec, apply_configurations, stack
 from datawharf.datasets.locate import LocatedObject, Locator
 from datawharf.datasets.metadata import touch_modified
+from datawharf.datasets.metadata_edits import mark_published
 from datawharf.datasets.resources import fingerprint
 from datawharf.datasets.service import set_status
 from datawharf.errors import DatawharfError, ExtractError
@@ -331,6 +332,7 @@ class PublishRun:
         with self.database.session() as session:
             dataset = session.get(Dataset, self.dataset_uid)
             assert dataset is not None
+            mark_published(dataset)  # a publish publishes the metadata, even with the data unchanged
             set_status(
                 dataset,
                 "idle",
@@ -529,6 +531,7 @@ class PublishRun:
                 dataset.is_published = True
                 dataset.published_at = now
                 dataset.metadata_ = touch_modified(dataset.metadata_, now)
+                mark_published(dataset)
                 dataset.bytes_done = self.counters.bytes_done
                 dataset.bytes_total = self.bytes_total
                 dataset.records_done = records

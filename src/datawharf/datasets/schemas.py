@@ -14,9 +14,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from datawharf.datasets.metadata import public_metadata
+from datawharf.datasets.metadata_templates import FIELD_TYPES, MetadataField, MetadataTemplateSpec
 from datawharf.datasets.status import DatasetStatus
 from datawharf.extract.types import FieldType
 from datawharf.shapes import unset_omitted
@@ -277,3 +278,82 @@ class ExtractorPublic(BaseModel):
     description: str = Field(description="Ours.")
     parameters: list[ExtractorParameterPublic]
     score: float | None = unset_omitted("Ours (guesses): how well the extractor recognises the file.")
+
+
+# --- metadata ----------------------------------------------------------------------------------------
+
+
+class MetadataValue(BaseModel):
+    """The reference ``DatasetMetadataValue``; never a ``remote_value`` (no dataset has a remote one)."""
+
+    value: Any
+    override_remote_value: bool | None = unset_omitted()
+
+
+class TemplateMetadata(RootModel[dict[str, MetadataValue]]):
+    """The reference ``DatasetMetadataTemplate``: one template's fields."""
+
+
+class DatasetMetadata(RootModel[dict[str, dict[str, MetadataValue]]]):
+    """The reference ``DatasetMetadata``: every template's fields."""
+
+
+# --- metadata templates ------------------------------------------------------------------------------
+
+# The fields the Explore catalog filters on (refine, facets) and those the reference requires.
+CATALOG_FILTERS = {("default", n) for n in ("keyword", "theme", "publisher", "license", "language")}
+REQUIRED = {("default", n) for n in ("title", "modified", "language")}
+
+
+class MetadataTemplateFieldPublic(BaseModel):
+    """The reference ``MetadataTemplateField``."""
+
+    name: str
+    type: str
+    label: str
+    help_text: str | None
+    is_hidden: bool = False
+    self_suggest: bool = False
+    is_filter: bool
+    i18n: bool = False
+    suggest_url: str | None = None
+    choices: list[str] | None
+    labels: dict[str, dict[str, str]] | None = None
+    requirement_level: Literal["optional", "recommended", "mandatory"]
+
+    @classmethod
+    def of(cls, template: str, field: MetadataField) -> MetadataTemplateFieldPublic:
+        """``is_filter`` for the catalog's filters; ``mandatory`` what the reference requires."""
+        return cls(
+            name=field.name,
+            type=FIELD_TYPES[field.kind],
+            label=field.label,
+            help_text=field.help_text,
+            is_filter=(template, field.name) in CATALOG_FILTERS,
+            choices=list(field.choices) if field.choices else None,
+            requirement_level="mandatory" if (template, field.name) in REQUIRED else "optional",
+        )
+
+
+class MetadataTemplatePublic(BaseModel):
+    """The reference ``MetadataTemplate``: every template of datawharf is a system one, always active."""
+
+    name: str
+    title: str
+    type: Literal["interop", "basic", "extra", "admin"]
+    is_active: bool = True
+    is_always_active: bool
+    is_system: bool = True
+    schema_: list[MetadataTemplateFieldPublic] = Field(alias="schema", serialization_alias="schema")
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    @classmethod
+    def of(cls, spec: MetadataTemplateSpec) -> MetadataTemplatePublic:
+        return cls(
+            name=spec.name,
+            title=spec.title,
+            type=spec.type,
+            is_always_active=spec.is_always_active,
+            schema_=[MetadataTemplateFieldPublic.of(spec.name, f) for f in spec.fields],
+        )

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from datawharf.datasets.metadata_edits import mark_published
 from datawharf.datasets.service import RESTING, get_dataset, require_status, set_status
 from datawharf.errors import Conflict, InvalidInput, NotFound
 from datawharf.settings import Settings
@@ -76,6 +77,7 @@ def restore_version(session: Session, settings: Settings, dataset_uid: str, uid:
     dataset.is_published = True
     dataset.published_at = now
     dataset.updated_at = now
+    mark_published(dataset)
     _describe_served(dataset, old, restored.uid)
     session.flush()
     return dataset

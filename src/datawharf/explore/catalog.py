@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from datawharf.datasets.catalog import PublishedDataset, PublishedField
+from datawharf.datasets.metadata import shown_metadata
 from datawharf.explore.values import json_rows
 from datawharf.odsql import Mode, QueryRequest, compile_query, parse_select, to_odsql
 from datawharf.store.query_engine import QueryEngine
@@ -62,6 +63,21 @@ def _flat(template: dict[str, Any]) -> dict[str, Any]:
     return {
         name: (entry.get("value") if isinstance(entry, dict) else entry) for name, entry in template.items()
     }
+
+
+def explore_metas(dataset: PublishedDataset) -> dict[str, dict[str, Any]]:
+    """The published metadata as v2.1 ``metas`` shows it: flattened (``{"title": "..."}``), without the
+    ``internal`` template, which Opendatasoft keeps off the portal; ``default.license`` and
+    ``default.theme`` fall back on ``internal.license_id`` / ``internal.theme_id``, so that a license or a
+    theme set by its id alone is still filtered on in the catalog (``refine=license:...``)."""
+    shown = shown_metadata(dataset.metadata)
+    internal = _flat(shown.pop("internal", {}))
+    metas = {template: _flat(fields) for template, fields in shown.items()}
+    default = metas.setdefault("default", {})
+    for name, fallback in (("license", "license_id"), ("theme", "theme_id")):
+        if default.get(name) is None and internal.get(fallback) is not None:
+            default[name] = internal[fallback]
+    return metas
 
 
 def _instant(value: Any) -> dt.datetime | None:
@@ -115,7 +131,7 @@ def _annotations(field: PublishedField, facet: dict[str, Any] | None) -> dict[st
 
 def public(dataset: PublishedDataset) -> dict[str, Any]:
     """The v2.1 dataset object: ``metas`` flattened (``{"title": "..."}``, not ``{"value": ...}``)."""
-    metas = {template: _flat(fields) for template, fields in dataset.metadata.items()}
+    metas = explore_metas(dataset)
     facets = facet_settings(dataset)
     default = metas.setdefault("default", {})
     default["modified"] = _iso(_instant(default.get("modified")) or dataset.modified)
@@ -148,7 +164,7 @@ def values_of(dataset: PublishedDataset, name: str) -> list[str]:
     """A multivalued catalog field's values for one dataset (a text is one value)."""
     if name == "features":
         return features(dataset)
-    value = _flat(dataset.metadata.get("default", {})).get(name)
+    value = explore_metas(dataset)["default"].get(name)
     if isinstance(value, list):
         return [str(v) for v in value if v is not None]
     return [value] if isinstance(value, str) and value else []
@@ -180,11 +196,11 @@ def _multivalued_filters(
 
 def modified(dataset: PublishedDataset) -> dt.datetime | None:
     """When the dataset last changed: its ``modified`` metadata, else its data's publish time."""
-    return _instant(_flat(dataset.metadata.get("default", {})).get("modified")) or dataset.modified
+    return _instant(explore_metas(dataset)["default"].get("modified")) or dataset.modified
 
 
 def _row(dataset: PublishedDataset) -> dict[str, Any]:
-    default = _flat(dataset.metadata.get("default", {}))
+    default = explore_metas(dataset)["default"]
     return {
         "dataset_id": dataset.dataset_id,
         "dataset_uid": dataset.uid,

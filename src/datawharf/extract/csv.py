@@ -707,8 +707,12 @@ class _CsvRead:
                     return
                 batch = pa.RecordBatch.from_pylist([], schema=pa.schema([(c, pa.string()) for c in columns]))
             if repaired:
-                batch, next_row, later = _merge(batch, repaired, next_row, columns, final)
-                repaired[:] = later
+                # on_invalid runs on pyarrow's read-ahead thread and may append while this merges: take
+                # the rows seen so far off the front, and put back only what belongs to a later batch.
+                taken = repaired[:]
+                del repaired[: len(taken)]
+                batch, next_row, later = _merge(batch, taken, next_row, columns, final)
+                repaired[:0] = later
             else:
                 next_row += batch.num_rows
             batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)

@@ -11,6 +11,8 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta, weekday
+
 from datawharf.odsql.errors import Code, fail
 
 # Java letter run -> strftime directive (DuckDB dialect: %-d is "day without padding", %g milliseconds).
@@ -114,3 +116,34 @@ def to_instant(value: dt.date | dt.datetime, zone: ZoneInfo) -> dt.datetime:
     if not isinstance(value, dt.datetime):
         value = dt.datetime(value.year, value.month, value.day)
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+# now()'s named arguments (the reference's): a singular name sets that part, a plural one shifts it,
+# as dateutil's relativedelta does (which clamps day=31 in February to the 28th, as documented).
+_NOW_SET = {"year": (1, 9999), "month": (1, 12), "day": (1, 31), "hour": (0, 23), "minute": (0, 59),
+            "second": (0, 59), "microsecond": (0, 999_999), "weekday": (0, 6)}  # fmt: skip
+_NOW_SHIFT = ("years", "months", "weeks", "days", "hours", "minutes", "seconds", "microseconds")
+_WEEKDAYS = ("mondays", "tuesdays", "wednesdays", "thursdays", "fridays", "saturdays", "sundays")
+
+
+def now_with(moment: dt.datetime, changes: dict[str, int]) -> dt.datetime | str:
+    """``moment`` set and shifted by now()'s arguments; a sentence saying what is wrong otherwise."""
+    kwargs: dict[str, int | weekday] = {}
+    for name, value in changes.items():
+        if name in _NOW_SET:
+            low, high = _NOW_SET[name]
+            if not low <= value <= high:
+                return f"{name} must be between {low} and {high}, got {value}"
+            kwargs[name] = value
+        elif name in _NOW_SHIFT:
+            kwargs[name] = value
+        elif name in _WEEKDAYS:
+            if value != 0:  # the n-th such weekday from today, forwards or backwards
+                kwargs["weekday"] = weekday(_WEEKDAYS.index(name), value)
+        else:
+            known = ", ".join([*_NOW_SET, *_NOW_SHIFT, *_WEEKDAYS])
+            return f'unknown argument "{name[:40]}"; now() takes {known}'
+    try:
+        return moment + relativedelta(**kwargs)
+    except (ValueError, OverflowError):
+        return "the date it gives is out of range (years 1 to 9999)"

@@ -21,6 +21,7 @@ class Code(StrEnum):
     TOO_COMPLEX = "query_too_complex"
     UNKNOWN_FIELD = "unknown_field"
     UNKNOWN_FUNCTION = "unknown_function"
+    UNSUPPORTED_FUNCTION = "odsql_unsupported_function"
     INVALID_ARGUMENT = "odsql_invalid_argument"
     TYPE_MISMATCH = "odsql_type_mismatch"
     INVALID_NUMBER = "odsql_invalid_number"

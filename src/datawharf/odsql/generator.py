@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo
 
 from datawharf.extract.types import FIELD_TYPES as FIELD_TYPES  # one vocabulary: the extraction's
 from datawharf.extract.types import FieldType as FieldType
+from datawharf.odsql import geo
 from datawharf.odsql import nodes as n
 from datawharf.odsql.budget import Budget
-from datawharf.odsql.dates import java_to_strftime, parse_date_literal, to_instant
+from datawharf.odsql.dates import java_to_strftime, now_with, parse_date_literal, to_instant
 from datawharf.odsql.errors import Code, fail
 from datawharf.odsql.parser import DISTANCE_UNITS
 
@@ -31,7 +32,7 @@ _SQL_TYPES = {"text": "VARCHAR", "int": "BIGINT", "double": "DOUBLE", "boolean":
 _NUMERIC = {"int", "double"}
 _TEMPORAL = {"date", "datetime"}
 _ORDERABLE = {"text", "int", "double", "date", "datetime", "boolean"}
-EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
+EARTH_RADIUS_M = geo.EARTH_RADIUS_M
 
 
 def quote_ident(name: str) -> str:
@@ -78,12 +79,15 @@ class Generator:
         *,
         aliases: Mapping[str, Typed] | None = None,
         budget: Budget | None = None,
+        now: dt.datetime | None = None,
     ) -> None:
         self.schema = schema
         # charged as the SQL is written (odsql.budget); None for a second pass over clauses already paid
         self.budget = budget
         self.params = params
         self.zone = zone
+        # the request's one "now": every now() of a request, and its count query, see the same instant
+        self.now = now or dt.datetime.now(dt.UTC)
         self.aliases = aliases or {}
         self.clause = "where"
         self.in_aggregate = False
@@ -136,6 +140,10 @@ class Generator:
         any other expression generated as itself."""
         if isinstance(node, n.TypedLiteral) and node.kind == "date" and target in _TEMPORAL:
             return self.temporal(node.text, target, node.pos)
+        if isinstance(node, n.Call) and node.name == "now" and target == "date":
+            if self.budget is not None:
+                self.budget.charge(1, "expression", self.clause)
+            return self.value(self.now_of(node).date(), "date")
         if not isinstance(node, n.Literal) or node.value is None or isinstance(node.value, bool):
             return self.expr(node)
         v = node.value
@@ -154,6 +162,8 @@ class Generator:
             return self.literal(n.Literal(number, pos=node.pos))
         if target in _TEMPORAL and isinstance(v, str):
             return self.temporal(v, target, node.pos)
+        if target in _TEMPORAL and isinstance(v, int):  # founded:[1950 TO 2000]: a number is a year
+            return self.temporal(str(v), target, node.pos)
         return self.expr(node)
 
     # -- fields ---------------------------------------------------------------------------------------
@@ -234,7 +244,28 @@ class Generator:
                     self.check_same_family(first, item, v, "in")
                 sql = f"({a.sql} {'NOT ' if negated else ''}IN ({', '.join(i.sql for i in coerced)}))"
                 return Typed(sql, "boolean")
+            case n.Range(operand=operand, low=low, high=high, low_inclusive=li, high_inclusive=hi):
+                a = self.expr(operand)
+                self.check_comparable_type(a, operand, "in [..]")
+                bounds = []
+                for bound, op in ((low, ">=" if li else ">"), (high, "<=" if hi else "<")):
+                    b = self.coerce(bound, a.type)
+                    self.check_comparable_type(b, bound, "in [..]")
+                    self.check_same_family(a, b, bound, "in [..]")
+                    bounds.append(f"{a.sql} {op} {b.sql}")
+                return Typed(f"({bounds[0]} AND {bounds[1]})", "boolean")
+            case n.FieldPattern():
+                fail(
+                    Code.SYNTAX,
+                    f"ODSQL syntax error at {node.pos}: include() and exclude() are select items, alone "
+                    "between commas",
+                    position=node.pos,
+                    token="exclude" if node.exclude else "include",
+                )
             case n.Like(operand=operand, pattern=pattern, negated=negated):
+                if isinstance(pattern, n.Literal) and isinstance(pattern.value, str):
+                    # the reference's wildcard: "star*" is star followed by anything
+                    pattern = n.Literal(pattern.value.replace("*", "%"), pos=pattern.pos)
                 a, p = self.text(operand, "like"), self.text(pattern, "like")
                 return Typed(f"({a.sql} {'NOT ' if negated else ''}ILIKE {p.sql})", "boolean")
             case n.Call():
@@ -333,6 +364,15 @@ class Generator:
     # -- functions ------------------------------------------------------------------------------------
     def call(self, node: n.Call) -> Typed:
         method = FUNCTIONS.get(node.name)
+        if method is None and node.name in UNSUPPORTED_FUNCTIONS:
+            fail(
+                Code.UNSUPPORTED_FUNCTION,
+                f"{node.name}() at {node.pos} is an ODSQL function datawharf does not support; "
+                f"{UNSUPPORTED_FUNCTIONS[node.name]}",
+                position=node.pos,
+                token=node.name,
+                function=node.name,
+            )
         if method is None:
             fail(
                 Code.UNKNOWN_FUNCTION,
@@ -423,10 +463,12 @@ class Generator:
         return Typed(f"{node.name}({self.text(node.args[0], node.name + '()').sql})", "text")
 
     def search_text(self, text: str, pos: int) -> list[str]:
+        """The words of a search; a trailing ``*`` (the reference's ``"film*"``, a prefix) changes
+        nothing, words already match as substrings."""
         words = text.split()
         if not words:
             fail(Code.INVALID_ARGUMENT, f"empty search text at {pos}", position=pos)
-        return words
+        return [w.rstrip("*") for w in words if w.rstrip("*")]
 
     def charge_search(self, words: list[str], fields: int) -> None:
         if self.budget is not None:
@@ -437,43 +479,88 @@ class Generator:
         p = self.params.add(word)
         return f"contains(strip_accents(lower({column_sql})), strip_accents(lower({p})))"
 
-    def search_all(self, text: str, pos: int) -> Typed:
-        """Every word in some text field, case- and accent-insensitively."""
-        columns = [quote_ident(name) for name, t in self.schema.items() if t == "text"]
+    def search_columns(self, columns: list[str], text: str, pos: int) -> Typed:
+        """Every word in one of ``columns``, case- and accent-insensitively: the one full-text search,
+        behind bare text, ``search('x')``, ``search(*, 'x')`` and ``search(f1, f2, 'x')``."""
         if not columns:
             return Typed("FALSE", "boolean")
         words = self.search_text(text, pos)
+        if not words:  # only stars: "*" matches every record
+            return Typed("TRUE", "boolean")
         self.charge_search(words, len(columns))
         per_word = ["(" + " OR ".join(self.matches(c, w) for c in columns) + ")" for w in words]
         return Typed("(" + " AND ".join(per_word) + ")", "boolean")
 
+    def search_all(self, text: str, pos: int) -> Typed:
+        """Every word in some text field."""
+        columns = [quote_ident(name) for name, t in self.schema.items() if t == "text"]
+        return self.search_columns(columns, text, pos)
+
     def fn_search(self, node: n.Call) -> Typed:
-        args = node.args
-        if len(args) == 1 and isinstance(args[0], n.Literal) and isinstance(args[0].value, str):
-            return self.search_all(args[0].value, args[0].pos)
-        if len(args) == 2 and isinstance(args[1], n.Literal) and isinstance(args[1].value, str):
-            column = self.text(args[0], "search()")
-            words = self.search_text(args[1].value, args[1].pos)
-            self.charge_search(words, 1)
-            return Typed("(" + " AND ".join(self.matches(column.sql, w) for w in words) + ")", "boolean")
-        self.bad_args(node, "expected search('text') or search(field, 'text')")
-        raise AssertionError  # unreachable
+        *targets, query = node.args or (None,)
+        if not (isinstance(query, n.Literal) and isinstance(query.value, str)):
+            self.bad_args(node, "expected search('text'), search(*, 'text') or search(field, ..., 'text')")
+        if not targets or (len(targets) == 1 and isinstance(targets[0], n.Star)):
+            return self.search_all(query.value, query.pos)
+        columns = [self.text(t, "search()").sql for t in targets]
+        return self.search_columns(columns, query.value, query.pos)
 
     def fn_startswith(self, node: n.Call) -> Typed:
         self.arity(node, 2, "startswith(field, 'prefix')")
         column, prefix = self.text(node.args[0], "startswith()"), self.text(node.args[1], "startswith()")
         return Typed(f"starts_with(lower({column.sql}), lower({prefix.sql}))", "boolean")
 
+    def geo_field(self, node: n.Call, arg: n.Node | None = None) -> Typed:
+        t = self.expr(node.args[0] if arg is None else arg)
+        if t.type not in ("geo_point_2d", "geo_shape"):
+            self.bad_args(node, f"the first argument must be a geo_point_2d or geo_shape field, got {t.type}")
+        return t
+
     def geo_point(self, node: n.Call) -> tuple[str, str]:
-        arg = node.args[0]
-        t = self.expr(arg)
+        t = self.expr(node.args[0])
         if t.type != "geo_point_2d":
             self.bad_args(node, f"the first argument must be a geo_point_2d field, got {t.type}")
-        return f"struct_extract({t.sql}, 'lat')", f"struct_extract({t.sql}, 'lon')"
+        return lat_lon(t.sql)
+
+    def geometry_literal(self, node: n.Call, arg: n.Node) -> str:
+        """A ``geom'…'`` argument as a WKT parameter, validated; its text charged like quoted text."""
+        if not (isinstance(arg, n.TypedLiteral) and arg.kind == "geom"):
+            self.bad_args(node, "the geometry must be a literal such as geom'POLYGON((lon lat, …))'")
+        if self.budget is not None:
+            self.budget.text(len(arg.text), self.clause)
+        return self.params.add(geo.to_wkt(geo.parse_geometry(arg.text, arg.pos)))
+
+    def relation(self, node: n.Call, field: n.Node, geometry: n.Node, relation: str) -> Typed:
+        """``field`` intersects / lies within / is disjoint from the query's geometry (``odsql.geo``)."""
+        t = self.geo_field(node, field)
+        wkt, rel = self.geometry_literal(node, geometry), self.params.add(relation)
+        if t.type == "geo_point_2d":
+            lat, lon = lat_lon(t.sql)
+            return Typed(f"{geo.POINTS_FUNCTION}({rel}, {lon}, {lat}, {wkt})", "boolean")
+        return Typed(f"{geo.SHAPES_FUNCTION}({rel}, {t.sql}, {wkt})", "boolean")
+
+    def fn_relation(self, node: n.Call) -> Typed:
+        self.arity(node, 2, f"{node.name}(geo_field, geom'POLYGON((lon lat, …))')")
+        return self.relation(node, node.args[0], node.args[1], node.name)
+
+    def fn_polygon(self, node: n.Call) -> Typed:
+        """The v2.0 ``polygon(geo_point_field, geom)``: the points within the polygon."""
+        self.arity(node, 2, "polygon(geo_point_field, geom'POLYGON((lon lat, …))')")
+        if self.schema.get(getattr(node.args[0], "name", "")) == "geo_shape":
+            self.bad_args(node, "polygon() takes a geo_point_2d field; use within() on a geo_shape")
+        return self.relation(node, node.args[0], node.args[1], "within")
+
+    def fn_geometry(self, node: n.Call) -> Typed:
+        """The v2.0 ``geometry(field, geom, INTERSECTS | DISJOINT | WITHIN)``."""
+        self.arity(node, 3, "geometry(geo_field, geom'…', INTERSECTS), DISJOINT or WITHIN")
+        mode = node.args[2]
+        if not (isinstance(mode, n.Field) and mode.name.lower() in geo.RELATIONS):
+            self.bad_args(node, "the mode must be INTERSECTS, DISJOINT or WITHIN")
+        return self.relation(node, node.args[0], node.args[1], mode.name.lower())
 
     def fn_within_distance(self, node: n.Call) -> Typed:
         self.arity(node, 3, "within_distance(geo_field, geom'POINT(lon lat)', 10km)")
-        lat, lon = self.geo_point(node)
+        t = self.geo_field(node)
         center, radius = node.args[1], node.args[2]
         if not (isinstance(center, n.TypedLiteral) and center.kind == "geom"):
             self.bad_args(node, "the second argument must be a point such as geom'POINT(2.35 48.85)'")
@@ -492,6 +579,9 @@ class Generator:
             self.bad_args(node, "the distance must be a finite, non-negative number")
         la0, lo0 = self.params.add(lat0), self.params.add(lon0)
         r = self.params.add(meters)
+        if t.type == "geo_shape":
+            return Typed(f"({geo.SHAPE_DISTANCE_FUNCTION}({t.sql}, {lo0}, {la0}) <= {r})", "boolean")
+        lat, lon = lat_lon(t.sql)
         # Haversine in plain SQL (no spatial extension); least() keeps asin's argument in its domain.
         sql = (
             f"(2 * {EARTH_RADIUS_M} * asin(least(1.0, sqrt("
@@ -502,13 +592,64 @@ class Generator:
 
     def fn_in_bbox(self, node: n.Call) -> Typed:
         self.arity(node, 5, "in_bbox(geo_field, lat1, lon1, lat2, lon2)")
-        lat, lon = self.geo_point(node)
+        t = self.geo_field(node)
         lat1, lon1, lat2, lon2 = (self.constant_number(node, a) for a in node.args[1:])
+        if t.type == "geo_shape":  # a shape in the box: one that intersects it
+            box = geo.to_wkt(geo.box(min(lon1, lon2), min(lat1, lat2), max(lon1, lon2), max(lat1, lat2)))
+            return Typed(
+                f"{geo.SHAPES_FUNCTION}({self.params.add('intersects')}, {t.sql}, {self.params.add(box)})",
+                "boolean",
+            )
+        lat, lon = lat_lon(t.sql)
         lo_lat, hi_lat = self.params.add(min(lat1, lat2)), self.params.add(max(lat1, lat2))
         lo_lon, hi_lon = self.params.add(min(lon1, lon2)), self.params.add(max(lon1, lon2))
         return Typed(
             f"({lat} BETWEEN {lo_lat} AND {hi_lat} AND {lon} BETWEEN {lo_lon} AND {hi_lon})", "boolean"
         )
+
+    def fn_envelope(self, node: n.Call) -> Typed:
+        """The convex hull of a group's points, as a GeoJSON geometry (a Point or LineString when the
+        points are one or aligned)."""
+        self.arity(node, 1, "envelope(geo_point_field)")
+        lat, lon = self.geo_point(node)
+        return Typed(f"{geo.HULL_FUNCTION}(list({lon}), list({lat}))", "geo_shape")
+
+    def fn_median(self, node: n.Call) -> Typed:
+        self.arity(node, 1, "median(number)")
+        inner = self.numeric(node.args[0], "median()")
+        return Typed(f"quantile_cont(CAST({inner.sql} AS DOUBLE), 0.5)", "double")
+
+    def fn_percentile(self, node: n.Call) -> Typed:
+        self.arity(node, 2, "percentile(number, 0..100)")
+        inner = self.numeric(node.args[0], "percentile()")
+        p = self.constant_number(node, node.args[1])
+        if not 0 <= p <= 100:
+            self.bad_args(node, "the percentile must be between 0 and 100")
+        return Typed(f"quantile_cont(CAST({inner.sql} AS DOUBLE), {self.params.add(p / 100)})", "double")
+
+    def fn_length(self, node: n.Call) -> Typed:
+        self.arity(node, 1, "length(text)")
+        return Typed(f"length({self.text(node.args[0], 'length()').sql})", "int")
+
+    def now_of(self, node: n.Call) -> dt.datetime:
+        """The request's now, in its timezone, set or shifted by the named arguments."""
+        changes: dict[str, int] = {}
+        if self.budget is not None:
+            self.budget.charge(len(node.args), "expression", self.clause)
+        for arg in node.args:
+            if not (isinstance(arg, n.Compare) and arg.op == "=" and isinstance(arg.left, n.Field)):
+                self.bad_args(node, "arguments are named: now(days=-7), now(year=2024, month=1)")
+            value = self.constant_number(node, arg.right)
+            if not value.is_integer():
+                self.bad_args(node, f"{arg.left.name} must be an integer")
+            changes[arg.left.name.lower()] = int(value)
+        moment = now_with(self.now.astimezone(self.zone), changes)
+        if isinstance(moment, str):
+            self.bad_args(node, moment)
+        return moment
+
+    def fn_now(self, node: n.Call) -> Typed:
+        return self.value(self.now_of(node).astimezone(dt.UTC), "datetime")
 
     def constant_number(self, node: n.Call, arg: n.Node) -> float:
         sign = 1.0
@@ -548,6 +689,11 @@ class Generator:
 _WKT_POINT = re.compile(r"^\s*POINT\s*\(\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)\s*\)\s*$", re.IGNORECASE)
 
 
+def lat_lon(point_sql: str) -> tuple[str, str]:
+    """The SQL of a geo_point_2d's latitude and longitude."""
+    return f"struct_extract({point_sql}, 'lat')", f"struct_extract({point_sql}, 'lon')"
+
+
 def parse_point(text: str, pos: int) -> tuple[float, float]:
     """``POINT(lon lat)`` (WKT) or a GeoJSON Point, as (lon, lat)."""
     lon = lat = None
@@ -585,6 +731,18 @@ FUNCTIONS: dict[str, Callable[[Generator, n.Call], Typed]] = {
     "hour": Generator.fn_date_part,
     "minute": Generator.fn_date_part,
     "second": Generator.fn_date_part,
+    "quarter": Generator.fn_date_part,
+    "now": Generator.fn_now,
+    "length": Generator.fn_length,
+    "median": Generator.fn_median,
+    "percentile": Generator.fn_percentile,
+    "envelope": Generator.fn_envelope,
+    "intersects": Generator.fn_relation,
+    "within": Generator.fn_relation,
+    "disjoint": Generator.fn_relation,
+    "geometry": Generator.fn_geometry,
+    "polygon": Generator.fn_polygon,
+    "distance": Generator.fn_within_distance,
     "date_format": Generator.fn_date_format,
     "lower": Generator.fn_case,
     "upper": Generator.fn_case,
@@ -593,4 +751,14 @@ FUNCTIONS: dict[str, Callable[[Generator, n.Call], Typed]] = {
     "within_distance": Generator.fn_within_distance,
     "in_bbox": Generator.fn_in_bbox,
     "range": Generator.fn_range,
+}
+
+# Functions the reference names that datawharf does not compute, with what to use instead: a specific
+# error, not "unknown function", so a client learns it is a known gap.
+UNSUPPORTED_FUNCTIONS: dict[str, str] = {
+    "geo_cluster": "use range() of a numeric field in group_by, or select the points and cluster them in "
+    "the client",
+    "convex_hull": "use the envelope(geo_point_field) aggregate, which returns the convex hull",
+    "dayofweek": "use date_format(field, 'EEEE') for the weekday's name",
+    "millisecond": "use date_format(field, 'SSS')",
 }

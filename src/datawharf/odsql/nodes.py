@@ -122,6 +122,31 @@ class In(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class Range(Node):
+    """``field in [low..high]`` (``field:[low TO high]``): a reversed bracket excludes its bound, as in
+    ``]1..10[``."""
+
+    operand: Node
+    low: Node
+    high: Node
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+
+    def children(self) -> Iterator[Node]:
+        yield self.operand
+        yield self.low
+        yield self.high
+
+
+@dataclass(frozen=True, slots=True)
+class FieldPattern(Node):
+    """``include(pop*)`` / ``exclude(pop*)`` in select: field names, ``*`` matching any run."""
+
+    patterns: tuple[str, ...]
+    exclude: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Like(Node):
     operand: Node
     pattern: Node
@@ -174,7 +199,7 @@ def depth(node: Node) -> int:
     return best
 
 
-AGGREGATES = frozenset({"count", "sum", "avg", "min", "max"})
+AGGREGATES = frozenset({"count", "sum", "avg", "min", "max", "median", "percentile", "envelope"})
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -190,7 +215,7 @@ def has_aggregate(node: Node) -> bool:
     return any(isinstance(x, Call) and x.name in AGGREGATES for x in walk(node))
 
 
-_PREC = {Or: 1, And: 2, Not: 3, Compare: 4, In: 4, Like: 4, IsNull: 4, Neg: 7}
+_PREC = {Or: 1, And: 2, Not: 3, Compare: 4, In: 4, Range: 4, Like: 4, IsNull: 4, Neg: 7}
 _ARITH_PREC = {"+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
 
 
@@ -254,6 +279,11 @@ def to_odsql(node: Node) -> str:
             return "not " + sub(operand, 3)
         case In(operand=operand, values=values, negated=negated):
             return f"{sub(operand, 5)} {'not in' if negated else 'in'} ({', '.join(map(to_odsql, values))})"
+        case Range(operand=operand, low=low, high=high, low_inclusive=li, high_inclusive=hi):
+            opening, closing = "[" if li else "]", "]" if hi else "["
+            return f"{sub(operand, 5)} in {opening}{to_odsql(low)}..{to_odsql(high)}{closing}"
+        case FieldPattern(patterns=patterns, exclude=exclude):
+            return f"{'exclude' if exclude else 'include'}({', '.join(patterns)})"
         case Like(operand=operand, pattern=pattern, negated=negated):
             return f"{sub(operand, 5)} {'not like' if negated else 'like'} {sub(pattern, 5)}"
         case IsNull(operand=operand, negated=negated):

@@ -29,6 +29,9 @@ ADDITIVE: dict[TokenType, str] = {T.PLUS: "+", T.MINUS: "-"}
 MUL_LEVEL = 6
 MULTIPLICATIVE: dict[TokenType, str] = {T.STAR: "*", T.SLASH: "/", T.PERCENT: "%"}
 
+# A keyword before a quoted string makes a typed literal: date'2024-05-17', geom'POINT(2.35 48.85)'.
+TYPED_LITERALS = {"date": "date", "geom": "geom", "geometry": "geom"}
+
 DISTANCE_UNITS: dict[str, float] = {
     "mm": 0.001, "cm": 0.01, "m": 1.0, "km": 1000.0, "ft": 0.3048, "yd": 0.9144, "mi": 1609.344,
 }  # fmt: skip
@@ -40,7 +43,7 @@ def _left_power(tokens: list[Token], i: int) -> int:
         return OR_LEVEL
     if ttype is T.AND:
         return AND_LEVEL
-    if ttype in COMPARISONS:
+    if ttype in COMPARISONS or ttype is T.COLON:
         return COMPARE_LEVEL
     if ttype in PREDICATES:
         if ttype is T.NOT and tokens[i + 1].type not in (T.IN, T.LIKE):
@@ -98,12 +101,39 @@ class Parser:
             if tok.type is T.STAR and self.peek(1).type in (T.COMMA, T.EOF):
                 self.advance()
                 items.append(n.SelectItem(n.Star(pos=tok.pos)))
+            elif (
+                tok.type is T.IDENT
+                and tok.value.lower() in ("include", "exclude")
+                and self.peek(1).type is T.LPAREN
+            ):
+                items.append(n.SelectItem(self.field_patterns()))
             else:
                 items.append(n.SelectItem(self.expression(), self.alias()))
             if not self.accept(T.COMMA):
                 break
         self.done()
         return items
+
+    def field_patterns(self) -> n.FieldPattern:
+        """``include(pop*, name)``: field names in which ``*`` matches any run; a pattern is a run of
+        names and stars written together (``pop*``, ``*_2024``, `` `my field`* ``)."""
+        name = self.advance()
+        self.expect(T.LPAREN, "(")
+        patterns: list[str] = []
+        while True:
+            start, pattern = self.peek(), ""
+            while (tok := self.peek()).type in (T.IDENT, T.QUOTED_IDENT, T.STAR) and (
+                not pattern or tok.pos == self.tokens[self.i - 1].end
+            ):
+                pattern += "*" if tok.type is T.STAR else tok.value
+                self.advance()
+            if not pattern:
+                self.error("expected a field name or a pattern such as pop*", start)
+            patterns.append(pattern)
+            if not self.accept(T.COMMA):
+                break
+        self.expect(T.RPAREN, ", or ) in the patterns of " + name.value)
+        return n.FieldPattern(tuple(patterns), name.value.lower() == "exclude", pos=name.pos)
 
     def alias(self) -> str | None:
         if not self.accept(T.AS):
@@ -163,6 +193,8 @@ class Parser:
             return (n.Or if ttype is T.OR else n.And)(tuple(items), pos=tok.pos)
         if ttype in COMPARISONS:
             return n.Compare(COMPARISONS[ttype], left, self.expression(power), pos=tok.pos)
+        if ttype is T.COLON:
+            return self.field_match(left, tok)
         if ttype in ADDITIVE:
             return n.Arith(ADDITIVE[ttype], left, self.expression(power), pos=tok.pos)
         if ttype in MULTIPLICATIVE:
@@ -176,6 +208,10 @@ class Parser:
             ttype = self.advance().type
         if ttype is T.LIKE:
             return n.Like(left, self.expression(power), negated, pos=tok.pos)
+        if self.peek().type in (T.LBRACKET, T.RBRACKET):
+            if negated:
+                self.error("not in takes a list; write not (field in [a..b])")
+            return self.range(left, tok)
         # IN: a parenthesized, non-empty list
         self.expect(T.LPAREN, "( after in")
         values = [self.expression()]
@@ -183,6 +219,36 @@ class Parser:
             values.append(self.expression())
         self.expect(T.RPAREN, ") to close the in list")
         return n.In(left, tuple(values), negated, pos=tok.pos)
+
+    def field_match(self, left: n.Node, tok: Token) -> n.Node:
+        """``city:Paris``, ``city:'Paris'``, ``year:2024``: equality, a bare word being its text;
+        ``year:[2020 TO 2024]``: a range."""
+        nxt = self.peek()
+        if nxt.type in (T.LBRACKET, T.RBRACKET):
+            return self.range(left, tok)
+        if (
+            nxt.type is T.IDENT
+            and self.peek(1).type is not T.LPAREN
+            and not (self.peek(1).type is T.STRING and nxt.value.lower() in TYPED_LITERALS)
+        ):
+            self.advance()
+            return n.Compare("=", left, n.Literal(nxt.value, pos=nxt.pos), pos=tok.pos)
+        return n.Compare("=", left, self.expression(COMPARE_LEVEL), pos=tok.pos)
+
+    def range(self, left: n.Node, tok: Token) -> n.Range:
+        """``[low..high]`` or ``[low TO high]``; ``]`` opening or ``[`` closing excludes that bound."""
+        low_inclusive = self.advance().type is T.LBRACKET
+        low = self.expression(COMPARE_LEVEL)
+        sep = self.peek()
+        if not (sep.type is T.DOTDOT or (sep.type is T.IDENT and sep.value.lower() == "to")):
+            self.error("expected .. or TO between the bounds of a range")
+        self.advance()
+        high = self.expression(COMPARE_LEVEL)
+        closing = self.peek()
+        if closing.type not in (T.LBRACKET, T.RBRACKET):
+            self.error("expected ] (bound included) or [ (bound excluded) to close the range")
+        self.advance()
+        return n.Range(left, low, high, low_inclusive, closing.type is T.RBRACKET, pos=tok.pos)
 
     def prefix(self) -> n.Node:
         tok = self.advance()
@@ -206,9 +272,9 @@ class Parser:
                 nxt = self.peek()
                 if nxt.type is T.LPAREN:
                     return self.call(tok)
-                if nxt.type is T.STRING and tok.value.lower() in ("date", "geom"):
+                if nxt.type is T.STRING and tok.value.lower() in TYPED_LITERALS:
                     self.advance()
-                    return n.TypedLiteral(tok.value.lower(), nxt.value, pos=tok.pos)
+                    return n.TypedLiteral(TYPED_LITERALS[tok.value.lower()], nxt.value, pos=tok.pos)
                 return n.Field(tok.value, pos=tok.pos)
             case T.LPAREN:
                 inner = self.expression()
@@ -227,14 +293,18 @@ class Parser:
         self.expect(T.LPAREN, "(")
         distinct = self.accept(T.DISTINCT) is not None
         args: list[n.Node] = []
-        if self.peek().type is T.STAR and self.peek(1).type is T.RPAREN:
-            args.append(n.Star(pos=self.advance().pos))
-        elif self.peek().type is not T.RPAREN:
-            args.append(self.expression())
+        if self.peek().type is not T.RPAREN:
+            args.append(self.argument())
             while self.accept(T.COMMA):
-                args.append(self.expression())
+                args.append(self.argument())
         self.expect(T.RPAREN, ", or ) in the arguments of " + name.value)
         return n.Call(name.value.lower(), tuple(args), distinct, pos=name.pos)
+
+    def argument(self) -> n.Node:
+        """A function argument: an expression, or ``*`` alone (``count(*)``, ``search(*, "x")``)."""
+        if self.peek().type is T.STAR and self.peek(1).type in (T.RPAREN, T.COMMA):
+            return n.Star(pos=self.advance().pos)
+        return self.expression()
 
 
 def _number(tok: Token) -> int | float:

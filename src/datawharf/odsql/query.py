@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -93,10 +94,12 @@ def compile_query(
     _check_length(request, wheres)
     where_nodes = [_clause("where", parse_expression, w) for w in wheres if w.strip()]
     groups = _clause("group_by", parse_group_by, request.group_by) if _given(request.group_by) else []
+    parsed_select = _clause("select", parse_select, request.select) if _given(request.select) else []
+    groups = _groups_by_select_alias(groups, parsed_select, schema)
     group_aliases = {g.alias: g.expr for g in groups if g.alias}
     grouped = frozenset(g.expr for g in groups)  # a set, built once: one lookup per selected node
-    if _given(request.select):
-        selected = _clause("select", parse_select, request.select)
+    if parsed_select:
+        selected = parsed_select
     elif groups:
         selected = groups
     else:
@@ -131,32 +134,32 @@ def compile_query(
         return conds, group_sql
 
     params = Params()
-    gen = Generator(schema, params, zone, budget=Budget())
+    now = dt.datetime.now(dt.UTC)
+    gen = Generator(schema, params, zone, budget=Budget(), now=now)
     conds, group_sql = filters(gen)
 
     gen.clause = "select"
     columns: list[OutputColumn] = []
     names: set[str] = set()  # a set: a list scanned for each column was quadratic in a wide select
     select_sql: list[str] = []
-    for item in selected:
-        for name, expr in _expand(item, schema):
-            if aggregated:
-                _check_grouped(expr, grouped, "select")
-            if isinstance(item.expr, n.Star) and gen.budget is not None:
-                with gen.budget.free():
-                    typed = _in_clause("select", gen.expr, expr)
-            else:
+    for item, name, expr in _expand_select(selected, schema):
+        if aggregated:
+            _check_grouped(expr, grouped, "select")
+        if isinstance(item.expr, n.Star | n.FieldPattern) and gen.budget is not None:
+            with gen.budget.free():
                 typed = _in_clause("select", gen.expr, expr)
-            if name in names:
-                fail(
-                    Code.DUPLICATE_COLUMN,
-                    f'column "{name[:60]}" is selected twice; give one of them another name with `as`',
-                    clause="select",
-                    token=name[:60],
-                )
-            names.add(name)
-            columns.append(OutputColumn(name, typed.type))
-            select_sql.append(f"{typed.sql} AS {quote_ident(name)}")
+        else:
+            typed = _in_clause("select", gen.expr, expr)
+        if name in names:
+            fail(
+                Code.DUPLICATE_COLUMN,
+                f'column "{name[:60]}" is selected twice; give one of them another name with `as`',
+                clause="select",
+                token=name[:60],
+            )
+        names.add(name)
+        columns.append(OutputColumn(name, typed.type))
+        select_sql.append(f"{typed.sql} AS {quote_ident(name)}")
 
     gen.clause = "order_by"
     gen.aliases = {c.name: Typed(quote_ident(c.name), c.type) for c in columns}
@@ -189,7 +192,7 @@ def compile_query(
         sql += f" OFFSET {params.add(offset)}"
 
     count_params = Params()
-    count_conds, count_groups = filters(Generator(schema, count_params, zone))
+    count_conds, count_groups = filters(Generator(schema, count_params, zone, now=now))
     if groups:
         count_sql = f"SELECT count(*) AS total_count FROM (SELECT 1 FROM {source_sql}" + _tail(
             count_conds, count_groups
@@ -325,9 +328,71 @@ def _expand(item: n.SelectItem, schema: Mapping[str, str]) -> Iterator[tuple[str
     if isinstance(item.expr, n.Star):
         for name in schema:
             yield name, n.Field(name)
+    elif isinstance(item.expr, n.FieldPattern):
+        matches = _pattern_matcher(item.expr.patterns)
+        for name in schema:
+            if matches(name):
+                yield name, n.Field(name)
     else:
         name = item.alias or (item.expr.name if isinstance(item.expr, n.Field) else n.to_odsql(item.expr))
         yield name, item.expr
+
+
+def _expand_select(
+    selected: list[n.SelectItem], schema: Mapping[str, str]
+) -> Iterator[tuple[n.SelectItem, str, n.Node]]:
+    """Every result column: ``*`` and ``include(pattern)`` expand to fields in schema order, then the
+    fields ``exclude(pattern)`` names leave the result (alone, excludes apply to ``*``)."""
+    excluded = [i.expr for i in selected if isinstance(i.expr, n.FieldPattern) and i.expr.exclude]
+    kept = [i for i in selected if not (isinstance(i.expr, n.FieldPattern) and i.expr.exclude)]
+    if not excluded:
+        for item in kept:
+            for name, expr in _expand(item, schema):
+                yield item, name, expr
+        return
+    drop = _pattern_matcher(tuple(p for e in excluded for p in e.patterns))
+    for item in kept or [n.SelectItem(n.Star())]:
+        for name, expr in _expand(item, schema):
+            if not (isinstance(expr, n.Field) and drop(expr.name)):
+                yield item, name, expr
+
+
+def _pattern_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """Field name globs where ``*`` is any run (the reference's only wildcard). Hand-written rather than
+    fnmatch or a regular expression: those give ``?`` and ``[...]`` meanings the reference has not, and
+    a backtracking ``.*a.*a.*a...`` is exponential on a hostile pattern; a leftmost search of each
+    piece in turn is linear and exact for ``*``-only globs."""
+    pieces = [p.split("*") for p in patterns]
+
+    def glob(name: str, parts: list[str]) -> bool:
+        if len(parts) == 1:
+            return name == parts[0]
+        first, *middle, last = parts
+        if len(name) < len(first) + len(last) or not (name.startswith(first) and name.endswith(last)):
+            return False
+        at, end = len(first), len(name) - len(last)
+        for piece in middle:
+            found = name.find(piece, at, end)
+            if found < 0:
+                return False
+            at = found + len(piece)
+        return True
+
+    return lambda name: any(glob(name, parts) for parts in pieces)
+
+
+def _groups_by_select_alias(
+    groups: list[n.SelectItem], selected: list[n.SelectItem], schema: Mapping[str, str]
+) -> list[n.SelectItem]:
+    """``select=year(date) as y&group_by=y``: a group_by name that is a select alias, not a field,
+    groups by the aliased expression (and keeps the alias)."""
+    by_alias = {s.alias: s.expr for s in selected if s.alias}
+    return [
+        n.SelectItem(by_alias[g.expr.name], g.alias or g.expr.name)
+        if isinstance(g.expr, n.Field) and g.expr.name in by_alias and g.expr.name not in schema
+        else g
+        for g in groups
+    ]
 
 
 def _ungrouped(node: n.Node, groups: frozenset[n.Node]) -> n.Field | None:

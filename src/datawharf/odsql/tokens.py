@@ -28,6 +28,9 @@ class TokenType(Enum):
     RPAREN = auto()
     COMMA = auto()
     COLON = auto()
+    LBRACKET = auto()  # [ and ] open and close ranges: [1..10], ]1..10[ (a reversed bracket excludes)
+    RBRACKET = auto()
+    DOTDOT = auto()  # the .. of a range
     STAR = auto()
     PLUS = auto()
     MINUS = auto()
@@ -77,6 +80,9 @@ OPERATORS: dict[str, TokenType] = {
     ")": TokenType.RPAREN,
     ",": TokenType.COMMA,
     ":": TokenType.COLON,
+    "[": TokenType.LBRACKET,
+    "]": TokenType.RBRACKET,
+    "..": TokenType.DOTDOT,
     "*": TokenType.STAR,
     "+": TokenType.PLUS,
     "-": TokenType.MINUS,
@@ -104,11 +110,11 @@ class Token:
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+)
-    | (?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
+    | (?P<number>(?:[0-9]+(?:\.(?!\.)[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)  # 1..10 is 1, .., 10
     | (?P<ident>[^\W\d]\w*)
     | (?P<qident>`[^`]*`)
     | (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")
-    | (?P<op>!=|<>|<=|>=|[(),:*+\-/%=<>])
+    | (?P<op>!=|<>|<=|>=|\.\.|[(),:*+\-/%=<>\[\]])
     """,
     re.VERBOSE | re.DOTALL,
 )

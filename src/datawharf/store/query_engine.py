@@ -16,7 +16,8 @@ here: a value that does not convert (``CAST``) or a timezone DuckDB does not kno
 ``query_out_of_memory`` (400); anything else is the engine's ``query_engine_error`` (500), whose message
 never carries the SQL or the warehouse's paths.
 
-No extension is ever installed or loaded at run time (``icu`` and ``parquet`` are built in).
+No extension is ever installed or loaded at run time (``icu`` and ``parquet`` are built in); the geo
+predicates ODSQL compiles to are Python functions registered on each connection (``odsql.geo``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import duckdb
 import pyarrow as pa
 
 from datawharf.errors import DatawharfError, InvalidInput
+from datawharf.odsql import geo
 
 DEFAULT_BATCH_ROWS = 64 * 1024
 BATCH_CELLS = 1024 * 1024  # a stream's batch holds about this many values, however wide the result
@@ -168,6 +170,7 @@ class QueryEngine:
                 config["temp_directory"] = str(spill)
             database = duckdb.connect(":memory:", config=config)
             database.execute("SET TimeZone = 'UTC'")
+            geo.register(database)  # the shape predicates compiled ODSQL calls (odsql.geo)
             self._databases.append(database)
             self._pool.put(database)
         self.pool_size = pool_size

@@ -8,10 +8,12 @@ from datawharf.api.automation import (
     apikeys,
     connections,
     dataset_fields,
+    dataset_metadata,
     dataset_resources,
     dataset_versions,
     datasets,
     extractors,
+    metadata_templates,
     resource_guess,
 )
 
@@ -29,6 +31,8 @@ def build_router() -> APIRouter:
         dataset_resources,
         dataset_fields,
         dataset_versions,
+        dataset_metadata,
+        metadata_templates,
     ):
         router.include_router(module.router)
     return router

@@ -26,6 +26,8 @@ class Dataset(Timestamped, Base):
     uid: Mapped[str] = mapped_column(UID, primary_key=True)
     dataset_id: Mapped[str] = mapped_column(String(100), unique=True)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    # What the Explore API shows: the draft ``metadata`` as of the last publish or publish_metadata.
+    published_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
     is_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
 
     is_published: Mapped[bool] = mapped_column(Boolean, default=False)
