@@ -72,6 +72,13 @@ def test_every_command_goes_through_the_server(tmp_path: Path, moto_server: Moto
         )
         assert 'Extractor csvfile: {"encoding": "utf-8", "separator": ";"' in made.stdout
 
+        # A resource the server refuses leaves no dataset behind, as the home's one transaction does.
+        outside = remote(
+            "datasets", "create", "http://127.0.0.1:9/other/x.csv", "--title", "Other", "--connection", co
+        )
+        assert outside.returncode == 1 and "error [url_outside_connection]" in outside.stderr, outside.stderr
+        assert "other" not in remote("datasets", "list").stdout
+
         published = remote("datasets", "publish", "fruits", "--wait")
         assert published.returncode == 0, published.stderr
         assert "status: idle  published: True  version: ch_" in published.stdout

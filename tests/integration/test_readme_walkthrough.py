@@ -90,3 +90,14 @@ def test_the_first_two_commands_stay_the_install_and_the_test_suite() -> None:
     )
     assert "./scripts/test" in [block.strip() for block in blocks]
     assert (REPO / "scripts" / "test").exists()
+
+
+def test_readme_commands_run_the_installs_programs() -> None:
+    """``datawharf`` is not on PATH after the install, nor is its ``python``: every command says
+    ``.venv/bin/`` (``python3``, the system's, only reads JSON in pipes)."""
+    steps = _runner().steps((REPO / "README.md").read_text(encoding="utf-8"))
+    bare = re.compile(
+        r"(?:^|[|;&(]|&&|\$\()\s*(?:[A-Z_]+=\S*\s+)*(datawharf|python|moto_server)\b", re.MULTILINE
+    )
+    assert [s.command for s in steps if bare.search(s.command)] == []
+    assert sum(".venv/bin/datawharf" in s.command for s in steps) >= 10
