@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from datawharf.apikeys import PERMISSIONS
 from datawharf.cli import COMMANDS, app
-from datawharf.cli.common import ARCHIVE_PARAMS, EXTRACTOR_PARAMS
+from datawharf.cli.extractor_help import ARCHIVE_PARAMS, EXTRACTOR_PARAMS
 from datawharf.extract.archive import ARCHIVE_PARAMETERS
 from datawharf.extract.registry import EXTRACTORS
 

@@ -18,15 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from datawharf.apikeys import ADMIN_PERMISSIONS  # the operator at the console: every permission
-from datawharf.cli.common import (
-    EXTRACTOR_HELP,
-    PARAM_HELP,
-    PARAM_NAMES,
-    console,
-    database,
-    friendly_errors,
-    server,
-)
+from datawharf.cli.common import console, database, friendly_errors, server
+from datawharf.cli.extractor_help import EXTRACTOR_HELP, PARAM_HELP, PARAM_NAMES
 from datawharf.datasets import control, service, versions
 from datawharf.datasets.metadata import title_of
 from datawharf.datasets.status import RESTING
