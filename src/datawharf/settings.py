@@ -166,6 +166,13 @@ class Settings(BaseSettings):
     backoffice_session_hours: float = Field(
         default=12.0, gt=0, description="Hours a backoffice sign-in lasts (sign-out ends it sooner)."
     )
+    map_tiles_url: str | None = Field(
+        default=None,
+        description="Tile URL template of the backoffice's maps ({z}/{x}/{y}); none: an outline, offline.",
+    )
+    map_tiles_attribution: str = Field(
+        default="", description="The credit the tile server asks for, shown on the map (text)."
+    )
     export_pool_size: int = Field(
         default=2, ge=1, description="Exports streaming at once, on DuckDB connections of their own."
     )
@@ -191,6 +198,20 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", value.strip(), re.IGNORECASE):
             raise ValueError("a size such as 128MB, 512MiB or 2GB")
         return value.strip()
+
+    @field_validator("map_tiles_url")
+    @classmethod
+    def _tile_template(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not re.fullmatch(r"https?://\S+", value) or not all(
+            part in value for part in ("{z}", "{x}", "{y}")
+        ):
+            raise ValueError(
+                "an http(s) URL template with {z}, {x} and {y}, e.g. https://tiles.example/{z}/{x}/{y}.png"
+            )
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

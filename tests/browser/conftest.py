@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tests.support.app import BOOTSTRAP_KEY
 from tests.support.moto import IamMotoServer, IamUser, MotoServer, allow
@@ -118,13 +118,18 @@ class Shots:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
 
-    def __call__(self, step: str, *, docs_name: str | None = None) -> Path:
+    def __call__(self, step: str, *, docs_name: str | None = None, part: Locator | None = None) -> Path:
+        """The whole page, or only ``part`` of it (a card the documentation shows)."""
         self.count += 1
         path = self.folder / f"{self.count:02d}-{step}.png"
         self.page.screenshot(path=str(path), full_page=True)
         if docs_name and os.environ.get("DATAWHARF_DOCS_SCREENSHOTS") == "1":
             DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            self.page.screenshot(path=str(DOCS_SCREENSHOTS / f"{docs_name}.png"), full_page=True)
+            target = DOCS_SCREENSHOTS / f"{docs_name}.png"
+            if part is not None:
+                part.screenshot(path=str(target))
+            else:
+                self.page.screenshot(path=str(target), full_page=True)
         return path
 
 

@@ -46,6 +46,7 @@ def test_signature_v4_connection(page: Page, backoffice: Backoffice, shots: Shot
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("Fruits bucket")
     expect(page.locator("h1 .badge")).to_have_text("Valid")
+    expect(page.locator("[data-notice]")).to_have_text("Connection saved.")
     report = page.locator("#validation-report")
     for step in ("endpoint", "authentication", "bucket", "object"):
         expect(report.locator(f"[data-step={step}] .badge")).to_have_text("passed")
@@ -159,6 +160,9 @@ def test_iam_role_connection_until_refusal(page: Page, backoffice: Backoffice, s
     expect(page.locator("h1 .badge")).to_have_text("Valid")
     expect(page.locator("#validation-report [data-step=assume_role] .badge")).to_have_text("passed")
     expect(page.get_by_role("region", name="Connection", exact=True)).to_contain_text(role_arn)
+    expect(page.locator("[data-notice]")).to_have_text(
+        "Role ARN saved, and the connection checked with it: the result is below."
+    )
     shots("iam-role-valid")
 
     # Unused, it can be deleted (after the confirmation).
@@ -167,3 +171,4 @@ def test_iam_role_connection_until_refusal(page: Page, backoffice: Backoffice, s
     page.get_by_role("button", name="Delete").click()
     expect(page).to_have_url(backoffice.url("/backoffice/connections/"))
     expect(page.locator("main")).not_to_contain_text(uid)
+    expect(page.locator("[data-notice]")).to_have_text("Connection deleted.")

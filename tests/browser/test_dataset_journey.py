@@ -83,6 +83,7 @@ def test_dataset_from_a_csv_url(page: Page, backoffice: Backoffice, shots: Shots
 
     # Publish with progress, then the final status.
     expect(page.get_by_role("heading", level=1)).to_have_text("Fruit market 2024")
+    expect(page.locator("[data-notice]")).to_have_text("Dataset saved, and its first publish started.")
     status = page.locator("#status-card")
     expect(status.get_by_label("Publishing")).to_be_visible()
     expect(status.locator("[data-progress-text]")).to_contain_text("records")
@@ -102,11 +103,26 @@ def test_dataset_from_a_csv_url(page: Page, backoffice: Backoffice, shots: Shots
     expect(records.locator("tbody tr").first.locator("td").first).to_have_text("11")
     fields = page.locator("#fields")
     expect(fields.get_by_label("Type of price")).to_have_value("double")
+    # The chart starts with the text field of fewest values (fruit has one a record): six cities.
+    chart = page.locator("#chart-card")
+    expect(chart.get_by_label("Count the records by")).to_have_value("city")
+    expect(chart.locator("rect.bar")).to_have_count(len(CITIES))
+    assert chart.locator("rect.bar").evaluate_all("(bars) => bars.map((b) => Number(b.dataset.count))") == [
+        ROWS // len(CITIES)
+    ] * len(CITIES)
+    chart.get_by_label("Count the records by").select_option("fruit")
+    expect(chart.locator("[data-chart-summary]")).to_have_text(
+        f"Each of the {ROWS:,} values of fruit is in one record only: a chart of it says nothing. "
+        "Choose another field."
+    )
+    expect(chart.locator("rect.bar")).to_have_count(0)
 
     # Schedule, read in words.
     page.get_by_label("Republish on a schedule (unix cron)").fill("0 3 * * *")
     page.get_by_role("button", name="Add the schedule").click()
     expect(page.locator("#schedules [data-cron-words]")).to_have_text("At 03:00, every day")
+    expect(page.locator("[data-notice]")).to_have_text("Schedule saved.")
+    assert "saved=" not in page.url  # shown once: a reload does not confirm it again
 
     # A field renamed and retyped: kept as field configurations for the next publish.
     page.get_by_label("Technical name of fruit").fill("fruit_name")
@@ -115,6 +131,7 @@ def test_dataset_from_a_csv_url(page: Page, backoffice: Backoffice, shots: Shots
     page.get_by_label("Type of id").select_option("text")
     page.get_by_role("button", name="Save the field id").click()
     expect(page.locator("#configurations li")).to_have_count(2)
+    expect(page.locator("[data-notice]")).to_have_text("Field change saved: it applies at the next publish.")
     shots("dataset-page", docs_name="dataset-page")
     assert_every_control_labelled(page)
 

@@ -3,7 +3,6 @@ and restore a version; the records table paging through the Explore API from the
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -11,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Backoffice, Shots, sign_in
+from tests.browser.publishing import publish_csv
 
 pytestmark = pytest.mark.browser
 
@@ -18,49 +18,10 @@ pytestmark = pytest.mark.browser
 def publish_through_the_api(
     backoffice: Backoffice, rows: int, *, restricted: bool = False
 ) -> tuple[str, str]:
-    """A published dataset, made with the management API (the wizard has its own journey)."""
-    bucket = backoffice.moto.create_bucket()
+    """A published dataset of ``rows`` items (code, name)."""
     body = "code,name\n" + "".join(f"{n},item {n}\n" for n in range(1, rows + 1))
-    backoffice.moto.put_object(bucket, "items.csv", body.encode())
-    api = httpx.Client(
-        base_url=backoffice.base_url + "/api/automation/v1.0",
-        headers={"Authorization": f"apikey {backoffice.api_key}"},
-        timeout=30,
-    )
-    with api:
-        connection = {
-            "type": "amazon_s3",
-            "title": f"Items in {bucket}",
-            "url": f"{backoffice.moto.endpoint_url}/{bucket}/",
-            "auth": {
-                "type": "aws_signature_v4",
-                "access_key_id": "AKIAITEMS",
-                "secret_access_key": "items-secret",
-                "region": "us-east-1",
-            },
-        }
-        connection_uid = api.post("/datasource_connections/", json=connection).json()["uid"]
-        dataset = api.post(
-            "/datasets/",
-            json={"metadata": {"default": {"title": {"value": "Items"}}}, "is_restricted": restricted},
-        )
-        uid = dataset.json()["uid"]
-        resource = {
-            "type": "csvfile",
-            "title": "items.csv",
-            "params": {"separator": ","},
-            "datasource": {"type": "amazon_s3", "url": "items.csv", "connection": {"uid": connection_uid}},
-        }
-        assert api.post(f"/datasets/{uid}/resources/", json=resource).status_code == 201
-        assert api.post(f"/datasets/{uid}/publish/").status_code == 200
-        deadline = time.monotonic() + 30
-        status = api.get(f"/datasets/{uid}/status/").json()
-        while status["status"] in ("queued", "processing", "saving_version"):
-            assert time.monotonic() < deadline, "publish did not finish"
-            time.sleep(0.2)
-            status = api.get(f"/datasets/{uid}/status/").json()
-        assert (status["status"], status["is_published"]) == ("idle", True), status["message"]
-    return uid, bucket
+    published = publish_csv(backoffice, body, title="Items", restricted=restricted)
+    return published.uid, published.bucket
 
 
 def test_records_table_pages_through_explore(page: Page, backoffice: Backoffice, shots: Shots) -> None:

@@ -355,16 +355,27 @@ _EXPLORE_PARAMS = (
 @EXAMPLES
 @given(
     values=st.dictionaries(st.sampled_from(_EXPLORE_PARAMS), STRINGS, min_size=1, max_size=3),
-    export=st.sampled_from(["csv", "json", "jsonl", "geojson", "parquet", "xlsx"]),
-    extra=st.sampled_from(["delimiter", "with_bom", "use_labels"]),
+    export=st.sampled_from(
+        ["csv", "json", "jsonl", "geojson", "shp", "kml", "fgb", "gpx", "parquet", "xlsx"]
+    ),
+    catalog_export=st.sampled_from(["csv", "json", "xlsx", "rss", "rdf", "ttl", "dcat", "data.json"]),
+    extra=st.sampled_from(
+        ["delimiter", "with_bom", "use_labels", "quote_all", "list_separator", "epsg", "lang"]
+    ),
     extra_value=STRINGS,
 )
 def test_explore_params(
-    app: dict[str, Any], values: dict[str, str], export: str, extra: str, extra_value: str
+    app: dict[str, Any],
+    values: dict[str, str],
+    export: str,
+    catalog_export: str,
+    extra: str,
+    extra_value: str,
 ) -> None:
     client = app["client"]
     catalog = f"{EXPLORE}/catalog/datasets"
     _ok(client.get(catalog, params=values))
     _ok(client.get(f"{catalog}/fruits/records", params=values))
     _ok(client.get(f"{catalog}/fruits/exports/{export}", params={**values, extra: extra_value}))
+    _ok(client.get(f"{EXPLORE}/catalog/exports/{catalog_export}", params={**values, extra: extra_value}))
     _ok(client.get(f"{catalog}/{quote(values.get('where', 'x'), safe='')}/records"))

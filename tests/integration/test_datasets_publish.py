@@ -219,6 +219,7 @@ def test_field_configuration_type_errors_and_versions(
     assert first_error["field_uid"] == "name"
     assert first_error["record_id"].endswith(":1")
     assert "'Bourg-en-Bresse'" in first_error["message"]
+    assert first_error["value"] == "Bourg-en-Bresse"  # ours: the value itself, for the backoffice's list
     files = parquet_files(app_settings, uid, third["version_uid"])
     assert con.execute(f"SELECT count(*), count(name) FROM read_parquet({files!r})").fetchone() == (4, 0)
 

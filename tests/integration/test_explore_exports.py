@@ -139,22 +139,22 @@ def test_jsonl_one_record_a_line(datasets: Datasets) -> None:
     assert [json.loads(line) for line in lines] == [expected_record(r) for r in ordered]
 
 
-def test_geojson_points_and_shapes(datasets: Datasets) -> None:
+def test_geojson_geometry_is_the_shape_else_the_point(datasets: Datasets) -> None:
     collection = json.loads(datasets.ok("geojson"))
     assert collection["type"] == "FeatureCollection"
     assert len(collection["features"]) == len(ROWS)
     for source, feature in zip(ROWS, collection["features"], strict=True):
         expected = expected_record(source)
-        del expected["location"]
-        assert feature == {
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": list(source.location)},
-            "properties": expected,
-        }
+        del expected["area"]  # the dataset has a geo_shape: it is the geometry, as Opendatasoft's
+        assert feature == {"type": "Feature", "geometry": source.area, "properties": expected}
     shapes = json.loads(datasets.ok("geojson", select="area, name", where="area is not null"))
     with_area = [r for r in ROWS if r.area is not None]
     assert [f["geometry"] for f in shapes["features"]] == [r.area for r in with_area]
     assert [f["properties"] for f in shapes["features"]] == [{"name": r.name} for r in with_area]
+    points = json.loads(datasets.ok("geojson", select="location, name"))  # no shape selected: the point
+    assert [f["geometry"] for f in points["features"]] == [
+        {"type": "Point", "coordinates": list(r.location)} for r in ROWS
+    ]
 
 
 def test_geojson_needs_a_geo_field(datasets: Datasets) -> None:
@@ -223,7 +223,9 @@ def test_export_errors_are_json_before_any_byte(datasets: Datasets) -> None:
     unknown = datasets.export("pdf")
     assert unknown.status_code == 400
     assert unknown.json()["error_code"] == "unknown_export_format"
-    assert unknown.json()["detail"]["formats"] == ["csv", "json", "jsonl", "geojson", "parquet", "xlsx"]
+    assert unknown.json()["detail"]["formats"] == [
+        *("csv", "json", "jsonl", "geojson", "shp", "kml", "fgb", "gpx", "parquet", "xlsx")
+    ]
     for params, code in (
         ({"where": "id = "}, "odsql_syntax_error"),
         ({"limit": -2}, "invalid_limit"),

@@ -12,7 +12,7 @@ import shapely
 import shapely.ops
 
 from tests.integration.test_explore_records import Items, haversine_m, ids_where
-from tests.support.explore import FIELDS, ROWS, csv_bytes, explore_client, publish_csv
+from tests.support.explore import EXPLORE, FIELDS, ROWS, csv_bytes, explore_client, publish_csv
 from tests.support.moto import MotoServer
 
 PARIS_BOX = "POLYGON((2.3 48.8, 2.45 48.8, 2.45 48.95, 2.3 48.95, 2.3 48.8))"  # Paris and Saint Denis
@@ -110,4 +110,29 @@ def test_now_in_select_is_the_request_time(items: Items) -> None:
         before - dt.timedelta(days=1, seconds=5)
         <= moment
         <= before - dt.timedelta(days=1) + dt.timedelta(minutes=5)
+    )
+
+
+def test_catalog_search_star_as_portalkit_sends_it(items: Items) -> None:
+    def dataset_ids(where: str) -> list[str]:
+        response = items.client.get(f"{EXPLORE}/catalog/datasets", params={"where": where})
+        assert response.status_code == 200, response.text
+        return [d["dataset_id"] for d in response.json()["results"]]
+
+    assert dataset_ids('search(*, "items")') == [items.dataset_id]
+    assert dataset_ids('search(title, "ite*")') == [items.dataset_id]
+    assert dataset_ids(f"dataset_id:'{items.dataset_id}'") == [items.dataset_id]
+    assert dataset_ids('search(*, "no such words")') == []
+
+
+def test_exports_run_the_geo_predicates_too(items: Items) -> None:
+    url = f"{EXPLORE}/catalog/datasets/{items.dataset_id}/exports/json"
+    response = items.client.get(url, params={"where": f"within(location, geom'{PARIS_BOX}')", "select": "id"})
+    assert response.status_code == 200, response.text
+    assert [r["id"] for r in response.json()] == ids_where(lambda r: in_box(r.location))
+    response = items.client.get(url, params={"select": "envelope(location) as hull, median(id) as m"})
+    assert response.status_code == 200, response.text
+    (row,) = response.json()
+    assert shapely.geometry.shape(row["hull"]).equals(
+        shapely.MultiPoint([r.location for r in ROWS]).convex_hull
     )

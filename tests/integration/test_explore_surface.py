@@ -130,7 +130,7 @@ def test_the_export_formats_and_the_attachments(published: Published) -> None:
             {"href": url, "rel": "self"},
             *(
                 {"href": f"{url}/{f}", "rel": f}
-                for f in ["csv", "json", "jsonl", "geojson", "parquet", "xlsx"]
+                for f in ["csv", "json", "jsonl", "geojson", "shp", "kml", "fgb", "gpx", "parquet", "xlsx"]
             ),
         ]
     }
@@ -178,3 +178,22 @@ def test_parquet_compression(published: Published, asked: str | None, codec: str
 def test_an_unknown_parquet_compression_is_refused(published: Published) -> None:
     response = published.get("/exports/parquet", parquet_compression="brotli")
     assert (response.status_code, response.json()["error_code"]) == (400, "invalid_parquet_compression")
+
+
+def test_include_app_metas_adds_the_explore_template(published: Published) -> None:
+    plain = published.ok("")
+    with_apps = published.ok("", include_app_metas="true")
+    assert "explore" not in plain["metas"]
+    assert with_apps["metas"] == {"explore": {}, **plain["metas"]}  # datawharf counts no downloads
+    assert {k: v for k, v in with_apps.items() if k != "metas"} == {
+        k: v for k, v in plain.items() if k != "metas"
+    }
+    catalog = published.client.get(f"{EXPLORE}/catalog/datasets", params={"include_app_metas": "true"}).json()
+    assert [r["metas"]["explore"] for r in catalog["results"]] == [{}] * catalog["total_count"]
+    assert catalog["results"][0]["metas"]["default"] == plain["metas"]["default"]
+    selected = published.client.get(
+        f"{EXPLORE}/catalog/datasets", params={"include_app_metas": "true", "select": "dataset_id"}
+    ).json()
+    assert selected["results"] == [{"dataset_id": published.dataset_id}]  # no metas selected: none added
+    records = published.ok("/records", include_app_metas="true", limit=1)
+    assert records == published.ok("/records", limit=1)

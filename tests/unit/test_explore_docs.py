@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [
     *sorted((ROOT / "src/datawharf/explore").glob("*.py")),
-    *sorted((ROOT / "src/datawharf/exports").glob("*.py")),
+    *sorted((ROOT / "src/datawharf/exports").rglob("*.py")),
     ROOT / "src/datawharf/store/query_engine.py",
     ROOT / "src/datawharf/api/explore.py",
 ]

@@ -157,3 +157,31 @@ def test_hostile_include_patterns_stay_linear() -> None:
     compiled = compile_(names, select=f"include({pattern}), exclude({pattern}), zb")
     assert [c.name for c in compiled.columns] == ["zb"]
     assert time.monotonic() - started < 10
+
+
+WIDEST = {f"c{i}": "int" for i in range(4096)}
+
+
+@pytest.mark.parametrize(
+    "select",
+    [
+        "exclude(" + ", ".join(f"*x{i}" for i in range(12_000)) + ")",  # a glob is tried on every field
+        ", ".join(f"include(x{i}*)" for i in range(5_500)),  # each include scans every field
+    ],
+    ids=["globs", "includes"],
+)
+def test_many_patterns_over_many_fields_are_refused_as_patterns(select: str) -> None:
+    import time
+
+    started = time.monotonic()
+    assert refused(WIDEST, select=select).detail["part"] == "pattern"
+    assert time.monotonic() - started < 10
+
+
+def test_names_and_prefixes_cost_nothing_however_many() -> None:
+    import time
+
+    started = time.monotonic()
+    compiled = compile_(WIDEST, select="exclude(" + ", ".join(f"x{i}*" for i in range(6_000)) + ", c1*, c2)")
+    assert [c.name for c in compiled.columns] == [f for f in WIDEST if not f.startswith("c1") and f != "c2"]
+    assert time.monotonic() - started < 10

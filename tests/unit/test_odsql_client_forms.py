@@ -83,10 +83,38 @@ def test_search_star_shares_the_bare_text_search() -> None:
         ("year:[2011 TO 2024]", lambda r: r["year"] is not None and 2011 <= r["year"] <= 2024),
         ("year:[2010..2023[", lambda r: r["year"] is not None and 2010 <= r["year"] < 2023),
         ("not city:paris and year:2024", lambda r: r["city"] != "paris" and r["year"] == 2024),
+        ("founded:1950", lambda r: r["founded"] is not None and r["founded"][0] == 1950),
+        ("founded:'1950/06'", lambda r: r["founded"] is not None and r["founded"][:2] == (1950, 6)),
+        ("founded:2000-03-01", lambda r: r["founded_date"] == dt.date(2000, 3, 1)),
+        (
+            "founded:1950/12 or founded:'2000'",
+            lambda r: r["founded"] is not None and r["founded"][:2] in ((1950, 12), (2000, 3)),
+        ),
+        ("population:2100000", lambda r: r["population"] == 2_100_000),
+        ("updated:2024/05", lambda r: r["updated"] is not None and r["updated"][:2] == (2024, 5)),
     ],
 )
 def test_field_colon_value(wh: Warehouse, where: str, predicate: Any) -> None:
-    assert run_names(wh, where) == source_names(predicate)
+    assert run_names(wh, where) == source_names(lambda r: predicate(as_tuples(r)))
+
+
+def as_tuples(row: dict[str, Any]) -> dict[str, Any]:
+    """Dates and datetimes as (year, month, ...) tuples, so a predicate can slice them."""
+    return {k: v.timetuple()[:6] if isinstance(v, dt.date) else v for k, v in row.items()} | {
+        "founded_date": row["founded"]
+    }
+
+
+def test_a_datetime_period_follows_the_timezone(wh: Warehouse) -> None:
+    # Paris's record was updated 2024-12-31 23:30 UTC: in Paris, January 2025
+    assert "Paris" not in run_names(wh, "updated:2025", timezone="UTC")
+    assert "Paris" in run_names(wh, "updated:2025", timezone="Europe/Paris")
+
+
+@pytest.mark.parametrize("text", ["city:'paris'", "year:2024", "founded:'2024/05'", "city:Saint"])
+def test_field_match_renders_back_to_the_same_tree(text: str) -> None:
+    tree = parse_expression(text)
+    assert parse_expression(to_odsql(tree)) == tree
 
 
 # -- 3. ranges ---------------------------------------------------------------------------------------------
@@ -302,6 +330,8 @@ def test_bad_geometries_are_refused(wh: Warehouse, literal: str) -> None:
         (dict(group_by="geo_cluster(location)"), "geo_cluster"),
         (dict(select="convex_hull(location)"), "convex_hull"),
         (dict(where="dayofweek(founded) = 1"), "dayofweek"),
+        (dict(group_by="range(population, ]10, 50, 100[)"), "range"),
+        (dict(group_by="range(founded, [date'2020'])"), "range"),
     ],
 )
 def test_known_but_unsupported_functions_say_so(
@@ -324,3 +354,33 @@ def test_like_star_and_small_scalars(wh: Warehouse) -> None:
     assert run_names(wh, "quarter(founded) = 2") == source_names(
         lambda r: r["founded"] is not None and r["founded"].month in (4, 5, 6)
     )
+
+
+# -- range(date, interval): date histograms -----------------------------------------------------------------
+def test_date_histograms(wh: Warehouse) -> None:
+    rows = wh.run(select="d, count(*) as n", group_by="range(updated, 1 day) as d", order_by="d")
+    days = [r["updated"].date() for r in ROWS if r["updated"] is not None]
+    expected = [(dt.datetime.combine(d, dt.time(), dt.UTC), days.count(d)) for d in sorted(set(days))]
+    assert rows == [*expected, (None, 1)]
+    # in Paris, the 2024-12-31 23:30 UTC update is on 2025-01-01, whose midnight is 23:00 UTC
+    paris = wh.run(select="d", group_by="range(updated, 1d) as d", order_by="d desc", timezone="Europe/Paris")
+    assert paris[0] == (dt.datetime(2024, 12, 31, 23, 0, tzinfo=dt.UTC),)
+    months = wh.run(select="m, count(*)", group_by="range(founded, 1 month) as m",
+                    where="founded is not null", order_by="m")  # fmt: skip
+    firsts = [r["founded"].replace(day=1) for r in ROWS if r["founded"] is not None]
+    assert months == [(m, firsts.count(m)) for m in sorted(set(firsts))]
+    hours = wh.run(select="h", group_by="range(updated, 6h) as h", where="updated is not null", order_by="h")
+    assert all(h.hour % 6 == 0 and h.minute == 0 for (h,) in hours)
+    years = wh.run(group_by="range(founded, 1y) as y", where="founded is not null", order_by="y")
+    assert years == [(dt.date(y, 1, 1),) for y in sorted({r["founded"].year for r in ROWS if r["founded"]})]
+
+
+@pytest.mark.parametrize(
+    "group_by",
+    ["range(updated, 2 months)", "range(founded, 1h)", "range(updated, 1.5 days)", "range(updated, 10km)",
+     "range(name, 1 day)"],
+)  # fmt: skip
+def test_bad_date_histograms_are_refused(wh: Warehouse, group_by: str) -> None:
+    with pytest.raises(ODSQLError) as caught:
+        wh.compile(group_by=group_by)
+    assert caught.value.error_code == "odsql_invalid_argument"

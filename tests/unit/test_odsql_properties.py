@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datawharf.errors import ODSQLError
-from datawharf.odsql import QueryRequest, compile_query, parse_expression, to_odsql
+from datawharf.odsql import QueryRequest, compile_query, geo, parse_expression, to_odsql
 from datawharf.odsql import nodes as n
 from tests.unit.test_odsql_execution import SCHEMA, Warehouse, write_parquet
 
@@ -23,6 +23,7 @@ PROPERTY_SETTINGS = settings(
 @pytest.fixture(scope="module")
 def wh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     warehouse = Warehouse(write_parquet(tmp_path_factory.mktemp("odsql_prop") / "cities.parquet"))
+    geo.register(warehouse.con)  # the geo predicates, as every query-engine connection has them
     yield warehouse
     warehouse.con.close()
 
@@ -52,6 +53,10 @@ FRAGMENTS = [
     "geom'POINT(999 0)'", "count(", "count(*)", "sum(", "avg(", "min(", "max(", "year(", "month(",
     "day(", "hour(", "date_format(", "lower(", "upper(", "search(", "startswith(", "within_distance(",
     "in_bbox(", "range(", "nosuch(", "`", "'", '"', "\\", "\u00e9", "\x00", "#", "[", "]",
+    "..", "TO", "*", "now(", "days=-1", "year=2024", "weekday=9", "include(", "exclude(", "pop*", "median(",
+    "percentile(", "envelope(", "within(", "intersects(", "disjoint(", "geometry(", "polygon(", "length(",
+    "geo_cluster(", "location", "shape", "geom'POLYGON((2 48, 3 48, 3 49, 2 48))'", "geom'{\"type\": 1}'",
+    "geom'LINESTRING(0 0, 1 1)'", "INTERSECTS", "'film*'", "quarter(",
 ]  # fmt: skip
 soup = st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=14).map(" ".join)
 ZONES = ["UTC", "Europe/Paris", "Asia/Kolkata", "America/St_Johns", "Mars/Olympus"]
@@ -99,7 +104,9 @@ literals = st.one_of(
     ),
 )
 FUNCTION_NAMES = ["count", "sum", "avg", "min", "max", "year", "month", "day", "date_format", "lower",
-                  "upper", "search", "startswith", "range", "nosuch"]  # fmt: skip
+                  "upper", "search", "startswith", "range", "nosuch", "now", "median", "percentile",
+                  "envelope", "within", "intersects", "disjoint", "length", "quarter",
+                  "geo_cluster"]  # fmt: skip
 
 
 def extend(children: st.SearchStrategy[n.Node]) -> st.SearchStrategy[n.Node]:
@@ -115,6 +122,10 @@ def extend(children: st.SearchStrategy[n.Node]) -> st.SearchStrategy[n.Node]:
             lambda t: n.In(t[0], tuple(t[1]), t[2])
         ),
         st.tuples(children, children, st.booleans()).map(lambda t: n.Like(*t)),
+        st.tuples(children, children, children, st.booleans(), st.booleans()).map(lambda t: n.Range(*t)),
+        children.map(
+            lambda c: n.Call("within", (c, n.TypedLiteral("geom", "POLYGON((2 48, 3 48, 3 49, 2 48))")))
+        ),
         st.tuples(children, st.booleans()).map(lambda t: n.IsNull(*t)),
         st.tuples(st.sampled_from(FUNCTION_NAMES), st.lists(children, max_size=2), st.booleans()).map(
             lambda t: n.Call(t[0], tuple(t[1]), t[2] and t[0] == "count")

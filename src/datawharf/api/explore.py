@@ -26,8 +26,16 @@ from starlette.types import Message, Receive, Scope, Send
 
 from datawharf.api import explore_surface
 from datawharf.api.deps import get_session, get_settings, optional_api_key
+from datawharf.errors import InvalidInput
 from datawharf.explore import access, cache, catalog, records
-from datawharf.exports import ExportOptions, ExportSlots, gzipped, open_export
+from datawharf.exports import Export, ExportOptions, ExportSlots, gzipped, open_export
+from datawharf.exports.catalog import (
+    CatalogContext,
+    catalog_formats,
+    check_include_exports,
+    check_lang,
+    open_catalog_export,
+)
 from datawharf.odsql import QueryRequest
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
@@ -179,13 +187,33 @@ def build_router() -> APIRouter:
         # FastAPI reads the default status from the response class's signature, which ours hides.
         status_code=200,
     )
+    router.add_api_route(
+        "/catalog/exports",
+        list_catalog_exports,
+        methods=["GET"],
+        operation_id="listExportFormats",
+        summary="List catalog export formats",
+    )
+    router.add_api_route(
+        "/catalog/exports/{format}",
+        export_catalog,
+        methods=["GET"],
+        operation_id="exportDatasets",
+        summary="Export the catalog",
+        response_class=ClosingStreamingResponse,
+        status_code=200,
+    )
     explore_surface.add_routes(router, get_engine)
     return router
 
 
 Links = Annotated[bool, Query(description="Add HATEOAS `_links` to the response.")]
 AppMetas = Annotated[
-    bool, Query(description="Accepted for compatibility: datawharf keeps no application metadata.")
+    bool,
+    Query(
+        description="Add the application metadata, `metas.explore` (what the portal computes: download and "
+        "API call counts...; empty here, as datawharf counts none)."
+    ),
 ]
 
 
@@ -223,6 +251,8 @@ def list_datasets(
         timezone=timezone,
     )
     body = catalog.query_catalog(engine, datasets, query)
+    if include_app_metas:
+        body = {**body, "results": [explore_surface.with_app_metas(r) for r in body["results"]]}
     if include_links:
         return explore_surface.with_catalog_links(request, body, offset, 10 if limit is None else limit)
     return body
@@ -239,6 +269,8 @@ def get_dataset(
 ) -> dict[str, Any]:
     """A dataset's metadata and its fields with their types."""
     shown = catalog.public(access.readable_dataset(session, settings, dataset_id, api_key))
+    if include_app_metas:
+        shown = explore_surface.with_app_metas(shown)
     return {"_links": explore_surface.dataset_links(request, dataset_id), **shown} if include_links else shown
 
 
@@ -254,6 +286,9 @@ def get_records(
     ] = 0,
     include_links: Annotated[
         bool, Query(description="Add each record's `_id` and `_links`, and the page's `_links`.")
+    ] = False,
+    include_app_metas: Annotated[
+        bool, Query(description="Accepted as the reference declares it; records carry no metadata.")
     ] = False,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
@@ -282,10 +317,22 @@ def export_records(
     delimiter: Annotated[str, Query(description="csv: the field separator.")] = ";",
     with_bom: Annotated[bool, Query(description="csv: start with a UTF-8 byte order mark.")] = True,
     use_labels: Annotated[bool, Query(description="csv, xlsx: field labels as column headers.")] = False,
+    quote_all: Annotated[bool, Query(description="csv: quote every value.")] = False,
+    list_separator: Annotated[
+        str, Query(description="csv, xlsx: joins the values of a multivalued field.")
+    ] = ",",
+    epsg: Annotated[
+        int, Query(description="geojson, shp, fgb: the EPSG code to project geometries into.")
+    ] = 4326,
     parquet_compression: Annotated[
         str, Query(description="parquet: the compression, snappy (default) or zstd.")
     ] = "snappy",
     compressed: Annotated[bool, Query(description="Compress the file with gzip (`<name>.gz`).")] = False,
+    name_field: Annotated[str | None, Query(description="gpx: not supported (400).")] = None,
+    description_field_list: Annotated[str | None, Query(description="gpx: not supported (400).")] = None,
+    use_extension: Annotated[
+        bool, Query(description="gpx: the other columns in `<extensions>` (true, the only way here).")
+    ] = True,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
@@ -293,8 +340,26 @@ def export_records(
     """Every matching record (no limit unless asked), streamed: csv, json, jsonl, geojson, parquet, xlsx.
     One client address streams at most `DATAWHARF_EXPORT_PER_CLIENT` exports at once (429 past it)."""
     dataset = access.readable_dataset(session, settings, dataset_id, api_key)
+    refused = {
+        "name_field": name_field is not None,
+        "description_field_list": description_field_list is not None,
+    }
+    refused["use_extension"] = not use_extension
+    if any(refused.values()):
+        raise InvalidInput(
+            "GPX exports write each waypoint's other columns in <extensions> (GDAL's GPX writer); "
+            f"{', '.join(k for k, v in refused.items() if v)} cannot be honoured. Leave them out.",
+            error_code="gpx_option_not_supported",
+            detail={k: ["not supported"] for k, v in refused.items() if v},
+        )
     options = ExportOptions(
-        delimiter=delimiter, with_bom=with_bom, use_labels=use_labels, parquet_compression=parquet_compression
+        delimiter=delimiter,
+        with_bom=with_bom,
+        use_labels=use_labels,
+        quote_all=quote_all,
+        list_separator=list_separator,
+        epsg=epsg,
+        parquet_compression=parquet_compression,
     )
     state = request.app.state
     export = open_export(
@@ -305,6 +370,11 @@ def export_records(
         options,
         slot=state.export_slots.claim(client_address(request)),
     )
+    return _streamed(export, settings, compressed=compressed)
+
+
+def _streamed(export: Export, settings: Settings, *, compressed: bool = False) -> ClosingStreamingResponse:
+    """The export as an attachment, gzipped as it streams with ``compressed``."""
     chunks, media_type, filename = export.chunks, export.media_type, export.filename
     if compressed:
         chunks, media_type, filename = gzipped(chunks), "application/gzip", f"{filename}.gz"
@@ -314,3 +384,83 @@ def export_records(
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+Lang = Annotated[
+    str | None,
+    Query(description="The language of the texts (en, fr, de...): RDF literals' tags, the RSS language."),
+]
+
+
+def list_catalog_exports(request: Request) -> dict[str, Any]:
+    """`{"links": [{"href": ".../catalog/exports/csv", "rel": "csv"}...]}`: the catalog's export formats."""
+    base = f"{explore_surface.api_root(request)}/catalog/exports"
+    links = [explore_surface.link(f"{base}/{f}", f) for f in catalog_formats()]
+    return {"links": [explore_surface.link(base, "self"), *links]}
+
+
+def export_catalog(
+    request: Request,
+    format: str,
+    select: Annotated[str | None, Query(description="Not supported on catalog exports (400).")] = None,
+    where: Annotated[list[str] | None, Query(description=_ODSQL["where"])] = None,
+    order_by: Annotated[str | None, Query(description=_ODSQL["order_by"])] = None,
+    group_by: Annotated[str | None, Query(description="Not supported on catalog exports (400).")] = None,
+    limit: Annotated[int | None, Query(description="Datasets to export; -1 or absent: all of them.")] = None,
+    offset: Annotated[int, Query(description="Datasets to skip.")] = 0,
+    refine: Annotated[list[str] | None, Query(description=_ODSQL["refine"])] = None,
+    exclude: Annotated[list[str] | None, Query(description=_ODSQL["exclude"])] = None,
+    lang: Lang = None,
+    timezone: Annotated[str, Query(description="IANA timezone of dates in and out.")] = "UTC",
+    delimiter: Annotated[str, Query(description="csv: the field separator.")] = ";",
+    list_separator: Annotated[str, Query(description="csv, xlsx: joins a list's values.")] = ",",
+    quote_all: Annotated[bool, Query(description="csv: quote every value.")] = False,
+    with_bom: Annotated[bool, Query(description="csv: start with a UTF-8 byte order mark.")] = True,
+    include_exports: Annotated[
+        str | None, Query(description="DCAT, data.json: the distributions listed, e.g. `csv,json`.")
+    ] = None,
+    use_labels_in_exports: Annotated[
+        bool, Query(description="DCAT, data.json: csv/xlsx distributions with field labels as headers.")
+    ] = True,
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+    api_key: ApiKey | None = Depends(optional_api_key),
+    engine: QueryEngine = Depends(get_engine),
+) -> ClosingStreamingResponse:
+    """The datasets the caller may read, filtered as `catalog/datasets`, as one file: csv, json, xlsx,
+    rss, rdf, ttl, dcat (DCAT-AP) and its profiles, dublin_core, data.json. Counted against the
+    client's export slots."""
+    if select is not None or group_by is not None:
+        raise InvalidInput(
+            "Catalog exports hold whole datasets: select and group_by are not supported there. Use "
+            "catalog/datasets with select or group_by instead.",
+            error_code="catalog_export_select_not_supported",
+            detail={"select": select is not None, "group_by": group_by is not None},
+        )
+    context = CatalogContext(
+        api_root=explore_surface.api_root(request),
+        options=ExportOptions(
+            delimiter=delimiter, with_bom=with_bom, quote_all=quote_all, list_separator=list_separator
+        ),
+        lang=check_lang(lang),
+        include_exports=check_include_exports(include_exports),
+        use_labels_in_exports=use_labels_in_exports,
+    )
+    query = QueryRequest(
+        where=where or [],
+        order_by=order_by,
+        limit=limit,
+        offset=offset,
+        refine=refine or [],
+        exclude=exclude or [],
+        timezone=timezone,
+    )
+    export = open_catalog_export(
+        engine,
+        access.readable_datasets(session, settings, api_key),
+        query,
+        format,
+        context,
+        slot=request.app.state.export_slots.claim(client_address(request)),
+    )
+    return _streamed(export, settings)

@@ -14,9 +14,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from datawharf.api.deps import get_session, get_settings, optional_api_key
-from datawharf.datasets.catalog import PublishedDataset
-from datawharf.explore import access, catalog, facets, records
-from datawharf.exports import FORMATS
+from datawharf.explore import access, facets, records
+from datawharf.exports import dataset_formats
 from datawharf.odsql import QueryRequest
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
@@ -80,10 +79,18 @@ def with_catalog_links(request: Request, body: dict[str, Any], offset: int, limi
     return {"_links": page_links(request, body["total_count"], offset, limit), **body, "results": results}
 
 
-def export_formats(dataset: PublishedDataset) -> list[str]:
-    """The formats a dataset exports to (geojson only when it has a geo field)."""
-    geo = "geo" in catalog.features(dataset)
-    return [name for name in FORMATS if geo or name != "geojson"]
+APP_METAS: dict[str, dict[str, Any]] = {"explore": {}}
+"""The application metadata ``include_app_metas=true`` adds to a dataset's ``metas``: Opendatasoft's
+``explore`` template holds what the portal computes (``download_count``, ``api_call_count``,
+``popularity_score``...); datawharf counts none of them, so it is empty."""
+
+
+def with_app_metas(result: dict[str, Any]) -> dict[str, Any]:
+    """A dataset object with the application metadata added to its ``metas`` (other results as they are)."""
+    metas = result.get("metas")
+    if not isinstance(metas, dict):
+        return result
+    return {**result, "metas": {**APP_METAS, **metas}}
 
 
 def _filters(
@@ -158,7 +165,7 @@ def add_routes(router: APIRouter, get_engine: Any) -> None:
         """`{"links": [{"href": ".../exports/csv", "rel": "csv"}...]}`: the formats it exports to."""
         dataset = access.readable_dataset(session, settings, dataset_id, api_key)
         base = f"{dataset_url(request, dataset_id)}/exports"
-        return {"links": [link(base, "self"), *(link(f"{base}/{f}", f) for f in export_formats(dataset))]}
+        return {"links": [link(base, "self"), *(link(f"{base}/{f}", f) for f in dataset_formats(dataset))]}
 
     def list_attachments(
         dataset_id: str,

@@ -488,6 +488,7 @@ class PublishRun:
                     "record_id": f"{source.resource.uid}:{row_base + row + 1}",
                     "field_uid": spec.name,
                     "processor_uid": None,
+                    "value": shown,
                     "message": f"Value {shown!r} of field {spec.name!r} is not a valid {spec.type}; "
                     "it was published as null.",
                 }

@@ -83,6 +83,7 @@ class RecordError(BaseModel):
     field_uid: str | None = unset_omitted()
     processor_uid: str | None = unset_omitted()
     message: str | None = unset_omitted()
+    value: str | None = unset_omitted("Ours: the value that did not convert (cut at 80 characters).")
 
 
 class Progress(BaseModel):

@@ -80,7 +80,8 @@ def explore_metas(dataset: PublishedDataset) -> dict[str, dict[str, Any]]:
     return metas
 
 
-def _instant(value: Any) -> dt.datetime | None:
+def instant(value: Any) -> dt.datetime | None:
+    """A metadata date (a datetime, or ISO text) as an aware datetime; None when it is not one."""
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     if isinstance(value, str):
@@ -96,9 +97,9 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat() if value is not None else None
 
 
-def _joined(value: Any) -> str | None:
+def _joined(value: Any, separator: str = ", ") -> str | None:
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or None
+        return separator.join(str(v) for v in value) or None
     return value if isinstance(value, str) else None
 
 
@@ -134,7 +135,7 @@ def public(dataset: PublishedDataset) -> dict[str, Any]:
     metas = explore_metas(dataset)
     facets = facet_settings(dataset)
     default = metas.setdefault("default", {})
-    default["modified"] = _iso(_instant(default.get("modified")) or dataset.modified)
+    default["modified"] = _iso(instant(default.get("modified")) or dataset.modified)
     default["data_processed"] = _iso(dataset.modified)
     default["records_count"] = dataset.records_count
     return {
@@ -196,32 +197,33 @@ def _multivalued_filters(
 
 def modified(dataset: PublishedDataset) -> dt.datetime | None:
     """When the dataset last changed: its ``modified`` metadata, else its data's publish time."""
-    return _instant(explore_metas(dataset)["default"].get("modified")) or dataset.modified
+    return instant(explore_metas(dataset)["default"].get("modified")) or dataset.modified
 
 
-def _row(dataset: PublishedDataset) -> dict[str, Any]:
+def _row(dataset: PublishedDataset, separator: str = ", ") -> dict[str, Any]:
     default = explore_metas(dataset)["default"]
     return {
         "dataset_id": dataset.dataset_id,
         "dataset_uid": dataset.uid,
         "title": default.get("title"),
         "description": default.get("description"),
-        "keyword": _joined(default.get("keyword")),
-        "theme": _joined(default.get("theme")),
-        "publisher": _joined(default.get("publisher")),
-        "license": _joined(default.get("license")),
-        "language": _joined(default.get("language")),
+        "keyword": _joined(default.get("keyword"), separator),
+        "theme": _joined(default.get("theme"), separator),
+        "publisher": _joined(default.get("publisher"), separator),
+        "license": _joined(default.get("license"), separator),
+        "language": _joined(default.get("language"), separator),
         "modified": modified(dataset),
         "data_processed": dataset.modified,
         "records_count": dataset.records_count,
-        "features": ", ".join(features(dataset)),
+        "features": separator.join(features(dataset)),
         "visibility": "restricted" if dataset.is_restricted else "domain",
     }
 
 
-def metadata_table(datasets: Sequence[PublishedDataset]) -> pa.Table:
+def metadata_table(datasets: Sequence[PublishedDataset], separator: str = ", ") -> pa.Table:
+    """One row a dataset, the columns of ``CATALOG_FIELDS``; the lists' values joined by ``separator``."""
     schema = pa.schema([(name, _ARROW[ftype]) for name, ftype in CATALOG_FIELDS.items()])
-    return pa.Table.from_pylist([_row(d) for d in datasets], schema=schema)
+    return pa.Table.from_pylist([_row(d, separator) for d in datasets], schema=schema)
 
 
 def matching(

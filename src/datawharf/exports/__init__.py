@@ -22,9 +22,13 @@ from zoneinfo import ZoneInfo
 from datawharf.datasets.catalog import PublishedDataset
 from datawharf.errors import InvalidInput
 from datawharf.explore.records import compile_for
-from datawharf.exports.context import ExportContext, ExportOptions, Writer
+from datawharf.exports.context import GEO_TYPES, ExportContext, ExportOptions, Writer
 from datawharf.exports.csv_writer import write_csv
-from datawharf.exports.json_writers import geometry_column, write_geojson, write_json, write_jsonl
+from datawharf.exports.geometry import WGS84, Projection, geometry_column
+from datawharf.exports.json_writers import write_geojson, write_json, write_jsonl
+from datawharf.exports.kml_writer import write_kml
+from datawharf.exports.lists import relisted, separators
+from datawharf.exports.ogr_writers import write_fgb, write_gpx, write_shp
 from datawharf.exports.parquet_writer import write_parquet
 from datawharf.exports.slots import ExportSlots, TooManyExports
 from datawharf.exports.xlsx_writer import check_rows, write_xlsx
@@ -38,16 +42,28 @@ class Format:
     media_type: str
     write: Writer
     labels: bool = False  # whether use_labels renames the columns
+    geo: bool = False  # only for datasets with a geo field
+    lists: bool = False  # list_separator joins the values of multivalued fields
+    projects: bool = False  # epsg reprojects the geometries (else only 4326)
+    buffered: bool = False  # written whole to a file before the first byte: its errors are clean too
 
 
 FORMATS: dict[str, Format] = {
-    "csv": Format("csv", "text/csv; charset=utf-8", write_csv, labels=True),
+    "csv": Format("csv", "text/csv; charset=utf-8", write_csv, labels=True, lists=True),
     "json": Format("json", "application/json", write_json),
     "jsonl": Format("jsonl", "application/jsonl", write_jsonl),
-    "geojson": Format("geojson", "application/geo+json", write_geojson),
+    "geojson": Format("geojson", "application/geo+json", write_geojson, geo=True, projects=True),
+    "shp": Format("zip", "application/zip", write_shp, geo=True, projects=True, buffered=True),
+    "kml": Format("kml", "application/vnd.google-earth.kml+xml", write_kml, geo=True),
+    "fgb": Format("fgb", "application/octet-stream", write_fgb, geo=True, projects=True, buffered=True),
+    "gpx": Format("gpx", "application/gpx+xml", write_gpx, geo=True, buffered=True),
     "parquet": Format("parquet", "application/vnd.apache.parquet", write_parquet),
     "xlsx": Format(
-        "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", write_xlsx, labels=True
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        write_xlsx,
+        labels=True,
+        lists=True,
     ),
 }
 
@@ -58,6 +74,7 @@ __all__ = [
     "ExportSlots",
     "Format",
     "TooManyExports",
+    "dataset_formats",
     "get_format",
     "gzipped",
     "open_export",
@@ -87,6 +104,12 @@ def gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
             close()
 
 
+def dataset_formats(dataset: PublishedDataset) -> list[str]:
+    """The formats a dataset exports to (the geo ones only when it has a geo field)."""
+    geo = any(f.type in GEO_TYPES for f in dataset.fields)
+    return [name for name, fmt in FORMATS.items() if geo or not fmt.geo]
+
+
 def get_format(name: str) -> Format:
     found = FORMATS.get(name)
     if found is None:
@@ -109,6 +132,19 @@ def _headers(dataset: PublishedDataset, names: list[str], use_labels: bool) -> l
     return headers
 
 
+def _projection(format_name: str, fmt: Format, epsg: int) -> Projection | None:
+    """The reprojection a geo format applies; 4326 (as stored) is the only code the others take."""
+    if epsg != WGS84 and not fmt.projects:
+        reprojecting = [name for name, f in FORMATS.items() if f.projects]
+        raise InvalidInput(
+            f"A {format_name} export is written in WGS 84 (epsg 4326) only; epsg {epsg} reprojects "
+            f"{', '.join(reprojecting)} exports.",
+            error_code="epsg_not_supported_by_format",
+            detail={"format": format_name, "epsg": epsg, "formats": reprojecting},
+        )
+    return Projection(epsg) if fmt.geo else None
+
+
 def open_export(
     engine: QueryEngine,
     dataset: PublishedDataset,
@@ -125,8 +161,10 @@ def open_export(
     compiled = compile_for(dataset, request, "exports")
     names = [c.name for c in compiled.columns]
     zone = ZoneInfo(compiled.timezone)
-    if fmt.extension == "geojson":
-        geometry_column(compiled.columns)
+    projection = _projection(format_name, fmt, options.epsg)
+    if fmt.geo:
+        geometry_column(compiled.columns, format_name)
+    seps = separators(dataset, compiled.columns) if fmt.lists else []
 
     def chunks() -> Iterator[bytes]:
         with slot or nullcontext():  # claimed first: a client past its cap runs nothing
@@ -135,7 +173,6 @@ def open_export(
                 rows = max(total - compiled.offset, 0)
                 check_rows(rows if compiled.limit is None else min(rows, compiled.limit))
             with engine.stream(compiled.sql, compiled.params) as reader:
-                yield b""  # the query is running and its first batch is read: errors so far are raised
                 context = ExportContext(
                     columns=compiled.columns,
                     headers=_headers(dataset, names, options.use_labels and fmt.labels),
@@ -143,8 +180,14 @@ def open_export(
                     options=options,
                     schema=reader.schema,
                     dataset_id=dataset.dataset_id,
+                    projection=projection,
                 )
-                yield from fmt.write(context, reader)
+                batches = relisted(reader, seps, options.list_separator) if any(seps) else reader
+                written = fmt.write(context, batches)
+                first = next(written, b"") if fmt.buffered else b""
+                yield b""  # the query is running (and a buffered file written): errors so far are raised
+                yield first
+                yield from written
 
     stream = chunks()
     next(stream)

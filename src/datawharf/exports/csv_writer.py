@@ -19,7 +19,9 @@ from datawharf.exports.context import ExportContext
 BOM = "\ufeff".encode()
 
 
-def _column(array: pa.Array, column_type: str, context: ExportContext) -> pa.Array:
+def text_safe(array: pa.Array, column_type: str, context: ExportContext) -> pa.Array:
+    """The column as a text-only format can hold it: datetimes as ISO text in the request's timezone, geo
+    points as ``lat, lon``, non-finite doubles as nulls; other columns as they are."""
     if column_type == "datetime":
         return pa.array(
             [None if v is None else local_datetime(v, context.zone).isoformat() for v in array.to_pylist()],
@@ -39,8 +41,9 @@ def _column(array: pa.Array, column_type: str, context: ExportContext) -> pa.Arr
 
 
 def write_csv(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    quoting = "all_valid" if context.options.quote_all else "needed"  # all_valid: every non-null value
     options = pacsv.WriteOptions(
-        include_header=False, delimiter=context.options.delimiter, quoting_style="needed"
+        include_header=False, delimiter=context.options.delimiter, quoting_style=quoting
     )
     header = io.BytesIO()
     header_table = pa.table({f"c{i}": [name] for i, name in enumerate(context.headers)})
@@ -50,7 +53,7 @@ def write_csv(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Iter
     for batch in batches:
         if batch.num_rows == 0:
             continue
-        arrays = [_column(batch.column(i), types[i], context) for i in range(batch.num_columns)]
+        arrays = [text_safe(batch.column(i), types[i], context) for i in range(batch.num_columns)]
         table = pa.table(arrays, names=[f"c{i}" for i in range(len(arrays))])
         out = io.BytesIO()
         pacsv.write_csv(table, out, write_options=options)

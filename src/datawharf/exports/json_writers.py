@@ -4,15 +4,15 @@ at a time so the document is never whole in memory. Records are the same flat ob
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
+import shapely
 
-from datawharf.errors import InvalidInput
 from datawharf.explore.values import batch_columns
-from datawharf.exports.context import GEO_TYPES, ExportContext
-from datawharf.odsql import OutputColumn
+from datawharf.exports.context import ExportContext
+from datawharf.exports.geometry import geometries, geometry_column
 
 
 def _dumps(value: Any) -> str:
@@ -46,19 +46,6 @@ def write_jsonl(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> It
             yield "".join(lines).encode()
 
 
-def geometry_column(columns: Sequence[OutputColumn]) -> int:
-    """The index of the column that gives each feature its geometry: the first geo column selected."""
-    for index, column in enumerate(columns):
-        if column.type in GEO_TYPES:
-            return index
-    raise InvalidInput(
-        "A GeoJSON export needs a geo_point_2d or geo_shape field among the selected columns; this "
-        "dataset or this select has none. Select the geo field, or export as csv or json.",
-        error_code="export_needs_geo_field",
-        detail={"format": "geojson"},
-    )
-
-
 def _geometry(value: Any, column_type: str) -> Any:
     if value is None:
         return None
@@ -69,16 +56,33 @@ def _geometry(value: Any, column_type: str) -> Any:
     return value if isinstance(value, dict) else None
 
 
+def _projected(context: ExportContext, batch: pa.RecordBatch, geo: int) -> list[Any]:
+    """The batch's geometries reprojected (``epsg``), as GeoJSON objects."""
+    assert context.projection is not None
+    geoms = context.projection.apply(geometries(batch.column(geo), context.columns[geo].type))
+    return [None if text is None else json.loads(text) for text in shapely.to_geojson(geoms).tolist()]
+
+
 def write_geojson(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
-    geo = geometry_column(context.columns)
+    """A FeatureCollection; reprojected into ``epsg`` it names its CRS (the GeoJSON 2008 ``crs`` member,
+    which GDAL and QGIS read: RFC 7946 itself knows only WGS 84)."""
+    geo = geometry_column(context.columns, "geojson")
     geo_type = context.columns[geo].type
     geo_name = context.headers[geo]
+    projected = context.projection is not None and not context.projection.identity
     first = True
-    yield b'{"type": "FeatureCollection", "features": ['
+    head = '{"type": "FeatureCollection", '
+    if projected:
+        assert context.projection is not None
+        crs = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{context.projection.epsg}"}}
+        head += f'"crs": {_dumps(crs)}, '
+    yield (head + '"features": [').encode()
     for batch in batches:
         parts = []
-        for record in _records(context, batch):
-            geometry = _geometry(record.pop(geo_name), geo_type)
+        shapes = _projected(context, batch, geo) if projected else None
+        for index, record in enumerate(_records(context, batch)):
+            value = record.pop(geo_name)
+            geometry = shapes[index] if shapes is not None else _geometry(value, geo_type)
             feature = {"type": "Feature", "geometry": geometry, "properties": record}
             parts.append(("\n" if first else ",\n") + _dumps(feature))
             first = False

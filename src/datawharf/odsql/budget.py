@@ -11,6 +11,7 @@ SQL reaches DuckDB:
     every expression node (a field, a value, an operator, a function call)   1
     every word of a full-text search, for every text field it searches       SEARCH_PAIR_COST
     quoted text                                                              1 per TEXT_CHARS_PER_UNIT
+    an include()/exclude() glob other than a name or a prefix (``*a*``)       1 per 10 fields
 
 Repeated words and repeated values are charged every time they appear (``"a a a"`` is three words),
 although the SQL shares one parameter among them: DuckDB still plans each match. ``select *`` is not
@@ -38,6 +39,11 @@ _PARTS = {
         "or one in (...) list replaces a long or-chain",
     ),
     "text": ("the quoted text", "shorten the quoted strings"),
+    "pattern": (
+        "the include()/exclude() patterns",
+        "name the fields, or use prefixes such as pop*, which cost nothing; a * elsewhere is tried on "
+        "every field",
+    ),
 }
 
 

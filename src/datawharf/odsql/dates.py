@@ -88,6 +88,11 @@ def parse_date_literal(text: str, *, position: int | None = None) -> dt.date | d
     )
 
 
+def is_partial_date(text: str) -> bool:
+    """``2024``, ``2024/05``, ``2024-05-17``: a year, a month or a day, as facets and refine write them."""
+    return _PARTIAL_RE.match(text.strip()) is not None
+
+
 def facet_range(text: str, *, position: int | None = None) -> tuple[dt.date, dt.date]:
     """A date facet value (``2024``, ``2024/05``, ``2024/05/17``) as a half-open [start, end) range."""
     m = _PARTIAL_RE.match(text.strip())

@@ -22,9 +22,16 @@ from datawharf.extract.types import FieldType as FieldType
 from datawharf.odsql import geo
 from datawharf.odsql import nodes as n
 from datawharf.odsql.budget import Budget
-from datawharf.odsql.dates import java_to_strftime, now_with, parse_date_literal, to_instant
+from datawharf.odsql.dates import (
+    facet_range,
+    is_partial_date,
+    java_to_strftime,
+    now_with,
+    parse_date_literal,
+    to_instant,
+)
 from datawharf.odsql.errors import Code, fail
-from datawharf.odsql.parser import DISTANCE_UNITS
+from datawharf.odsql.parser import DISTANCE_UNITS, TIME_UNITS
 
 MAX_PARAMETERS = 5_000
 _SQL_TYPES = {"text": "VARCHAR", "int": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN",
@@ -206,7 +213,8 @@ class Generator:
             case n.TypedLiteral() | n.Distance():
                 fail(
                     Code.INVALID_ARGUMENT,
-                    f"{n.to_odsql(node)[:40]} at {node.pos} is only allowed as a within_distance argument",
+                    f"{n.to_odsql(node)[:40]} at {node.pos} is only allowed as an argument of a geo function "
+                    "(a geom, a distance) or of range() (an interval)",
                     position=node.pos,
                 )
             case n.Star():
@@ -224,6 +232,11 @@ class Generator:
             case n.Arith(op=op, left=left, right=right):
                 return self.arith(node, op, self.numeric(left, op), self.numeric(right, op))
             case n.Compare(op=op, left=left, right=right):
+                if op == n.MATCH_OP:
+                    period = self.match_period(left, right)
+                    if period is not None:
+                        return period
+                    op = "="
                 a, b = self.comparable(left, right, op, node.pos)
                 return Typed(f"({a.sql} {'<>' if op == '!=' else op} {b.sql})", "boolean")
             case n.And(items=items) | n.Or(items=items):
@@ -271,6 +284,32 @@ class Generator:
             case n.Call():
                 return self.call(node)
         raise TypeError(f"not an ODSQL node: {node!r}")  # pragma: no cover - a parser bug
+
+    def match_period(self, left: n.Node, right: n.Node) -> Typed | None:
+        """``field:value`` on a date or datetime field with a partial date: the period it names
+        (``founded:2024`` is that year, ``founded:2024/05`` that month, as refine reads them); None when
+        ``field:value`` is plain equality."""
+        if not (
+            isinstance(left, n.Field)
+            and self.schema.get(left.name) in _TEMPORAL
+            and isinstance(right, n.Literal)
+            and isinstance(right.value, str | int)
+            and not isinstance(right.value, bool)
+            and is_partial_date(str(right.value))
+        ):
+            return None
+        column = self.field(left)
+        start, end = facet_range(str(right.value), position=right.pos)
+        return Typed(self.period(column.sql, column.type, start, end), "boolean")
+
+    def period(self, column_sql: str, ftype: str, start: dt.date, end: dt.date) -> str:
+        """``[start, end)`` on a date or datetime column, a datetime's days read in the timezone."""
+        if ftype == "date":
+            lo, hi = self.value(start, "date").sql, self.value(end, "date").sql
+        else:
+            lo = self.value(to_instant(start, self.zone), "datetime").sql
+            hi = self.value(to_instant(end, self.zone), "datetime").sql
+        return f"({column_sql} >= {lo} AND {column_sql} < {hi})"
 
     def arith(self, node: n.Arith, op: str, a: Typed, b: Typed) -> Typed:
         """Overflow and division by zero give NULL, never a DuckDB error: integer arithmetic runs in
@@ -510,17 +549,19 @@ class Generator:
         column, prefix = self.text(node.args[0], "startswith()"), self.text(node.args[1], "startswith()")
         return Typed(f"starts_with(lower({column.sql}), lower({prefix.sql}))", "boolean")
 
-    def geo_field(self, node: n.Call, arg: n.Node | None = None) -> Typed:
+    def geo_field(
+        self,
+        node: n.Call,
+        arg: n.Node | None = None,
+        allowed: tuple[str, ...] = ("geo_point_2d", "geo_shape"),
+    ) -> Typed:
         t = self.expr(node.args[0] if arg is None else arg)
-        if t.type not in ("geo_point_2d", "geo_shape"):
-            self.bad_args(node, f"the first argument must be a geo_point_2d or geo_shape field, got {t.type}")
+        if t.type not in allowed:
+            self.bad_args(node, f"the first argument must be a {' or '.join(allowed)} field, got {t.type}")
         return t
 
     def geo_point(self, node: n.Call) -> tuple[str, str]:
-        t = self.expr(node.args[0])
-        if t.type != "geo_point_2d":
-            self.bad_args(node, f"the first argument must be a geo_point_2d field, got {t.type}")
-        return lat_lon(t.sql)
+        return lat_lon(self.geo_field(node, allowed=("geo_point_2d",)).sql)
 
     def geometry_literal(self, node: n.Call, arg: n.Node) -> str:
         """A ``geom'…'`` argument as a WKT parameter, validated; its text charged like quoted text."""
@@ -530,9 +571,16 @@ class Generator:
             self.budget.text(len(arg.text), self.clause)
         return self.params.add(geo.to_wkt(geo.parse_geometry(arg.text, arg.pos)))
 
-    def relation(self, node: n.Call, field: n.Node, geometry: n.Node, relation: str) -> Typed:
+    def relation(
+        self,
+        node: n.Call,
+        field: n.Node,
+        geometry: n.Node,
+        relation: str,
+        allowed: tuple[str, ...] = ("geo_point_2d", "geo_shape"),
+    ) -> Typed:
         """``field`` intersects / lies within / is disjoint from the query's geometry (``odsql.geo``)."""
-        t = self.geo_field(node, field)
+        t = self.geo_field(node, field, allowed)
         wkt, rel = self.geometry_literal(node, geometry), self.params.add(relation)
         if t.type == "geo_point_2d":
             lat, lon = lat_lon(t.sql)
@@ -546,9 +594,7 @@ class Generator:
     def fn_polygon(self, node: n.Call) -> Typed:
         """The v2.0 ``polygon(geo_point_field, geom)``: the points within the polygon."""
         self.arity(node, 2, "polygon(geo_point_field, geom'POLYGON((lon lat, …))')")
-        if self.schema.get(getattr(node.args[0], "name", "")) == "geo_shape":
-            self.bad_args(node, "polygon() takes a geo_point_2d field; use within() on a geo_shape")
-        return self.relation(node, node.args[0], node.args[1], "within")
+        return self.relation(node, node.args[0], node.args[1], "within", allowed=("geo_point_2d",))
 
     def fn_geometry(self, node: n.Call) -> Typed:
         """The v2.0 ``geometry(field, geom, INTERSECTS | DISJOINT | WITHIN)``."""
@@ -565,8 +611,8 @@ class Generator:
         if not (isinstance(center, n.TypedLiteral) and center.kind == "geom"):
             self.bad_args(node, "the second argument must be a point such as geom'POINT(2.35 48.85)'")
         lon0, lat0 = parse_point(center.text, center.pos)
-        if isinstance(radius, n.Distance):
-            meters = radius.amount * DISTANCE_UNITS[radius.unit]
+        if isinstance(radius, n.Distance) and radius.unit.lower() in DISTANCE_UNITS:
+            meters = radius.amount * DISTANCE_UNITS[radius.unit.lower()]
         elif (
             isinstance(radius, n.Literal)
             and isinstance(radius.value, int | float)
@@ -674,7 +720,9 @@ class Generator:
                 position=node.pos,
                 token="range",
             )
-        self.arity(node, 2, "range(number_field, step)")
+        self.arity(node, 2, "range(number_field, step) or range(date_field, 1 day)")
+        if isinstance(node.args[1], n.Distance):
+            return self.date_histogram(node, node.args[1])
         value = self.numeric(node.args[0], "range()")
         step = self.constant_number(node, node.args[1])
         if step <= 0:
@@ -685,7 +733,33 @@ class Generator:
             return Typed(f"try(CAST(floor({value.sql} / {p}) AS BIGINT) * {p})", "int")
         return Typed(f"try(floor({value.sql} / {p}) * {p})", "double")
 
+    def date_histogram(self, node: n.Call, interval: n.Distance) -> Typed:
+        """``range(date, 1 day)``: each value's bucket start, buckets of equal width read in the request's
+        timezone; week, month, quarter and year buckets are calendar ones, one unit wide (the reference
+        supports no more)."""
+        width = TIME_UNITS.get(interval.unit)
+        amount = interval.amount
+        if width is None or not (amount.is_integer() and 1 <= amount <= 1_000_000):
+            self.bad_args(
+                node, "the interval must be a whole number of ms, s, m, h, d, w, M, q or y: 1 day, 6h"
+            )
+        if width in _CALENDAR_UNITS and amount != 1:
+            self.bad_args(node, f"{width} buckets are one {width[:-1]} wide: write 1 {width[:-1]}")
+        value = self.temporal_arg(node, "range()")  # a datetime comes back as the wall clock in timezone
+        if width in _CALENDAR_UNITS:
+            bucket = f"date_trunc('{width[:-1]}', {value.sql})"
+        else:
+            bucket = f"time_bucket(to_{width}(CAST({self.params.add(int(amount))} AS BIGINT)), {value.sql})"
+        if value.type == "datetime":  # the local bucket start, back to an instant
+            return Typed(
+                f"timezone({self.params.add(self.zone.key)}, CAST({bucket} AS TIMESTAMP))", "datetime"
+            )
+        if width in ("milliseconds", "seconds", "minutes", "hours"):
+            self.bad_args(node, "a date field takes buckets of days or more: 1 day, 1 week, 1 month")
+        return Typed(f"CAST({bucket} AS DATE)", "date")
 
+
+_CALENDAR_UNITS = ("weeks", "months", "quarters", "years")
 _WKT_POINT = re.compile(r"^\s*POINT\s*\(\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)\s*\)\s*$", re.IGNORECASE)
 
 

@@ -126,6 +126,7 @@ def haversine_m(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> Any:
     return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
 
 
+@np.errstate(all="ignore")  # a coordinate near the float limit overflows to inf: no distance, not a warning
 def _shape_distance(shapes: pa.Array, lon: pa.Array, lat: pa.Array) -> pa.Array:
     x0, y0 = float(_constant(lon)), float(_constant(lat))
     rows = _from_geojson(shapes)

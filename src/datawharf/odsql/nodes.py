@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 ARITH_OPS = ("+", "-", "*", "/", "%")
 COMPARE_OPS = ("=", "!=", "<", "<=", ">", ">=")
+MATCH_OP = ":"  # field:value: equality, or the period a partial date names (founded:2024)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,8 @@ class TypedLiteral(Node):
 
 @dataclass(frozen=True, slots=True)
 class Distance(Node):
-    """``10km``: only meaningful as within_distance's third argument."""
+    """``10km`` (within_distance's third argument) or ``1 day`` (range()'s interval): ``unit`` lowercased, but
+    a time unit as written (``M`` month, ``m`` minute)."""
 
     amount: float
     unit: str
@@ -75,7 +77,7 @@ class Arith(Node):
 
 @dataclass(frozen=True, slots=True)
 class Compare(Node):
-    op: str  # one of COMPARE_OPS
+    op: str  # one of COMPARE_OPS, or MATCH_OP (field:value)
     left: Node
     right: Node
 
@@ -269,6 +271,8 @@ def to_odsql(node: Node) -> str:
         case Arith(op=op, left=left, right=right):
             p = _ARITH_PREC[op]
             return f"{sub(left, p)} {op} {sub(right, p + 1)}"
+        case Compare(op=":", left=left, right=Literal(value=str() as s)):  # a bare word: quote it
+            return f"{sub(left, 5)}:{quote_string(s)}"
         case Compare(op=op, left=left, right=right):
             return f"{sub(left, 5)} {op} {sub(right, 5)}"
         case And(items=items):
@@ -281,7 +285,7 @@ def to_odsql(node: Node) -> str:
             return f"{sub(operand, 5)} {'not in' if negated else 'in'} ({', '.join(map(to_odsql, values))})"
         case Range(operand=operand, low=low, high=high, low_inclusive=li, high_inclusive=hi):
             opening, closing = "[" if li else "]", "]" if hi else "["
-            return f"{sub(operand, 5)} in {opening}{to_odsql(low)}..{to_odsql(high)}{closing}"
+            return f"{sub(operand, 5)} in {opening}{sub(low, 5)}..{sub(high, 5)}{closing}"
         case FieldPattern(patterns=patterns, exclude=exclude):
             return f"{'exclude' if exclude else 'include'}({', '.join(patterns)})"
         case Like(operand=operand, pattern=pattern, negated=negated):

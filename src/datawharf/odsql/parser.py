@@ -9,6 +9,8 @@ to the same limit before the (recursive) generator sees it.
 
 from __future__ import annotations
 
+import re
+
 from datawharf.odsql import nodes as n
 from datawharf.odsql.errors import Code, fail
 from datawharf.odsql.tokens import Token, TokenType, tokenize
@@ -28,6 +30,22 @@ ADD_LEVEL = 5
 ADDITIVE: dict[TokenType, str] = {T.PLUS: "+", T.MINUS: "-"}
 MUL_LEVEL = 6
 MULTIPLICATIVE: dict[TokenType, str] = {T.STAR: "*", T.SLASH: "/", T.PERCENT: "%"}
+
+_WRITTEN_DATE = re.compile(r"\d{4}[-/]\d{1,2}(?:[-/]\d{1,2})?")
+
+# range(date, 1 day)'s interval units, as the reference spells them (case matters: M month, m minute),
+# each with the DuckDB interval function of its width and, for calendar units, the date_trunc part.
+TIME_UNITS: dict[str, str] = {
+    **dict.fromkeys(("ms", "millisecond", "milliseconds"), "milliseconds"),
+    **dict.fromkeys(("s", "second", "seconds"), "seconds"),
+    **dict.fromkeys(("m", "minute", "minutes"), "minutes"),
+    **dict.fromkeys(("h", "hour", "hours"), "hours"),
+    **dict.fromkeys(("d", "day", "days"), "days"),
+    **dict.fromkeys(("w", "week", "weeks"), "weeks"),
+    **dict.fromkeys(("M", "month", "months"), "months"),
+    **dict.fromkeys(("q", "quarter", "quarters"), "quarters"),
+    **dict.fromkeys(("y", "year", "years"), "years"),
+}
 
 # A keyword before a quoted string makes a typed literal: date'2024-05-17', geom'POINT(2.35 48.85)'.
 TYPED_LITERALS = {"date": "date", "geom": "geom", "geometry": "geom"}
@@ -221,19 +239,35 @@ class Parser:
         return n.In(left, tuple(values), negated, pos=tok.pos)
 
     def field_match(self, left: n.Node, tok: Token) -> n.Node:
-        """``city:Paris``, ``city:'Paris'``, ``year:2024``: equality, a bare word being its text;
-        ``year:[2020 TO 2024]``: a range."""
+        """``city:Paris``, ``city:'Paris'``, ``year:2024``: equality, a bare word being its text (on a
+        date, the period: ``founded:2024``); ``year:[2020 TO 2024]``: a range."""
         nxt = self.peek()
         if nxt.type in (T.LBRACKET, T.RBRACKET):
             return self.range(left, tok)
+        if nxt.type is T.NUMBER and (written := self.written_date()) is not None:
+            return n.Compare(n.MATCH_OP, left, n.Literal(written, pos=nxt.pos), pos=tok.pos)
         if (
             nxt.type is T.IDENT
             and self.peek(1).type is not T.LPAREN
             and not (self.peek(1).type is T.STRING and nxt.value.lower() in TYPED_LITERALS)
         ):
             self.advance()
-            return n.Compare("=", left, n.Literal(nxt.value, pos=nxt.pos), pos=tok.pos)
-        return n.Compare("=", left, self.expression(COMPARE_LEVEL), pos=tok.pos)
+            return n.Compare(n.MATCH_OP, left, n.Literal(nxt.value, pos=nxt.pos), pos=tok.pos)
+        return n.Compare(n.MATCH_OP, left, self.expression(COMPARE_LEVEL), pos=tok.pos)
+
+    def written_date(self) -> str | None:
+        """``2024/05`` or ``2024-05-17`` written without quotes after a colon: the date, not a division
+        or a subtraction (the tokens touch each other); None, consuming nothing, otherwise."""
+        end, text = self.i, ""
+        while (tok := self.tokens[end]).type in (T.NUMBER, T.MINUS, T.SLASH) and (
+            end == self.i or tok.pos == self.tokens[end - 1].end
+        ):
+            text += tok.text
+            end += 1
+        if not _WRITTEN_DATE.fullmatch(text):
+            return None
+        self.i = end
+        return text
 
     def range(self, left: n.Node, tok: Token) -> n.Range:
         """``[low..high]`` or ``[low TO high]``; ``]`` opening or ``[`` closing excludes that bound."""
@@ -256,9 +290,12 @@ class Parser:
             case T.NUMBER:
                 value = _number(tok)
                 unit = self.peek()
-                if unit.type is T.IDENT and unit.value.lower() in DISTANCE_UNITS:
-                    self.advance()
-                    return n.Distance(float(value), unit.value.lower(), pos=tok.pos)
+                if unit.type is T.IDENT and (
+                    unit.value.lower() in DISTANCE_UNITS or unit.value in TIME_UNITS
+                ):
+                    self.advance()  # a distance (10km) or, in range(), a time interval (1 day, 3h, 1M)
+                    written = unit.value if unit.value in TIME_UNITS else unit.value.lower()
+                    return n.Distance(float(value), written, pos=tok.pos)
                 return n.Literal(value, pos=tok.pos)
             case T.STRING:
                 return n.Literal(tok.value, pos=tok.pos)
@@ -294,16 +331,26 @@ class Parser:
         distinct = self.accept(T.DISTINCT) is not None
         args: list[n.Node] = []
         if self.peek().type is not T.RPAREN:
-            args.append(self.argument())
+            args.append(self.argument(name))
             while self.accept(T.COMMA):
-                args.append(self.argument())
+                args.append(self.argument(name))
         self.expect(T.RPAREN, ", or ) in the arguments of " + name.value)
         return n.Call(name.value.lower(), tuple(args), distinct, pos=name.pos)
 
-    def argument(self) -> n.Node:
+    def argument(self, function: Token) -> n.Node:
         """A function argument: an expression, or ``*`` alone (``count(*)``, ``search(*, "x")``)."""
         if self.peek().type is T.STAR and self.peek(1).type in (T.RPAREN, T.COMMA):
             return n.Star(pos=self.advance().pos)
+        if self.peek().type in (T.LBRACKET, T.RBRACKET) and function.value.lower() == "range":
+            tok = self.peek()
+            fail(
+                Code.UNSUPPORTED_FUNCTION,
+                f"static ranges (range(field, ]10, 50, 100[)) at {tok.pos} are not supported; use "
+                "range(field, step) for buckets of equal width",
+                position=tok.pos,
+                token=tok.text,
+                function="range",
+            )
         return self.expression()
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeGuard, TypeVar
 from datawharf.errors import ODSQLError
 from datawharf.odsql import nodes as n
 from datawharf.odsql.budget import Budget
-from datawharf.odsql.dates import facet_range, to_instant
+from datawharf.odsql.dates import facet_range
 from datawharf.odsql.errors import Code, fail
 from datawharf.odsql.generator import FIELD_TYPES, Generator, Params, Typed, quote_ident
 from datawharf.odsql.parser import parse_expression, parse_group_by, parse_order_by, parse_select
@@ -26,6 +26,7 @@ RECORDS_MAX_LIMIT = 100
 RECORDS_MAX_WINDOW = 10_000  # offset + limit on records; exports have no window
 GROUPED_MAX_WINDOW = 20_000  # limit, and offset + limit, on records with a group_by (the reference's)
 MAX_REFINES = 100
+GLOB_FIELDS_PER_UNIT = 10  # a glob other than a name or a prefix costs 1 per 10 fields it is tried on
 
 
 @dataclass(frozen=True)
@@ -135,18 +136,19 @@ def compile_query(
 
     params = Params()
     now = dt.datetime.now(dt.UTC)
-    gen = Generator(schema, params, zone, budget=Budget(), now=now)
+    budget = Budget()
+    gen = Generator(schema, params, zone, budget=budget, now=now)
     conds, group_sql = filters(gen)
 
     gen.clause = "select"
     columns: list[OutputColumn] = []
     names: set[str] = set()  # a set: a list scanned for each column was quadratic in a wide select
     select_sql: list[str] = []
-    for item, name, expr in _expand_select(selected, schema):
+    for item, name, expr in _expand_select(selected, schema, budget):
         if aggregated:
             _check_grouped(expr, grouped, "select")
-        if isinstance(item.expr, n.Star | n.FieldPattern) and gen.budget is not None:
-            with gen.budget.free():
+        if isinstance(item.expr, n.Star | n.FieldPattern):
+            with budget.free():
                 typed = _in_clause("select", gen.expr, expr)
         else:
             typed = _in_clause("select", gen.expr, expr)
@@ -324,12 +326,13 @@ def _window(limit: int | None, offset: int, mode: Mode, *, grouped: bool = False
     return limit, offset
 
 
-def _expand(item: n.SelectItem, schema: Mapping[str, str]) -> Iterator[tuple[str, n.Node]]:
+def _expand(item: n.SelectItem, schema: Mapping[str, str], budget: Budget) -> Iterator[tuple[str, n.Node]]:
     if isinstance(item.expr, n.Star):
         for name in schema:
             yield name, n.Field(name)
     elif isinstance(item.expr, n.FieldPattern):
-        matches = _pattern_matcher(item.expr.patterns)
+        budget.charge(len(schema) // GLOB_FIELDS_PER_UNIT + 1, "pattern", "select")  # a scan of the fields
+        matches = _pattern_matcher(item.expr.patterns, len(schema), budget)
         for name in schema:
             if matches(name):
                 yield name, n.Field(name)
@@ -339,7 +342,7 @@ def _expand(item: n.SelectItem, schema: Mapping[str, str]) -> Iterator[tuple[str
 
 
 def _expand_select(
-    selected: list[n.SelectItem], schema: Mapping[str, str]
+    selected: list[n.SelectItem], schema: Mapping[str, str], budget: Budget
 ) -> Iterator[tuple[n.SelectItem, str, n.Node]]:
     """Every result column: ``*`` and ``include(pattern)`` expand to fields in schema order, then the
     fields ``exclude(pattern)`` names leave the result (alone, excludes apply to ``*``)."""
@@ -347,26 +350,28 @@ def _expand_select(
     kept = [i for i in selected if not (isinstance(i.expr, n.FieldPattern) and i.expr.exclude)]
     if not excluded:
         for item in kept:
-            for name, expr in _expand(item, schema):
+            for name, expr in _expand(item, schema, budget):
                 yield item, name, expr
         return
-    drop = _pattern_matcher(tuple(p for e in excluded for p in e.patterns))
+    drop = _pattern_matcher(tuple(p for e in excluded for p in e.patterns), len(schema), budget)
     for item in kept or [n.SelectItem(n.Star())]:
-        for name, expr in _expand(item, schema):
+        for name, expr in _expand(item, schema, budget):
             if not (isinstance(expr, n.Field) and drop(expr.name)):
                 yield item, name, expr
 
 
-def _pattern_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+def _pattern_matcher(patterns: tuple[str, ...], fields: int, budget: Budget) -> Callable[[str], bool]:
     """Field name globs where ``*`` is any run (the reference's only wildcard). Hand-written rather than
     fnmatch or a regular expression: those give ``?`` and ``[...]`` meanings the reference has not, and
-    a backtracking ``.*a.*a.*a...`` is exponential on a hostile pattern; a leftmost search of each
-    piece in turn is linear and exact for ``*``-only globs."""
-    pieces = [p.split("*") for p in patterns]
+    a backtracking ``.*a.*a.*a...`` is exponential on a hostile pattern. Names and prefixes (``pop*``)
+    are set lookups, a name's length of them whatever their number; any other glob is a leftmost search
+    of each piece in turn, linear, tried on every field: it is charged to the budget as such."""
+    exact = {p for p in patterns if "*" not in p}
+    prefixes = {p[:-1] for p in patterns if p.endswith("*") and "*" not in p[:-1]}
+    globs = [p.split("*") for p in patterns if "*" in p and not (p.endswith("*") and "*" not in p[:-1])]
+    budget.charge(len(globs) * (fields // GLOB_FIELDS_PER_UNIT + 1), "pattern", "select")
 
     def glob(name: str, parts: list[str]) -> bool:
-        if len(parts) == 1:
-            return name == parts[0]
         first, *middle, last = parts
         if len(name) < len(first) + len(last) or not (name.startswith(first) and name.endswith(last)):
             return False
@@ -378,7 +383,14 @@ def _pattern_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
             at = found + len(piece)
         return True
 
-    return lambda name: any(glob(name, parts) for parts in pieces)
+    def matches(name: str) -> bool:
+        return (
+            name in exact
+            or any(name[:k] in prefixes for k in range(len(name) + 1))
+            or any(glob(name, parts) for parts in globs)
+        )
+
+    return matches
 
 
 def _groups_by_select_alias(
@@ -458,13 +470,7 @@ def _refine(gen: Generator, facet: str, *, negate: bool) -> str:
     column = quote_ident(name)
     with _naming(kind):
         if ftype in ("date", "datetime"):
-            start, end = facet_range(value)
-            if ftype == "date":
-                lo, hi = gen.value(start, "date").sql, gen.value(end, "date").sql
-            else:
-                lo = gen.value(to_instant(start, gen.zone), "datetime").sql
-                hi = gen.value(to_instant(end, gen.zone), "datetime").sql
-            cond = f"({column} >= {lo} AND {column} < {hi})"
+            cond = gen.period(column, ftype, *facet_range(value))
         elif ftype in ("text", "int", "double"):
             cond = f"({column} = {gen.coerce(n.Literal(value), ftype).sql})"
         else:

@@ -29,13 +29,13 @@ from datawharf.connections.schemas import (
 from datawharf.errors import Conflict, DatawharfError
 from datawharf.inputs import parse_input
 from datawharf.s3.client import is_header_name
+from datawharf.web.notices import saved
 from datawharf.web.rendering import (
     BASE,
     BackofficeRoute,
     Visitor,
     csrf_checked,
     database_of,
-    redirect,
     render,
     settings_of,
     signed_in,
@@ -190,7 +190,7 @@ def create_connection(
             uid = service.create_connection(db, settings_of(request), data).uid
     except DatawharfError as error:
         return _form_page(request, current, form, error=error)
-    return redirect(f"{BASE}/connections/{uid}")
+    return saved(f"{BASE}/connections/{uid}", "connection")
 
 
 def _detail_page(
@@ -252,7 +252,7 @@ def set_role_arn(
             service.update_connection(db, settings_of(request), uid, data)
     except DatawharfError as error:
         return _detail_page(request, current, uid, error=error, role_arn=role_arn)
-    return redirect(f"{BASE}/connections/{uid}")
+    return saved(f"{BASE}/connections/{uid}", "role")
 
 
 @router.post("/{uid}/validate", dependencies=[Depends(csrf_checked)])
@@ -262,7 +262,7 @@ def revalidate(request: Request, current: Editor, uid: str) -> Response:
             service.validate_connection(db, settings_of(request), uid)
     except DatawharfError as error:
         return _detail_page(request, current, uid, error=error)
-    return redirect(f"{BASE}/connections/{uid}")
+    return saved(f"{BASE}/connections/{uid}", "validated")
 
 
 @router.post("/{uid}/delete", dependencies=[Depends(csrf_checked)])
@@ -272,7 +272,7 @@ def delete(request: Request, current: Editor, uid: str) -> Response:
             service.delete_connection(db, uid)
     except Conflict as error:
         return _detail_page(request, current, uid, error=error)
-    return redirect(f"{BASE}/connections/")
+    return saved(f"{BASE}/connections/", "connection-deleted")
 
 
 @router.get("/{uid}/edit")
@@ -324,4 +324,4 @@ def update_connection(
             service.update_connection(db, settings_of(request), uid, data)
     except DatawharfError as error:
         return _form_page(request, current, form, connection=connection, error=error)
-    return redirect(f"{BASE}/connections/{uid}")
+    return saved(f"{BASE}/connections/{uid}", "connection")

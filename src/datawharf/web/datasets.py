@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from datawharf.datasets import control, fieldconfig, resources, schedules, service, versions
@@ -23,13 +24,14 @@ from datawharf.exports import open_export
 from datawharf.extract.types import FIELD_TYPES
 from datawharf.odsql import QueryRequest
 from datawharf.store.models.datasets import Dataset
+from datawharf.web import dataset_panels
+from datawharf.web.notices import saved
 from datawharf.web.rendering import (
     BASE,
     BackofficeRoute,
     Visitor,
     csrf_checked,
     database_of,
-    redirect,
     render,
     settings_of,
     signed_in,
@@ -68,7 +70,6 @@ def status_view(dataset: Dataset) -> dict[str, Any]:
         "bytes_done": progress["bytes_done"],
         "bytes_total": total,
         "percent": percent,
-        "records_errors": status["records_errors"][:20],
     }
 
 
@@ -120,23 +121,31 @@ def _page_context(request: Request, uid: str) -> dict[str, Any]:
         _n, schedule_rows = schedules.list_schedules(db, uid, limit=50, offset=0)
         _n, config_rows = fieldconfig.list_configurations(db, uid, limit=500, offset=0)
         current_version = next((v for v in version_rows if v.uid == dataset.current_version_uid), None)
+        shown = {
+            "uid": dataset.uid,
+            "dataset_id": dataset.dataset_id,
+            "title": title_of(dataset.metadata_),
+            "description": dataset.metadata_.get("default", {}).get("description", {}).get("value"),
+            "is_published": dataset.is_published,
+            "is_restricted": dataset.is_restricted,
+        }
+        status = status_view(dataset)
+        sources = [resources.public(r) for r in resource_rows]
+        fields = list(current_version.fields) if current_version else []
         return {
-            "dataset": {
-                "uid": dataset.uid,
-                "dataset_id": dataset.dataset_id,
-                "title": title_of(dataset.metadata_),
-                "description": dataset.metadata_.get("default", {}).get("description", {}).get("value"),
-                "is_published": dataset.is_published,
-                "is_restricted": dataset.is_restricted,
-            },
-            "status": status_view(dataset),
-            "sources": [resources.public(r) for r in resource_rows],
+            "dataset": shown,
+            "status": status,
+            "sources": sources,
             "versions": [versions.public(v, dataset, settings) for v in version_rows],
             "schedules": [schedules.public(s) for s in schedule_rows],
             "configurations": [fieldconfig.public(c) for c in config_rows],
-            "fields": list(current_version.fields) if current_version else [],
+            "fields": fields,
             "field_types": FIELD_TYPES,
             "export_formats": EXPORT_FORMATS,
+            "conversion_errors": dataset_panels.conversion_errors(dataset, sources, fields),
+            "explore": dataset_panels.explore_urls(shown),
+            "map_panel": dataset_panels.map_panel(fields, settings),
+            "chart_panel": dataset_panels.chart_panel(fields),
         }
 
 
@@ -167,27 +176,47 @@ def _readable(request: Request, current: Visitor, uid: str) -> PublishedDataset:
         return access.readable_dataset(db, settings_of(request), dataset_id, current.api_key)
 
 
+def explore_query(
+    select: str | None = None,
+    where: str | None = None,
+    group_by: str | None = None,
+    order_by: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> QueryRequest:
+    """The Explore API's query parameters that the dataset page's records table, map and chart send."""
+    return QueryRequest(
+        select=select, where=where, group_by=group_by, order_by=order_by, limit=limit, offset=offset
+    )
+
+
 @router.get("/{uid}/records")
 def restricted_records(
-    request: Request, current: Current, uid: str, limit: int = 10, offset: int = 0
+    request: Request, current: Current, uid: str, query: Annotated[QueryRequest, Depends(explore_query)]
 ) -> Response:
-    """The records table of a restricted dataset: the browser has no API key to send to the Explore API,
-    so the page asks here, and the Explore service answers with the signed-in key's rights."""
+    """The records table, chart and map of a restricted dataset: the browser has no API key to send to
+    the Explore API, so the page asks here, and the Explore service answers with the signed-in key's
+    rights."""
     try:
         published = _readable(request, current, uid)
-        page = records.query_records(
-            request.app.state.query_engine, published, QueryRequest(limit=limit, offset=offset)
-        )
+        page = records.query_records(request.app.state.query_engine, published, query)
     except DatawharfError as error:
         return JSONResponse(error.to_body(), status_code=error.http_status)
-    return JSONResponse(page.body())
+    return JSONResponse(jsonable_encoder(page.body()))
 
 
 @router.get("/{uid}/exports/{format}")
-def restricted_export(request: Request, current: Current, uid: str, format: str) -> Response:
-    """A restricted dataset's export, streamed by the Explore export service (see ``restricted_records``)."""
+def restricted_export(
+    request: Request,
+    current: Current,
+    uid: str,
+    format: str,
+    query: Annotated[QueryRequest, Depends(explore_query)],
+) -> Response:
+    """A restricted dataset's export (and its map's GeoJSON), streamed by the Explore export service (see
+    ``restricted_records``)."""
     published = _readable(request, current, uid)
-    export = open_export(request.app.state.export_engine, published, QueryRequest(), format)
+    export = open_export(request.app.state.export_engine, published, query, format)
     return StreamingResponse(
         export.chunks,
         media_type=export.media_type,
@@ -201,15 +230,18 @@ def dataset_status(request: Request, current: Current, uid: str) -> Response:
         return JSONResponse(status_view(service.get_dataset(db, uid)))
 
 
-def _act(request: Request, current: Visitor, uid: str, permission: str, action: Any) -> Response:
-    """Run ``action(db)`` for a dataset; a refusal is shown on the dataset's page."""
+def _act(
+    request: Request, current: Visitor, uid: str, permission: str, action: Any, what: str, anchor: str = ""
+) -> Response:
+    """Run ``action(db)`` for a dataset, then show the page with ``what`` confirmed; a refusal is shown
+    on the dataset's page."""
     try:
         current.require(permission)
         with database_of(request).session() as db:
             action(db)
     except DatawharfError as error:
         return dataset_page_with_error(request, current, uid, error)
-    return redirect(f"{BASE}/datasets/{uid}")
+    return saved(f"{BASE}/datasets/{uid}", what, anchor)
 
 
 def start_publish(request: Request, uid: str) -> None:
@@ -225,7 +257,7 @@ def publish(request: Request, current: Current, uid: str) -> Response:
         start_publish(request, uid)
     except DatawharfError as error:
         return dataset_page_with_error(request, current, uid, error)
-    return redirect(f"{BASE}/datasets/{uid}")
+    return saved(f"{BASE}/datasets/{uid}", "publish")
 
 
 @router.post("/{uid}/abort", dependencies=[Depends(csrf_checked)])
@@ -236,12 +268,14 @@ def abort(request: Request, current: Current, uid: str) -> Response:
             request.app.state.datasets_runtime.abort(db, uid)
     except DatawharfError as error:
         return dataset_page_with_error(request, current, uid, error)
-    return redirect(f"{BASE}/datasets/{uid}")
+    return saved(f"{BASE}/datasets/{uid}", "abort")
 
 
 @router.post("/{uid}/unpublish", dependencies=[Depends(csrf_checked)])
 def unpublish(request: Request, current: Current, uid: str) -> Response:
-    return _act(request, current, uid, "publish_dataset", lambda db: control.request_unpublish(db, uid))
+    return _act(
+        request, current, uid, "publish_dataset", lambda db: control.request_unpublish(db, uid), "unpublished"
+    )
 
 
 @router.post("/{uid}/versions/{version_uid}/restore", dependencies=[Depends(csrf_checked)])
@@ -253,6 +287,8 @@ def restore(request: Request, current: Current, uid: str, version_uid: str) -> R
         uid,
         "publish_dataset",
         lambda db: versions.restore_version(db, settings, uid, version_uid),
+        "restored",
+        "versions-heading",
     )
 
 
@@ -266,13 +302,21 @@ def add_schedule(
         uid,
         "edit_dataset",
         lambda db: schedules.create_schedule(db, uid, cron_schedule.strip()),
+        "schedule",
+        "schedule-heading",
     )
 
 
 @router.post("/{uid}/schedules/{schedule_uid}/delete", dependencies=[Depends(csrf_checked)])
 def delete_schedule(request: Request, current: Current, uid: str, schedule_uid: str) -> Response:
     return _act(
-        request, current, uid, "edit_dataset", lambda db: schedules.delete_schedule(db, uid, schedule_uid)
+        request,
+        current,
+        uid,
+        "edit_dataset",
+        lambda db: schedules.delete_schedule(db, uid, schedule_uid),
+        "schedule-deleted",
+        "schedule-heading",
     )
 
 
@@ -305,7 +349,7 @@ def configure_field(
                 db, uid, "type", f"Type of {new_name}", {"field": new_name, "type_param": type}
             )
 
-    return _act(request, current, uid, "edit_dataset", configure)
+    return _act(request, current, uid, "edit_dataset", configure, "field", "fields-heading")
 
 
 @router.post("/{uid}/configurations/{config_uid}/delete", dependencies=[Depends(csrf_checked)])
@@ -316,6 +360,8 @@ def delete_configuration(request: Request, current: Current, uid: str, config_ui
         uid,
         "edit_dataset",
         lambda db: fieldconfig.delete_configuration(db, uid, config_uid),
+        "configuration-deleted",
+        "fields-heading",
     )
 
 
@@ -328,4 +374,4 @@ def delete_dataset(request: Request, current: Current, uid: str) -> Response:
             service.delete_dataset(db, settings, uid)
     except DatawharfError as error:
         return dataset_page_with_error(request, current, uid, error)
-    return redirect(f"{BASE}/datasets/")
+    return saved(f"{BASE}/datasets/", "dataset-deleted")

@@ -28,6 +28,7 @@ from datawharf.errors import DatawharfError
 from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.models import ApiKey
+from datawharf.web.notices import notice_of
 from datawharf.web.session import (
     COOKIE_NAME,
     COOKIE_PATH,
@@ -63,9 +64,15 @@ def build_templates() -> Environment:
     )
     env.globals["BASE"] = BASE
     env.filters["cron_words"] = cron_words
+    env.filters["counted"] = counted
     # Policies are shown as AWS writes them (Version first), not with sorted keys.
     env.policies["json.dumps_kwargs"] = {"sort_keys": False}
     return env
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 field``, ``2 fields``, ``1,500 records``: a count with its noun, in the singular for one."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
 
 
 def cron_words(expression: str) -> str:
@@ -174,6 +181,7 @@ def render(
 ) -> HTMLResponse:
     session = current.session if current is not None else current_session(request)
     context.setdefault("section", "")
+    context.setdefault("notice", notice_of(request))
     page = (
         templates(request)
         .get_template(template)

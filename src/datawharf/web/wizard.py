@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from datawharf.connections import service as connection_service
@@ -37,8 +38,10 @@ from datawharf.extract.base import ExtractorParameter
 from datawharf.extract.params import check_params
 from datawharf.extract.registry import EXTRACTORS
 from datawharf.inputs import parse_input
+from datawharf.store.models.datasets import Dataset
 from datawharf.web.connections import METHODS, ConnectionForm, connection_input, region_names
 from datawharf.web.datasets import dataset_page_with_error, start_publish
+from datawharf.web.notices import saved
 from datawharf.web.rendering import (
     BASE,
     BackofficeRoute,
@@ -68,6 +71,28 @@ def _dataset_of(request: Request, dataset_uid: str | None) -> dict[str, Any] | N
 def _allowed(current: Visitor, dataset: str | None) -> None:
     """Creating a dataset, or changing one: the permissions the API asks for the same acts."""
     current.require("edit_dataset" if dataset else "create_dataset")
+
+
+def _create_dataset(db: Session, title: str, dataset_id: str) -> Dataset:
+    """The dataset, with the identifier the form showed as checked when one is typed (the service's
+    strict mode), else one made from the title. A taken one is refused in the form's words: the
+    service's own message speaks of the API's ``strict`` switch, which this form does not have."""
+    try:
+        return service.create_dataset(
+            db,
+            metadata={"default": {"title": {"value": title}}},
+            dataset_id=dataset_id or None,
+            strict=bool(dataset_id),
+        )
+    except InvalidInput as error:
+        if error.error_code != "dataset_id_taken":
+            raise
+        raise InvalidInput(
+            f"The identifier {dataset_id!r} is already taken by another dataset: type another one in "
+            "Dataset technical identifier (or change the name for another suggestion).",
+            error_code=error.error_code,
+            detail=error.detail,
+        ) from None
 
 
 def _permissions(current: Visitor) -> list[str]:
@@ -421,12 +446,7 @@ def save(
                 current.require("create_dataset")
                 if not title.strip():
                     raise InvalidInput("Give the dataset a title.", error_code="missing_title")
-                created = service.create_dataset(
-                    db,
-                    metadata={"default": {"title": {"value": title.strip()}}},
-                    dataset_id=dataset_id.strip() or None,
-                    strict=bool(dataset_id.strip()),
-                )
+                created = _create_dataset(db, title.strip(), dataset_id.strip())
                 target = created.uid
             resources.create_resource(
                 db,
@@ -467,4 +487,5 @@ def save(
             start_publish(request, target)
         except DatawharfError as error:
             return dataset_page_with_error(request, current, target, error)
-    return redirect(f"{BASE}/datasets/{target}")
+    what = ("source" if dataset else "dataset") + ("-publishing" if publish else "")
+    return saved(f"{BASE}/datasets/{target}", what)

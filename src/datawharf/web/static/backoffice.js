@@ -100,7 +100,54 @@ function watchStatus(card) {
   poll();
 }
 
-// Records: pages of the Explore API, rendered as a table (text only: values never become HTML).
+// Geo values as a person reads them: a point as "latitude, longitude", a shape as its type, its number
+// of points and where it is (the centre of its bounding box), never the GeoJSON text.
+function roundCoordinate(value) {
+  return String(Math.round(value * 1e5) / 1e5);
+}
+
+function geoPositions(coordinates) {
+  if (!Array.isArray(coordinates)) return [];
+  if (typeof coordinates[0] === "number") return [coordinates];
+  return coordinates.flatMap(geoPositions);
+}
+
+function geoText(value, type) {
+  if (value == null || typeof value !== "object") return value == null ? "" : String(value);
+  if (type === "geo_point_2d" && typeof value.lat === "number") {
+    return roundCoordinate(value.lat) + ", " + roundCoordinate(value.lon);
+  }
+  const geometry = value.type === "Feature" ? value.geometry : value;
+  if (!geometry || !geometry.type) return JSON.stringify(value);
+  const positions = geometry.type === "GeometryCollection"
+    ? (geometry.geometries || []).flatMap((part) => geoPositions(part.coordinates))
+    : geoPositions(geometry.coordinates);
+  if (!positions.length) return geometry.type;
+  if (geometry.type === "Point") return roundCoordinate(positions[0][1]) + ", " + roundCoordinate(positions[0][0]);
+  const centre = (axis) => {
+    const values = positions.map((position) => position[axis]);
+    return (Math.min(...values) + Math.max(...values)) / 2;
+  };
+  return geometry.type + " (" + positions.length + " points) around " + roundCoordinate(centre(1)) + ", " + roundCoordinate(centre(0));
+}
+
+// Server-rendered geo cells (the wizard's preview): the GeoJSON the page carries, shown as coordinates.
+function formatGeoCells(root) {
+  root.querySelectorAll("td[data-geo-type]").forEach((td) => {
+    try {
+      td.textContent = geoText(JSON.parse(td.textContent), td.dataset.geoType);
+    } catch (_error) {
+      return; // not JSON: left as it is
+    }
+    td.removeAttribute("data-geo-type");
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => formatGeoCells(document));
+
+// Records: pages of the Explore API, rendered as a table (text only: values never become HTML). The
+// header shows each field's label (its technical name under it when they differ), from the fields the
+// page embeds; the table scrolls sideways in its own box.
 function recordsTable(section) {
   const url = section.dataset.recordsUrl;
   const size = Number(section.dataset.pageSize || 10);
@@ -108,13 +155,36 @@ function recordsTable(section) {
   const summary = section.querySelector("[data-records-summary]");
   const prev = section.querySelector("[data-records-prev]");
   const next = section.querySelector("[data-records-next]");
+  const fields = new Map(JSON.parse(section.dataset.fields || "[]").map((field) => [field.name, field]));
   let offset = 0;
-  const cell = (tag, value) => {
-    const element = document.createElement(tag);
-    if (tag === "th") element.scope = "col";
-    element.textContent = value == null ? "" : (typeof value === "object" ? JSON.stringify(value) : String(value));
-    if (typeof value === "number") element.className = "num";
-    return element;
+  const heading = (name) => {
+    const th = document.createElement("th");
+    th.scope = "col";
+    const field = fields.get(name);
+    th.textContent = field ? field.label : name;
+    if (field && field.label !== name) {
+      const tech = document.createElement("span");
+      tech.className = "tech";
+      tech.textContent = name;
+      th.appendChild(tech);
+    }
+    return th;
+  };
+  const cell = (name, value) => {
+    const td = document.createElement("td");
+    const text = document.createElement("span");
+    const field = fields.get(name);
+    const type = field ? field.type : "";
+    if (type === "geo_point_2d" || type === "geo_shape") {
+      text.textContent = geoText(value, type);
+      td.className = "geo";
+    } else {
+      text.textContent = value == null ? "" : (typeof value === "object" ? JSON.stringify(value) : String(value));
+      if (typeof value === "number") td.className = "num";
+    }
+    text.title = text.textContent;
+    td.appendChild(text);
+    return td;
   };
   const load = async () => {
     section.setAttribute("aria-busy", "true");
@@ -125,11 +195,11 @@ function recordsTable(section) {
       const rows = body.results || [];
       const names = rows.length ? Object.keys(rows[0]) : [];
       const headRow = document.createElement("tr");
-      names.forEach((name) => headRow.appendChild(cell("th", name)));
+      names.forEach((name) => headRow.appendChild(heading(name)));
       table.tHead.replaceChildren(headRow);
       table.tBodies[0].replaceChildren(...rows.map((row) => {
         const tr = document.createElement("tr");
-        names.forEach((name) => tr.appendChild(cell("td", row[name])));
+        names.forEach((name) => tr.appendChild(cell(name, row[name])));
         return tr;
       }));
       const total = body.total_count || 0;
@@ -193,6 +263,7 @@ document.addEventListener("change", async (event) => {
     const html = await response.text();
     if (ticket !== previewRequest) return; // a newer change already asked again
     workspace.innerHTML = html;
+    formatGeoCells(workspace);
     const panel = workspace.querySelector("[data-workspace]");
     const next = document.getElementById("preview-next");
     if (panel && next) {
@@ -243,4 +314,13 @@ document.addEventListener("DOMContentLoaded", () => {
   title.addEventListener("input", soon);
   identifier.addEventListener("input", () => { edited = identifier.value !== ""; soon(); });
   if (title.value || identifier.value) refresh();
+});
+
+// A confirmation (?saved=...) is shown once: the address loses it, so a reload or a bookmark does not
+// confirm the change again.
+document.addEventListener("DOMContentLoaded", () => {
+  const url = new URL(window.location.href);
+  if (!url.searchParams.has("saved")) return;
+  url.searchParams.delete("saved");
+  window.history.replaceState(null, "", url.pathname + url.search + url.hash);
 });
