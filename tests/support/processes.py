@@ -22,7 +22,7 @@ def free_port() -> int:
 
 
 def wait_until_answers(
-    url: str, process: subprocess.Popen[str], timeout: float = 30.0, verify: ssl.SSLContext | bool = True
+    url: str, process: subprocess.Popen[str], timeout: float = 90.0, verify: ssl.SSLContext | bool = True
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
