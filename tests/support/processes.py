@@ -24,6 +24,8 @@ def free_port() -> int:
 def wait_until_answers(
     url: str, process: subprocess.Popen[str], timeout: float = 90.0, verify: ssl.SSLContext | bool = True
 ) -> None:
+    # Generous: a server that died is caught at once by poll(); only a loaded machine (``-n auto`` on
+    # two cores, several servers starting together) ever waits long.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
