@@ -239,8 +239,8 @@ def parquet_object(data_dir: Path, rows: int) -> tuple[str, Path]:
     """The bench's Parquet object of ``rows`` rows in the localbucket folder, generated once.
 
     ``location`` is written as ``"lat,lon"`` text, as open data has it (datawharf types it as a
-    ``geo_point_2d``): a ``struct<lon, lat>`` column makes the publish fail (``count_distinct`` has no
-    struct kernel: an ``internal_error``, reported, not this benchmark's subject)."""
+    ``geo_point_2d``). A ``struct<lon, lat>`` column publishes too since issue 16's fix (it used to end
+    in ``internal_error``); the text form is kept so that figures stay comparable across sessions."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 

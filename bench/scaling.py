@@ -89,7 +89,8 @@ def run(
 
 
 def markdown(document: dict[str, Any]) -> str:
-    one, two = document["cores"][1], document["cores"][2]
+    cores = {int(count): figures for count, figures in document["cores"].items()}  # text keys from JSON
+    one, two = cores[1], cores[2]
     model = document["model_16_cores"]
     return "\n".join(
         [

@@ -10,14 +10,16 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from datawharf.extract.limits import DEFAULT_SPREADSHEET_LIMITS as _SHEETS
 from datawharf.extract.limits import SpreadsheetLimits
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 MiB = 1024 * 1024
 
@@ -279,8 +281,11 @@ class Settings(BaseSettings):
         """The key that encrypts secrets at rest.
 
         A key generated per process would make yesterday's secrets unreadable, so when none is
-        configured one is generated once into the home folder, readable by its owner only.
+        configured one is generated once into the home folder, readable by its owner only. (cryptography
+        is imported here: a command that reads no secret, e.g. ``datasets list``, does not pay for it.)
         """
+        from cryptography.fernet import Fernet
+
         if self.secret_key is not None:
             return Fernet(self.secret_key.get_secret_value().encode())
         key_path = self.home / "secret.key"

@@ -53,6 +53,9 @@ def test_apikeys_create_list_revoke(tmp_path: Path) -> None:
     assert uid in listed.stdout and "ci robot" in listed.stdout and clear not in listed.stdout
     # Which home it read, on stderr: an empty list of the wrong home is never silent (issue 17).
     assert listed.stderr == f"datawharf: home {tmp_path} (set DATAWHARF_URL to use a running server)\n"
+    datasets = _cli(tmp_path, "datasets", "list")  # the stdlib's road (a current SQLite home) names it too
+    assert datasets.returncode == 0 and "dataset_id" in datasets.stdout, datasets.stderr
+    assert datasets.stderr == listed.stderr
     assert _cli(tmp_path, "apikeys", "revoke", uid).returncode == 0
     assert after_target_line(_cli(tmp_path, "apikeys", "revoke", "ak_missing").stderr).startswith(
         "error [apikey_not_found]"

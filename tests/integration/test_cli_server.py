@@ -84,6 +84,17 @@ def test_every_command_goes_through_the_server(tmp_path: Path, moto_server: Moto
         assert "status: idle  published: True  version: ch_" in published.stdout
         assert "records: 3" in published.stdout
 
+        # Create and publish in one command (issue 16): the server runs it, the CLI follows it.
+        at_once = remote(
+            "datasets", "create", "fruits.csv", "--title", "Fruits again", "--connection", co,
+            "-p", "separator=;", "--publish", "--wait",
+        )  # fmt: skip
+        assert at_once.returncode == 0, at_once.stderr
+        assert re.match(r"Created dataset da_\w+ \(fruits-again\) with resource re_\w+\.\n", at_once.stdout)
+        assert "Publish it with" not in at_once.stdout
+        assert "status: idle  published: True  version: ch_" in at_once.stdout
+        assert "records: 3" in at_once.stdout
+
         shown = remote("datasets", "show", "fruits")
         assert re.search(r"│ qty\s+│ qty\s+│ int\s+│", shown.stdout), shown.stdout
         assert re.search(r"│ when\s+│ when\s+│ date\s+│", shown.stdout), shown.stdout
@@ -136,7 +147,8 @@ def test_every_command_goes_through_the_server(tmp_path: Path, moto_server: Moto
                 "error [invalid_api_key]: The API key is unknown or revoked."
             ), wrong.stderr
 
-        assert remote("datasets", "delete", "fruits", "--yes").returncode == 0
+        for dataset in ("fruits", "fruits-again"):
+            assert remote("datasets", "delete", dataset, "--yes").returncode == 0
         assert remote("connections", "delete", co).stdout.strip() == f"Deleted {co}."
 
         # A person opening the printed address lands on the backoffice's sign-in page.

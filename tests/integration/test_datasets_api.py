@@ -98,6 +98,11 @@ def test_list_filter_retrieve_update_delete(client: TestClient) -> None:
     assert updated.json()["dataset_id"] == "renamed"
     assert updated.json()["is_restricted"] is True
     assert updated.json()["metadata"]["default"]["keyword"] == {"value": ["air", "eau"]}
+    unchanged = client.put(f"{API}/datasets/{uid}/")  # the reference's body is optional (huwise's refresh)
+    assert unchanged.status_code == 200, unchanged.text
+    assert {k: unchanged.json()[k] for k in ("dataset_id", "is_restricted", "metadata")} == {
+        k: updated.json()[k] for k in ("dataset_id", "is_restricted", "metadata")
+    }
     taken = client.put(f"{API}/datasets/{uid}/", json={"dataset_id": "dataset-1", "metadata": {}})
     assert taken.json()["error_code"] == "dataset_id_taken"
     assert client.delete(f"{API}/datasets/{uid}/").status_code == 204

@@ -67,6 +67,21 @@ def test_the_root_links_to_the_catalog(published: Published) -> None:
     }
 
 
+def test_the_catalog_links_to_its_endpoints(published: Published) -> None:
+    """``GET catalog/``, which Opendatasoft's JavaScript client sends for ``fromCatalog().itself()``."""
+    for path in (f"{EXPLORE}/catalog", f"{EXPLORE}/catalog/"):
+        response = published.client.get(path)
+        assert response.status_code == 200, response.text
+        links = {link["rel"]: link["href"] for link in response.json()["links"]}
+        catalog = f"{BASE}/catalog"
+        assert links == {
+            "self": catalog,
+            "datasets": f"{catalog}/datasets",
+            "facets": f"{catalog}/facets",
+            "exports": f"{catalog}/exports",
+        }
+
+
 def test_records_carry_their_id_and_links_only_when_asked(published: Published) -> None:
     plain = published.ok("/records", limit=5)
     assert plain == {"total_count": len(ROWS), "results": [expected_record(r) for r in ROWS[:5]]}

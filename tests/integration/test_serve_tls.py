@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,36 +18,15 @@ import trustme
 from tests.support import reference
 from tests.support.app import AUTH, BOOTSTRAP_KEY
 from tests.support.processes import datawharf_serve, serve_log
+from tests.support.tls import TlsFiles, make_tls_files
 
 EXPLORE = "/api/explore/v2.1"
 API = "/api/automation/v1.0"
 
 
-@dataclass
-class TlsFiles:
-    ca: trustme.CA
-    cert: Path
-    key: Path
-
-    def env(self) -> dict[str, str]:
-        return {"DATAWHARF_TLS_CERT_FILE": str(self.cert), "DATAWHARF_TLS_KEY_FILE": str(self.key)}
-
-    def trusting_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        self.ca.configure_trust(context)
-        return context
-
-
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    """A CA, and a leaf for 127.0.0.1 as a server gets it: the chain in one file, the key in another."""
-    folder = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1", "localhost")
-    cert, key = folder / "fullchain.pem", folder / "key.pem"
-    cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
-    leaf.private_key_pem.write_to_path(str(key))
-    return TlsFiles(ca, cert, key)
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
 
 
 @dataclass

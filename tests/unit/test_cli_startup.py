@@ -39,11 +39,12 @@ def test_help_imports_none_of_the_core_nor_its_libraries(tmp_path: Path) -> None
     assert not (tmp_path / "datawharf.db").exists()  # --help opens nothing
 
 
-def test_datasets_list_imports_the_database_layer_only(tmp_path: Path) -> None:
-    _imported(tmp_path, "datasets", "list")  # the first command of a home migrates it (Alembic)...
+def test_datasets_list_reads_a_current_sqlite_home_with_the_stdlib(tmp_path: Path) -> None:
+    top, _ = _imported(tmp_path, "datasets", "list")  # the first command of a home migrates it...
+    assert {"sqlalchemy", "alembic"} <= top
     top, output = _imported(tmp_path, "datasets", "list")  # ...the next ones find it current
-    assert "sqlalchemy" in top and "dataset_id" in output
-    assert not top & {*HEAVY, "httpx"}, top
+    assert "dataset_id" in output
+    assert not top & {*HEAVY, "sqlalchemy", "cryptography", "httpx"}, top
 
 
 def test_server_mode_imports_httpx_and_not_the_engine(tmp_path: Path) -> None:
@@ -51,34 +52,80 @@ def test_server_mode_imports_httpx_and_not_the_engine(tmp_path: Path) -> None:
     server = {"DATAWHARF_URL": "http://127.0.0.1:9", "DATAWHARF_API_KEY": "0" * 64}
     top, _output = _imported(tmp_path, "datasets", "list", env_extra=server)
     assert "httpx" in top
-    assert not top & set(HEAVY), top
+    assert not top & {*HEAVY, "sqlalchemy"}, top  # the list's server road skips the store as well
     top, _output = _imported(tmp_path, "preview", "x.csv", "--dataset", "d", env_extra=server)
     assert "httpx" in top and not top & set(HEAVY), top  # the engine stays on the server
+
+
+def test_the_stdlib_listing_is_the_stores(tmp_path: Path) -> None:
+    """``read_summaries`` (sqlite3) and ``service.list_datasets`` (the ORM) give the same rows, in order."""
+    from datawharf.datasets import service
+    from datawharf.datasets.summaries import read_summaries, summary_of
+    from datawharf.settings import Settings
+    from datawharf.store.db import Database, open_database
+
+    settings = Settings(home=tmp_path)
+    assert read_summaries(settings, limit=10) is None  # no database yet: the store's road
+    Database(settings).dispose()
+    assert read_summaries(settings, limit=10) is None  # a database not migrated: the store's road too
+    db = open_database(settings)
+    try:
+        with db.session() as session:
+            for title in ("Arbres de Paris", "Écoles", "Zones 30", "Arbres de Paris"):
+                service.create_dataset(session, metadata={"default": {"title": {"value": title}}})
+            untitled = service.create_dataset(session, metadata={}, dataset_id="untitled")
+            untitled.is_published, untitled.current_version_uid = True, "ch_0000000000000000"
+        with db.session() as session:
+            _total, rows = service.list_datasets(session, limit=3, offset=0)
+            expected = [summary_of(d) for d in rows]
+            _total, rows = service.list_datasets(session, limit=10, offset=0)
+            everything = [summary_of(d) for d in rows]
+    finally:
+        db.dispose()
+    assert read_summaries(settings, limit=3) == expected
+    assert read_summaries(settings, limit=10) == everything
+    assert [s.title for s in everything] == ["Arbres de Paris", "Écoles", "Zones 30", "Arbres de Paris", ""]
+    assert everything[-1].is_published and everything[-1].current_version_uid == "ch_0000000000000000"
 
 
 def test_every_listed_command_loads_with_the_help_it_is_listed_with() -> None:
     from typer.testing import CliRunner
 
     from datawharf.cli import COMMANDS, app
+    from datawharf.cli.datasets import DATASETS_COMMANDS
 
     runner = CliRunner()
-    for name, lazy in COMMANDS.items():
-        command = lazy.load(name)
-        assert command.name == name
-        assert (command.help or "").startswith(lazy.help), name
-        shown = runner.invoke(app, [name, "--help"])
-        assert shown.exit_code == 0 and "Usage" in shown.output, shown.output
+    listed = [((), COMMANDS), (("datasets",), DATASETS_COMMANDS)]
+    for group, table in listed:
+        for name, lazy in table.items():
+            command = lazy.load(name)
+            assert command.name == name
+            assert (command.help or "").startswith(lazy.help), name
+            shown = runner.invoke(app, [*group, name, "--help"])
+            assert shown.exit_code == 0 and "Usage" in shown.output, shown.output
     wrong = runner.invoke(app, ["datasets", "lis"])
     assert wrong.exit_code == 2 and "Did you mean 'list'" in wrong.output
+    wrong = runner.invoke(app, ["datasets", "delete-versoin"])
+    assert wrong.exit_code == 2 and "Did you mean 'delete-version'" in wrong.output
     wrong = runner.invoke(app, ["dataset"])
     assert wrong.exit_code == 2 and "Did you mean 'datasets'" in wrong.output
+
+
+def test_wait_without_publish_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from datawharf.cli import app
+
+    refused = CliRunner().invoke(app, ["datasets", "create", "--title", "t", "s3://b/k.csv", "--wait"])
+    shown = " ".join(re.sub(r"[│╭╮╰╯─]", " ", refused.output).split())  # Rich's box, wrapped
+    assert refused.exit_code == 2 and "--wait runs the publish here: give --publish with it" in shown, shown
 
 
 def test_migration_heads_are_alembics() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from datawharf.store.db import MIGRATIONS_DIR, migration_heads
+    from datawharf.store.schema_version import MIGRATIONS_DIR, migration_heads
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -92,7 +139,8 @@ def test_a_database_behind_the_heads_is_still_migrated(tmp_path: Path, stamped: 
     from sqlalchemy import text
 
     from datawharf.settings import Settings
-    from datawharf.store.db import MIGRATIONS_DIR, Database, migration_heads
+    from datawharf.store.db import Database
+    from datawharf.store.schema_version import MIGRATIONS_DIR, migration_heads
 
     settings = Settings(home=tmp_path)
     fresh = Database(settings)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -133,6 +134,60 @@ def test_records_are_duckdbs_keyed_by_the_compiled_query_and_the_version(
     assert cache.stats()["hits"] == 1
     # A new version (new files) is a new key: its answer, not the old one.
     second = _dataset(tmp_path / "v2.parquet", "ve_2", [10.0, 20.0, 30.0])
-    assert b"30.0" in records_body(cache, engine, second, asked) and cache.stats()["misses"] == 2
+    assert b"30.0" in records_body(cache, engine, second, asked)
+    assert cache.stats()["misses"] == 4  # each version: its page, and its total_count
     with pytest.raises(ODSQLError):  # a wrong query is its 400, never a cached answer
         records_body(cache, engine, first, QueryRequest(where="nope = 1"))
+
+
+def test_total_count_is_counted_once_per_version_and_filter(tmp_path: Path, engine: QueryEngine) -> None:
+    """Pages at other offsets and in other orders of one filter share its ``total_count``."""
+    cache = ResponseCache(1 << 20)
+    dataset = _dataset(tmp_path / "v1.parquet", "ve_1", [1.0, 2.0, 3.0])
+    pages = [
+        QueryRequest(where="city = 'Paris'", limit=1, offset=0),
+        QueryRequest(where="city = 'Paris'", limit=1, offset=1),
+        QueryRequest(where="city = 'Paris'", limit=1, offset=5),  # past the end: the count alone
+        QueryRequest(where="city = 'Paris'", order_by="amount desc", limit=1),
+    ]
+    for asked in pages:
+        assert records_body(cache, engine, dataset, asked) == json_body(
+            query_records(engine, dataset, asked).body()
+        )
+    assert cache.stats()["misses"] == len(pages) + 1 and cache.stats()["hits"] == len(pages) - 1
+    other = QueryRequest(where="city = 'Lyon'", limit=1)
+    assert b'"total_count":1' in records_body(cache, engine, dataset, other)  # another filter: its own count
+    assert cache.stats()["misses"] == len(pages) + 3
+
+
+def test_a_bounded_export_is_kept_whole_and_an_unbounded_one_streams(
+    tmp_path: Path, engine: QueryEngine
+) -> None:
+    from datawharf.explore.cache import CACHED_EXPORT_ROWS, small_export_body
+    from datawharf.exports import open_export
+
+    cache = ResponseCache(1 << 20)
+    dataset = _dataset(tmp_path / "v1.parquet", "ve_1", [1.0, 2.0, 3.0])
+    started: list[QueryRequest] = []
+
+    def start_for(asked: QueryRequest) -> Any:
+        def start() -> Any:
+            started.append(asked)
+            return open_export(engine, dataset, asked, "csv").chunks
+
+        return start
+
+    asked = QueryRequest(where="city = 'Paris'", order_by="amount", limit=1000)
+    streamed = b"".join(open_export(engine, dataset, asked, "csv").chunks)
+    assert small_export_body(cache, dataset, asked, ("csv",), start_for(asked)) == streamed
+    assert streamed == '\ufeff"city";"amount"\n"Paris";1\n"Paris";3\n'.encode()
+    same = QueryRequest(where="city='Paris'", order_by="amount ASC", limit=1000)  # compiles the same
+    assert small_export_body(cache, dataset, same, ("csv",), start_for(same)) == streamed
+    assert len(started) == 1 and cache.stats()["hits"] == 1
+    assert small_export_body(cache, dataset, asked, ("json",), start_for(asked)) is not None  # its own bytes
+    assert len(started) == 2
+    for unbounded in (QueryRequest(), QueryRequest(limit=-1), QueryRequest(limit=CACHED_EXPORT_ROWS + 1)):
+        assert small_export_body(cache, dataset, unbounded, ("csv",), start_for(unbounded)) is None
+    assert len(started) == 2
+    with pytest.raises(ODSQLError):
+        small_export_body(cache, dataset, QueryRequest(where="nope = 1", limit=5), ("csv",), start_for(asked))

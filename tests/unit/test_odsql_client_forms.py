@@ -50,6 +50,8 @@ def has(row: dict[str, Any], fields: list[str], word: str) -> bool:
         ('search(`desc`, city, "lyon")', ["desc", "city"], "lyon"),
         ('"sain*"', TEXT_FIELDS, "sain"),  # the reference's trailing wildcard
         ('search(city, "mars*")', ["city"], "mars"),
+        ('suggest(city, "mars")', ["city"], "mars"),  # the reference's suggest(): a term's beginning
+        ('suggest("sain")', TEXT_FIELDS, "sain"),
     ],
 )
 def test_search_forms_match_the_words_in_the_named_fields(

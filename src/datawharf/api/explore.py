@@ -28,7 +28,7 @@ from datawharf.api import explore_surface
 from datawharf.api.deps import get_session, get_settings, optional_api_key
 from datawharf.errors import InvalidInput
 from datawharf.explore import access, cache, catalog, records
-from datawharf.exports import Export, ExportOptions, ExportSlots, gzipped, open_export
+from datawharf.exports import Export, ExportOptions, ExportSlots, export_file, gzipped, open_export
 from datawharf.exports.catalog import (
     CatalogContext,
     catalog_formats,
@@ -336,7 +336,8 @@ def export_records(
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
-) -> ClosingStreamingResponse:
+    responses: cache.ResponseCache = Depends(get_response_cache),
+) -> Response:
     """Every matching record (no limit unless asked), streamed: csv, json, jsonl, geojson, parquet, xlsx.
     One client address streams at most `DATAWHARF_EXPORT_PER_CLIENT` exports at once (429 past it)."""
     dataset = access.readable_dataset(session, settings, dataset_id, api_key)
@@ -361,16 +362,28 @@ def export_records(
         epsg=epsg,
         parquet_compression=parquet_compression,
     )
+    asked = QueryRequest(limit=limit, offset=offset, **query)
+    media_type, filename = export_file(dataset, format, compressed=compressed)
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     state = request.app.state
-    export = open_export(
-        state.export_engine,
-        dataset,
-        QueryRequest(limit=limit, offset=offset, **query),
-        format,
-        options,
-        slot=state.export_slots.claim(client_address(request)),
+
+    def start() -> Iterator[bytes]:
+        export = open_export(
+            state.export_engine,
+            dataset,
+            asked,
+            format,
+            options,
+            slot=state.export_slots.claim(client_address(request)),
+        )
+        return gzipped(export.chunks) if compressed else export.chunks
+
+    small = cache.small_export_body(responses, dataset, asked, (format, options, compressed), start)
+    if small is not None:
+        return Response(small, media_type=media_type, headers=headers)
+    return ClosingStreamingResponse(
+        start(), send_timeout=settings.send_timeout, media_type=media_type, headers=headers
     )
-    return _streamed(export, settings, compressed=compressed)
 
 
 def _streamed(export: Export, settings: Settings, *, compressed: bool = False) -> ClosingStreamingResponse:

@@ -140,6 +140,19 @@ def add_routes(router: APIRouter, get_engine: Any) -> None:
         base = api_root(request)
         return {"links": [link(base, "self"), link(f"{base}/catalog/datasets", "catalog")]}
 
+    def catalog_root(request: Request) -> dict[str, Any]:
+        """Links to what the catalog serves: Opendatasoft's JavaScript client asks for them
+        (``fromCatalog().itself()``) though the v2.1 OpenAPI leaves this path out."""
+        base = f"{api_root(request)}/catalog"
+        return {
+            "links": [
+                link(base, "self"),
+                link(f"{base}/datasets", "datasets"),
+                link(f"{base}/facets", "facets"),
+                link(f"{base}/exports", "exports"),
+            ]
+        }
+
     def get_record(
         dataset_id: str,
         record_id: str,
@@ -179,6 +192,9 @@ def add_routes(router: APIRouter, get_engine: Any) -> None:
 
     router.add_api_route(
         "/", root, methods=["GET"], name="explore_root", operation_id="getApiRoot", summary="API links"
+    )
+    router.add_api_route(
+        "/catalog", catalog_root, methods=["GET"], operation_id="getCatalog", summary="Catalog links"
     )
     router.add_api_route(
         "/catalog/datasets/{dataset_id}/records/{record_id}",

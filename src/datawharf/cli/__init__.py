@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
@@ -57,19 +57,22 @@ COMMANDS = {
 
 
 class LazyGroup(TyperGroup):
-    """The top-level group: lists its commands from ``COMMANDS`` and imports one only to run it (or to
-    show its own ``--help``). While it prints its own help, ``get_command`` hands out placeholders."""
+    """A group that lists its commands from ``table`` and imports one only to run it (or to show its own
+    ``--help``). While it prints its own help, ``get_command`` hands out placeholders. The top level is
+    one (``COMMANDS``), ``datawharf datasets`` another (``cli/datasets.py``)."""
+
+    table: ClassVar[dict[str, LazyCommand]] = COMMANDS
 
     def __init__(self, **attrs: object) -> None:
         super().__init__(**attrs)  # type: ignore[arg-type]
         self._describing = False
         # Placeholders keep Typer's listing and its "Did you mean ...?" suggestions working unloaded.
-        self.commands = {name: TyperCommand(name, help=lazy.help) for name, lazy in COMMANDS.items()}
+        self.commands = {name: TyperCommand(name, help=lazy.help) for name, lazy in self.table.items()}
         self._loaded: dict[str, Any] = {}
         without_flag_metavars(self)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:  # click's Context and Command
-        lazy = COMMANDS.get(cmd_name)
+        lazy = self.table.get(cmd_name)
         if lazy is None or self._describing:
             return super().get_command(ctx, cmd_name)
         if cmd_name not in self._loaded:
@@ -113,7 +116,7 @@ def _root(
     api_key_argv: str = typer.Option(None, "--api-key", hidden=True),
 ) -> None:
     """Where the commands work: the local home, or a running server (``cli/common.py`` says why)."""
-    from datawharf.cli import common  # settings and the database layer: not for --help
+    from datawharf.cli import common  # settings and pydantic: not for --help
 
     if api_key_argv is not None:
         common.friendly_errors(common.refuse_api_key_argv)()

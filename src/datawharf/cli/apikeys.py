@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from datawharf import apikeys
-from datawharf.cli.common import console, database, friendly_errors, server
+from datawharf.cli.common import console, friendly_errors, server
+from datawharf.cli.database import database
 
 app = typer.Typer(help="Manage API keys (the clear key is shown once, at creation).", no_args_is_help=True)
 

@@ -1,5 +1,6 @@
-"""What every command shares: where it works (a home, or a running server), a migrated database, and
-errors printed as a person reads them.
+"""What every command shares: where it works (a home, or a running server), the consoles, and errors
+printed as a person reads them (the home's database is ``cli/database.py``: a command that does not open
+it does not import SQLAlchemy).
 
 A command works on one of two things, and says which on stderr before it starts:
 
@@ -17,8 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -31,7 +31,6 @@ from rich.markup import escape
 
 from datawharf.errors import DatawharfError, InvalidInput
 from datawharf.settings import Settings
-from datawharf.store.db import Database, open_database
 
 if TYPE_CHECKING:
     from datawharf.cli.remote import Server
@@ -110,17 +109,10 @@ def server() -> Server | None:
     return found
 
 
-@contextmanager
-def database() -> Iterator[Database]:
-    """The home's database, migrated; its path printed on stderr first, so nobody reads an empty list
-    of the wrong home as "nothing there"."""
-    settings = Settings()
+def announce_home(settings: Settings) -> None:
+    """Name the home on stderr (once), so nobody reads an empty list of the wrong home as "nothing
+    there": ``cli/database.py`` calls it, and so does a command that reads the home without it."""
     _announce(f"datawharf: home {settings.home} (set {SERVER_ENV} to use a running server)")
-    db = open_database(settings)
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:

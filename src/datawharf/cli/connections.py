@@ -19,7 +19,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from datawharf.cli.common import console, database, friendly_errors, server
+from datawharf.cli.common import console, friendly_errors, server
+from datawharf.cli.database import database
 from datawharf.connections import service
 from datawharf.connections.schemas import ConnectionCreate, ConnectionUpdate
 from datawharf.errors import InvalidInput

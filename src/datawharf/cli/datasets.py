@@ -1,409 +1,46 @@
-"""``datawharf datasets create|list|show|status|publish|abort|versions|restore|delete-version|delete``.
+"""``datawharf datasets ...``: the group, listed from a table like the top level (``cli/__init__.py``).
+Every subcommand works on the home or through a server (``cli/common.py``).
 
-On the home, ``publish --wait`` runs the publish in this process with a progress bar (bytes, records,
-rate, time left); without ``--wait`` it queues the run for a running ``datawharf serve`` to pick up.
-Through a server (``--server``), the server runs it, and ``--wait`` follows its status with the same bar.
-Both modes print from the API's JSON, so they print alike.
+A subcommand's module is imported only to run it: ``list`` (``cli/dataset_list.py``) reads a SQLite home
+with the stdlib, so it skips SQLAlchemy's import; the others are ``cli/dataset_commands.py``.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from datetime import datetime
-from typing import Any
+from typing import ClassVar
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from datawharf.apikeys import ADMIN_PERMISSIONS  # the operator at the console: every permission
-from datawharf.cli.common import console, database, friendly_errors, server
-from datawharf.cli.extractor_help import EXTRACTOR_HELP, PARAM_HELP, PARAM_NAMES
-from datawharf.datasets import control, service, versions
-from datawharf.datasets.metadata import title_of
-from datawharf.datasets.status import RESTING
-from datawharf.settings import Settings
+from datawharf.cli import LazyCommand, LazyGroup
 
-app = typer.Typer(help="Create, publish and inspect datasets.", no_args_is_help=True)
+_COMMANDS = "datawharf.cli.dataset_commands"
 
-DATASET_HELP = "uid (da_...) or dataset_id"
-POLL_SECONDS = 0.5  # how often --wait asks a server where its run stands
-
-
-def _when(value: datetime | str | None) -> str:
-    """A UTC time to the second, from the core's datetime or the API's ISO 8601 text."""
-    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
-    aware = control.aware(parsed)
-    return aware.strftime("%Y-%m-%d %H:%M:%S UTC") if aware else ""
+DATASETS_COMMANDS = {
+    "create": LazyCommand(f"{_COMMANDS}:create", "Create a dataset with one resource"),
+    "list": LazyCommand("datawharf.cli.dataset_list:list_", "List datasets with their status"),
+    "show": LazyCommand(f"{_COMMANDS}:show", "A dataset, its resources and its current fields"),
+    "status": LazyCommand(f"{_COMMANDS}:status", "Where the dataset stands"),
+    "publish": LazyCommand(f"{_COMMANDS}:publish", "Publish a new version of the dataset"),
+    "abort": LazyCommand(f"{_COMMANDS}:abort", "Stop a queued or running publish"),
+    "versions": LazyCommand(f"{_COMMANDS}:versions_", "Every published version, newest first"),
+    "restore": LazyCommand(f"{_COMMANDS}:restore", "Serve an older version again"),
+    "delete-version": LazyCommand(f"{_COMMANDS}:delete_version", "Delete an old version and its files"),
+    "delete": LazyCommand(f"{_COMMANDS}:delete", "Delete a dataset, its versions and their files"),
+}
 
 
-@app.command("create")
-@friendly_errors
-def create(
-    url: str = typer.Argument(..., help="The object's URL (or its name relative to the connection's URL)."),
-    title: str = typer.Option(..., "--title", help="Dataset title; the dataset_id is made from it."),
-    connection: str = typer.Option(
-        None, "--connection", help="Connection uid (co_...); none: public object."
-    ),
-    dataset_id: str = typer.Option(None, "--dataset-id", help="Technical identifier (default: from title)."),
-    extractor: str = typer.Option(None, "--type", help=EXTRACTOR_HELP),
-    param: list[str] = typer.Option(None, "--param", "-p", metavar="NAME=VALUE", help=PARAM_HELP),
-    strict: bool = typer.Option(False, "--strict", help="Refuse a taken dataset_id instead of suffixing it."),
-) -> None:
-    """Create a dataset with one resource; the extractor and its parameters are guessed from the object."""
-    datasource = {"type": "amazon_s3", "url": url, "connection": {"uid": connection} if connection else None}
-    metadata = {"default": {"title": {"value": title}}}
-    remote = server()
-    if remote is not None:
-        from datawharf.extract.pairs import split_pairs
-
-        given = split_pairs(param, PARAM_NAMES)
-        body = {"dataset_id": dataset_id, "metadata": metadata}
-        made = remote.call("POST", "/datasets/", json=body, params={"strict": str(strict).lower()})
-        uid, ident = made["uid"], made["dataset_id"]
-        try:
-            resource = remote.call(
-                "POST",
-                f"/datasets/{uid}/resources/",
-                json={"type": extractor, "title": title, "params": given, "datasource": datasource},
-            )
-        except Exception:
-            remote.call("DELETE", f"/datasets/{uid}/")  # as the home's one transaction: nothing left
-            raise
-        resource_uid, name, params = resource["uid"], resource["type"], resource["params"]
-    else:
-        from datawharf.datasets import resources  # the extraction engine: pyarrow, numpy
-        from datawharf.extract.params import parse_pairs
-
-        settings = Settings()
-        typed = parse_pairs(param, extractor)
-        with database() as db, db.session() as session:
-            dataset = service.create_dataset(session, metadata=metadata, dataset_id=dataset_id, strict=strict)
-            made_resource = resources.create_resource(
-                session,
-                settings,
-                dataset.uid,
-                type=extractor,
-                title=title,
-                params=typed,
-                datasource=datasource,
-                permissions=ADMIN_PERMISSIONS,
-            )
-            uid, ident, resource_uid = dataset.uid, dataset.dataset_id, made_resource.uid
-            name, params = made_resource.type, dict(made_resource.params)
-    console.print(f"Created dataset {uid} ({ident}) with resource {resource_uid}.", highlight=False)
-    console.print(f"Extractor {name}: {escape(json.dumps(params, ensure_ascii=False))}", highlight=False)
-    console.print(f"Publish it with:  datawharf datasets publish {ident} --wait", highlight=False)
+class DatasetsGroup(LazyGroup):
+    table: ClassVar[dict[str, LazyCommand]] = DATASETS_COMMANDS
 
 
-def _remote_status(remote: Any, uid: str) -> dict[str, Any]:
-    found: dict[str, Any] = remote.call("GET", f"/datasets/{uid}/status/")
-    return found
+app = typer.Typer(
+    cls=DatasetsGroup,
+    help="Create, publish and inspect datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
-@app.command("list")
-@friendly_errors
-def list_() -> None:
-    """List datasets with their status."""
-    table = Table("uid", "dataset_id", "title", "status", "published", "version")
-    rows: list[tuple[str, str, str, dict[str, Any]]] = []
-    remote = server()
-    if remote is not None:
-        for d in remote.every("/datasets/"):
-            title = d["metadata"]["default"]["title"]["value"]
-            rows.append((d["uid"], d["dataset_id"], title, _remote_status(remote, d["uid"])))
-    else:
-        with database() as db, db.session() as session:
-            _total, found = service.list_datasets(session, limit=1000, offset=0)
-            for row in found:
-                title = title_of(row.metadata_) or row.dataset_id  # the API's title when none is set
-                rows.append((row.uid, row.dataset_id, title, control.status_public(row)))
-    for uid, ident, title, state in rows:
-        published = "yes" if state["is_published"] else "no"
-        table.add_row(uid, ident, title, state["status"], published, state["version_uid"] or "")
-    console.print(table)
-
-
-@app.command("show")
-@friendly_errors
-def show(dataset: str = typer.Argument(..., help=DATASET_HELP)) -> None:
-    """A dataset, its resources and its current fields."""
-    remote = server()
-    if remote is not None:
-        uid = remote.dataset_uid(dataset)
-        d = remote.call("GET", f"/datasets/{uid}/")
-        ident, metadata = d["dataset_id"], d["metadata"]
-        sources = [
-            (r["uid"], r["type"], r["datasource"], r["params"])
-            for r in remote.every(f"/datasets/{uid}/resources/")
-        ]
-        fields = []
-        if _remote_status(remote, uid)["version_uid"]:  # published: the Explore API has its fields
-            path = f"/catalog/datasets/{ident}"
-            fields = remote.call("GET", path, api="/api/explore/v2.1")["fields"]
-    else:
-        with database() as db, db.session() as session:
-            found = service.find_dataset(session, dataset)
-            uid, ident, metadata = found.uid, found.dataset_id, found.metadata_
-            sources = [(r.uid, r.type, r.datasource, r.params) for r in found.resources]
-            current = next((v for v in found.versions if v.uid == found.current_version_uid), None)
-            fields = list(current.fields) if current is not None else []
-    console.print(f"[bold]{escape(ident)}[/] ({uid})", highlight=False)
-    console.print(json.dumps(metadata, indent=2, ensure_ascii=False), highlight=False, markup=False)
-    for resource_uid, kind, datasource, params in sources:
-        console.print(
-            f"resource {resource_uid}: {kind} {datasource.get('url')} "
-            f"{json.dumps(params, ensure_ascii=False)}",
-            highlight=False,
-            markup=False,
-        )
-    if fields:
-        table = Table("field", "label", "type")
-        for f in fields:
-            table.add_row(f["name"], f["label"], f["type"])
-        console.print(table)
-
-
-def _print_status(status: dict[str, Any]) -> None:
-    progress = status["progress"]
-    console.print(
-        f"status: {status['status']}  published: {status['is_published']}  version: {status['version_uid']}",
-        highlight=False,
-    )
-    console.print(
-        f"records: {progress['records_done']}  bytes: {progress['bytes_done']}/{progress['bytes_total']}  "
-        f"errors: {progress['records_errors_count']}",
-        highlight=False,
-    )
-    if status["message"]:
-        console.print(escape(status["message"]), highlight=False)
-
-
-@app.command("status")
-@friendly_errors
-def status(dataset: str = typer.Argument(..., help=DATASET_HELP)) -> None:
-    """Where the dataset stands: status, progress, last message."""
-    remote = server()
-    if remote is not None:
-        _print_status(_remote_status(remote, remote.dataset_uid(dataset)))
-        return
-    with database() as db, db.session() as session:
-        _print_status(control.status_public(service.find_dataset(session, dataset)))
-
-
-def _progress_bar() -> Any:  # a rich Progress, imported when a publish is followed only
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TextColumn("{task.fields[records]:,} records"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-    )
-    return Progress(*columns, console=console, transient=False)
-
-
-def _follow_on_server(remote: Any, uid: str, dataset: str) -> dict[str, Any]:
-    """Poll a server's status of the run until it rests, drawing its progress; the last status."""
-    with _progress_bar() as bar:
-        task = bar.add_task(f"publish {dataset}", total=None, records=0)
-        while True:
-            state = _remote_status(remote, uid)
-            progress = state["progress"]
-            bar.update(
-                task,
-                completed=progress["bytes_done"],
-                total=progress["bytes_total"],
-                records=progress["records_done"],
-            )
-            if state["status"] in RESTING:
-                return state
-            time.sleep(POLL_SECONDS)
-
-
-def _publish_here(dataset: str, if_changed: bool, wait: bool) -> dict[str, Any] | None:
-    """The home's publish: queued for a running ``serve``, or with ``wait`` run here; the final status."""
-    from datawharf.datasets import locate
-    from datawharf.datasets.publish import Counters, PublishRun  # the pipeline: pyarrow, numpy
-
-    settings = Settings()
-    with database() as db:
-        with db.session() as session:
-            d = service.find_dataset(session, dataset)
-            control.request_publish(session, d.uid, only_if_changed=if_changed)
-            uid, run_uid = d.uid, d.run_uid
-        if not wait:
-            console.print(
-                f"Queued ({run_uid}). A running 'datawharf serve' picks it up; follow it with "
-                f"'datawharf datasets status {dataset}', or publish with --wait to run it here.",
-                highlight=False,
-            )
-            return None
-        assert run_uid is not None
-        with _progress_bar() as bar:
-            task = bar.add_task(f"publish {dataset}", total=None, records=0)
-
-            def on_progress(counters: Counters, total: int | None) -> None:
-                bar.update(task, completed=counters.bytes_done, total=total, records=counters.records_done)
-
-            run = PublishRun(
-                db,
-                settings,
-                uid,
-                run_uid,
-                locate.stream_locator(db.session, settings),
-                on_progress=on_progress,
-            )
-            run.execute()
-            on_progress(run.counters, run.bytes_total)
-        with db.session() as session:
-            return control.status_public(service.get_dataset(session, uid))
-
-
-@app.command("publish")
-@friendly_errors
-def publish(
-    dataset: str = typer.Argument(..., help=DATASET_HELP),
-    wait: bool = typer.Option(
-        False,
-        "--wait",
-        help="Until it ends, with a progress bar (on the home: run here; with --server: follow it).",
-    ),
-    if_changed: bool = typer.Option(False, "--if-changed", help="Do nothing if the objects did not change."),
-) -> None:
-    """Publish a new version of the dataset."""
-    remote = server()
-    if remote is None:
-        final = _publish_here(dataset, if_changed, wait)
-    else:
-        uid = remote.dataset_uid(dataset)
-        remote.call("POST", f"/datasets/{uid}/publish/", params={"only_if_changed": str(if_changed).lower()})
-        if not wait:
-            console.print(
-                f"Publishing on {remote.base_url}; follow it with 'datawharf datasets status {dataset}', or "
-                "publish with --wait to follow it here.",
-                highlight=False,
-            )
-            return
-        final = _follow_on_server(remote, uid, dataset)
-    if final is None:
-        return
-    _print_status(final)
-    if final["status"] == "error":
-        raise typer.Exit(1)
-
-
-@app.command("abort")
-@friendly_errors
-def abort(dataset: str = typer.Argument(..., help=DATASET_HELP)) -> None:
-    """Stop a queued or running publish; the previous version stays served."""
-    remote = server()
-    if remote is not None:
-        remote.call("POST", f"/datasets/{remote.dataset_uid(dataset)}/abort/")
-    else:
-        with database() as db, db.session() as session:
-            control.request_abort(session, service.find_dataset(session, dataset).uid)
-    console.print("Abort requested.")
-
-
-@app.command("versions")
-@friendly_errors
-def versions_(dataset: str = typer.Argument(..., help=DATASET_HELP)) -> None:
-    """Every published version, newest first."""
-    table = Table("version", "created", "records", "size", "errors", "current", "restored from")
-    remote = server()
-    if remote is not None:
-        uid = remote.dataset_uid(dataset)
-        rows = list(remote.every(f"/datasets/{uid}/versions/"))
-        where = f"Parquet files on the server, in its warehouse folder {uid}/<version>/"
-    else:
-        settings = Settings()
-        with database() as db, db.session() as session:
-            d = service.find_dataset(session, dataset)
-            uid = d.uid
-            _total, found = versions.list_versions(session, uid, limit=1000, offset=0)
-            rows = [versions.public(v, d, settings) for v in found]
-        where = f"Parquet files under {settings.warehouse_dir / uid}/<version>/"
-    for v in rows:
-        table.add_row(
-            v["uid"],
-            _when(v["created_at"]),
-            f"{v['records_count']:,}",
-            f"{v['size_bytes']:,}",
-            str(v["errors_count"]),
-            "*" if v["is_current"] else "",
-            v["restored_from"] or "",
-        )
-    console.print(table)
-    console.print(where, highlight=False)
-
-
-@app.command("restore")
-@friendly_errors
-def restore(
-    dataset: str = typer.Argument(..., help=DATASET_HELP),
-    version: str = typer.Argument(..., help="version uid (ch_...)"),
-) -> None:
-    """Serve an older version again (as a new version: the history is kept)."""
-    remote = server()
-    if remote is not None:
-        uid = remote.dataset_uid(dataset)
-        remote.call("POST", f"/datasets/{uid}/versions/{version}/restore/")
-        current = _remote_status(remote, uid)["version_uid"]
-    else:
-        with database() as db, db.session() as session:
-            d = service.find_dataset(session, dataset)
-            current = versions.restore_version(session, Settings(), d.uid, version).current_version_uid
-    console.print(f"Restored {version}; the current version is now {current}.", highlight=False)
-
-
-@app.command("delete-version")
-@friendly_errors
-def delete_version(
-    dataset: str = typer.Argument(..., help=DATASET_HELP),
-    version: str = typer.Argument(..., help="version uid (ch_...)"),
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
-) -> None:
-    """Delete an old version and its files (not the current one; files a restored version shares stay)."""
-    if not yes:
-        typer.confirm(f"Delete version {version} of dataset {dataset}?", abort=True)
-    remote = server()
-    if remote is not None:
-        remote.call("DELETE", f"/datasets/{remote.dataset_uid(dataset)}/versions/{version}/")
-    else:
-        with database() as db, db.session() as session:
-            d = service.find_dataset(session, dataset)
-            versions.delete_version(session, Settings(), d.uid, version)
-    console.print(f"Deleted version {version} of {dataset}.", highlight=False)
-
-
-@app.command("delete")
-@friendly_errors
-def delete(
-    dataset: str = typer.Argument(..., help=DATASET_HELP),
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
-) -> None:
-    """Delete a dataset, its versions and their files."""
-    if not yes:
-        typer.confirm(f"Delete dataset {dataset} and all its versions?", abort=True)
-    remote = server()
-    if remote is not None:
-        remote.call("DELETE", f"/datasets/{remote.dataset_uid(dataset)}/")
-    else:
-        with database() as db, db.session() as session:
-            d = service.find_dataset(session, dataset)
-            service.delete_dataset(session, Settings(), d.uid)
-    console.print(f"Deleted {dataset}.", highlight=False)
+@app.callback()
+def _group() -> None:
+    """The group's own options (none): a callback makes Typer build a group, not a single command."""

@@ -18,7 +18,8 @@ import typer
 from rich.table import Table
 
 from datawharf.apikeys import ADMIN_PERMISSIONS  # the operator at the console: every permission
-from datawharf.cli.common import console, database, friendly_errors, server
+from datawharf.cli.common import console, friendly_errors, server
+from datawharf.cli.database import database
 from datawharf.cli.extractor_help import EXTRACTOR_HELP, PARAM_HELP, PARAM_NAMES
 from datawharf.errors import InvalidInput
 from datawharf.settings import Settings

@@ -92,6 +92,11 @@ class Server:
             if not page["results"] or offset >= page["total_count"]:
                 return
 
+    def dataset_status(self, uid: str) -> dict[str, Any]:
+        """Where dataset ``uid`` stands (the reference's status body, with datawharf's ``progress``)."""
+        found: dict[str, Any] = self.call("GET", f"/datasets/{uid}/status/")
+        return found
+
     def dataset_uid(self, reference: str) -> str:
         """A ``da_...`` uid as it is, a ``dataset_id`` looked up: what the CLI accepts in both modes."""
         if reference.startswith("da_"):

@@ -115,6 +115,8 @@ def dictionary_columns(batch: pa.RecordBatch, names: list[str], fields: list[Fie
         if index is None or spec.type in ("geo_point_2d", "geo_shape"):
             continue
         column = batch.column(index)
+        if pa.types.is_nested(column.type):  # no distinct-count kernel for a struct or a list
+            continue
         present = len(column) - column.null_count
         if present and pc.count_distinct(column).as_py() <= present // 2:
             chosen.append(spec.name)

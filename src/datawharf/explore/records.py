@@ -10,6 +10,7 @@ ids are computed in the query (``ID_COLUMN``), only when asked (``include_links`
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -87,14 +88,24 @@ def _ided(results: list[dict[str, Any]], links: Any) -> list[dict[str, Any]]:
 
 
 def query_records(
-    engine: QueryEngine, dataset: PublishedDataset, request: QueryRequest, *, links: Any = None
+    engine: QueryEngine,
+    dataset: PublishedDataset,
+    request: QueryRequest,
+    *,
+    links: Any = None,
+    count: Callable[[str, Any], int] | None = None,
 ) -> RecordsPage:
-    """One page; with ``links`` (record id -> its ``_links``), each record carries ``_id`` and them."""
+    """One page; with ``links`` (record id -> its ``_links``), each record carries ``_id`` and them.
+    ``count(sql, params)`` answers the ``total_count`` query (default: the engine; ``explore/cache.py``
+    keeps it per version and filter, shared by every page and order of that filter)."""
     if links is not None:
         compiled = compile_with_ids(dataset, request)
     else:
         compiled = compile_for(dataset, request, "records")
-    total = engine.scalar(compiled.count_sql, compiled.count_params)
+    if count is not None:
+        total: Any = count(compiled.count_sql, compiled.count_params)
+    else:
+        total = engine.scalar(compiled.count_sql, compiled.count_params)
     results: list[dict[str, Any]] = []
     if compiled.limit != 0 and compiled.offset < (total or 0):
         _names, rows = engine.fetch(compiled.sql, compiled.params)

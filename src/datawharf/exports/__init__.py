@@ -75,6 +75,7 @@ __all__ = [
     "Format",
     "TooManyExports",
     "dataset_formats",
+    "export_file",
     "get_format",
     "gzipped",
     "open_export",
@@ -102,6 +103,13 @@ def gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+
+
+def export_file(dataset: PublishedDataset, format_name: str, *, compressed: bool = False) -> tuple[str, str]:
+    """The media type and file name of an export of ``dataset`` (``compressed``: the gzip of it)."""
+    fmt = get_format(format_name)
+    filename = f"{dataset.dataset_id}.{fmt.extension}"
+    return ("application/gzip", f"{filename}.gz") if compressed else (fmt.media_type, filename)
 
 
 def dataset_formats(dataset: PublishedDataset) -> list[str]:
@@ -191,4 +199,4 @@ def open_export(
 
     stream = chunks()
     next(stream)
-    return Export(fmt.media_type, f"{dataset.dataset_id}.{fmt.extension}", stream)
+    return Export(*export_file(dataset, format_name), stream)

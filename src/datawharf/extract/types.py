@@ -269,6 +269,13 @@ def _convert_native(array: pa.Array, field_type: str) -> pa.Array | None:
         if pa.types.is_timestamp(kind) and kind.tz is None:
             array = pc.assume_timezone(array, "UTC")
         return _cast_isolating(array, ARROW_TYPES["datetime"])
+    if field_type == "geo_point_2d" and _is_point_struct(kind):
+        lon = pc.cast(pc.struct_field(array, "lon"), pa.float64())
+        lat = pc.cast(pc.struct_field(array, "lat"), pa.float64())
+        lat_ok = pc.and_(pc.greater_equal(lat, -90.0), pc.less_equal(lat, 90.0))
+        lon_ok = pc.and_(pc.greater_equal(lon, -180.0), pc.less_equal(lon, 180.0))
+        ok = pc.fill_null(pc.and_(pc.is_valid(array), pc.and_(lat_ok, lon_ok)), False)
+        return pa.StructArray.from_arrays([lon, lat], fields=list(GEO_POINT), mask=pc.invert(ok))
     return None
 
 
@@ -316,7 +323,20 @@ def _native_type(kind: pa.DataType) -> FieldType | None:
         return "datetime"
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return None
-    return "text"
+    if _is_point_struct(kind):
+        return "geo_point_2d"
+    return "text"  # other nested values (structs, lists) are kept as their JSON text (``_as_strings``)
+
+
+def _is_point_struct(kind: pa.DataType) -> bool:
+    """A ``struct<lon, lat>`` of numbers (in either order): how datawharf, GeoParquet-less tools and
+    DuckDB write a point; it is a ``geo_point_2d``."""
+    if not pa.types.is_struct(kind) or kind.num_fields != 2:
+        return False
+    fields = {kind.field(i).name: kind.field(i).type for i in range(kind.num_fields)}
+    return set(fields) == {"lon", "lat"} and all(
+        pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t) for t in fields.values()
+    )
 
 
 def guess_type(array: ArrayLike, *, typed_source: bool = False) -> FieldType:

@@ -544,6 +544,12 @@ class Generator:
         columns = [self.text(t, "search()").sql for t in targets]
         return self.search_columns(columns, query.value, query.pos)
 
+    def fn_suggest(self, node: n.Call) -> Typed:
+        """The reference's ``suggest([field, ...,] 'text')``: records with a term beginning with the text
+        (Opendatasoft's JavaScript client sends it as ``textSuggest()``). Search words match as
+        substrings here, which every such term contains: it is the same full-text search."""
+        return self.fn_search(node)
+
     def fn_startswith(self, node: n.Call) -> Typed:
         self.arity(node, 2, "startswith(field, 'prefix')")
         column, prefix = self.text(node.args[0], "startswith()"), self.text(node.args[1], "startswith()")
@@ -821,6 +827,7 @@ FUNCTIONS: dict[str, Callable[[Generator, n.Call], Typed]] = {
     "lower": Generator.fn_case,
     "upper": Generator.fn_case,
     "search": Generator.fn_search,
+    "suggest": Generator.fn_suggest,
     "startswith": Generator.fn_startswith,
     "within_distance": Generator.fn_within_distance,
     "in_bbox": Generator.fn_in_bbox,

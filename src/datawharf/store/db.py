@@ -6,10 +6,8 @@ the differences (foreign keys off by default, write concurrency) are handled her
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,31 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from datawharf.errors import InvalidInput
 from datawharf.settings import Settings
-
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-
-
-def _literal(tree: ast.Module, name: str) -> Any:
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
-            return ast.literal_eval(node.value)
-    return None
-
-
-@cache
-def migration_heads() -> frozenset[str]:
-    """The newest revision of every branch, read from the scripts' ``revision``/``down_revision`` lines
-    without importing Alembic (0.2-0.5 s of every CLI command's start, issue 16); the unit test
-    ``test_migration_heads_are_alembics`` holds it to Alembic's own answer. A script written otherwise
-    (no plain ``revision = "..."``) adds ``None``, which no database matches: Alembic then runs, as before."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        tree = ast.parse(script.read_text(encoding="utf-8"))
-        revisions.add(_literal(tree, "revision"))
-        down = _literal(tree, "down_revision")
-        parents.update([down] if isinstance(down, str) else down or ())
-    return frozenset(revisions - parents)
+from datawharf.store.schema_version import MIGRATIONS_DIR, migration_heads
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:

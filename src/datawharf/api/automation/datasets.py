@@ -78,11 +78,15 @@ def retrieve_dataset(
 @router.put("/{dataset_uid}/", operation_id="update-dataset", summary="Update dataset")
 def update_dataset(
     dataset_uid: str,
-    body: DatasetUpdate,
     session: SessionDep,
     settings: SettingsDep,
     _key: EditDataset,
+    body: DatasetUpdate | None = None,
 ) -> DatasetPublic:
+    """A body is optional, as the reference declares it: without one nothing changes, ``modified``
+    included (huwise-utils-py's ``refresh()`` sends none)."""
+    if body is None:
+        return DatasetPublic.of(service.get_dataset(session, dataset_uid), settings.default_language)
     dataset = service.update_dataset(
         session,
         dataset_uid,
