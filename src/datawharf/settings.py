@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     preview_max_bytes: int = Field(
         default=8 * MiB, description="Most bytes a preview may fetch before giving up."
     )
+    glob_mismatch: Literal["fail", "skip"] = Field(
+        default="fail",
+        description="A prefix or glob's object whose fields differ from the first's: fail the publish, "
+        "or skip it and list it in the run's errors.",
+    )
     spreadsheet_max_cells: int = Field(
         default=_SHEETS.max_cells,
         ge=1,

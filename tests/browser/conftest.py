@@ -57,8 +57,10 @@ def serve_logging_to_file(home: Path, env: dict[str, str]) -> Iterator[str]:
             shutil.copyfile(serve_log(home), ARTIFACTS / f"serve-{port}.log")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module, not per session: while Playwright's sync API runs, its event loop counts as running in
+    this thread, so a later test of the same worker calling ``asyncio.run`` would fail."""
     if not CHROMIUM.exists():
         pytest.fail(
             "Debian's chromium is missing: run scripts/test (it installs it) or apt-get install chromium"

@@ -379,3 +379,35 @@ def test_explore_params(
     _ok(client.get(f"{catalog}/fruits/exports/{export}", params={**values, extra: extra_value}))
     _ok(client.get(f"{EXPLORE}/catalog/exports/{catalog_export}", params={**values, extra: extra_value}))
     _ok(client.get(f"{catalog}/{quote(values.get('where', 'x'), safe='')}/records"))
+
+
+_V1_PARAMS = (
+    "q",
+    "sort",
+    "rows",
+    "start",
+    "facet",
+    "fields",
+    "timezone",
+    "refine.name",
+    "exclude.qty",
+    "refine.when",
+    "geofilter.distance",
+    "csv_separator",
+)
+
+
+@EXAMPLES
+@given(
+    values=st.dictionaries(st.sampled_from(_V1_PARAMS), STRINGS, min_size=1, max_size=3),
+    download=st.sampled_from(["csv", "json", "geojson", "parquet", "xlsx", "jsonl"]),
+)
+@example(values={"q": "(" * 200 + "x"}, download="json")
+@example(values={"q": "when:[2024 TO 2024/02] OR qty >= #now(days=-1)"}, download="csv")
+def test_v1_params(app: dict[str, Any], values: dict[str, str], download: str) -> None:
+    client = app["client"]
+    _ok(client.get("/api/datasets/1.0/search/", params=values))
+    _ok(client.get("/api/records/1.0/search/", params={"dataset": "fruits", **values}))
+    _ok(client.get("/api/records/1.0/download/", params={"dataset": "fruits", "format": download, **values}))
+    _ok(client.get("/explore/dataset/fruits/download/", params={"format": download, **values}))
+    _ok(client.get(f"/api/datasets/1.0/{quote(values.get('q', 'x'), safe='')}/"))

@@ -69,6 +69,8 @@ def test_templates_are_listed_with_the_reference_fields(client: TestClient) -> N
 def test_fields_set_read_and_deleted_one_by_one(client: TestClient) -> None:
     uid = _dataset(client)
     route = f"{API}/datasets/{uid}/metadata"
+    # ods-utils-py's get_dataset_license reads metadata["internal"] unguarded: it is always there.
+    assert client.get(f"{API}/datasets/{uid}/").json()["metadata"]["internal"] == {}
     put = client.put(f"{route}/default/description/", json={"value": "Hourly NO2 readings."})
     assert put.status_code == 200, put.text
     assert put.json() == {"value": "Hourly NO2 readings."}
@@ -92,6 +94,10 @@ def test_fields_set_read_and_deleted_one_by_one(client: TestClient) -> None:
     client.put(f"{route}/default/theme_id/", json={"value": "environment"})
     assert client.get(f"{route}/internal/theme_id/").json() == {"value": ["environment"]}
 
+    # A portal's own templates and fields (data.bs.ch's, which huwise-utils-py also calls) are not ours.
+    _error(client.put(f"{route}/default/tags/", json={"value": ["x"]}), 404, "unknown_metadata_field")
+    _error(client.get(f"{route}/dcat_ap_ch/"), 404, "unknown_metadata_template")
+
     assert client.delete(f"{route}/default/keyword/").status_code == 204
     assert "keyword" not in client.get(f"{route}/default/").json()
     _error(client.get(f"{route}/default/keyword/"), 404, "metadata_not_set")
@@ -111,12 +117,24 @@ def test_wrong_template_field_or_type_is_refused(client: TestClient) -> None:
     _error(client.put(f"{route}/dcat/issued/", json={"value": "last week"}), 400, "invalid_metadata")
     _error(client.put(f"{route}/inspire/spatial_resolution/", json={"value": 2.5}), 400, "invalid_metadata")
     _error(client.put(f"{route}/default/title/", json={"value": None}), 400, "invalid_metadata")
+    facets = f"{route}/asset_content_configuration/facets/"
+    no_name = _error(client.put(facets, json={"value": [{"facetsort": "count"}]}), 400, "invalid_metadata")
+    assert "metadata.asset_content_configuration.facets.value[0]" in no_name["detail"]
+    sort = {"value": [{"field_name": "city", "facetsort": "size"}]}
+    _error(client.put(facets, json=sort), 400, "invalid_metadata")
+    boosts = f"{route}/asset_content_configuration/records_search_boosts/"
+    _error(client.put(boosts, json={"value": {"title": -1}}), 400, "invalid_metadata")
+    languages = f"{route}/asset_content_configuration/fields_displayed_in_specific_languages/"
+    _error(client.put(languages, json={"value": {"title": ["de"]}}), 400, "invalid_metadata")
+    kept = {"value": [{"field_name": "city", "facetsort": "-count", "disjunctive": True}]}
+    assert client.put(facets, json=kept).json() == kept
     _error(client.put(f"{route}/", json={"custom": {"a": {"value": 1}}}), 400, "unknown_metadata_template")
     body = {"default": {"title": {"value": "t"}, "colour": {"value": "red"}}}
     _error(client.put(f"{route}/", json=body), 400, "unknown_metadata_field")
     _error(client.put(f"{route}/default/", json={"title": "not an object"}), 400, "invalid_metadata")
     # Nothing of the refused writes was kept.
     assert set(client.get(f"{route}/default/").json()) == {"title", "modified", "language"}
+    assert set(client.get(f"{route}/asset_content_configuration/").json()) == {"facets"}
 
 
 def test_whole_metadata_round_trip_as_ods_utils_does(client: TestClient) -> None:

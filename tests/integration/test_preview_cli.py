@@ -132,3 +132,26 @@ def test_errors_are_one_line_with_their_code(saved: tuple[Path, str], s3_bucket:
     assert unknown.returncode == 1 and "[invalid_params]" in unknown.stderr and "separator" in unknown.stderr
     missing = cli(home, allowed, "--connection", "co_nosuch", s3_bucket.url("empty.csv"))
     assert missing.returncode == 1 and "[connection_not_found]" in missing.stderr
+
+
+def test_preview_of_a_glob_prints_what_matched_and_how_the_sample_differs(
+    saved: tuple[Path, str], s3_bucket: S3Bucket
+) -> None:
+    home, connection = saved
+    for day in (1, 2, 3):
+        header = "station,count" if day != 3 else "station,count,note"
+        s3_bucket.put(f"daily/2026/12/0{day}/stations.csv", f"{header}\ns{day},{day}\n".encode())
+    s3_bucket.put("daily/2026/12/03/readme.txt", b"not matched")
+    url = s3_bucket.url("daily/") + "**/stations.csv"
+    result = cli(home, s3_bucket.server.host_port, "--connection", connection, url)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "daily/**/stations.csv: 3 objects matched in the first 4 keys listed under daily/" in out
+    assert "records from 2, fields merged across 3" in out
+    assert "2 records" in out
+    assert re.search(r"daily/2026/12/03/stations\.csv\s+│\s+│\s+note", out)
+    as_json = cli(home, s3_bucket.server.host_port, "--connection", connection, url, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    body = json.loads(as_json.stdout)
+    assert [r["station"] for r in body["records"]] == ["s1", "s2"]  # the third has other fields
+    assert body["objects"]["records_from"] == [f"daily/2026/12/0{day}/stations.csv" for day in (1, 2)]

@@ -66,8 +66,9 @@ class MotoServer:
     def endpoint_url(self) -> str:
         return f"http://{self.host_port}"
 
-    def boto3_client(self, service: str = "s3", key: tuple[str, str] | None = None) -> Any:
-        """A plain boto3 client for setting up test data (the code under test uses datawharf.s3)."""
+    def boto3_client(self, service: str = "s3", key: tuple[str, str] | None = None, *, pool: int = 10) -> Any:
+        """A plain boto3 client for setting up test data (the code under test uses datawharf.s3);
+        ``pool``: its connections, as many as the threads that share it to upload in parallel."""
         access_key_id, secret = key or self.access_key
         return boto3.client(
             service,
@@ -75,7 +76,11 @@ class MotoServer:
             region_name=REGION,
             aws_access_key_id=access_key_id,
             aws_secret_access_key=secret,
-            config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "max_attempts": 2}),
+            config=Config(
+                s3={"addressing_style": "path"},
+                retries={"mode": "standard", "max_attempts": 2},
+                max_pool_connections=pool,
+            ),
         )
 
     def create_bucket(self, name: str | None = None) -> str:

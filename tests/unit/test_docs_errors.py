@@ -13,7 +13,6 @@ SOURCES = sorted((ROOT / "src" / "datawharf").rglob("*.py"))
 # error_code="x" (raised), default_code = "x" (a class's code), "error_code": "x" (a body built by hand),
 # and the S3 translation table's Rule("x", ...).
 CODE = re.compile(r'(?:error_code=|default_code = |"error_code": |Rule\(\s*)"([a-z][a-z0-9_]*)"')
-API_LITERALS = re.compile(r'error_response\(\s*\d+,\s*"([a-z_]+)"')
 
 
 def _codes() -> set[str]:
@@ -21,7 +20,6 @@ def _codes() -> set[str]:
     for path in SOURCES:
         text = path.read_text(encoding="utf-8")
         codes.update(CODE.findall(text))
-        codes.update(API_LITERALS.findall(text))
     return codes
 
 

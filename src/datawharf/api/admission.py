@@ -18,9 +18,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class ExploreAdmission:
-    """Pure ASGI middleware: at most ``limit`` Explore catalog/records requests in the app at once."""
+    """Pure ASGI middleware: at most ``limit`` Explore catalog/records requests in the app at once
+    (``prefix``: the paths admitted, one or several: the v1 searches share the same slots)."""
 
-    def __init__(self, app: ASGIApp, prefix: str, limit: int) -> None:
+    def __init__(self, app: ASGIApp, prefix: str | tuple[str, ...], limit: int) -> None:
         self.app = app
         self.prefix = prefix
         self.limit = limit

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from datawharf import __version__, apikeys
-from datawharf.api import automation, explore
+from datawharf.api import automation, explore, v1
 from datawharf.api.admission import ExploreAdmission
 from datawharf.api.edge import ScopedCORS, SlashAlias
 from datawharf.api.errors import install_error_handlers
@@ -50,13 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodySizeLimit)
     admitted = settings.explore_concurrency or 2 * settings.query_pool_size
-    app.add_middleware(ExploreAdmission, prefix=explore.PREFIX, limit=admitted)
+    app.add_middleware(ExploreAdmission, prefix=(explore.PREFIX, *v1.SEARCH_PREFIXES), limit=admitted)
     if settings.cors_origins:
         app.add_middleware(ScopedCORS, origins=settings.cors_origins)
     app.add_middleware(SlashAlias, routes=app.router.routes)  # outermost: routing sees the aliased path
     install_error_handlers(app)
     app.include_router(automation.build_router())
     app.include_router(explore.build_router())
+    app.include_router(v1.build_router())
     install_backoffice(app)
 
     @app.get("/", include_in_schema=False)

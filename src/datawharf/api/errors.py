@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from datawharf.api.v1_errors import is_v1_path, v1_body
 from datawharf.errors import DatawharfError
 
 log = logging.getLogger("datawharf.api")
@@ -31,10 +32,10 @@ _HTTP_CODES = {
 }
 
 
-def error_response(
-    status: int, error_code: str, message: str, detail: dict[str, Any] | None = None
-) -> JSONResponse:
-    body: dict[str, Any] = {"error_code": error_code, "message": message, "detail": detail or {}}
+def shaped(request: Request, status: int, body: dict[str, Any]) -> JSONResponse:
+    """The error response for this request's API: the reference body, or v1's on the v1 paths."""
+    if is_v1_path(request.url.path):
+        return JSONResponse(v1_body(status, body), status_code=status)
     return JSONResponse(body, status_code=status)
 
 
@@ -60,27 +61,28 @@ def _validation_detail(exc: RequestValidationError) -> dict[str, list[str]]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DatawharfError)
-    async def _datawharf_error(_request: Request, exc: DatawharfError) -> JSONResponse:
+    async def _datawharf_error(request: Request, exc: DatawharfError) -> JSONResponse:
         if exc.http_status >= 500:  # upstream trouble (or a bug): operators see it without the client
             log.warning("%s answered %s: %s", exc.error_code, exc.http_status, exc.message)
-        return JSONResponse(exc.to_body(), status_code=exc.http_status)
+        return shaped(request, exc.http_status, exc.to_body())
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         detail = _validation_detail(exc)
         fields = ", ".join(sorted(detail))
-        return error_response(400, "validation_error", f"Invalid input in: {fields}.", detail)
+        message = f"Invalid input in: {fields}."
+        return shaped(request, 400, {"error_code": "validation_error", "message": message, "detail": detail})
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
         if exc.status_code == 404 and message == "Not Found":
             message = "Not found: no such route. See /openapi.json for the API."
-        return error_response(exc.status_code, code, message)
+        return shaped(request, exc.status_code, {"error_code": code, "message": message, "detail": {}})
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         trace_id = str(uuid.uuid4())
         log.error("internal error %s: %s", trace_id, type(exc).__name__, exc_info=exc)
         body = {
@@ -89,4 +91,4 @@ def install_error_handlers(app: FastAPI) -> None:
             "detail": {},
             "trace_id": trace_id,
         }
-        return JSONResponse(body, status_code=500)
+        return shaped(request, 500, body)

@@ -12,7 +12,7 @@ reading is ended after ``DATAWHARF_SEND_TIMEOUT`` seconds (``ClosingStreamingRes
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -26,9 +26,19 @@ from starlette.types import Message, Receive, Scope, Send
 
 from datawharf.api import explore_surface
 from datawharf.api.deps import get_session, get_settings, optional_api_key
+from datawharf.datasets.catalog import PublishedDataset
 from datawharf.errors import InvalidInput
 from datawharf.explore import access, cache, catalog, records
-from datawharf.exports import Export, ExportOptions, ExportSlots, export_file, gzipped, open_export
+from datawharf.exports import (
+    FORMATS,
+    Export,
+    ExportOptions,
+    ExportSlots,
+    Format,
+    export_file,
+    gzipped,
+    open_export,
+)
 from datawharf.exports.catalog import (
     CatalogContext,
     catalog_formats,
@@ -386,16 +396,47 @@ def export_records(
     )
 
 
-def _streamed(export: Export, settings: Settings, *, compressed: bool = False) -> ClosingStreamingResponse:
-    """The export as an attachment, gzipped as it streams with ``compressed``."""
+def stream_export(
+    request: Request,
+    settings: Settings,
+    dataset: PublishedDataset,
+    asked: QueryRequest,
+    format: str,
+    options: ExportOptions,
+    *,
+    compressed: bool = False,
+    formats: Mapping[str, Format] = FORMATS,
+) -> Response:
+    """An export of ``dataset`` on the export pool, streamed as an attachment within the client's export
+    slots, never cached: what the v1 download URLs answer (``formats=V1_FORMATS``)."""
+    state = request.app.state
+    export = open_export(
+        state.export_engine,
+        dataset,
+        asked,
+        format,
+        options,
+        slot=state.export_slots.claim(client_address(request)),
+        formats=formats,
+    )
+    return _streamed(request, export, settings, compressed=compressed)
+
+
+def _streamed(request: Request, export: Export, settings: Settings, *, compressed: bool = False) -> Response:
+    """The export as an attachment, gzipped as it streams with ``compressed``. A ``HEAD`` (a harvester
+    checking its resource links) gets the headers once the query has started, and the query is ended at
+    once: no file is produced for nobody."""
     chunks, media_type, filename = export.chunks, export.media_type, export.filename
     if compressed:
         chunks, media_type, filename = gzipped(chunks), "application/gzip", f"{filename}.gz"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if request.method == "HEAD":
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # gives the connection and the slot back
+        return Response(media_type=media_type, headers=headers)
     return ClosingStreamingResponse(
-        chunks,
-        send_timeout=settings.send_timeout,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        chunks, send_timeout=settings.send_timeout, media_type=media_type, headers=headers
     )
 
 
@@ -439,7 +480,7 @@ def export_catalog(
     settings: Settings = Depends(get_settings),
     api_key: ApiKey | None = Depends(optional_api_key),
     engine: QueryEngine = Depends(get_engine),
-) -> ClosingStreamingResponse:
+) -> Response:
     """The datasets the caller may read, filtered as `catalog/datasets`, as one file: csv, json, xlsx,
     rss, rdf, ttl, dcat (DCAT-AP) and its profiles, dublin_core, data.json. Counted against the
     client's export slots."""
@@ -476,4 +517,4 @@ def export_catalog(
         context,
         slot=request.app.state.export_slots.claim(client_address(request)),
     )
-    return _streamed(export, settings)
+    return _streamed(request, export, settings)

@@ -2,7 +2,9 @@
 
 The first 20 records of an object as the API's unsaved preview sees them (same core call), printed as
 tables: the records, the fields with their guessed types, the parameters (guessed unless given) and
-the bytes fetched from S3. ``--json`` prints the API's body instead, for scripts.
+the bytes fetched from S3; for a prefix or glob, what the first listing page matched and the fields
+merged across a sample of the objects, with their differences. ``--json`` prints the API's body
+instead, for scripts.
 
 Through a server (``--server``) it is that API route, ``POST /datasets/{uid}/resources/preview/``, which
 belongs to a dataset: ``--dataset`` names it there (on the home it is optional, and applies the
@@ -33,6 +35,33 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _print_objects(objects: dict[str, Any]) -> None:
+    """A prefix or glob: what the first listing page matched, and how the sampled objects differ."""
+    more = ", the listing goes on" if objects["more"] else ""
+    console.print(
+        f"{objects['pattern']}: {objects['matched_so_far']:,} objects matched in the first "
+        f"{objects['listed_keys']:,} keys listed under {objects['listing_prefix'] or '/'}{more}; records "
+        f"from {len(objects['records_from'])}, fields merged across {len(objects['sampled'])}.",
+        highlight=False,
+    )
+    merged = Table(title="Fields merged across the sample")
+    for column in ("name", "type"):
+        merged.add_column(column)
+    for field in objects["fields"]:
+        merged.add_row(field["name"], field["type"])
+    console.print(merged)
+    if objects["differences"]:
+        differences = Table(title="Objects whose fields differ from the first")
+        for column in ("key", "missing", "extra", "other types"):
+            differences.add_column(column, overflow="fold")
+        for difference in objects["differences"]:
+            types = ", ".join(f"{name}: {a} -> {b}" for name, (a, b) in difference["types"].items())
+            differences.add_row(
+                difference["key"], ", ".join(difference["missing"]), ", ".join(difference["extra"]), types
+            )
+        console.print(differences)
+
+
 def _print(body: dict[str, Any], given: dict[str, Any]) -> None:
     records = Table(title=f"{len(body['records'])} records", show_lines=False)
     for field in body["fields"]:
@@ -54,6 +83,8 @@ def _print(body: dict[str, Any], given: dict[str, Any]) -> None:
     for name, value in body["params"].items():
         params.add_row(name, repr(value), "given" if name in given else "guessed")
     console.print(params)
+    if "objects" in body:
+        _print_objects(body["objects"])
     console.print(
         f"Bytes fetched from S3: {body['bytes_fetched']:,} (content read: {body['bytes_read']:,})",
         highlight=False,
@@ -62,7 +93,11 @@ def _print(body: dict[str, Any], given: dict[str, Any]) -> None:
 
 @friendly_errors
 def preview(
-    url: str = typer.Argument(..., help="The object's URL (or its name relative to the connection's URL)."),
+    url: str = typer.Argument(
+        ...,
+        help="The object's URL (or its name relative to the connection's URL), or a prefix (ending with /) "
+        "or a glob (exports/**/*.csv.gz).",
+    ),
     connection: str = typer.Option(
         None, "--connection", help="A saved connection's uid (co_...); without it the read is anonymous."
     ),

@@ -17,6 +17,7 @@ the connection it already has (its owner's choice) as long as its URL is unchang
 
 from __future__ import annotations
 
+import itertools
 import json
 import posixpath
 from collections.abc import Callable, Collection, Iterator
@@ -34,8 +35,9 @@ from datawharf.datasets.datasource import AmazonS3Datasource, DatasourceHeader
 from datawharf.errors import InvalidInput, PermissionDenied
 from datawharf.extract._io import as_binary
 from datawharf.s3.client import S3Client, client_for
+from datawharf.s3.listing import KeyPattern, ListedObject, list_matching, list_pages, mark_wildcards
 from datawharf.s3.locations import S3Location, parse_location
-from datawharf.s3.reader import S3File, head_object, open_object, probe_object
+from datawharf.s3.reader import ObjectInfo, S3File, head_object, open_object, probe_object
 from datawharf.settings import Settings
 from datawharf.store.models import Connection
 from datawharf.store.models.datasets import Resource
@@ -65,7 +67,20 @@ class LocatedObject:
         }
 
 
-Locator = Callable[[Resource], LocatedObject]
+@dataclass
+class LocatedSet:
+    """The objects of a prefix or glob, for a publish: listed lazily (page by page) as they are read.
+
+    ``objects()`` yields each matching object in key order, its identity from the listing (no HEAD),
+    its ``name`` the object's key (what ``extract_filename`` gives each record).
+    """
+
+    pattern: KeyPattern
+    objects: Callable[[], Iterator[LocatedObject]]
+    close: Callable[[], None] = lambda: None
+
+
+Locator = Callable[[Resource], LocatedObject | LocatedSet]
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,7 @@ class Target:
     location: S3Location
     connection: Connection | None
     headers: list[tuple[str, str]] = field(repr=False)  # values are secrets
+    pattern: KeyPattern | None = None  # a prefix or glob: the objects to list (``location`` is the bucket)
 
 
 # --- resolving ---------------------------------------------------------------------------------------
@@ -120,7 +136,9 @@ def _same_place(previous: Resource, target: Target) -> bool:
     if previous.connection_uid != (connection.uid if connection is not None else None):
         return False
     try:
-        before = parse_location(previous.datasource["url"], base_url=connection.url if connection else None)
+        before = parse_location(
+            mark_wildcards(previous.datasource["url"]), base_url=connection.url if connection else None
+        )
     except InvalidInput:
         return False
     now = target.location
@@ -195,15 +213,22 @@ def target_of(session: Session, settings: Settings, resource: Resource) -> Targe
 
 
 def _target(url: str, connection: Connection | None, headers: list[tuple[str, str]]) -> Target:
-    location = parse_location(url, base_url=connection.url if connection is not None else None)
+    """The checked target of one object, or of the objects of a prefix or glob (``s3/listing.py``)."""
+    location = parse_location(
+        mark_wildcards(url), base_url=connection.url if connection is not None else None
+    )
     if connection is not None:
-        check_in_scope(connection, location)
-    if not location.is_object:
+        check_in_scope(connection, location)  # a pattern's literal text is under the connection's prefix
+    if location.is_object:
+        pattern = KeyPattern.of(location.key)
+        return Target(location, connection, headers, pattern)
+    if not location.bucket:
         raise InvalidInput(
-            f"{location.uri} is not an object: give the URL of a file (bucket/key).",
+            f"{location.uri} is not an object: give the URL of a file (bucket/key), of a folder "
+            "(bucket/prefix/) or a glob (bucket/exports/**/*.csv).",
             error_code="not_an_object",
         )
-    return Target(location, connection, headers)
+    return Target(location, connection, headers, KeyPattern.of(location.key))
 
 
 # --- reading -----------------------------------------------------------------------------------------
@@ -243,12 +268,31 @@ class Probe:
         return sum(f.bytes_fetched for f in self._opened)
 
 
+def no_match(target: Target) -> InvalidInput:
+    pattern = target.pattern
+    assert pattern is not None
+    return InvalidInput(
+        f"No object of s3://{target.location.bucket}/{pattern.text} was found: check the prefix or glob "
+        "(a '*' stays within a folder, '**' spans folders), or upload the files first.",
+        error_code="no_matching_object",
+        detail={"url": f"s3://{target.location.bucket}/{pattern.text}"},
+    )
+
+
 @contextmanager
 def probe(settings: Settings, target: Target) -> Iterator[Probe]:
-    """The target's object for a preview or a guess: its info and first 64 KiB in one GET; closed on exit."""
+    """The target's object for a preview or a guess: its info and first 64 KiB in one GET; closed on exit.
+
+    A prefix or glob probes its first object (in key order): one listing page, then that object.
+    """
     location = target.location
     client = client_of(settings, target)
     try:
+        if target.pattern is not None:
+            first = next(list_matching(client, location.bucket, target.pattern), None)
+            if first is None:
+                raise no_match(target)
+            location = location.with_key(first.key)
         info, head = probe_object(client, location.bucket, location.key)
         opened: list[S3File] = []
 
@@ -273,6 +317,68 @@ def probe(settings: Settings, target: Target) -> Iterator[Probe]:
         client.close()
 
 
+PREVIEW_LISTING_PAGES = 10  # a glob whose first 10,000 listed keys match nothing: no preview
+
+
+class SetProbe:
+    """The objects of a prefix or glob, for a preview: the listing's first page (the first with a match,
+    within ``PREVIEW_LISTING_PAGES``), and each object opened on demand through one client."""
+
+    def __init__(
+        self, client: S3Client, target: Target, first_page: list[ListedObject], listed: int, more: bool
+    ) -> None:
+        self._client, self._target = client, target
+        self.first_page, self.listed, self.more = first_page, listed, more
+        self._opened: list[S3File] = []
+
+    @property
+    def bytes_fetched(self) -> int:
+        """Object bytes downloaded for the preview so far (the listing itself is not object data)."""
+        return sum(f.bytes_fetched for f in self._opened)
+
+    def located(self, listed: ListedObject) -> LocatedObject:
+        """One of the objects, for small random-access reads (its first 64 KiB come in one GET)."""
+        client, bucket = self._client, self._target.location.bucket
+        info, head = probe_object(client, bucket, listed.key)
+
+        def open_preview() -> BinaryIO:
+            f = open_object(client, bucket, listed.key, access="preview", info=info, head=head)
+            self._opened.append(f)
+            return as_binary(f)
+
+        return LocatedObject(
+            name=listed.key,
+            etag=info.etag,
+            size=info.size,
+            last_modified=info.last_modified,
+            content_type=info.content_type,
+            open=open_preview,
+            open_preview=open_preview,
+        )
+
+
+@contextmanager
+def probe_set(settings: Settings, target: Target) -> Iterator[SetProbe]:
+    """A prefix or glob for a preview: its first listing page that matches; the client closed on exit."""
+    pattern = target.pattern
+    assert pattern is not None
+    client = client_of(settings, target)
+    try:
+        listed = 0
+        matched: list[ListedObject] = []
+        pages = list_pages(client, target.location.bucket, pattern)
+        for matched, count in itertools.islice(pages, PREVIEW_LISTING_PAGES):
+            listed += count
+            if matched:
+                break
+        if not matched:
+            raise no_match(target)
+        more = next(pages, None) is not None  # one more page asked for, never read beyond
+        yield SetProbe(client, target, matched, listed, more)
+    finally:
+        client.close()
+
+
 def _stream(settings: Settings, target: Target) -> LocatedObject:
     location = target.location
     client = client_of(settings, target)
@@ -281,6 +387,13 @@ def _stream(settings: Settings, target: Target) -> LocatedObject:
     except BaseException:
         client.close()
         raise
+    located = _streamed(client, location, info, posixpath.basename(location.key))
+    located.close = client.close
+    return located
+
+
+def _streamed(client: S3Client, location: S3Location, info: ObjectInfo, name: str) -> LocatedObject:
+    """An object whose identity is known, streamed through ``client`` (which the caller closes)."""
 
     def open_stream() -> Any:
         return open_object(
@@ -297,22 +410,49 @@ def _stream(settings: Settings, target: Target) -> LocatedObject:
         return open_object(client, location.bucket, location.key, access="preview", info=info)
 
     return LocatedObject(
-        name=posixpath.basename(location.key),
+        name=name,
         etag=info.etag,
         size=info.size,
         last_modified=info.last_modified,
         content_type=info.content_type,
         open=open_stream,
         open_preview=open_preview,
-        close=client.close,
+    )
+
+
+def _stream_set(settings: Settings, target: Target) -> LocatedSet:
+    """The objects of a prefix or glob, listed as the publish reads them (one client for all)."""
+    pattern = target.pattern
+    assert pattern is not None
+    client = client_of(settings, target)
+    bucket = target.location.bucket
+
+    def objects() -> Iterator[LocatedObject]:
+        found = False
+        for listed in list_matching(client, bucket, pattern):
+            found = True
+            location = target.location.with_key(listed.key)
+            if target.connection is not None:
+                check_in_scope(target.connection, location)  # a listed key with a '..' segment
+            yield _streamed(client, location, _info(listed), listed.key)
+        if not found:
+            raise no_match(target)
+
+    return LocatedSet(pattern=pattern, objects=objects, close=client.close)
+
+
+def _info(listed: ListedObject) -> ObjectInfo:
+    return ObjectInfo(
+        size=listed.size, etag=listed.etag, last_modified=listed.last_modified, content_type=None
     )
 
 
 def stream_locator(session_factory: Callable[[], Any], settings: Settings) -> Locator:
     """Finds a saved resource's object for a publish (HEAD, then overlapping ranged GETs)."""
 
-    def locate(resource: Resource) -> LocatedObject:
+    def locate(resource: Resource) -> LocatedObject | LocatedSet:
         with session_factory() as session:  # the client is made while the connection row is loaded
-            return _stream(settings, target_of(session, settings, resource))
+            target = target_of(session, settings, resource)
+            return _stream(settings, target) if target.pattern is None else _stream_set(settings, target)
 
     return locate

@@ -7,8 +7,9 @@ does: an edit is visible to readers only once published.
 
 The stored form keeps set fields only (``{"value": ...}``, with ``override_remote_value`` when a client sent
 it); a null value unsets the field. ``public_metadata`` is what the API shows: the reference's
-``DatasetMetadata``, where an unset field is absent (its ``value`` is never null), the required
-``title``, ``modified`` and ``language`` are always there; a template's own answers show each alias of
+``DatasetMetadata``, where an unset field is absent (its ``value`` is never null), the always-active
+``default`` and ``internal`` templates are always there, and so are the required ``title``, ``modified``
+and ``language``; a template's own answers show each alias of
 ``ALIASES`` beside its fields (``template_shown``).
 ``remote_value`` is never shown: the reference shows it only for datasets linked to a remote one, and
 datawharf has no such datasets.
@@ -20,7 +21,14 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from datawharf.datasets.metadata_templates import ALIASES, LANGUAGES, TEMPLATES, MetadataField
+from datawharf.datasets.metadata_templates import (
+    ALIASES,
+    DISPLAY_LANGUAGES,
+    FACET_SORTS,
+    LANGUAGES,
+    TEMPLATES,
+    MetadataField,
+)
 from datawharf.errors import InvalidInput, NotFound
 
 
@@ -65,6 +73,20 @@ def template_field(template: str, name: str | None = None) -> MetadataField | No
     return field
 
 
+def _check_facets(path: str, value: Any) -> None:
+    """The reference's facet list: objects with a ``field_name``, a known ``facetsort``, boolean flags."""
+    if not isinstance(value, list):
+        raise _invalid(path, "must be a list of facets")
+    for number, facet in enumerate(value):
+        if not (isinstance(facet, dict) and isinstance(facet.get("field_name"), str) and facet["field_name"]):
+            raise _invalid(f"{path}[{number}]", 'must be an object with a "field_name"')
+        if "facetsort" in facet and facet["facetsort"] not in FACET_SORTS:
+            raise _invalid(f"{path}[{number}].facetsort", f"must be one of {', '.join(FACET_SORTS)}")
+        for flag in ("disjunctive", "timerange_filter"):
+            if flag in facet and not isinstance(facet[flag], bool):
+                raise _invalid(f"{path}[{number}].{flag}", "must be a boolean")
+
+
 def _check_value(field: MetadataField, path: str, value: Any) -> Any:
     """The value to store: checked against the field's kind; None when unset (null, or a blank text)."""
     kind = field.kind
@@ -87,10 +109,21 @@ def _check_value(field: MetadataField, path: str, value: Any) -> Any:
         raise _invalid(path, "must be an integer")
     if kind == "double" and (isinstance(value, bool) or not isinstance(value, int | float)):
         raise _invalid(path, "must be a number")
-    if kind == "objects" and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
-        raise _invalid(path, "must be a list of objects")
-    if kind == "mapping" and not isinstance(value, dict):
-        raise _invalid(path, "must be an object")
+    if kind == "facets":
+        _check_facets(path, value)
+    if kind == "field_languages" and not (
+        isinstance(value, dict)
+        and all(
+            isinstance(langs, list) and langs and all(lang in DISPLAY_LANGUAGES for lang in langs)
+            for langs in value.values()
+        )
+    ):
+        raise _invalid(path, f"must map field names to non-empty lists of {', '.join(DISPLAY_LANGUAGES)}")
+    if kind == "field_boosts" and not (
+        isinstance(value, dict)
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value.values())
+    ):
+        raise _invalid(path, "must map field names to integers of 0 or more")
     if kind == "datetime":
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -228,6 +261,7 @@ def public_metadata(
     """The reference ``DatasetMetadata`` of stored metadata: unset fields left out, and the required
     ``default.title`` / ``modified`` / ``language`` given the fallbacks when unset."""
     shown = shown_metadata(metadata)
+    shown.setdefault("internal", {})  # always there, as on Opendatasoft: ods-utils-py reads it unguarded
     default = shown.setdefault("default", {})
     default.setdefault("title", {"value": title})
     default.setdefault("modified", {"value": iso_utc(modified)})

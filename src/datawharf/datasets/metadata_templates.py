@@ -6,11 +6,12 @@ value types the reference declares (``DatasetMetadataDefault``, ``...Visualizati
 four fields Opendatasoft portals also answer there and that clients read or write: ``license`` (the
 license's name, beside ``internal.license_id``), ``theme`` (the themes' labels), and ``license_id`` /
 ``theme_id``, which are ``internal``'s, shown in ``default`` too (``ALIASES``): huwise-utils-py sets
-``default.license_id`` and reads ``default.theme_id``.
+``default.license_id`` and reads ``default.theme_id``. A portal's own templates and fields (data.bs.ch's
+``dcat_ap_ch``, ``custom``, ``default.tags``, which huwise-utils-py also calls) are not datawharf's.
 
 The reference declares no fields for the interoperability templates (``dcat``, ``dcat_ap``, ``inspire``,
-``semantic``: ``DatasetMetadataCustom``, any field); their fields here are those Opendatasoft documents for
-them, the ones the clients of issue 15 call among them (``dcat.created``, ``dcat.temporal``...).
+``semantic``: ``DatasetMetadataCustom``, any field); their fields here are those Opendatasoft documents
+for them, the ones the clients of issue 15 call among them (``dcat.created``, ``dcat.temporal``...).
 
 ``TEMPLATES`` is the one list: validation (``datasets/metadata.py``), ``GET /metadata/templates/`` and the
 backoffice's form all read it.
@@ -24,13 +25,18 @@ from typing import Literal, get_args
 from datawharf.settings import Language
 
 LANGUAGES: tuple[str, ...] = get_args(Language)
+FACET_SORTS = ("count", "num", "alphanum", "-count", "-num", "-alphanum")
+DISPLAY_LANGUAGES = ("en", "fr", "nl")  # the reference's enum for fields_displayed_in_specific_languages
 
 # How a value is checked: "text" a non-empty string, "html" the same (shown as rich text), "list" a list of
 # non-empty strings, "datetime" an ISO 8601 date-time, "language" one of LANGUAGES, "boolean", "int",
-# "double", "objects" a list of objects, "mapping" an object.
+# "double"; and the three structured values of asset_content_configuration, as the reference declares
+# them: "facets" (a list of {field_name, facetsort?, disjunctive?, timerange_filter?}), "field_languages"
+# ({field: [en|fr|nl, ...]}), "field_boosts" ({field: integer >= 0}).
 Kind = Literal[
-    "text", "html", "list", "datetime", "language", "boolean", "int", "double", "objects", "mapping"
-]
+    "text", "html", "list", "datetime", "language", "boolean", "int", "double",
+    "facets", "field_languages", "field_boosts",
+]  # fmt: skip
 TemplateType = Literal["interop", "basic", "extra", "admin"]
 
 # The reference's MetadataTemplateField.type of each kind.
@@ -43,8 +49,9 @@ FIELD_TYPES: dict[str, str] = {
     "boolean": "boolean",
     "int": "int",
     "double": "double",
-    "objects": "longstring",
-    "mapping": "longstring",
+    "facets": "longstring",
+    "field_languages": "longstring",
+    "field_boosts": "longstring",
 }
 
 
@@ -183,13 +190,13 @@ _INTERNAL = (
 )
 
 _ASSET_CONTENT = (
-    _f("facets", "objects", "The set of facets for the asset."),
+    _f("facets", "facets", "The set of facets for the asset."),
     _f(
         "fields_displayed_in_specific_languages",
-        "mapping",
+        "field_languages",
         "The fields that should only be displayed in specific languages.",
     ),
-    _f("records_search_boosts", "mapping", "The importance of each fields in full-text search."),
+    _f("records_search_boosts", "field_boosts", "The importance of each fields in full-text search."),
 )
 
 _DCAT = (

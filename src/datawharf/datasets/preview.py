@@ -15,7 +15,7 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datawharf.datasets import locate
+from datawharf.datasets import glob_preview, locate
 from datawharf.datasets.fieldconfig import FieldSpec, apply_configurations, stack
 from datawharf.datasets.locate import LocatedObject
 from datawharf.extract import preview as engine
@@ -105,8 +105,21 @@ def guess_for(
 
 
 def preview_saved(session: Session, settings: Settings, resource: Resource) -> dict[str, Any]:
-    """A saved resource's preview, through the connection it holds (one probe GET)."""
-    with locate.probe(settings, locate.target_of(session, settings, resource)) as found:
+    """A saved resource's preview, through the connection it holds (one probe GET; a prefix or glob:
+    one listing page, then a few objects, ``glob_preview.py``)."""
+    target = locate.target_of(session, settings, resource)
+    if target.pattern is not None:
+        from_set: dict[str, Any] = glob_preview.preview_set(
+            session,
+            settings,
+            target,
+            dataset_uid=resource.dataset_uid,
+            extractor=resource.type,
+            params=dict(resource.params),
+            preview_one=preview_resource,
+        )
+        return from_set
+    with locate.probe(settings, target) as found:
         return preview_resource(
             session,
             settings,

@@ -51,7 +51,7 @@ from datawharf.datasets.fastpath import (
     tune_memory_pool,
 )
 from datawharf.datasets.fieldconfig import FieldSpec, apply_configurations, stack
-from datawharf.datasets.locate import LocatedObject, Locator
+from datawharf.datasets.locate import LocatedObject, LocatedSet, Locator
 from datawharf.datasets.metadata import touch_modified
 from datawharf.datasets.metadata_edits import mark_published
 from datawharf.datasets.resources import fingerprint
@@ -63,7 +63,7 @@ from datawharf.extract.csv_parallel import read_parallel
 from datawharf.extract.fields import field_identities
 from datawharf.extract.params import missing as missing_params
 from datawharf.extract.registry import EXTRACTORS, typed_source
-from datawharf.extract.types import ARROW_TYPES, guess_type
+from datawharf.extract.types import ARROW_TYPES, common_type, guess_type
 from datawharf.jobs.runner import Heartbeat, JobAborted, JobContext
 from datawharf.settings import Settings
 from datawharf.store.db import Database
@@ -150,23 +150,33 @@ class _Counting:
 @dataclass
 class _Source:
     resource: Resource
-    located: LocatedObject
+    located: LocatedObject | LocatedSet
     batches: Iterator[pa.RecordBatch] | None = None
     first: pa.RecordBatch | None = None
     names: list[str] = field(default_factory=list)  # technical names, by raw column position
     labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (label, original)
     types: dict[str, str] = field(default_factory=dict)
     stream: BinaryIO | None = None
+    objects_read: int = 0  # a prefix or glob: the objects whose records were published
 
 
-def _common_type(a: str, b: str) -> str:
-    if a == b:
-        return a
-    if {a, b} == {"int", "double"}:
-        return "double"
-    if {a, b} == {"date", "datetime"}:
-        return "datetime"
-    return "text"
+class ObjectFieldsDiffer(ExtractError):
+    default_code = "object_fields_differ"
+
+
+def _identity(located: LocatedObject | LocatedSet) -> dict[str, Any]:
+    """What the version records of a source: one object's ETag and size, or a set's pattern."""
+    if isinstance(located, LocatedObject):
+        return located.identity()
+    return {"etag": None, "size": None, "last_modified": None, "pattern": located.pattern.text}
+
+
+def _closing(batches: Iterator[pa.RecordBatch], stream: BinaryIO) -> Iterator[pa.RecordBatch]:
+    """``batches``, then ``stream`` closed: a set's object is released as soon as it is read."""
+    try:
+        yield from batches
+    finally:
+        stream.close()
 
 
 class PublishRun:
@@ -193,6 +203,7 @@ class PublishRun:
         self.warehouse = Warehouse(settings)
         self.counters = Counters()
         self.bytes_total: int | None = None
+        self.objects_skipped = 0
         self._abort_seen = threading.Event()
 
     # --- state in the database -------------------------------------------------------------------
@@ -280,8 +291,10 @@ class PublishRun:
             for resource in resources:
                 self._check()
                 sources.append(_Source(resource=resource, located=self.locator(resource)))
-            self.bytes_total = sum(s.located.size or 0 for s in sources)
-            identities = [{"resource_uid": s.resource.uid, **s.located.identity()} for s in sources]
+            singles = [s.located for s in sources if isinstance(s.located, LocatedObject)]
+            # A prefix or glob is listed as it is read: its total is not known before the end.
+            self.bytes_total = sum(o.size or 0 for o in singles) if len(singles) == len(sources) else None
+            identities = [{"resource_uid": s.resource.uid, **_identity(s.located)} for s in sources]
             if only_if_changed and current is not None and self._unchanged(current, identities, config_hash):
                 return self._finish_unchanged(current)
             data_uid = new_uid("ch")
@@ -289,6 +302,9 @@ class PublishRun:
             tune_memory_pool()  # before the extractors start allocating
             fields = self._open_all(sources, configurations)
             records, size = self._write(sources, fields, staging / PART_FILE)
+            for source, identity in zip(sources, identities, strict=True):
+                if isinstance(source.located, LocatedSet):
+                    identity["objects"] = source.objects_read
             self._check()
             self._set("saving_version")
             return self._save(data_uid, fields, identities, config_hash, records, size)
@@ -364,18 +380,10 @@ class PublishRun:
                     error_code="resource_params_incomplete",
                     detail={"resource_uid": resource.uid, "missing": absent},
                 )
-            raw = _Counting(source.located.open(), self.counters)
-            source.stream = raw  # type: ignore[assignment]
-            content, inner = open_content(raw, source.located.name, dict(resource.params))  # type: ignore[arg-type]
-            options = ReadOptions(filename=inner, spreadsheet=self.settings.spreadsheet_limits)
-            # CSV is parsed on every core by record-aligned blocks (same records as extractor.read).
-            read: Callable[..., Iterator[Any]]
-            if resource.type == "csvfile":
-                read = functools.partial(read_parallel, workers=self.settings.parse_threads)
+            if isinstance(source.located, LocatedSet):
+                self._open_set(source, source.located)
             else:
-                read = extractor.read
-            source.batches = iter(read(content, dict(resource.params), options))
-            source.first = next(source.batches, None)
+                source.stream, source.batches, source.first = self._start(resource, source.located)
             if source.first is None:
                 continue
             identities = field_identities(source.first.schema.names)
@@ -396,7 +404,7 @@ class PublishRun:
                     union[identity.name] = FieldSpec(
                         name=known.name,
                         label=known.label,
-                        type=_common_type(known.type, field_type),
+                        type=common_type(known.type, field_type),
                         source=known.source,
                         original_name=known.original_name,
                     )
@@ -408,6 +416,92 @@ class PublishRun:
                 error_code="no_fields",
             )
         return fields
+
+    def _start(
+        self, resource: Resource, located: LocatedObject, *, filename: str | None = None
+    ) -> tuple[BinaryIO, Iterator[pa.RecordBatch], pa.RecordBatch | None]:
+        """One object opened, its extractor started: ``(stream, batches, first batch)``."""
+        extractor = EXTRACTORS[resource.type]
+        raw = _Counting(located.open(), self.counters)
+        content, inner = open_content(raw, located.name, dict(resource.params))  # type: ignore[arg-type]
+        options = ReadOptions(filename=filename or inner, spreadsheet=self.settings.spreadsheet_limits)
+        # CSV is parsed on every core by record-aligned blocks (same records as extractor.read).
+        read: Callable[..., Iterator[Any]]
+        if resource.type == "csvfile":
+            read = functools.partial(read_parallel, workers=self.settings.parse_threads)
+        else:
+            read = extractor.read
+        batches = iter(read(content, dict(resource.params), options))
+        return raw, batches, next(batches, None)  # type: ignore[return-value]
+
+    def _open_set(self, source: _Source, located: LocatedSet) -> None:
+        """The first object with records makes the fields of a prefix or glob; the others follow it."""
+        objects = located.objects()
+        for item in objects:
+            self._check()
+            stream, batches, first = self._start(source.resource, item, filename=item.name)
+            if first is None:
+                stream.close()
+                continue
+            source.stream, source.first = stream, first
+            source.objects_read = 1
+            head = first.schema.names
+            source.batches = itertools.chain(
+                _closing(batches, stream), self._following(source, objects, head, item.name)
+            )
+            return
+
+    def _following(
+        self, source: _Source, objects: Iterator[LocatedObject], head: list[str], first_key: str
+    ) -> Iterator[pa.RecordBatch]:
+        """The batches of the set's other objects, columns in the first object's order; an object whose
+        fields differ fails the run or is skipped and listed (``DATAWHARF_GLOB_MISMATCH``)."""
+        expected = [i.name for i in field_identities(head)]
+        for item in objects:
+            self._check()
+            stream, batches, first = self._start(source.resource, item, filename=item.name)
+            try:
+                if first is None:
+                    continue
+                names = [i.name for i in field_identities(first.schema.names)]
+                if set(names) != set(expected) or len(names) != len(expected):
+                    self._mismatch(source, item.name, first_key, expected, names)
+                    continue
+                order = [names.index(name) for name in expected]
+                source.objects_read += 1
+                for batch in itertools.chain([first], batches):
+                    yield pa.RecordBatch.from_arrays([batch.column(i) for i in order], names=head)
+            finally:
+                stream.close()
+
+    def _mismatch(
+        self, source: _Source, key: str, first_key: str, expected: list[str], names: list[str]
+    ) -> None:
+        missing = [name for name in expected if name not in names]
+        extra = [name for name in names if name not in expected]
+        reason = (
+            f"missing {', '.join(missing) or 'nothing'}; extra {', '.join(extra) or 'nothing'}"
+            if missing or extra
+            else "a field name repeats"
+        )
+        message = f"The object {key} does not have the fields of {first_key} ({reason})."
+        if self.settings.glob_mismatch == "fail":
+            raise ObjectFieldsDiffer(
+                f"{message} Make the files share their fields, narrow the glob, or set "
+                "DATAWHARF_GLOB_MISMATCH=skip to publish the others and list this one in the run's errors.",
+                detail={"key": key, "missing": missing, "extra": extra},
+            )
+        self.objects_skipped += 1
+        if self.objects_skipped <= KEPT_ERRORS:
+            self.counters.errors.append(
+                {
+                    "record_id": f"{source.resource.uid}:{key}",
+                    "field_uid": None,
+                    "processor_uid": None,
+                    "value": key,
+                    "message": f"{message} It was skipped.",
+                }
+            )
 
     def _write(self, sources: list[_Source], fields: list[FieldSpec], path: Any) -> tuple[int, int]:
         schema = pa.schema([pa.field(f.name, ARROW_TYPES[f.type]) for f in fields])
@@ -540,6 +634,9 @@ class PublishRun:
                 dataset.records_errors = list(self.counters.errors)
                 errors = self.counters.errors_count
                 note = f" {errors} value(s) did not convert and were published as null." if errors else ""
+                if self.objects_skipped:
+                    skipped = self.objects_skipped
+                    note += f" {skipped} object(s) whose fields differ were skipped (see the errors)."
                 set_status(dataset, "idle", f"Published version {data_uid}: {records} records.{note}")
                 dataset.run_uid = None
                 pruned = versions.apply_retention(session, self.settings, dataset)

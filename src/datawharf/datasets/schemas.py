@@ -242,6 +242,40 @@ class PreviewField(BaseModel):
     annotations: list[Annotation] = Field(default_factory=list)
 
 
+class ListedObjectPublic(BaseModel):
+    key: str
+    size: int
+    etag: str
+    last_modified: str | None
+
+
+class FieldsDifference(BaseModel):
+    """How one sampled object's fields differ from the first object's."""
+
+    key: str
+    missing: list[str]
+    extra: list[str]
+    types: dict[str, list[str]] = Field(description="name -> [the first object's type, this one's]")
+
+
+class ObjectsPreview(BaseModel):
+    """Ours: what a prefix or glob datasource matched, from one listing page (``glob_preview.py``)."""
+
+    pattern: str
+    listing_prefix: str
+    first_page: list[ListedObjectPublic] = Field(description="The first listing page's matches.")
+    listed_keys: int = Field(description="Keys listed to find them (one page, or until one matched).")
+    matched_so_far: int
+    more: bool = Field(description="Whether the listing goes on past that page.")
+    records_from: list[str] = Field(description="The objects the records come from.")
+    sampled: list[str] = Field(
+        description="The objects whose fields were merged: first, last, a few between."
+    )
+    truncated: bool = Field(description="Whether the byte budget stopped the sample early.")
+    fields: list[PreviewField] = Field(description="The fields merged across the sample.")
+    differences: list[FieldsDifference]
+
+
 class PreviewPublic(BaseModel):
     """The reference ``ResourcePreview``, plus what the preview used and read."""
 
@@ -252,6 +286,7 @@ class PreviewPublic(BaseModel):
     params: dict[str, Any] = Field(description="Ours: the parameters used (given or guessed).")
     bytes_read: int = Field(description="Ours: content bytes the extractor read.")
     bytes_fetched: int | None = unset_omitted("Ours (unsaved previews): bytes downloaded from S3.")
+    objects: ObjectsPreview | None = unset_omitted("Ours: the objects of a prefix or glob datasource.")
 
 
 class GuessedParams(BaseModel):

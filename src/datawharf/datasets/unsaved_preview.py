@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from datawharf.datasets import locate
 from datawharf.datasets import preview as saved_preview
 from datawharf.datasets.datasource import parse_datasource
+from datawharf.datasets.glob_preview import preview_set
 from datawharf.datasets.service import get_dataset
 from datawharf.errors import ExtractError, InvalidInput
 from datawharf.extract.params import check_params
@@ -64,6 +65,18 @@ def preview_datasource(
     ``bytes_read`` (content the engine pulled) and ``bytes_fetched`` (bytes downloaded from S3)."""
     params = _check_request(session, dataset_uid, extractor, params)
     target = _target(session, settings, datasource, permissions)
+    if target.pattern is not None:  # a prefix or glob: the first objects, a sample's merged schema
+        result = preview_set(
+            session,
+            settings,
+            target,
+            dataset_uid=dataset_uid,
+            extractor=extractor,
+            params=params or {},
+            preview_one=saved_preview.preview_resource,
+        )
+        result["type"] = result["extractor"]
+        return result
     with locate.probe(settings, target) as found:
         result = saved_preview.preview_resource(
             session,

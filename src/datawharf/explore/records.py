@@ -49,15 +49,15 @@ def _with_ids(dataset: PublishedDataset, where_id: str | None = None) -> tuple[d
 
 
 def compile_with_ids(
-    dataset: PublishedDataset, request: QueryRequest, where_id: str | None = None
+    dataset: PublishedDataset, request: QueryRequest, where_id: str | None = None, mode: Mode = "records"
 ) -> CompiledQuery:
     """The request compiled so that each (not aggregated) result row ends with its record's id."""
     schema, source = _with_ids(dataset, where_id)
-    compiled = compile_query(request, schema, source_sql=source, mode="records")
+    compiled = compile_query(request, schema, source_sql=source, mode=mode)
     if compiled.aggregated or any(c.name == ID_COLUMN for c in compiled.columns):
         return compiled
     return compile_query(
-        replace(request, select=f"{request.select}, `{ID_COLUMN}`"), schema, source_sql=source
+        replace(request, select=f"{request.select}, `{ID_COLUMN}`"), schema, source_sql=source, mode=mode
     )
 
 
@@ -93,15 +93,16 @@ def query_records(
     request: QueryRequest,
     *,
     links: Any = None,
+    ids: bool = False,
+    mode: Mode = "records",
     count: Callable[[str, Any], int] | None = None,
 ) -> RecordsPage:
-    """One page; with ``links`` (record id -> its ``_links``), each record carries ``_id`` and them.
-    ``count(sql, params)`` answers the ``total_count`` query (default: the engine; ``explore/cache.py``
-    keeps it per version and filter, shared by every page and order of that filter)."""
-    if links is not None:
-        compiled = compile_with_ids(dataset, request)
-    else:
-        compiled = compile_for(dataset, request, "records")
+    """One page; with ``ids``, each record carries its ``_id``; with ``links`` (record id -> its
+    ``_links``), its ``_id`` and them. ``mode="exports"`` lifts the records window (the v1 APIs keep
+    their own). ``count(sql, params)`` answers the ``total_count`` query (default: the engine;
+    ``explore/cache.py`` keeps it per version and filter, shared by every page and order of that filter)."""
+    ids = ids or links is not None
+    compiled = compile_with_ids(dataset, request, mode=mode) if ids else compile_for(dataset, request, mode)
     if count is not None:
         total: Any = count(compiled.count_sql, compiled.count_params)
     else:
@@ -112,7 +113,7 @@ def query_records(
         results = json_rows(compiled.columns, rows, ZoneInfo(compiled.timezone))
     return RecordsPage(
         total_count=int(total or 0),
-        results=_ided(results, links) if links else results,
+        results=_ided(results, links) if ids else results,
         limit=compiled.limit or 0,
         offset=compiled.offset,
     )

@@ -14,14 +14,14 @@ Adding a format: a writer ``(ExportContext, batches) -> Iterator[bytes]`` and on
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from datawharf.datasets.catalog import PublishedDataset
 from datawharf.errors import InvalidInput
-from datawharf.explore.records import compile_for
+from datawharf.explore.records import compile_for, compile_with_ids
 from datawharf.exports.context import GEO_TYPES, ExportContext, ExportOptions, Writer
 from datawharf.exports.csv_writer import write_csv
 from datawharf.exports.geometry import WGS84, Projection, geometry_column
@@ -31,6 +31,7 @@ from datawharf.exports.lists import relisted, separators
 from datawharf.exports.ogr_writers import write_fgb, write_gpx, write_shp
 from datawharf.exports.parquet_writer import write_parquet
 from datawharf.exports.slots import ExportSlots, TooManyExports
+from datawharf.exports.v1_json_writer import write_v1_json
 from datawharf.exports.xlsx_writer import check_rows, write_xlsx
 from datawharf.odsql import QueryRequest
 from datawharf.store.query_engine import QueryEngine
@@ -46,6 +47,7 @@ class Format:
     lists: bool = False  # list_separator joins the values of multivalued fields
     projects: bool = False  # epsg reprojects the geometries (else only 4326)
     buffered: bool = False  # written whole to a file before the first byte: its errors are clean too
+    ids: bool = False  # whether the rows carry their record id (``records.ID_COLUMN``) for the writer
 
 
 FORMATS: dict[str, Format] = {
@@ -67,8 +69,15 @@ FORMATS: dict[str, Format] = {
     ),
 }
 
+# The v1 download API's formats: the same files, but its JSON is an array of v1 records (with ids).
+V1_FORMATS: dict[str, Format] = {
+    **FORMATS,
+    "json": Format("json", "application/json", write_v1_json, ids=True),
+}
+
 __all__ = [
     "FORMATS",
+    "V1_FORMATS",
     "Export",
     "ExportOptions",
     "ExportSlots",
@@ -118,13 +127,13 @@ def dataset_formats(dataset: PublishedDataset) -> list[str]:
     return [name for name, fmt in FORMATS.items() if geo or not fmt.geo]
 
 
-def get_format(name: str) -> Format:
-    found = FORMATS.get(name)
+def get_format(name: str, formats: Mapping[str, Format] = FORMATS) -> Format:
+    found = formats.get(name)
     if found is None:
         raise InvalidInput(
-            f"Unknown export format '{name[:40]}'; use one of {', '.join(FORMATS)}.",
+            f"Unknown export format '{name[:40]}'; use one of {', '.join(formats)}.",
             error_code="unknown_export_format",
-            detail={"format": name[:40], "formats": list(FORMATS)},
+            detail={"format": name[:40], "formats": list(formats)},
         )
     return found
 
@@ -161,12 +170,17 @@ def open_export(
     options: ExportOptions | None = None,
     *,
     slot: AbstractContextManager[None] | None = None,
+    formats: Mapping[str, Format] = FORMATS,
 ) -> Export:
     """Check and start an export; errors (bad ODSQL, no slot left, a query that cannot run) are raised
-    here. ``slot`` (``ExportSlots.claim(address)``) is held for the life of the stream."""
-    fmt = get_format(format_name)
+    here. ``slot`` (``ExportSlots.claim(address)``) is held for the life of the stream; ``formats`` is
+    ``FORMATS`` (Explore v2.1) or ``V1_FORMATS`` (the v1 download API)."""
+    fmt = get_format(format_name, formats)
     options = options or ExportOptions()
-    compiled = compile_for(dataset, request, "exports")
+    if fmt.ids:
+        compiled = compile_with_ids(dataset, request, mode="exports")
+    else:
+        compiled = compile_for(dataset, request, "exports")
     names = [c.name for c in compiled.columns]
     zone = ZoneInfo(compiled.timezone)
     projection = _projection(format_name, fmt, options.epsg)
@@ -189,6 +203,7 @@ def open_export(
                     schema=reader.schema,
                     dataset_id=dataset.dataset_id,
                     projection=projection,
+                    published=dataset.modified,
                 )
                 batches = relisted(reader, seps, options.list_separator) if any(seps) else reader
                 written = fmt.write(context, batches)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -62,6 +63,7 @@ class ExportContext:
     schema: pa.Schema  # of the batches DuckDB streams
     dataset_id: str
     projection: Projection | None = None  # geo formats: into the asked ``epsg`` (None: WGS 84 as stored)
+    published: dt.datetime | None = None  # when the dataset's current version was published
 
 
 Writer = Callable[[ExportContext, Iterable[pa.RecordBatch]], Iterator[bytes]]

@@ -15,11 +15,12 @@ from datawharf.exports.context import ExportContext
 from datawharf.exports.geometry import geometries, geometry_column
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
 
 
-def _records(context: ExportContext, batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
+def json_records(context: ExportContext, batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
+    """The batch's rows as flat JSON-ready records, keyed by the columns' headers."""
     columns = batch_columns(context.columns, batch, context.zone)
     names = context.headers
     for i in range(batch.num_rows):
@@ -31,8 +32,8 @@ def write_json(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Ite
     yield b"["
     for batch in batches:
         parts = []
-        for record in _records(context, batch):
-            parts.append(("\n" if first else ",\n") + _dumps(record))
+        for record in json_records(context, batch):
+            parts.append(("\n" if first else ",\n") + dumps(record))
             first = False
         if parts:
             yield "".join(parts).encode()
@@ -41,7 +42,7 @@ def write_json(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Ite
 
 def write_jsonl(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     for batch in batches:
-        lines = [_dumps(record) + "\n" for record in _records(context, batch)]
+        lines = [dumps(record) + "\n" for record in json_records(context, batch)]
         if lines:
             yield "".join(lines).encode()
 
@@ -75,16 +76,16 @@ def write_geojson(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> 
     if projected:
         assert context.projection is not None
         crs = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{context.projection.epsg}"}}
-        head += f'"crs": {_dumps(crs)}, '
+        head += f'"crs": {dumps(crs)}, '
     yield (head + '"features": [').encode()
     for batch in batches:
         parts = []
         shapes = _projected(context, batch, geo) if projected else None
-        for index, record in enumerate(_records(context, batch)):
+        for index, record in enumerate(json_records(context, batch)):
             value = record.pop(geo_name)
             geometry = shapes[index] if shapes is not None else _geometry(value, geo_type)
             feature = {"type": "Feature", "geometry": geometry, "properties": record}
-            parts.append(("\n" if first else ",\n") + _dumps(feature))
+            parts.append(("\n" if first else ",\n") + dumps(feature))
             first = False
         if parts:
             yield "".join(parts).encode()

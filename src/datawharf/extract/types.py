@@ -339,6 +339,17 @@ def _is_point_struct(kind: pa.DataType) -> bool:
     )
 
 
+def common_type(a: str, b: str) -> str:
+    """The type two sources of one field are both published as (a union of resources, a glob's sample)."""
+    if a == b:
+        return a
+    if {a, b} == {"int", "double"}:
+        return "double"
+    if {a, b} == {"date", "datetime"}:
+        return "datetime"
+    return "text"
+
+
 def guess_type(array: ArrayLike, *, typed_source: bool = False) -> FieldType:
     """The most specific type that converts (almost) every value of the sample.
 

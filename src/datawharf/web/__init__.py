@@ -14,9 +14,9 @@ from datawharf.web.rendering import BASE, STATIC_DIR
 
 
 def install_backoffice(app: FastAPI) -> None:
-    from datawharf.web import auth, connections, datasets, wizard
+    from datawharf.web import auth, connections, dataset_metadata, datasets, wizard
 
     app.mount(f"{BASE}/static", StaticFiles(directory=STATIC_DIR), name="backoffice-static")
     # The wizard's fixed paths (/datasets/new...) before the dataset pages' /datasets/{uid}.
-    for module in (auth, connections, wizard, datasets):
+    for module in (auth, connections, wizard, datasets, dataset_metadata):
         app.include_router(module.router)

@@ -25,6 +25,7 @@ from datawharf.extract.types import FIELD_TYPES
 from datawharf.odsql import QueryRequest
 from datawharf.store.models.datasets import Dataset
 from datawharf.web import dataset_panels
+from datawharf.web.metadata_form import metadata_view
 from datawharf.web.notices import saved
 from datawharf.web.rendering import (
     BASE,
@@ -146,6 +147,7 @@ def _page_context(request: Request, uid: str) -> dict[str, Any]:
             "explore": dataset_panels.explore_urls(shown),
             "map_panel": dataset_panels.map_panel(fields, settings),
             "chart_panel": dataset_panels.chart_panel(fields),
+            "metadata_form": metadata_view(dataset),
         }
 
 

@@ -27,6 +27,12 @@ NOTICES = {
     "field": "Field change saved: it applies at the next publish.",
     "configuration-deleted": "Field configuration removed: the change is undone at the next publish.",
     "dataset-deleted": "Dataset deleted, with its data.",
+    "metadata": "Metadata saved as a draft. Explore still shows the published metadata: publish it to show "
+    "the new values.",
+    "metadata-published": "Metadata published: the Explore API shows the new values now.",
+    "public": "The dataset is public now: anyone can read it through the Explore API.",
+    "restricted": "The dataset is restricted now: the Explore API answers 404 to anyone without a key "
+    "holding explore_restricted_dataset.",
 }
 
 
