@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from datawharf.errors import InvalidInput
 from datawharf.extract.limits import DEFAULT_SPREADSHEET_LIMITS as _SHEETS
 from datawharf.extract.limits import SpreadsheetLimits
+from datawharf.keyfile import read_or_create
 
 if TYPE_CHECKING:
     from cryptography.fernet import Fernet
@@ -51,7 +53,8 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Fernet key encrypting secrets at rest; generated into the home folder if unset.",
+        description="Fernet key encrypting secrets at rest (and signing backoffice sessions); required "
+        "with a database other than SQLite, generated into the home folder if unset on SQLite.",
     )
     domain: str = Field(default="datawharf", description="This portal's domain, in external IDs.")
     default_language: Language = Field(
@@ -281,22 +284,38 @@ class Settings(BaseSettings):
     def warehouse_dir(self) -> Path:
         return self.home / "warehouse"
 
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def require_shared_secret_key(self) -> None:
+        """Refuse a database other than SQLite without ``DATAWHARF_SECRET_KEY``.
+
+        Such a database is meant to be shared by several processes, often on several machines: a key
+        generated into each one's home folder would make the secrets one stored unreadable to the others
+        (and backoffice sign-ins valid on one replica only).
+        """
+        if self.secret_key is None and not self.uses_sqlite:
+            raise InvalidInput(
+                "DATAWHARF_SECRET_KEY is required when DATAWHARF_DATABASE_URL is not SQLite: every process "
+                "on that database must encrypt secrets with the same key. Generate one once with "
+                'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())" '
+                "and give that same value to every datawharf process.",
+                error_code="secret_key_required",
+            )
+
     @cached_property
     def fernet(self) -> Fernet:
         """The key that encrypts secrets at rest.
 
         A key generated per process would make yesterday's secrets unreadable, so when none is
-        configured one is generated once into the home folder, readable by its owner only. (cryptography
-        is imported here: a command that reads no secret, e.g. ``datasets list``, does not pay for it.)
+        configured one is generated once into the home folder (SQLite only: see
+        ``require_shared_secret_key``), readable by its owner only. (cryptography is imported here: a
+        command that reads no secret, e.g. ``datasets list``, does not pay for it.)
         """
         from cryptography.fernet import Fernet
 
         if self.secret_key is not None:
             return Fernet(self.secret_key.get_secret_value().encode())
-        key_path = self.home / "secret.key"
-        if not key_path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(Fernet.generate_key())
-        return Fernet(key_path.read_bytes().strip())
+        self.require_shared_secret_key()
+        return Fernet(read_or_create(self.home / "secret.key", Fernet.generate_key))

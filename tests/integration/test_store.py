@@ -14,10 +14,11 @@ from datawharf import apikeys
 from datawharf.errors import AuthenticationFailed
 from datawharf.settings import Settings
 from datawharf.store.db import MIGRATIONS_DIR, make_engine, open_database
+from tests.support.app import make_settings
 
 
 def test_migrations_apply_and_keys_round_trip(database_url: str, tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, database_url=database_url)
+    settings = make_settings(tmp_path, database_url=database_url)
     database = open_database(settings)
     database.migrate()  # a second start changes nothing
     try:

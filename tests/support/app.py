@@ -22,6 +22,8 @@ from tests.support import reference
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 BOOTSTRAP_KEY = "test-bootstrap-key-0123456789abcdef"
 AUTH = {"Authorization": f"apikey {BOOTSTRAP_KEY}"}
+# What DATAWHARF_SECRET_KEY is in tests on PostgreSQL, where it is required (a valid Fernet key).
+SHARED_SECRET_KEY = "dGVzdC1zaGFyZWQtc2VjcmV0LWtleS0wMTIzNDU2Nzg="
 
 
 @contextmanager
@@ -52,6 +54,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 def make_settings(home: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"home": home, "bootstrap_api_key": BOOTSTRAP_KEY}
+    if not str(overrides.get("database_url") or "sqlite").startswith("sqlite"):
+        values["secret_key"] = SHARED_SECRET_KEY
     values.update(overrides)
     return Settings(**values)
 

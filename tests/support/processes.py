@@ -38,14 +38,11 @@ def wait_until_answers(
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 
-@contextmanager
-def datawharf_serve(
-    home: Path, env: dict[str, str] | None = None, *, verify: ssl.SSLContext | bool = True
-) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``python -m datawharf serve`` on a free port; yields (base URL, process) and stops it after.
+def start_serve(home: Path, env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen[str]]:
+    """``python -m datawharf serve`` on a free port, started but not yet answering: (base URL, process).
 
     Its output goes to ``serve_log(home)``, a file: a pipe nobody reads fills up and blocks the server.
-    With ``DATAWHARF_TLS_CERT_FILE`` in ``env`` the base URL is ``https://``, checked against ``verify``.
+    With ``DATAWHARF_TLS_CERT_FILE`` in ``env`` the base URL is ``https://``.
     """
     port = free_port()
     # Neither the developer's datawharf settings nor their AWS profile reach the server under test.
@@ -62,7 +59,18 @@ def datawharf_serve(
             text=True,
         )
     scheme = "https" if full_env.get("DATAWHARF_TLS_CERT_FILE") else "http"
-    base_url = f"{scheme}://127.0.0.1:{port}"
+    return f"{scheme}://127.0.0.1:{port}", process
+
+
+@contextmanager
+def datawharf_serve(
+    home: Path, env: dict[str, str] | None = None, *, verify: ssl.SSLContext | bool = True
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``start_serve``, then wait until it answers; yields (base URL, process) and stops it after.
+
+    The base URL is checked against ``verify`` when it is ``https://``.
+    """
+    base_url, process = start_serve(home, env)
     try:
         wait_until_answers(f"{base_url}/openapi.json", process, verify=verify)
         yield base_url, process

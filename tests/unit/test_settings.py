@@ -6,7 +6,9 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
+from datawharf.errors import InvalidInput
 from datawharf.settings import Settings
 
 
@@ -49,3 +51,17 @@ def test_a_memory_limit_must_be_a_size(monkeypatch: pytest.MonkeyPatch, value: s
     monkeypatch.setenv("DATAWHARF_QUERY_MEMORY_LIMIT", value)
     with pytest.raises(ValueError, match="a size such as 128MB"):
         Settings()
+
+
+def test_a_shared_database_refuses_a_key_per_home(tmp_path: Path) -> None:
+    """Off SQLite, no key is generated into the home folder: the setting is required, and named."""
+    settings = Settings(home=tmp_path, database_url="postgresql+psycopg://nobody@127.0.0.1:9/none")
+    with pytest.raises(InvalidInput) as refused:
+        settings.fernet  # noqa: B018 - the property is the step under test
+    assert refused.value.error_code == "secret_key_required"
+    assert "DATAWHARF_SECRET_KEY" in refused.value.message
+    assert not (tmp_path / "secret.key").exists()
+    key = Fernet.generate_key().decode()
+    configured = Settings(home=tmp_path, database_url=settings.database_url, secret_key=key)
+    assert configured.fernet.decrypt(Fernet(key.encode()).encrypt(b"x")) == b"x"
+    assert not (tmp_path / "secret.key").exists()

@@ -17,7 +17,7 @@ from datawharf.api.limits import BodySizeLimit
 from datawharf.api.logsafety import keep_api_keys_out_of_access_log
 from datawharf.datasets.runtime import start_runtime
 from datawharf.settings import Settings
-from datawharf.store.db import open_database
+from datawharf.store.db import STARTUP_LOCK, open_database
 from datawharf.web import install_backoffice
 from datawharf.web.rendering import BASE as BACKOFFICE_BASE
 
@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keep_api_keys_out_of_access_log()
         database = open_database(settings)
         if settings.bootstrap_api_key is not None:
-            with database.session() as session:
+            with database.exclusive(STARTUP_LOCK), database.session() as session:  # see cli/serve.py
                 apikeys.ensure_bootstrap_key(session, settings.bootstrap_api_key.get_secret_value())
         app.state.settings = settings
         app.state.database = database

@@ -14,16 +14,19 @@ from datawharf.api.protocol import http_protocol
 from datawharf.cli.common import console, friendly_errors
 from datawharf.errors import InvalidInput
 from datawharf.settings import Settings
-from datawharf.store.db import open_database
+from datawharf.store.db import STARTUP_LOCK, open_database
 
 
 def _first_key_if_empty(settings: Settings) -> str | None:
-    """On an install with no live key and no bootstrap key, create an admin key (printed once)."""
+    """On an install with no live key and no bootstrap key, create an admin key (printed once).
+
+    Under the start-up lock, committed before it is released: of several processes starting together on
+    an empty database, one creates the key and the others then find it."""
     if settings.bootstrap_api_key is not None:
         return None
     database = open_database(settings)
     try:
-        with database.session() as session:
+        with database.exclusive(STARTUP_LOCK), database.session() as session:
             if apikeys.count_live_keys(session):
                 return None
             return apikeys.create_key(session, "first admin key", apikeys.ADMIN_PERMISSIONS).key

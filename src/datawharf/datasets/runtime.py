@@ -17,11 +17,11 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datawharf.datasets import control, schedules
+from datawharf.datasets import control
 from datawharf.datasets.locate import Locator, stream_locator
 from datawharf.datasets.publish import PublishRun, worker_is_dead
-from datawharf.datasets.service import RESTING, RUNNING
-from datawharf.errors import DatawharfError
+from datawharf.datasets.scheduler import queue_due_schedules
+from datawharf.datasets.service import RUNNING
 from datawharf.jobs.runner import JobContext, ThreadPoolRunner
 from datawharf.settings import Settings
 from datawharf.store.db import Database
@@ -117,25 +117,10 @@ class DatasetsRuntime:
     def tick(self) -> None:
         """One pass of the scheduler (public so tests can drive it without waiting)."""
         now = utcnow()
-        submitted: list[tuple[str, str]] = []
         with self.database.session() as session:
             control.recover_interrupted(session, worker_is_dead, now=now)
-            for schedule in schedules.due_schedules(session, now):
-                schedule.last_run_at = now
-                schedule.next_run_at = schedules.next_run(schedule.cron_schedule, now)
-                dataset = session.get(Dataset, schedule.dataset_uid)
-                if dataset is None or dataset.status not in RESTING:
-                    continue
-                try:
-                    control.request_publish(session, dataset.uid, only_if_changed=True)
-                except DatawharfError as exc:  # a refusal (no resource...): the others' schedules go on
-                    log.warning("scheduled publish of %s not started: %s", dataset.uid, exc.message)
-                    continue
-                except Exception:  # a bug: logged with its trace, and still no reason to stop the others
-                    log.exception("scheduled publish of %s failed to start", dataset.uid)
-                    continue
-                if dataset.run_uid:
-                    submitted.append((dataset.uid, dataset.run_uid))
+        submitted = queue_due_schedules(self.database, now)
+        with self.database.session() as session:
             queued = session.execute(
                 select(Dataset.uid, Dataset.run_uid).where(
                     Dataset.status == "queued", Dataset.run_uid.is_not(None)

@@ -1,5 +1,5 @@
 """Schedules: unix cron expressions (five fields, evaluated in UTC) that republish a dataset when its
-objects changed. The scheduler (``runtime.py``) picks the schedules whose ``next_run_at`` has passed."""
+objects changed. The scheduling pass (``scheduler.py``) queues those whose ``next_run_at`` has passed."""
 
 from __future__ import annotations
 
@@ -81,15 +81,6 @@ def update_schedule(session: Session, dataset_uid: str, uid: str, cron_schedule:
 def delete_schedule(session: Session, dataset_uid: str, uid: str) -> None:
     session.delete(get_schedule(session, dataset_uid, uid))
     session.flush()
-
-
-def due_schedules(session: Session, now: datetime) -> list[DatasetSchedule]:
-    query = (
-        select(DatasetSchedule)
-        .where(DatasetSchedule.next_run_at <= now)
-        .order_by(DatasetSchedule.next_run_at)
-    )
-    return list(session.scalars(query))
 
 
 def describe_cron(expression: str) -> str | None:

@@ -50,7 +50,9 @@ def set_status(dataset: Dataset, status: DatasetStatus, message: str | None = No
 def get_dataset(session: Session, uid: str, *, for_update: bool = False) -> Dataset:
     query = select(Dataset).where(Dataset.uid == uid)
     if for_update:
-        query = query.with_for_update()
+        # A fresh read: a dataset the session loaded before keeps its old attributes otherwise, and the
+        # caller would decide on a status another process has since changed.
+        query = query.with_for_update().execution_options(populate_existing=True)
     dataset = session.scalars(query).one_or_none()
     if dataset is None:
         raise NotFound(

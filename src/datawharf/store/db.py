@@ -17,7 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from datawharf.errors import InvalidInput
 from datawharf.settings import Settings
+from datawharf.store.locks import file_lock, postgres_advisory_lock
 from datawharf.store.schema_version import MIGRATIONS_DIR, migration_heads
+
+# The lock taken by start-up work: the schema upgrade and the first admin key.
+STARTUP_LOCK = "startup"
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
@@ -49,10 +53,27 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         url = settings.effective_database_url
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        settings.require_shared_secret_key()
+        self.sqlite_file: Path | None = None
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            self.sqlite_file = Path(url.removeprefix("sqlite:///"))
+            self.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold the lock ``name`` across every process on this database while the block runs (see
+        ``store/locks.py``): a PostgreSQL advisory lock, or a file lock beside the SQLite file."""
+        if not self.is_sqlite:
+            with postgres_advisory_lock(self.engine, name):
+                yield
+        elif self.sqlite_file is not None:
+            with file_lock(self.sqlite_file.with_name(f"{self.sqlite_file.name}.{name}.lock")):
+                yield
+        else:  # an in-memory database belongs to this process alone
+            yield
 
     def is_current(self) -> bool:
         """Whether the schema is already at every head: then ``migrate`` has nothing to do."""
@@ -66,9 +87,16 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision of every domain's branch (idempotent). Alembic is
-        imported only when there is something to upgrade."""
+        imported only when there is something to upgrade, and runs under the ``startup`` lock: of several
+        processes starting together on an older schema, one upgrades and the others, once it is done,
+        find the schema current."""
         if self.is_current():
             return
+        with self.exclusive(STARTUP_LOCK):
+            if not self.is_current():
+                self._upgrade()
+
+    def _upgrade(self) -> None:
         from alembic import command
         from alembic.config import Config
 
@@ -79,10 +107,17 @@ class Database:
             command.upgrade(config, "heads")
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A unit of work: committed when the block ends normally, rolled back on any exception."""
+    def session(self, *, write_lock: bool = False) -> Iterator[Session]:
+        """A unit of work: committed when the block ends normally, rolled back on any exception.
+
+        ``write_lock`` makes SQLite take its (database-wide) write lock with the first statement
+        (``BEGIN IMMEDIATE``), so what the block reads cannot change before it writes: SQLite's
+        counterpart of PostgreSQL's ``SELECT ... FOR UPDATE``, which the block still uses for PostgreSQL.
+        """
         session = self._sessions()
         try:
+            if write_lock and self.is_sqlite:
+                session.execute(text("BEGIN IMMEDIATE"))
             yield session
             session.commit()
         except BaseException:

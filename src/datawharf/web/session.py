@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,6 +29,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from datawharf.keyfile import read_or_create
 from datawharf.settings import Settings
 from datawharf.store.models import BackofficeSession, utcnow
 
@@ -89,16 +89,7 @@ def session_secret(settings: Settings) -> bytes:
     if settings.secret_key is not None:
         material = settings.secret_key.get_secret_value().encode()
         return hashlib.sha256(b"datawharf backoffice session\0" + material).digest()
-    path = settings.home / "backoffice-session.key"
-    if not path.exists():
-        settings.home.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another worker wrote it first: use theirs
-            return path.read_bytes().strip()
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_hex(32).encode())
-    return path.read_bytes().strip()
+    return read_or_create(settings.home / "backoffice-session.key", lambda: secrets.token_hex(32).encode())
 
 
 class SessionCodec:
