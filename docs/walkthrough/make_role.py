@@ -9,22 +9,12 @@ datawharf's user ARN instead (on AWS, paste the connection's ``trust_policy`` as
 
 import json
 import sys
-import tempfile
 import uuid
-from pathlib import Path
 
-import boto3
+from _walk import admin_client
 
-ADMIN_FILE = Path(tempfile.gettempdir()) / "datawharf-walkthrough-admin.json"
-admin = json.loads(ADMIN_FILE.read_text())["admin"]
 trusted_arn, external_id = sys.argv[1], sys.argv[2]
-iam = boto3.client(
-    "iam",
-    endpoint_url="http://127.0.0.1:5055",
-    region_name="us-east-1",
-    aws_access_key_id=admin[0],
-    aws_secret_access_key=admin[1],
-)
+iam = admin_client("iam")
 trust = {
     "Version": "2012-10-17",
     "Statement": [

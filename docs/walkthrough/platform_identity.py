@@ -2,20 +2,10 @@
 roles. Prints the environment variables that give it to datawharf through the AWS credential chain."""
 
 import json
-import tempfile
-from pathlib import Path
 
-import boto3
+from _walk import admin_client
 
-ADMIN_FILE = Path(tempfile.gettempdir()) / "datawharf-walkthrough-admin.json"
-admin = json.loads(ADMIN_FILE.read_text())["admin"]
-iam = boto3.client(
-    "iam",
-    endpoint_url="http://127.0.0.1:5055",
-    region_name="us-east-1",
-    aws_access_key_id=admin[0],
-    aws_secret_access_key=admin[1],
-)
+iam = admin_client("iam")
 user = iam.create_user(UserName="datawharf")["User"]
 policy = {
     "Version": "2012-10-17",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -9,11 +10,17 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.cli import after_target_line
 from tests.support.processes import datawharf_serve, serve_log, stop
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"DATAWHARF_HOME": str(home), "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
+    env = {
+        "DATAWHARF_HOME": str(home),
+        "PATH": "/usr/bin:/bin",
+        "COLUMNS": "200",
+        **{name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ},  # this tree's code
+    }
     return subprocess.run(
         [sys.executable, "-m", "datawharf", *args], env=env, capture_output=True, text=True, timeout=60
     )
@@ -44,5 +51,12 @@ def test_apikeys_create_list_revoke(tmp_path: Path) -> None:
     clear = re.search(r"^([0-9a-f]{64})$", created.stdout, re.MULTILINE).group(1)
     listed = _cli(tmp_path, "apikeys", "list")
     assert uid in listed.stdout and "ci robot" in listed.stdout and clear not in listed.stdout
+    # Which home it read, on stderr: an empty list of the wrong home is never silent (issue 17).
+    assert listed.stderr == f"datawharf: home {tmp_path} (set DATAWHARF_URL to use a running server)\n"
+    datasets = _cli(tmp_path, "datasets", "list")  # the stdlib's road (a current SQLite home) names it too
+    assert datasets.returncode == 0 and "dataset_id" in datasets.stdout, datasets.stderr
+    assert datasets.stderr == listed.stderr
     assert _cli(tmp_path, "apikeys", "revoke", uid).returncode == 0
-    assert _cli(tmp_path, "apikeys", "revoke", "ak_missing").stderr.startswith("error [apikey_not_found]")
+    assert after_target_line(_cli(tmp_path, "apikeys", "revoke", "ak_missing").stderr).startswith(
+        "error [apikey_not_found]"
+    )

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.cli import after_target_line
 from tests.support.moto import IamMotoServer, MotoServer, allow
 
 CSV = b"name,qty\napple,3\n"
@@ -76,10 +77,12 @@ def test_connections_cli_round_trip(tmp_path: Path, iam_moto_server: IamMotoServ
         assert user.secret_access_key not in run.stdout + run.stderr
     assert cli(home, allowed, "delete", uid).stdout.strip() == f"Deleted {uid}."
     missing = cli(home, allowed, "show", uid)
-    assert missing.returncode == 1 and missing.stderr.startswith("error [connection_not_found]")
+    assert missing.returncode == 1 and after_target_line(missing.stderr).startswith(
+        "error [connection_not_found]"
+    )
     bad = cli(home, allowed, "create", "--url", "http://169.254.169.254/latest/", "--region", "us-east-1",
               "--access-key-id", "AKIA", "--secret-stdin", stdin="s\n")  # fmt: skip
-    assert bad.returncode == 1 and bad.stderr.startswith("error [private_address_refused]")
+    assert bad.returncode == 1 and after_target_line(bad.stderr).startswith("error [private_address_refused]")
 
 
 def test_connections_cli_iam_role(tmp_path: Path, iam_moto_server: IamMotoServer) -> None:
@@ -128,7 +131,9 @@ def test_connections_cli_iam_role(tmp_path: Path, iam_moto_server: IamMotoServer
     other = make_role(iam_moto_server, platform.arn, "dw-clidomain-other", bucket, "fruits.csv")
     refused = cli(home, allowed, "update", uid, "--role-arn", other, extra_env=env)
     assert refused.returncode == 1
-    assert refused.stderr.startswith("error [role_not_assumable]: datawharf AWS account is not authorized")
+    assert after_target_line(refused.stderr).startswith(
+        "error [role_not_assumable]: datawharf AWS account is not authorized"
+    )
 
 
 def test_refused_options_are_one_line_without_the_secret(tmp_path: Path) -> None:
@@ -144,7 +149,9 @@ def test_refused_options_are_one_line_without_the_secret(tmp_path: Path) -> None
     for args in cases:
         refused = cli(tmp_path / "home", "", *args, stdin=secret)
         assert refused.returncode == 1
-        assert refused.stderr.startswith("error [validation_error]: Invalid input in "), refused.stderr
+        assert after_target_line(refused.stderr).startswith("error [validation_error]: Invalid input in "), (
+            refused.stderr
+        )
         assert "Traceback" not in refused.stderr and "cli-secret-typed" not in refused.stderr
         assert "header-value" not in refused.stderr + refused.stdout
 
@@ -163,7 +170,9 @@ def test_a_secret_in_argv_is_refused_naming_the_safe_forms(tmp_path: Path) -> No
     for command, option, value, what in runs:
         refused = cli(tmp_path / "home", "", *command, option, value, stdin="s\n")
         assert refused.returncode == 1, refused.stdout
-        assert refused.stderr.startswith(f"error [secret_in_argv]: {what} was given on the command line")
+        assert after_target_line(refused.stderr).startswith(
+            f"error [secret_in_argv]: {what} was given on the command line"
+        )
         assert "argv-secret" not in refused.stdout + refused.stderr
         assert "--secret-stdin" in refused.stderr or "--header-file" in refused.stderr
     listed = cli(tmp_path / "home", "", "list")
@@ -193,9 +202,11 @@ def test_secrets_from_files_and_prompts(tmp_path: Path, moto_server: MotoServer)
     broken.write_text("x-amz-meta-ok: 1\nAuthorization Bearer line-secret-0123\n")
     refused = cli(home, allowed, "update", public["uid"], "--header-file", str(broken))
     assert refused.returncode == 1
-    assert refused.stderr.startswith("error [invalid_header]: Line 2 of the header file")
+    assert after_target_line(refused.stderr).startswith("error [invalid_header]: Line 2 of the header file")
     assert "line-secret" not in refused.stderr
     missing = cli(home, allowed, "update", public["uid"], "--secret-file", str(tmp_path / "nope"))
-    assert missing.returncode == 1 and missing.stderr.startswith("error [unreadable_secret_file]")
+    assert missing.returncode == 1 and after_target_line(missing.stderr).startswith(
+        "error [unreadable_secret_file]"
+    )
     both = cli(home, allowed, "update", public["uid"], "--secret-stdin", "--header-file", "-")
-    assert both.returncode == 1 and both.stderr.startswith("error [invalid_option]")
+    assert both.returncode == 1 and after_target_line(both.stderr).startswith("error [invalid_option]")

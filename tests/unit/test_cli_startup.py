@@ -14,9 +14,9 @@ import pytest
 HEAVY = ("fastapi", "starlette", "uvicorn", "duckdb", "pyarrow", "numpy", "boto3", "botocore", "alembic")
 
 
-def _imported(home: Path, *args: str) -> tuple[set[str], str]:
+def _imported(home: Path, *args: str, env_extra: dict[str, str] | None = None) -> tuple[set[str], str]:
     """The top-level packages a real ``python -m datawharf ARGS`` imported, read from ``-X importtime``."""
-    env = {**os.environ, "DATAWHARF_HOME": str(home), "COLUMNS": "200"}
+    env = {**os.environ, "DATAWHARF_HOME": str(home), "COLUMNS": "200", **(env_extra or {})}
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "datawharf", *args],
         env=env,
@@ -24,7 +24,7 @@ def _imported(home: Path, *args: str) -> tuple[set[str], str]:
         text=True,
         timeout=120,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == (1 if env_extra else 0), done.stderr[-2000:]
     names = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)$", done.stderr, re.MULTILINE)
     assert names, done.stderr[-2000:]
     return {name.split(".")[0] for name in names}, done.stdout
@@ -44,7 +44,17 @@ def test_datasets_list_reads_a_current_sqlite_home_with_the_stdlib(tmp_path: Pat
     assert {"sqlalchemy", "alembic"} <= top
     top, output = _imported(tmp_path, "datasets", "list")  # ...the next ones find it current
     assert "dataset_id" in output
-    assert not top & {*HEAVY, "sqlalchemy", "cryptography"}, top
+    assert not top & {*HEAVY, "sqlalchemy", "cryptography", "httpx"}, top
+
+
+def test_server_mode_imports_httpx_and_not_the_engine(tmp_path: Path) -> None:
+    """Through a server (here one that does not answer: the command fails, having imported what it needs)."""
+    server = {"DATAWHARF_URL": "http://127.0.0.1:9", "DATAWHARF_API_KEY": "0" * 64}
+    top, _output = _imported(tmp_path, "datasets", "list", env_extra=server)
+    assert "httpx" in top
+    assert not top & {*HEAVY, "sqlalchemy"}, top  # the list's server road skips the store as well
+    top, _output = _imported(tmp_path, "preview", "x.csv", "--dataset", "d", env_extra=server)
+    assert "httpx" in top and not top & set(HEAVY), top  # the engine stays on the server
 
 
 def test_the_stdlib_listing_is_the_stores(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from datawharf import __version__, apikeys
 from datawharf.api import automation, explore, v1
@@ -18,6 +19,7 @@ from datawharf.datasets.runtime import start_runtime
 from datawharf.settings import Settings
 from datawharf.store.db import STARTUP_LOCK, open_database
 from datawharf.web import install_backoffice
+from datawharf.web.rendering import BASE as BACKOFFICE_BASE
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -57,6 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(explore.build_router())
     app.include_router(v1.build_router())
     install_backoffice(app)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """A person opening the address ``serve`` printed lands on the backoffice (its sign-in page when
+        not signed in); the APIs have their own roots."""
+        return RedirectResponse(f"{BACKOFFICE_BASE}/", status_code=307)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

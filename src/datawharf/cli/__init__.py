@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
+
+
+def without_flag_metavars(command: Any) -> Any:  # a TyperCommand or TyperGroup
+    """Flags (``--wait``, ``--help``) listed without Typer's ``<bool>``: a flag takes no value, and the
+    type column made them read as ``--wait <bool>``. Walks a group's commands; ``get_help_option`` makes
+    and caches each command's ``--help`` so it can be changed as well."""
+    for param in [*command.params, command.get_help_option(typer.Context(command))]:
+        if isinstance(param, TyperOption) and param.is_flag:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        without_flag_metavars(sub)
+    return command
 
 
 @dataclass(frozen=True)
@@ -32,7 +44,7 @@ class LazyCommand:
             root.add_typer(found, name=name)
         else:
             root.command(name)(found)
-        return typer.main.get_group(root).commands[name]
+        return without_flag_metavars(typer.main.get_group(root).commands[name])
 
 
 COMMANDS = {
@@ -57,6 +69,7 @@ class LazyGroup(TyperGroup):
         # Placeholders keep Typer's listing and its "Did you mean ...?" suggestions working unloaded.
         self.commands = {name: TyperCommand(name, help=lazy.help) for name, lazy in self.table.items()}
         self._loaded: dict[str, Any] = {}
+        without_flag_metavars(self)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:  # click's Context and Command
         lazy = self.table.get(cmd_name)
@@ -84,8 +97,30 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
-    """The group's own options (none): a callback makes Typer build a group, not a single command."""
+def _root(
+    server: str = typer.Option(
+        None,
+        "--server",
+        envvar="DATAWHARF_URL",
+        metavar="URL",
+        help="Work through this running datawharf's API (e.g. http://127.0.0.1:8000) instead of the local "
+        "home (DATAWHARF_HOME); its key from DATAWHARF_API_KEY or --api-key-file.",
+    ),
+    api_key_file: str = typer.Option(
+        None,
+        "--api-key-file",
+        metavar="FILE",
+        help="With --server: read the API key from this file's first line ('-': stdin); otherwise "
+        "DATAWHARF_API_KEY. Never on the command line, where 'ps' shows it.",
+    ),
+    api_key_argv: str = typer.Option(None, "--api-key", hidden=True),
+) -> None:
+    """Where the commands work: the local home, or a running server (``cli/common.py`` says why)."""
+    from datawharf.cli import common  # settings and pydantic: not for --help
+
+    if api_key_argv is not None:
+        common.friendly_errors(common.refuse_api_key_argv)()
+    common.TARGET.server_url, common.TARGET.api_key_file = server, api_key_file
 
 
 def main() -> None:

@@ -19,10 +19,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from datawharf.cli.common import console, friendly_errors
+from datawharf.cli.common import console, friendly_errors, server
 from datawharf.cli.database import database
 from datawharf.connections import service
-from datawharf.connections.schemas import ConnectionCreate, ConnectionPublic, ConnectionUpdate
+from datawharf.connections.schemas import ConnectionCreate, ConnectionUpdate
 from datawharf.errors import InvalidInput
 from datawharf.inputs import parse_input
 from datawharf.settings import Settings
@@ -123,25 +123,32 @@ def _check_secret_options(
         )
 
 
-def _print(public: ConnectionPublic) -> None:
-    console.print_json(public.model_dump_json())
+def _public(session: Any, row: Any) -> dict[str, Any]:
+    """A connection as the API answers it: both modes print from this JSON."""
+    return service.to_public(session, row).model_dump(mode="json")
 
 
-def _summary(public: ConnectionPublic) -> None:
-    report = public.validation
-    state = "valid" if report and report.is_valid else "NOT valid"
-    console.print(f"Connection {public.uid} ({public.auth.type}): {state}.", highlight=False)
+def _print(public: dict[str, Any]) -> None:
+    console.print_json(json.dumps(public))
+
+
+def _summary(public: dict[str, Any]) -> None:
+    report, auth = public["validation"], public["auth"]
+    state = "valid" if report and report["is_valid"] else "NOT valid"
+    console.print(f"Connection {public['uid']} ({auth['type']}): {state}.", highlight=False)
     if report:
-        for step in report.steps:
-            mark = {True: "ok", False: "FAILED", None: "-"}[step.ok]
-            code = f" [{step.error_code}]" if step.error_code else ""
-            console.print(f"  {step.name:<15} {mark:<6}{code} {step.message}", highlight=False, markup=False)
-    if public.auth.type == "iam_role":
-        console.print(f"ods_aws_account_id: {public.auth.ods_aws_account_id}", highlight=False)
-        console.print(f"external_id:        {public.auth.external_id}", highlight=False)
-        console.print(f"role_arn:           {public.auth.role_arn or '(not set yet)'}", highlight=False)
+        for step in report["steps"]:
+            mark = {True: "ok", False: "FAILED", None: "-"}[step["ok"]]
+            code = f" [{step['error_code']}]" if step["error_code"] else ""
+            console.print(
+                f"  {step['name']:<15} {mark:<6}{code} {step['message']}", highlight=False, markup=False
+            )
+    if auth["type"] == "iam_role":
+        console.print(f"ods_aws_account_id: {auth['ods_aws_account_id']}", highlight=False)
+        console.print(f"external_id:        {auth['external_id']}", highlight=False)
+        console.print(f"role_arn:           {auth['role_arn'] or '(not set yet)'}", highlight=False)
         console.print("Trust policy to give the role (IAM > Roles > Trust relationships):")
-        console.print_json(json.dumps(public.auth.trust_policy))
+        console.print_json(json.dumps(auth["trust_policy"]))
 
 
 @app.command("create")
@@ -177,9 +184,13 @@ def create(
     else:
         body["auth"] = {"type": auth, "region": region, "role_arn": ""}
     body["headers"] = _headers(header, header_file, keep_if_empty=False)
-    data = parse_input(ConnectionCreate, body)
-    with database() as db, db.session() as session:
-        public = service.to_public(session, service.create_connection(session, Settings(), data))
+    remote = server()
+    if remote is not None:
+        public = remote.call("POST", "/datasource_connections/", json=body)
+    else:
+        data = parse_input(ConnectionCreate, body)
+        with database() as db, db.session() as session:
+            public = _public(session, service.create_connection(session, Settings(), data))
     _print(public) if json_output else _summary(public)
 
 
@@ -188,19 +199,23 @@ def create(
 def list_() -> None:
     """List connections (never their secrets)."""
     table = Table("uid", "auth", "region", "url", "valid", "datasets", "title")
-    with database() as db, db.session() as session:
-        _total, rows = service.list_connections(session, limit=1000, offset=0)
-        publics = [service.to_public(session, row) for row in rows]
+    remote = server()
+    if remote is not None:
+        publics = list(remote.every("/datasource_connections/"))
+    else:
+        with database() as db, db.session() as session:
+            _total, rows = service.list_connections(session, limit=1000, offset=0)
+            publics = [_public(session, row) for row in rows]
     for public in publics:
-        valid = public.validation.is_valid if public.validation else False
+        valid = public["validation"]["is_valid"] if public["validation"] else False
         table.add_row(
-            public.uid,
-            public.auth.type,
-            public.auth.region,
-            public.url or "",
+            public["uid"],
+            public["auth"]["type"],
+            public["auth"]["region"],
+            public["url"] or "",
             "yes" if valid else "no",
-            str(public.dataset_count),
-            public.title or "",
+            str(public["dataset_count"]),
+            public["title"] or "",
         )
     console.print(table)
 
@@ -209,9 +224,16 @@ def list_() -> None:
 @friendly_errors
 def show(uid: str) -> None:
     """Print a connection as JSON (secrets are null)."""
+    _print(_current(uid))
+
+
+def _current(uid: str) -> dict[str, Any]:
+    remote = server()
+    if remote is not None:
+        found: dict[str, Any] = remote.call("GET", f"/datasource_connections/{uid}/")
+        return found
     with database() as db, db.session() as session:
-        public = service.to_public(session, service.get_connection(session, uid))
-    _print(public)
+        return _public(session, service.get_connection(session, uid))
 
 
 @app.command("update")
@@ -242,32 +264,36 @@ def update(
     secret = _read_secret(secret_stdin, secret_file, "New secret access key") if rotating else None
     given_headers = header or header_file is not None
     headers = _headers(header, header_file, keep_if_empty=True) if given_headers else None
-    settings = Settings()
-    with database() as db, db.session() as session:
-        current = service.to_public(session, service.get_connection(session, uid))
-        body: dict[str, Any] = {
-            "type": "amazon_s3",
-            "url": url if url is not None else current.url,
-            "title": title if title is not None else current.title,
-            "description": description if description is not None else current.description,
-            "is_reusable": current.is_reusable,
-            "headers": headers if headers is not None else [{"name": h.name} for h in current.headers],
+    current = _current(uid)  # GET, modify, PUT: the API's PUT replaces the whole connection
+    current_auth = current["auth"]
+    body: dict[str, Any] = {
+        "type": "amazon_s3",
+        "url": url if url is not None else current["url"],
+        "title": title if title is not None else current["title"],
+        "description": description if description is not None else current["description"],
+        "is_reusable": current["is_reusable"],
+        "headers": headers if headers is not None else [{"name": h["name"]} for h in current["headers"]],
+    }
+    if current_auth["type"] == "aws_signature_v4":
+        body["auth"] = {
+            "type": "aws_signature_v4",
+            "access_key_id": access_key_id or current_auth["access_key_id"],
+            "secret_access_key": secret,
+            "region": region or current_auth["region"],
         }
-        if current.auth.type == "aws_signature_v4":
-            body["auth"] = {
-                "type": "aws_signature_v4",
-                "access_key_id": access_key_id or current.auth.access_key_id,
-                "secret_access_key": secret,
-                "region": region or current.auth.region,
-            }
-        else:
-            body["auth"] = {
-                "type": "iam_role",
-                "region": region or current.auth.region,
-                "role_arn": role_arn if role_arn is not None else current.auth.role_arn,
-            }
-        updated = service.update_connection(session, settings, uid, parse_input(ConnectionUpdate, body))
-        public = service.to_public(session, updated)
+    else:
+        body["auth"] = {
+            "type": "iam_role",
+            "region": region or current_auth["region"],
+            "role_arn": role_arn if role_arn is not None else current_auth["role_arn"],
+        }
+    remote = server()
+    if remote is not None:
+        public = remote.call("PUT", f"/datasource_connections/{uid}/", json=body)
+    else:
+        with database() as db, db.session() as session:
+            change = parse_input(ConnectionUpdate, body)
+            public = _public(session, service.update_connection(session, Settings(), uid, change))
     _print(public) if json_output else _summary(public)
 
 
@@ -279,10 +305,15 @@ def validate(
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     """Validate now with real signed requests; exits 1 if the connection is not valid."""
-    with database() as db, db.session() as session:
-        public = service.to_public(session, service.validate_connection(session, Settings(), uid, url))
+    remote = server()
+    if remote is not None:
+        query = {"url": url} if url else None
+        public = remote.call("POST", f"/datasource_connections/{uid}/validate/", params=query)
+    else:
+        with database() as db, db.session() as session:
+            public = _public(session, service.validate_connection(session, Settings(), uid, url))
     _print(public) if json_output else _summary(public)
-    if not (public.validation and public.validation.is_valid):
+    if not (public["validation"] and public["validation"]["is_valid"]):
         raise typer.Exit(1)
 
 
@@ -290,8 +321,12 @@ def validate(
 @friendly_errors
 def delete(uid: str) -> None:
     """Delete a connection (refused while a dataset uses it)."""
-    with database() as db, db.session() as session:
-        service.delete_connection(session, uid)
+    remote = server()
+    if remote is not None:
+        remote.call("DELETE", f"/datasource_connections/{uid}/")
+    else:
+        with database() as db, db.session() as session:
+            service.delete_connection(session, uid)
     console.print(f"Deleted {uid}.")
 
 
@@ -301,9 +336,14 @@ def policy(
     uid: str, url: str = typer.Option(..., "--url", help="The object or prefix the role must read.")
 ) -> None:
     """Print the trust policy and a least-privilege permission policy for --url."""
-    with database() as db, db.session() as session:
-        documents = service.policy_documents(session, uid, url)
+    remote = server()
+    if remote is not None:
+        documents = remote.call("GET", f"/datasource_connections/{uid}/policy/", params={"url": url})
+    else:
+        with database() as db, db.session() as session:
+            found = service.policy_documents(session, uid, url)
+        documents = {"trust_policy": found.trust_policy, "permission_policy": found.permission_policy}
     console.print("Trust policy:")
-    console.print_json(json.dumps(documents.trust_policy))
+    console.print_json(json.dumps(documents["trust_policy"]))
     console.print(f"Permission policy for {url}:", highlight=False)
-    console.print_json(json.dumps(documents.permission_policy))
+    console.print_json(json.dumps(documents["permission_policy"]))

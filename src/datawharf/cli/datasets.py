@@ -1,4 +1,5 @@
 """``datawharf datasets ...``: the group, listed from a table like the top level (``cli/__init__.py``).
+Every subcommand works on the home or through a server (``cli/common.py``).
 
 A subcommand's module is imported only to run it: ``list`` (``cli/dataset_list.py``) reads a SQLite home
 with the stdlib, so it skips SQLAlchemy's import; the others are ``cli/dataset_commands.py``.

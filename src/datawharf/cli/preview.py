@@ -5,6 +5,10 @@ tables: the records, the fields with their guessed types, the parameters (guesse
 the bytes fetched from S3; for a prefix or glob, what the first listing page matched and the fields
 merged across a sample of the objects, with their differences. ``--json`` prints the API's body
 instead, for scripts.
+
+Through a server (``--server``) it is that API route, ``POST /datasets/{uid}/resources/preview/``, which
+belongs to a dataset: ``--dataset`` names it there (on the home it is optional, and applies the
+dataset's field configuration as the route does).
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ import typer
 from rich.table import Table
 
 from datawharf.apikeys import ADMIN_PERMISSIONS  # the operator at the console: every permission
-from datawharf.cli.common import console, friendly_errors
+from datawharf.cli.common import console, friendly_errors, server
 from datawharf.cli.database import database
-from datawharf.datasets.unsaved_preview import preview_datasource
-from datawharf.extract.params import parse_pairs
+from datawharf.cli.extractor_help import EXTRACTOR_HELP, PARAM_HELP, PARAM_NAMES
+from datawharf.errors import InvalidInput
 from datawharf.settings import Settings
 
 
@@ -97,23 +101,52 @@ def preview(
     connection: str = typer.Option(
         None, "--connection", help="A saved connection's uid (co_...); without it the read is anonymous."
     ),
-    extractor: str = typer.Option(
-        None, "--type", help="The extractor (csvfile, jsonfile, jsonl, geojson, xlsfile, parquet); guessed."
-    ),
-    param: list[str] = typer.Option(
-        None, "--param", help="An extractor parameter, NAME=VALUE (e.g. separator=';'); repeat for more."
+    extractor: str = typer.Option(None, "--type", help=EXTRACTOR_HELP),
+    param: list[str] = typer.Option(None, "--param", metavar="NAME=VALUE", help=PARAM_HELP),
+    dataset: str = typer.Option(
+        None,
+        "--dataset",
+        help="A dataset (uid or dataset_id) whose field configuration applies; needed with --server, "
+        "whose preview route belongs to a dataset.",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the preview as the API's JSON body."),
 ) -> None:
     """Preview the first 20 records of a file in S3, with its guessed fields and parameters."""
-    given = parse_pairs(param, extractor)
     datasource: dict[str, Any] = {"type": "amazon_s3", "url": url}
     if connection:
         datasource["connection"] = {"uid": connection}
-    with database() as db, db.session() as session:
-        body = preview_datasource(
-            session, Settings(), datasource, permissions=ADMIN_PERMISSIONS, extractor=extractor, params=given
-        )
+    remote = server()
+    if remote is not None:
+        from datawharf.extract.pairs import split_pairs
+
+        if dataset is None:
+            raise InvalidInput(
+                "With --server, preview needs --dataset DATASET: the server's preview route is "
+                "POST /datasets/{uid}/resources/preview/ (any dataset you may edit; "
+                "'datawharf datasets list' names them).",
+                error_code="dataset_required",
+            )
+        given: dict[str, Any] = split_pairs(param, PARAM_NAMES)
+        uid = remote.dataset_uid(dataset)
+        request = {"datasource": datasource, "type": extractor, "params": given}
+        body = remote.call("POST", f"/datasets/{uid}/resources/preview/", json=request)
+    else:
+        from datawharf.datasets.service import find_dataset
+        from datawharf.datasets.unsaved_preview import preview_datasource  # the engine: pyarrow
+        from datawharf.extract.params import parse_pairs
+
+        given = parse_pairs(param, extractor)
+        with database() as db, db.session() as session:
+            dataset_uid = find_dataset(session, dataset).uid if dataset else None
+            body = preview_datasource(
+                session,
+                Settings(),
+                datasource,
+                permissions=ADMIN_PERMISSIONS,
+                dataset_uid=dataset_uid,
+                extractor=extractor,
+                params=given,
+            )
     if json_output:
         console.print_json(json.dumps(body))
     else:

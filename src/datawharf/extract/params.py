@@ -20,6 +20,7 @@ from datawharf.errors import ExtractError, InvalidInput
 from datawharf.extract._geo import transform_for
 from datawharf.extract.archive import ARCHIVE_PARAMETERS
 from datawharf.extract.base import ExtractorParameter
+from datawharf.extract.pairs import split_pairs
 from datawharf.extract.registry import EXTRACTORS
 
 TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
@@ -130,14 +131,4 @@ def check_params(extractor: str | None, params: Any) -> dict[str, Any]:
 
 def parse_pairs(pairs: Iterable[str] | None, extractor: str | None) -> dict[str, Any]:
     """Command-line ``name=value`` pairs, checked as ``check_params`` checks the API's."""
-    raw: dict[str, str] = {}
-    for pair in pairs or []:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise InvalidInput(
-                f"--param {pair[:100]!r}: write NAME=VALUE (e.g. separator=';').",
-                error_code="invalid_params",
-                detail={"params": ["NAME=VALUE"], "valid_params": sorted(declared(extractor))},
-            )
-        raw[name.strip()] = value
-    return check_params(extractor, raw)
+    return check_params(extractor, split_pairs(pairs, declared(extractor)))
