@@ -80,6 +80,8 @@ def test_map_without_tiles_is_an_outline(client: TestClient, s3_bucket: S3Bucket
     page = signed_in(client).get(f"/backoffice/datasets/{uid}").text
     assert 'id="map-card"' in page and 'data-tiles-url=""' in page
     assert "No tile server is set" in page
+    for geo_format in ("geojson", "shp", "kml", "fgb", "gpx"):  # the Explore API's geo exports, offered
+        assert f'href="/api/explore/v2.1/catalog/datasets/places/exports/{geo_format}"' in page
     assert '<option value="position">position (geo_point_2d)</option>' in page
     # Read from the public Explore API (records for the chart, a GeoJSON export for the map).
     assert 'data-exports-url="/api/explore/v2.1/catalog/datasets/places/exports"' in page
@@ -106,6 +108,10 @@ def test_a_dataset_without_geo_field_has_no_map(client: TestClient, s3_bucket: S
     page = signed_in(client).get(f"/backoffice/datasets/{uid}").text
     assert 'id="map-card"' not in page and "leaflet.js" not in page
     assert 'id="chart-card"' in page
+    dataset_id = client.get(f"{API}/datasets/{uid}/").json()["dataset_id"]
+    exports = f"/api/explore/v2.1/catalog/datasets/{dataset_id}/exports"
+    assert f'href="{exports}/parquet"' in page and f'href="{exports}/xlsx"' in page
+    assert f'href="{exports}/kml"' not in page and f'href="{exports}/geojson"' not in page  # a 400 there
 
 
 @pytest.mark.parametrize(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from datawharf.exports import FORMATS
+from datawharf.exports.context import GEO_TYPES
 from datawharf.settings import Settings
 from datawharf.store.models.datasets import Dataset
 from datawharf.web.rendering import BASE
 
 ERRORS_SHOWN = 50  # the publish keeps 100 (datasets/publish.py): enough to act on, short enough to read
 MAP_RECORDS = 2000  # records drawn on the map: one GeoJSON export of the geo field, bounded
-GEO_TYPES = ("geo_point_2d", "geo_shape")
 CHART_TYPES = ("text", "date", "datetime")
 
 
@@ -54,6 +55,13 @@ def explore_urls(dataset: dict[str, Any]) -> dict[str, str]:
     else:
         base = f"/api/explore/v2.1/catalog/datasets/{dataset['dataset_id']}"
     return {"records": f"{base}/records", "exports": f"{base}/exports"}
+
+
+def export_formats(fields: list[dict[str, Any]]) -> list[str]:
+    """Every format the Explore API writes for this dataset: the geo ones (shp, kml, fgb, gpx, geojson)
+    only where it has a field to draw, as the API refuses them otherwise."""
+    has_geo = any(field["type"] in GEO_TYPES for field in fields)
+    return [name for name, spec in FORMATS.items() if has_geo or not spec.geo]
 
 
 def map_panel(fields: list[dict[str, Any]], settings: Settings) -> dict[str, Any] | None:

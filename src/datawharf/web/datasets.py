@@ -41,7 +41,6 @@ from datawharf.web.rendering import (
 router = APIRouter(prefix=f"{BASE}/datasets", route_class=BackofficeRoute, include_in_schema=False)
 Current = Annotated[Visitor, Depends(signed_in)]
 
-EXPORT_FORMATS = ("csv", "json", "jsonl", "geojson", "parquet", "xlsx")
 RUNNING_LABELS = {
     "queued": "Queued",
     "processing": "Processing",
@@ -142,7 +141,7 @@ def _page_context(request: Request, uid: str) -> dict[str, Any]:
             "configurations": [fieldconfig.public(c) for c in config_rows],
             "fields": fields,
             "field_types": FIELD_TYPES,
-            "export_formats": EXPORT_FORMATS,
+            "export_formats": dataset_panels.export_formats(fields),
             "conversion_errors": dataset_panels.conversion_errors(dataset, sources, fields),
             "explore": dataset_panels.explore_urls(shown),
             "map_panel": dataset_panels.map_panel(fields, settings),
