@@ -15,8 +15,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
-from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
 
 from datawharf.errors import InvalidInput
 from datawharf.odsql import OutputColumn
@@ -57,6 +55,10 @@ class Projection:
     """Geometries from WGS 84 into ``epsg`` (pyproj; lon/lat order in and x/y out, whatever the axes)."""
 
     def __init__(self, epsg: int) -> None:
+        # pyproj (about 25 MiB resident, its database opened) is imported by the first reprojection only.
+        from pyproj import CRS, Transformer
+        from pyproj.exceptions import CRSError
+
         try:
             self.crs = CRS.from_epsg(epsg)
         except CRSError as error:

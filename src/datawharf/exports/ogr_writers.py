@@ -25,12 +25,12 @@ import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyogrio
 import shapely
 
 from datawharf.exports.context import ExportContext
@@ -56,6 +56,14 @@ LAYER_TYPES = {
     "line": "MultiLineString",
     "polygon": "MultiPolygon",
 }
+
+
+def _gdal() -> ModuleType:
+    """pyogrio, imported at the first geo export: it loads GDAL, about 120 MiB resident, which a server
+    that never writes shp, fgb or gpx should not carry."""
+    import pyogrio
+
+    return pyogrio
 
 
 def _projection(context: ExportContext) -> Projection:
@@ -121,7 +129,7 @@ def _write_streamed(
     with tempfile.TemporaryDirectory(prefix=f"datawharf-{suffix}-") as tmp:
         path = Path(tmp) / f"{context.dataset_id}.{suffix}"
         reader = pa.RecordBatchReader.from_batches(schema, converted())
-        pyogrio.write_arrow(
+        _gdal().write_arrow(
             reader,
             path,
             layer=context.dataset_id,
@@ -217,7 +225,7 @@ def write_shp(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Iter
             for family in dict.fromkeys(families.tolist()):
                 chosen = families == family
                 table = _with_geometry(properties.filter(pa.array(chosen)), geoms[chosen])
-                pyogrio.write_arrow(
+                _gdal().write_arrow(
                     table,
                     folder / f"{family}.shp",
                     driver="ESRI Shapefile",
@@ -233,7 +241,7 @@ def write_shp(context: ExportContext, batches: Iterable[pa.RecordBatch]) -> Iter
             empty = pa.table(
                 {n: pa.array([], _safe_type(context, i)) for i, n in enumerate(names) if i != geo}
             )
-            pyogrio.write_arrow(
+            _gdal().write_arrow(
                 _with_geometry(empty, np.array([], dtype=object)),
                 folder / f"{main}.shp",
                 driver="ESRI Shapefile",
