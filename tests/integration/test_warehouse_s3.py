@@ -106,8 +106,9 @@ def test_publish_writes_parts_then_manifest_and_versions_restore(
     assert restored not in (v1, v2)  # a new version pointing at v1's files: no new prefix
     assert {k.split("/")[2] for k in keys(moto_server, wh_bucket)} == {v1, v2}
 
-    # A version whose files are gone is not restorable (the manifest is what makes a version).
-    moto_server.boto3_client().delete_object(Bucket=wh_bucket, Key=f"wh/{uid}/{v2}/{MANIFEST}")
+    # A version whose files are gone is not restorable.
+    for name in (MANIFEST, "part-00000.parquet"):
+        moto_server.boto3_client().delete_object(Bucket=wh_bucket, Key=f"wh/{uid}/{v2}/{name}")
     refused = client.post(f"{API}/datasets/{uid}/versions/{v2}/restore/")
     assert (refused.status_code, refused.json()["error_code"]) == (400, "version_not_restorable")
 

@@ -164,9 +164,14 @@ class S3Warehouse:
         return f"{self.root}/{dataset_uid}/{data_uid}"
 
     def version_exists(self, dataset_uid: str, data_uid: str) -> bool:
-        """A version is complete when its manifest (written last) is there."""
-        manifest = f"{self.version_path(dataset_uid, data_uid)}/{MANIFEST}"
-        return self.filesystem.get_file_info(manifest).type == pafs.FileType.File
+        """Whether the version's prefix holds objects (one LIST of one key).
+
+        Asked of versions the database references only, whose runs committed after writing every
+        file; so any object will do, and a warehouse copied from a local folder (no manifests) counts.
+        """
+        bucket, _, key = self.version_path(dataset_uid, data_uid).partition("/")
+        listed = self.client().raw.list_objects_v2(Bucket=bucket, Prefix=f"{key}/", MaxKeys=1)
+        return bool(listed.get("KeyCount") or listed.get("Contents"))
 
     # --- a publish -----------------------------------------------------------------------------
 
