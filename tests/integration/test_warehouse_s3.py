@@ -116,6 +116,26 @@ def test_publish_writes_parts_then_manifest_and_versions_restore(
     assert keys(moto_server, wh_bucket) == []
 
 
+def test_retention_deletes_the_prefixes_of_pruned_versions(
+    tmp_path: Path, moto_server: MotoServer, wh_bucket: str, s3_bucket: S3Bucket
+) -> None:
+    s3_bucket.put("c.csv", CSV)
+    with make_app_client(
+        warehouse_settings(tmp_path / "home", moto_server, wh_bucket, versions_keep=1)
+    ) as client:
+        connection = {"uid": create_connection(client, moto_server)}
+        uid = create_dataset(client, "kept", s3_bucket.url("c.csv"), connection=connection)
+        published(client, uid)
+        v2 = published(client, uid)
+        deadline = time.monotonic() + 5  # the pruned files go right after the publish's commit
+        while len(keys(moto_server, wh_bucket)) > 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert keys(moto_server, wh_bucket) == [
+            f"wh/{uid}/{v2}/{MANIFEST}",
+            f"wh/{uid}/{v2}/part-00000.parquet",
+        ]
+
+
 def test_a_failed_publish_keeps_the_previous_version_and_leaves_no_prefix(
     tmp_path: Path, moto_server: MotoServer, wh_bucket: str, s3_bucket: S3Bucket
 ) -> None:
