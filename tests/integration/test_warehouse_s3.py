@@ -281,3 +281,32 @@ def test_the_secret_key_is_never_logged_answered_or_in_an_error(
     seen += [str(record.exc_info) for record in caplog.records if record.exc_info]
     assert "sweep of s3://" in "\n".join(seen)  # the sweep's failure was logged, scrubbed
     assert [text for text in seen if SECRET in text] == []
+
+
+def test_without_keys_the_standard_aws_chain_is_used(
+    tmp_path: Path, moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No warehouse keys: the environment's AWS keys sign; with none anywhere (and the metadata service
+    not allowed), the error says what to set."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    bucket = moto_server.create_bucket()
+    chain = warehouse_settings(
+        tmp_path / "home", moto_server, bucket, warehouse_access_key_id=None, warehouse_secret_access_key=None
+    )
+    with pytest.raises(InvalidInput) as missing:
+        make_warehouse(chain)
+    assert missing.value.error_code == "warehouse_credentials_missing"
+    assert "DATAWHARF_AWS_INSTANCE_METADATA is off" in missing.value.message
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "chain-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "chain-secret")
+    warehouse = make_warehouse(chain)
+    with warehouse.filesystem.open_output_stream(f"{warehouse.version_path('da_a', 'ch_1')}/f") as out:
+        out.write(b"signed by the chain's keys")
+    assert keys(moto_server, bucket) == ["wh/da_a/ch_1/f"]
+    assert warehouse.version_exists("da_a", "ch_1") and not warehouse.version_exists("da_a", "ch_2")
