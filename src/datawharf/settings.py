@@ -132,6 +132,22 @@ class Settings(BaseSettings):
         ge=1,
         description="Publish jobs running at once in-process (default: the cores).",
     )
+    job_backend: Literal["threads", "procrastinate"] = Field(
+        default="threads",
+        description="Where publishes run: 'threads' in the server process, 'procrastinate' on "
+        "'datawharf worker' processes (PostgreSQL; the datawharf[distributed] extra).",
+    )
+    job_max_attempts: int = Field(
+        default=2,
+        ge=1,
+        description="Attempts a run gets when its worker dies (stops beating) before it is failed.",
+    )
+    job_stale_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds without a heartbeat (database clock) after which a run's worker is "
+        "taken for dead and the run retried or failed.",
+    )
     parse_threads: int = Field(
         default_factory=machine_cores,
         ge=1,
