@@ -148,6 +148,17 @@ class Settings(BaseSettings):
         description="Seconds without a heartbeat (database clock) after which a run's worker is "
         "taken for dead and the run retried or failed.",
     )
+    schedule_cron: str = Field(
+        default="* * * * *",
+        description="When 'datawharf worker's run the scheduling pass (due schedules, stale runs), as a "
+        "cron expression (a sixth field counts seconds); once per tick across all workers.",
+    )
+    worker_shutdown_grace: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a stopping 'datawharf worker' lets its running publishes finish before it "
+        "hands them back to the queue for another worker.",
+    )
     parse_threads: int = Field(
         default_factory=machine_cores,
         ge=1,
