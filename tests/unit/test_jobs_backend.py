@@ -104,12 +104,10 @@ def test_procrastinate_without_its_module_is_a_clear_error(
 
 def test_settings_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(home=tmp_path)
-    assert (settings.job_backend, settings.job_max_attempts, settings.job_stale_seconds) == (
-        "threads",
-        2,
-        120,
-    )
+    defaults = (settings.job_backend, settings.run_max_attempts, settings.job_stale_seconds)
+    assert defaults == ("threads", 1, 120)  # an in-process run is not retried unless asked
     monkeypatch.setenv("DATAWHARF_JOB_BACKEND", "procrastinate")
+    assert Settings(home=tmp_path).run_max_attempts == 2
     monkeypatch.setenv("DATAWHARF_JOB_MAX_ATTEMPTS", "3")
     settings = Settings(home=tmp_path)
-    assert (settings.job_backend, settings.job_max_attempts) == ("procrastinate", 3)
+    assert (settings.job_backend, settings.run_max_attempts) == ("procrastinate", 3)

@@ -70,9 +70,12 @@ class ThreadsBackend:
 
     def __init__(self, workers: int) -> None:
         self.runner = ThreadPoolRunner(workers)
+        # Handlers of this backend alone, before the process-wide ones: two runtimes in one process
+        # (tests; an embedding app) each keep their own database.
+        self.handlers: dict[str, Handler] = {}
 
     def submit(self, kind: str, run_uid: str, subject_uid: str) -> None:
-        handler = handler_for(kind)
+        handler = self.handlers.get(kind) or handler_for(kind)
 
         def job(context: JobContext) -> None:
             handler(context, run_uid, subject_uid)
