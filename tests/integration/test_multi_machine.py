@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.support.app import BOOTSTRAP_KEY
-from tests.support.cluster import API, Cluster, Process, big_gzip_csv, cluster, wait_for
+from tests.support.cluster import API, Cluster, Process, big_gzip_csv, cluster
 from tests.support.moto import MotoServer
 
 pytestmark = pytest.mark.postgres
@@ -61,20 +61,21 @@ def wharf(tmp_path: Path, moto_server: MotoServer) -> Iterator[Cluster]:
 
 def running_on_a_worker(wharf: Cluster, uid: str, *, attempt: int = 1) -> tuple[dict[str, Any], Process]:
     """Waits until attempt ``attempt`` of the dataset's run is running on one of the workers and has
-    parsed records (so a signal lands mid-run); returns the run row and that worker."""
-    client = wharf.client(0)
+    beaten with records parsed (so a signal lands mid-run); returns the run row and that worker. The
+    claim does not reset the row's progress: a beat after the claim (heartbeat_at > started_at) wrote
+    this attempt's own."""
 
     def found() -> tuple[dict[str, Any], Process] | None:
         run = wharf.run_of(uid)
         if run is None or run["status"] != "running" or run["attempt"] != attempt:
             return None
         worker = wharf.worker_by_name(run["worker"])
-        progress = wharf.status(client, uid).get("progress") or {}
-        if worker is None or not progress.get("records_done"):
+        progress = run["progress"] or {}
+        if worker is None or run["heartbeat_at"] <= run["started_at"] or not progress.get("records_done"):
             return None
         return run, worker
 
-    return wait_for(found, f"attempt {attempt} of {uid}'s run running on a worker", timeout=90)
+    return wharf.wait(found, f"attempt {attempt} of {uid}'s run running on a worker", timeout=90, every=0.05)
 
 
 def published_version(wharf: Cluster, client: httpx.Client, uid: str) -> str:
@@ -99,7 +100,7 @@ def dataset_id(client: httpx.Client, uid: str) -> str:
 def assert_nothing_orphaned(wharf: Cluster, uid: str) -> None:
     """The warehouse holds the prefixes of the dataset's version rows and no other, and no multipart
     upload is left; the periodic sweep may need a pass or two after a killed attempt."""
-    wait_for(
+    wharf.wait(
         lambda: wharf.warehouse_prefixes(uid) == set(wharf.versions(uid)) and not wharf.multipart_uploads(),
         f"warehouse prefixes of {uid} == its versions {wharf.versions(uid)}, no multipart upload",
         timeout=60,
@@ -142,20 +143,31 @@ def test_a_paused_worker_woken_after_the_retry_is_fenced_off(wharf: Cluster, big
     sleeper.signal(signal.SIGSTOP)
     try:
         # Its heartbeat stops: the run is taken for dead and retried on the other worker.
-        _, other = running_on_a_worker(wharf, uid, attempt=2)
+        retried, other = running_on_a_worker(wharf, uid, attempt=2)
         assert other is not sleeper
     finally:
         sleeper.signal(signal.SIGCONT)  # wakes while attempt 2 runs: each of its writes must be refused
 
-    status = wharf.wait_settled(client, uid)
+    # Until the run ends, the row stays attempt 2's: the woken attempt 1 never beats, never writes.
+    seen: set[tuple[int, str]] = set()
+
+    def settled() -> dict[str, Any] | None:
+        current = wharf.run_of(uid)
+        assert current is not None
+        seen.add((current["attempt"], current["worker"]))
+        status = wharf.status(client, uid)
+        return status if status["status"] in ("idle", "error") else None
+
+    status = wharf.wait(settled, "the retried run settled", timeout=180, every=0.1)
     assert status["status"] == "idle" and status["is_published"], status
+    assert status["progress"]["records_done"] == ROWS
+    assert {worker for _, worker in seen} == {retried["worker"]}, seen
     final = wharf.run_of(uid)
     assert final is not None
     assert (final["uid"], final["status"], final["attempt"]) == (run["uid"], "done", 2)
     assert wharf.worker_by_name(final["worker"]) is other
     assert len(wharf.versions(uid)) == 1
-    # The woken worker stopped its stale attempt (the fence), and lives on to take other runs.
-    wait_for(lambda: "stale_attempt" in sleeper.log, "the woken worker logs its stale attempt", timeout=30)
+    # The woken worker stopped its stale attempt (the fence) and lives on, ready for other runs.
     assert sleeper.process.poll() is None, sleeper.log[-3000:]
     assert_nothing_orphaned(wharf, uid)
 
@@ -172,7 +184,7 @@ def test_abort_on_replica_a_of_a_run_on_a_worker_keeps_the_previous_version(
 
     asked = time.monotonic()
     assert a.post(f"{API}/datasets/{uid}/abort/").status_code == 200
-    wait_for(lambda: (wharf.run_of(uid) or {}).get("status") == "aborted", "run aborted", timeout=15)
+    wharf.wait(lambda: (wharf.run_of(uid) or {}).get("status") == "aborted", "run aborted", timeout=15)
     took = time.monotonic() - asked
     assert took < 5, f"the abort reached the worker after {took:.1f}s"
 
@@ -193,18 +205,24 @@ def test_a_due_schedule_with_two_workers_publishes_once(wharf: Cluster, small_so
     with wharf.engine.begin() as connection:  # due now
         connection.execute(text("UPDATE dataset_schedules SET next_run_at = '2000-01-01T00:00:00+00:00'"))
 
-    def passes() -> int:
-        sql = (
+    def last_tick() -> Any:
+        """The last tick the workers deferred a scheduling pass for (done jobs are deleted, the
+        periodic defers table keeps the ticks), once no pass is waiting or running."""
+        waiting = wharf.rows(
             "SELECT count(*) AS n FROM procrastinate_jobs"
-            " WHERE task_name = 'datawharf.schedule' AND status = 'succeeded'"
+            " WHERE task_name = 'datawharf.schedule' AND status IN ('todo', 'doing')"
+        )[0]["n"]
+        ticks = wharf.rows(
+            "SELECT max(defer_timestamp) AS t FROM procrastinate_periodic_defers"
+            " WHERE task_name = 'datawharf.schedule'"
         )
-        return int(wharf.rows(sql)[0]["n"])
+        return None if waiting else ticks[0]["t"]
 
-    wait_for(lambda: wharf.versions(uid), "the scheduled publish made a version", timeout=90)
+    wharf.wait(lambda: wharf.versions(uid), "the scheduled publish made a version", timeout=90)
     status = wharf.wait_settled(client, uid)
     assert status["status"] == "idle" and status["is_published"], status
-    done = passes()
-    wait_for(lambda: passes() >= done + 3, "three more scheduling passes", timeout=60)
+    settled_tick = wharf.wait(last_tick, "a scheduling tick", timeout=30)
+    wharf.wait(lambda: (last_tick() or 0) >= settled_tick + 6, "three more scheduling passes", timeout=60)
     assert len(wharf.versions(uid)) == 1
     assert len(wharf.rows("SELECT uid FROM runs WHERE subject_uid = :uid", uid=uid)) == 1
 
@@ -290,18 +308,25 @@ def test_a_rolling_restart_of_both_workers_during_a_publish_finishes_the_run(
     client = wharf.client(0)
     uid = wharf.create_dataset(client, "rolling", big_source)
     wharf.start_publish(client, uid)
-    run, _ = running_on_a_worker(wharf, uid)
-    for old in list(wharf.workers):
-        old.signal(signal.SIGTERM)
-        assert old.process.wait(timeout=60) == 0, old.log[-3000:]  # graceful: hands its run back
-        wharf.wait_worker_ready(wharf.start_worker())
-        assert wharf.status(client, uid)["status"] in ("queued", "processing"), "the run was not handed back"
+    run, busy = running_on_a_worker(wharf, uid)
+    # Restart the worker running the publish, then the one that took the run over: the replacement
+    # of each is started at once (a rolling deploy), the old one given SIGTERM.
+    for attempt in (1, 2):
+        if attempt == 2:
+            _, busy = running_on_a_worker(wharf, uid, attempt=2)
+        wharf.start_worker()
+        busy.signal(signal.SIGTERM)
+        assert busy.process.wait(timeout=60) == 0, busy.log[-3000:]  # graceful: it handed its run back
+    restarted = {w.pid for w in wharf.workers if w.process.poll() is None}
+    assert len(restarted) == 2
 
     status = wharf.wait_settled(client, uid)
     assert status["status"] == "idle" and status["is_published"], status
     assert status["progress"]["records_done"] == ROWS
     final = wharf.run_of(uid)
     assert final is not None and (final["uid"], final["status"]) == (run["uid"], "done")
-    assert final["error"] is None
+    assert final["attempt"] == 3 and final["error"] is None, final
+    finisher = wharf.worker_by_name(final["worker"])
+    assert finisher is not None and finisher.pid in restarted
     assert len(wharf.versions(uid)) == 1
     assert_nothing_orphaned(wharf, uid)

@@ -161,6 +161,15 @@ class Cluster:
 
         wait_for(ready, "worker ready", timeout)
 
+    def wait(
+        self, condition: Callable[[], T | None], what: str, timeout: float = 60.0, every: float = 0.1
+    ) -> T:
+        """``wait_for``, with every process's log tail in the failure message."""
+        try:
+            return wait_for(condition, what, timeout, every)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.logs()}") from exc
+
     def worker_by_name(self, name: str | None) -> Process | None:
         """The worker whose ``host:pid`` name a run row records."""
         for worker in self.workers:
