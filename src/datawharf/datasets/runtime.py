@@ -53,6 +53,10 @@ class DatasetsRuntime:
         self._last_sweep = 0.0
 
     def start(self) -> None:
+        if not self.backend.runs_in_process:
+            # A queue backend: 'datawharf worker's run the publishes, and their periodic task makes the
+            # scheduling pass and the recovery (``tick``); this process only queues.
+            return
         self.recover()
         self._thread = threading.Thread(target=self._loop, name="datawharf-scheduler", daemon=True)
         self._thread.start()
@@ -146,9 +150,8 @@ class DatasetsRuntime:
 
     def _submit_queued(self) -> None:
         """Runs queued that this process does not have yet (queued by the CLI, handed back by a server
-        that stopped). Only for the in-process backend: a queue backend holds its own jobs."""
-        if not isinstance(self.backend, ThreadsBackend):
-            return
+        that stopped). A queue backend keeps at most one waiting job a run (Procrastinate's queueing
+        lock), so submitting a run it already holds is a no-op there."""
         with self.database.session() as session:
             queued = session.execute(
                 select(Dataset.uid, Dataset.run_uid).where(
@@ -156,8 +159,11 @@ class DatasetsRuntime:
                 )
             ).all()
         for dataset_uid, run_uid in queued:
-            if run_uid is not None and not self.backend.is_active(run_uid):
-                self.submit_run(dataset_uid, run_uid)
+            if run_uid is None:
+                continue
+            if isinstance(self.backend, ThreadsBackend) and self.backend.is_active(run_uid):
+                continue
+            self.submit_run(dataset_uid, run_uid)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.settings.scheduler_interval):
