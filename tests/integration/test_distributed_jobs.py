@@ -210,3 +210,28 @@ def test_sigterm_hands_the_run_back_and_another_worker_finishes_it(
     assert run.worker.endswith(f":{second.pid}")
     assert cluster.versions_of(uid) == 1
     assert "handed back" in worker_log(cluster.home, "a").read_text()
+
+
+def test_workers_starting_together_apply_the_queue_schema_once(tmp_path: Path) -> None:
+    """Procrastinate's schema SQL is not idempotent: four processes' worth of start-ups at once (threads,
+    each with its own engine and so its own lock connection) all succeed on one schema."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from datawharf.jobs.procrastinate_backend import ensure_schema
+    from datawharf.settings import Settings
+    from datawharf.store.db import Database
+
+    with fresh_postgres_database() as url:
+        settings = Settings(home=tmp_path, database_url=url, secret_key=SHARED_SECRET_KEY)
+        databases = [Database(settings) for _ in range(4)]
+        try:
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(ensure_schema, databases))
+            with databases[0].engine.connect() as connection:
+                tables = connection.execute(
+                    text("SELECT count(*) FROM pg_tables WHERE tablename = 'procrastinate_jobs'")
+                ).scalar_one()
+            assert tables == 1
+        finally:
+            for database in databases:
+                database.dispose()

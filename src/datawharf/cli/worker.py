@@ -16,7 +16,7 @@ from datawharf.settings import Settings
 
 @friendly_errors
 def worker() -> None:
-    """Run queued publishes (Procrastinate, in PostgreSQL) until SIGTERM or Ctrl-C.
+    """Run queued publishes (Procrastinate) until SIGTERM or Ctrl-C, from the jobs in PostgreSQL.
 
     Needs DATAWHARF_JOB_BACKEND=procrastinate and a PostgreSQL DATAWHARF_DATABASE_URL, the same settings
     as the servers (DATAWHARF_SECRET_KEY, the warehouse)."""
