@@ -3,9 +3,10 @@
 Made by the app lifespan (``start_runtime``), closed with it. At start it marks the runs that died with
 a previous process as failed and removes every warehouse folder the database does not reference (what
 a process killed mid-publish leaves); then every ``scheduler_interval`` seconds it starts due schedules
-("refresh if changed"), picks up runs queued by other processes (the CLI without ``--wait``), and fails
-runs whose worker stopped beating; every ``warehouse_sweep_interval`` seconds it sweeps the warehouse
-again (a CLI publish killed mid-run, a deletion interrupted after its commit).
+("refresh if changed") and due harvesters (``harvest/``), picks up runs queued by other processes (the
+CLI without ``--wait``), and fails runs whose worker stopped beating; every ``warehouse_sweep_interval``
+seconds it sweeps the warehouse again (a CLI publish killed mid-run, a deletion interrupted after its
+commit).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from datawharf.datasets.locate import Locator, stream_locator
 from datawharf.datasets.publish import PublishRun, worker_is_dead
 from datawharf.datasets.scheduler import queue_due_schedules
 from datawharf.datasets.service import RUNNING
+from datawharf.harvest.harvest import run_harvest
+from datawharf.harvest.scheduler import run_due_harvesters
 from datawharf.jobs.runner import JobContext, ThreadPoolRunner
 from datawharf.settings import Settings
 from datawharf.store.db import Database
@@ -82,6 +85,15 @@ class DatasetsRuntime:
 
         self.runner.submit(run_uid, f"publish {dataset_uid}", job)
 
+    def harvest(self, harvester_uid: str) -> None:
+        """Run a harvester's pass on a worker ("start", "run now"); a pass of it already queued or
+        running here is not queued twice (another process's is made safe by the pass's own lock)."""
+
+        def job(context: JobContext) -> None:
+            run_harvest(self.database, self.settings, harvester_uid, self.submit_run)
+
+        self.runner.submit(f"harvest:{harvester_uid}", f"harvest {harvester_uid}", job)
+
     def abort_run(self, run_uid: str) -> None:
         self.runner.abort(run_uid)
 
@@ -120,6 +132,7 @@ class DatasetsRuntime:
         with self.database.session() as session:
             control.recover_interrupted(session, worker_is_dead, now=now)
         submitted = queue_due_schedules(self.database, now)
+        run_due_harvesters(self.database, self.settings, now, self.submit_run)
         with self.database.session() as session:
             queued = session.execute(
                 select(Dataset.uid, Dataset.run_uid).where(
