@@ -18,7 +18,9 @@ from rich.table import Table
 
 from datawharf.cli.common import console, friendly_errors, server
 
-app = typer.Typer(help="Harvest an S3 prefix: one dataset per object or folder.", no_args_is_help=True)
+app = typer.Typer(
+    help="Harvest an S3 prefix: one dataset per object or folder.", no_args_is_help=True, add_completion=False
+)
 
 POLL_SECONDS = 0.5
 
