@@ -14,9 +14,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from datawharf.api.deps import EditDomain, SessionDep, SettingsDep
-from datawharf.api.pagination import PageDep, paginated
+from datawharf.api.pagination import PageDep, Paginated, paginated
 from datawharf.datasets.runtime import DatasetsRuntime
 from datawharf.harvest import service
+from datawharf.harvest.schemas import HarvesterErrors, HarvesterPublic
 from datawharf.harvest.service import HarvesterConfig
 
 router = APIRouter(prefix="/harvesters", tags=["Harvesters"])
@@ -67,13 +68,24 @@ def get_runtime(request: Request) -> DatasetsRuntime:
     return request.app.state.datasets_runtime
 
 
-@router.get("/", operation_id="list-harvesters", summary="List harvesters")
+@router.get(
+    "/",
+    operation_id="list-harvesters",
+    summary="List harvesters",
+    response_model=Paginated[HarvesterPublic],
+)
 def list_harvesters(request: Request, page: PageDep, session: SessionDep, _key: EditDomain) -> dict[str, Any]:
     total, rows = service.list_harvesters(session, limit=page.limit, offset=page.offset)
     return paginated(request, page, total, [service.public(session, h) for h in rows])
 
 
-@router.post("/", status_code=201, operation_id="create-harvester", summary="Create harvester")
+@router.post(
+    "/",
+    status_code=201,
+    operation_id="create-harvester",
+    summary="Create harvester",
+    response_model=HarvesterPublic,
+)
 def create_harvester(
     body: HarvesterBody, session: SessionDep, settings: SettingsDep, key: EditDomain
 ) -> dict[str, Any]:
@@ -83,12 +95,22 @@ def create_harvester(
     return service.public(session, harvester)
 
 
-@router.get("/{harvester_uid}/", operation_id="retrieve-harvester", summary="Retrieve harvester")
+@router.get(
+    "/{harvester_uid}/",
+    operation_id="retrieve-harvester",
+    summary="Retrieve harvester",
+    response_model=HarvesterPublic,
+)
 def retrieve_harvester(harvester_uid: str, session: SessionDep, _key: EditDomain) -> dict[str, Any]:
     return service.public(session, service.get_harvester(session, harvester_uid))
 
 
-@router.put("/{harvester_uid}/", operation_id="update-harvester", summary="Update harvester")
+@router.put(
+    "/{harvester_uid}/",
+    operation_id="update-harvester",
+    summary="Update harvester",
+    response_model=HarvesterPublic,
+)
 def update_harvester(
     harvester_uid: str, body: HarvesterBody, session: SessionDep, settings: SettingsDep, key: EditDomain
 ) -> dict[str, Any]:
@@ -107,7 +129,12 @@ def delete_harvester(harvester_uid: str, session: SessionDep, _key: EditDomain) 
     return Response(status_code=204)
 
 
-@router.post("/{harvester_uid}/start/", operation_id="start-harvester", summary="Start harvesting")
+@router.post(
+    "/{harvester_uid}/start/",
+    operation_id="start-harvester",
+    summary="Start harvesting",
+    response_model=HarvesterPublic,
+)
 def start_harvester(
     harvester_uid: str, request: Request, session: SessionDep, _key: EditDomain
 ) -> dict[str, Any]:
@@ -119,6 +146,11 @@ def start_harvester(
     return service.public(session, service.get_harvester(session, harvester_uid))
 
 
-@router.get("/{harvester_uid}/errors/", operation_id="harvester-list-errors", summary="List errors")
+@router.get(
+    "/{harvester_uid}/errors/",
+    operation_id="harvester-list-errors",
+    summary="List errors",
+    response_model=HarvesterErrors,
+)
 def harvester_errors(harvester_uid: str, session: SessionDep, _key: EditDomain) -> dict[str, Any]:
     return service.errors(service.get_harvester(session, harvester_uid))
