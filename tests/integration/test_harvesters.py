@@ -6,15 +6,18 @@ import gzip
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from datawharf.harvest.harvest import run_harvest
 from datawharf.settings import Settings
 from datawharf.store.db import Database
+from datawharf.store.models.harvesters import Harvester
 from tests.integration.test_datasets_publish import API, create_connection, wait_status
 from tests.support.app import make_app_client, make_settings
 from tests.support.moto import MotoServer, S3Bucket
@@ -166,3 +169,72 @@ def test_folder_mode_makes_one_dataset_per_folder(client: TestClient, s3_bucket:
     assert set(datasets) == {"day-01", "day-02"}
     assert datasets["day-01"]["metadata"]["default"]["title"]["value"] == "Day day 01"
     assert records(client, "day-02") == 6
+
+
+def test_the_scheduler_pass_runs_a_due_harvester_once(
+    client: TestClient, s3_bucket: S3Bucket, app_settings: Settings
+) -> None:
+    s3_bucket.put("exports/due.csv", csv(2))
+    uid = make_harvester(client, s3_bucket, cron_schedule="0 3 * * *")["uid"]
+    assert client.get(f"{API}/harvesters/{uid}/").json()["next_run_at"] is not None
+    runtime = client.app.state.datasets_runtime  # type: ignore[attr-defined]
+    runtime.tick()
+    assert client.get(f"{API}/harvesters/{uid}/").json()["last_started_at"] is None  # not due yet
+    database = Database(app_settings)
+    try:
+        with database.session() as session:
+            session.execute(update(Harvester).values(next_run_at=datetime(2000, 1, 1, tzinfo=UTC)))
+    finally:
+        database.dispose()
+    runtime.tick()
+    done = client.get(f"{API}/harvesters/{uid}/").json()
+    assert done["last_report"]["created"] == 1 and done["next_run_at"] > "2026"
+    assert harvested(client)["due"]["is_published"]
+    runtime.tick()  # moved on: not run again
+    assert client.get(f"{API}/harvesters/{uid}/").json()["last_started_at"] == done["last_started_at"]
+
+
+def test_refusals_are_reference_errors(client: TestClient, s3_bucket: S3Bucket) -> None:
+    connection = {"uid": create_connection(client, s3_bucket.server)}
+    body = {"type": "amazon_s3", "name": "H", "connection": connection}
+    cases = [
+        ({**body, "url": s3_bucket.url("one.csv")}, "url"),
+        ({**body, "url": s3_bucket.url("exports/*.csv"), "mode": "folder"}, "url"),
+        ({**body, "url": s3_bucket.url("exports/"), "dataset_id_template": "{nope}"}, "dataset_id_template"),
+        ({**body, "url": s3_bucket.url("exports/"), "extractor_type": "nope"}, "extractor_type"),
+        ({**body, "url": s3_bucket.url("exports/"), "forced_metas": {"default": "x"}}, "forced_metas"),
+    ]
+    for given, field in cases:
+        refused = client.post(f"{API}/harvesters/", json=given)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error_code"] == "invalid_harvester" and field in refused.json()["detail"]
+    bad_cron = client.post(
+        f"{API}/harvesters/", json={**body, "url": s3_bucket.url("e/"), "cron_schedule": "x"}
+    )
+    assert bad_cron.json()["error_code"] == "invalid_cron_schedule"
+    outside = client.post(f"{API}/harvesters/", json={**body, "url": "http://other.example/other-bucket/e/"})
+    assert outside.json()["error_code"] == "url_outside_connection"
+    missing = client.get(f"{API}/harvesters/hv_nothing/")
+    assert missing.status_code == 404 and missing.json()["error_code"] == "harvester_not_found"
+    assert client.get(f"{API}/harvesters/").json()["total_count"] == 0
+    editor = client.post(
+        f"{API}/apikeys/", json={"label": "editor", "permissions": ["create_dataset"]}
+    ).json()
+    denied = client.get(f"{API}/harvesters/", headers={"Authorization": f"apikey {editor['key']}"})
+    assert denied.status_code == 403 and "edit_domain" in denied.json()["message"]
+
+
+def test_update_and_delete_keep_the_datasets(client: TestClient, s3_bucket: S3Bucket) -> None:
+    s3_bucket.put("exports/kept.csv", csv(1))
+    harvester = make_harvester(client, s3_bucket)
+    start(client, harvester["uid"])
+    updated = client.put(
+        f"{API}/harvesters/{harvester['uid']}/",
+        json={**harvester, "name": "Renamed", "dataset_id_template": "new-{stem}"},
+    )
+    assert updated.status_code == 200, updated.text
+    assert (updated.json()["name"], updated.json()["dataset_id_template"]) == ("Renamed", "new-{stem}")
+    assert updated.json()["connection"] == harvester["connection"]  # sent back as it was: kept
+    assert client.delete(f"{API}/harvesters/{harvester['uid']}/").status_code == 204
+    assert client.get(f"{API}/harvesters/{harvester['uid']}/").status_code == 404
+    assert [d["dataset_id"] for d in client.get(f"{API}/datasets/").json()["results"]] == ["kept"]
