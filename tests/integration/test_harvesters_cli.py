@@ -11,8 +11,10 @@ from pathlib import Path
 from datawharf.settings import Settings
 from datawharf.store.db import open_database
 from datawharf.store.models.datasets import Dataset
+from tests.integration.test_cli_server import KEY, cli
 from tests.integration.test_preview_cli import saved  # noqa: F401  (the fixture: a home, a connection)
-from tests.support.moto import S3Bucket
+from tests.support.moto import MotoServer, S3Bucket
+from tests.support.processes import datawharf_serve
 
 
 def harvesters(home: Path, allowed: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -86,3 +88,42 @@ def test_create_run_list_and_delete_on_the_home(saved: tuple[Path, str], s3_buck
     assert gone.returncode == 0, gone.stderr
     assert uid not in harvesters(home, allowed, "list").stdout
     assert published(home, allowed) == {"north": True, "south": False}  # the datasets stay
+
+
+def test_through_a_server(tmp_path: Path, moto_server: MotoServer) -> None:
+    """The same commands through ``--server``: the pass runs on the server, ``--wait`` follows it."""
+    bucket = moto_server.create_bucket()
+    for name in ("east", "west"):
+        moto_server.put_object(bucket, f"feeds/{name}.csv", b"station;count\na;1\n")
+    env = {"DATAWHARF_BOOTSTRAP_API_KEY": KEY, "DATAWHARF_ALLOWED_PRIVATE_HOSTS": moto_server.host_port}
+    with datawharf_serve(tmp_path / "server", env) as (base_url, _process):
+
+        def remote(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+            done = cli(tmp_path / "elsewhere", *args, server=base_url, stdin=stdin)
+            assert done.stderr.startswith(f"datawharf: server {base_url}\n"), done.stderr
+            return done
+
+        created = remote(
+            "connections", "create", "--url", f"{moto_server.endpoint_url}/{bucket}/",
+            "--region", "us-east-1", "--access-key-id", "testing", "--secret-stdin", "--title", "moto",
+            stdin="testing\n",
+        )  # fmt: skip
+        assert created.returncode == 0, created.stderr
+        co = re.search(r"Connection (co_[a-z0-9]+)", created.stdout).group(1)  # type: ignore[union-attr]
+        made = remote(
+            "harvesters", "create", "feeds/", "--name", "Feeds", "--connection", co,
+            "--type", "csvfile", "-p", "separator=;", "--dataset-id", "feed-{stem}",
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        uid = re.search(r"Created harvester (hv_\w+)\.", made.stdout).group(1)  # type: ignore[union-attr]
+        ran = remote("harvesters", "run", uid, "--wait")
+        assert ran.returncode == 0, ran.stderr
+        assert "keys 2, created 2" in ran.stdout, ran.stdout
+        listed = remote("harvesters", "list")
+        assert uid in listed.stdout and "Feeds" in listed.stdout
+        datasets = remote("datasets", "list").stdout
+        assert "feed-east" in datasets and "feed-west" in datasets
+        refused = remote("harvesters", "run", "hv_missing")
+        assert refused.returncode == 1 and "error [harvester_not_found]" in refused.stderr, refused.stderr
+        assert remote("harvesters", "delete", uid, "--yes").returncode == 0
+        assert "feed-east" in remote("datasets", "list").stdout

@@ -190,7 +190,9 @@ def _run_on_home(uid: str, wait: bool) -> tuple[dict[str, Any], dict[str, Any]]:
 @friendly_errors
 def run(
     harvester: str = typer.Argument(..., help="The harvester's uid (hv_...)."),
-    wait: bool = typer.Option(False, "--wait", help="Until the pass and its publishes end."),
+    wait: bool = typer.Option(
+        False, "--wait", help="Until the pass ends (on the home: its publishes too, run here)."
+    ),
 ) -> None:
     """Make one pass now: new objects become datasets, changed ones are refreshed, gone ones unpublished."""
     done, errors = _run_on_server(harvester, wait) if server() is not None else _run_on_home(harvester, wait)
