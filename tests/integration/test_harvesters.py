@@ -235,6 +235,15 @@ def test_update_and_delete_keep_the_datasets(client: TestClient, s3_bucket: S3Bu
     assert updated.status_code == 200, updated.text
     assert (updated.json()["name"], updated.json()["dataset_id_template"]) == ("Renamed", "new-{stem}")
     assert updated.json()["connection"] == harvester["connection"]  # sent back as it was: kept
+    s3_bucket.put("other/fresh.csv", csv(2))
+    moved = client.put(f"{API}/harvesters/{harvester['uid']}/", json={"url": s3_bucket.url("other/")})
+    assert moved.status_code == 200, moved.text
+    done = start(client, harvester["uid"])
+    assert (done["last_report"]["created"], done["last_report"]["unpublished"]) == (1, 1), done
+    assert {d: v["is_published"] for d, v in harvested(client).items()} == {"kept": False, "new-fresh": True}
     assert client.delete(f"{API}/harvesters/{harvester['uid']}/").status_code == 204
     assert client.get(f"{API}/harvesters/{harvester['uid']}/").status_code == 404
-    assert [d["dataset_id"] for d in client.get(f"{API}/datasets/").json()["results"]] == ["kept"]
+    assert [d["dataset_id"] for d in client.get(f"{API}/datasets/").json()["results"]] == [
+        "kept",
+        "new-fresh",
+    ]

@@ -47,8 +47,11 @@ Submit = Callable[[str, str], None]  # (dataset_uid, run_uid): hand a queued pub
 MAX_KEYS = 10_000  # datasets one harvester may hold: a wrong prefix must not make a million
 
 
-def _list_keys(database: Database, settings: Settings, harvester_uid: str) -> tuple[Harvester, list[str]]:
-    """The harvester as saved, and the source keys its URL names now (objects, or first-level folders)."""
+def _list_keys(
+    database: Database, settings: Settings, harvester_uid: str
+) -> tuple[list[str], tuple[str, str]]:
+    """The source keys the harvester's URL names now (objects, or first-level folders), and its folder
+    as a key and as a URL (``naming.key_folder``, ``naming.url_folder``)."""
     with database.session() as session:
         harvester = get_harvester(session, harvester_uid)
         target = target_of(session, settings, harvester)
@@ -70,7 +73,7 @@ def _list_keys(database: Database, settings: Settings, harvester_uid: str) -> tu
                 )
     finally:
         client.close()
-    return harvester, list(keys)
+    return list(keys), (base_key, naming.url_folder(harvester.url))
 
 
 def _create(session: Session, settings: Settings, harvester: Harvester, named: naming.Named) -> Dataset:
@@ -200,11 +203,7 @@ def run_harvest(
     started = utcnow()
     _mark(database, harvester_uid, status="processing", last_started_at=started)
     try:
-        harvester, keys = _list_keys(database, settings, harvester_uid)
-        with database.session() as session:
-            target = target_of(session, settings, harvester)
-        assert target.pattern is not None
-        base = (naming.key_folder(target.pattern.listing_prefix), naming.url_folder(harvester.url))
+        keys, base = _list_keys(database, settings, harvester_uid)
         with database.session(write_lock=True) as session:
             counts, errors, queued = _reconcile(session, settings, harvester_uid, keys, base)
             locked = get_harvester(session, harvester_uid)
