@@ -5,11 +5,12 @@ Made by the app lifespan (``start_runtime``), closed with it. Publishes run on t
 recovers the runs that died with a previous process (``control.recover_runs``: retried while they have
 attempts left, else failed) and removes every warehouse folder the database does not reference (what a
 process killed mid-publish leaves); then every ``scheduler_interval`` seconds it starts due schedules
-("refresh if changed"), picks up runs queued by other processes (the CLI without ``--wait``, a run
-handed back by a stopping server), and recovers runs whose worker stopped beating; every
-``warehouse_sweep_interval`` seconds it sweeps the warehouse again (a CLI publish killed mid-run, a
-deletion interrupted after its commit). Closing it stops gracefully: running publishes are handed back
-(queued for the next start or another worker), not aborted.
+("refresh if changed") and due harvesters (``harvest/``, on a thread of their own), picks up runs
+queued by other processes (the CLI without ``--wait``, a run handed back by a stopping server), and
+recovers runs whose worker stopped beating; every ``warehouse_sweep_interval`` seconds it sweeps the
+warehouse again (a CLI publish killed mid-run, a deletion interrupted after its commit). Closing it
+stops gracefully: running publishes are handed back (queued for the next start or another worker), not
+aborted.
 """
 
 from __future__ import annotations
@@ -26,14 +27,16 @@ from datawharf.datasets.locate import Locator, stream_locator
 from datawharf.datasets.publish import PublishRun, worker_is_dead
 from datawharf.datasets.scheduler import queue_due_schedules
 from datawharf.datasets.service import RUNNING
+from datawharf.harvest.harvest import run_harvest
+from datawharf.harvest.scheduler import run_due_harvesters
 from datawharf.jobs import backend as jobs
 from datawharf.jobs.backend import JobBackend, ThreadsBackend
-from datawharf.jobs.runner import JobContext
+from datawharf.jobs.runner import JobContext, ThreadPoolRunner
 from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.models import utcnow
 from datawharf.store.models.datasets import Dataset, DatasetVersion
-from datawharf.store.warehouse import References, Swept, Warehouse
+from datawharf.store.warehouse import References, Swept, make_warehouse
 
 log = logging.getLogger("datawharf.datasets")
 
@@ -45,6 +48,8 @@ class DatasetsRuntime:
         self.locator = locator or stream_locator(database.session, settings)
         jobs.register(control.PUBLISH, self.run_publish)
         self.backend: JobBackend = jobs.make_backend(settings)
+        # Harvester passes (list a folder, queue publishes) are not runs: a thread of their own here.
+        self.harvests = ThreadPoolRunner(1)
         if isinstance(self.backend, ThreadsBackend):
             # This runtime's own handler: several runtimes in one process (tests) keep their databases.
             self.backend.handlers[control.PUBLISH] = self.run_publish
@@ -65,6 +70,7 @@ class DatasetsRuntime:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self.harvests.shutdown(wait=True)
         self.backend.shutdown(wait=True)
 
     # --- runs ------------------------------------------------------------------------------------
@@ -99,6 +105,15 @@ class DatasetsRuntime:
     def submit_run(self, dataset_uid: str, run_uid: str) -> None:
         self.backend.submit(control.PUBLISH, run_uid, dataset_uid)
 
+    def harvest(self, harvester_uid: str) -> None:
+        """Run a harvester's pass on a worker ("start", "run now"); a pass of it already queued or
+        running here is not queued twice (another process's is made safe by the pass's own lock)."""
+
+        def job(context: JobContext) -> None:
+            run_harvest(self.database, self.settings, harvester_uid, self.submit_run)
+
+        self.harvests.submit(f"harvest:{harvester_uid}", f"harvest {harvester_uid}", job)
+
     def abort_run(self, run_uid: str) -> None:
         self.backend.abort(run_uid)
 
@@ -122,7 +137,7 @@ class DatasetsRuntime:
         """Remove the warehouse folders the database does not reference (after dead runs are failed:
         a dataset still running then has a live worker, and its folders are left alone)."""
         self._last_sweep = time.monotonic()
-        return Warehouse(self.settings).sweep(self._references)
+        return make_warehouse(self.settings).sweep(self._references)
 
     def _references(self) -> References:
         datasets: dict[str, set[str]] = {}
@@ -144,6 +159,7 @@ class DatasetsRuntime:
         self._recover()
         for dataset_uid, run_uid in queue_due_schedules(self.database, now):
             self.submit_run(dataset_uid, run_uid)
+        run_due_harvesters(self.database, self.settings, now, self.submit_run)
         self._submit_queued()
         if time.monotonic() - self._last_sweep >= self.settings.warehouse_sweep_interval:
             self.sweep_warehouse()
