@@ -214,6 +214,14 @@ def translate_error(exc: duckdb.Error, memory_limit: str | None = None) -> Dataw
             "export the data and analyse it elsewhere.",
             error_code="query_timeout",
         )
+    if f"reading the stream registered as '{ARROW_VIEW_PREFIX}" in str(exc):
+        # The Arrow scan of a version on S3 failed (a file gone, the bucket unreachable): DuckDB reports
+        # it as invalid input, but it is the warehouse's fault, and its message names the warehouse's keys.
+        return QueryEngineError(
+            "The query engine could not read this dataset's files from the warehouse. Retry; if it "
+            "persists, the administrator should check that the warehouse's bucket is reachable.",
+            detail={"engine_error": "WarehouseReadError"},
+        )
     caller_errors = (
         duckdb.ConversionException,
         duckdb.OutOfRangeException,
