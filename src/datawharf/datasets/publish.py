@@ -69,7 +69,7 @@ from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.models import new_uid, utcnow
 from datawharf.store.models.datasets import Dataset, DatasetVersion, FieldConfiguration, Resource
-from datawharf.store.warehouse import Warehouse, is_disk_full
+from datawharf.store.warehouse import is_disk_full, make_warehouse
 
 if TYPE_CHECKING:
     from datawharf.datasets.status import DatasetStatus
@@ -200,7 +200,7 @@ class PublishRun:
         self.locator = locator
         self.context = context or JobContext(run_uid)
         self.on_progress = on_progress
-        self.warehouse = Warehouse(settings)
+        self.warehouse = make_warehouse(settings)
         self.counters = Counters()
         self.bytes_total: int | None = None
         self.objects_skipped = 0
@@ -301,7 +301,7 @@ class PublishRun:
             staging = self.warehouse.start_version(self.dataset_uid, data_uid)
             tune_memory_pool()  # before the extractors start allocating
             fields = self._open_all(sources, configurations)
-            records, size = self._write(sources, fields, staging / PART_FILE)
+            records, size = self._write(sources, fields, f"{staging}/{PART_FILE}")
             for source, identity in zip(sources, identities, strict=True):
                 if isinstance(source.located, LocatedSet):
                     identity["objects"] = source.objects_read
@@ -503,10 +503,12 @@ class PublishRun:
                 }
             )
 
-    def _write(self, sources: list[_Source], fields: list[FieldSpec], path: Any) -> tuple[int, int]:
+    def _write(self, sources: list[_Source], fields: list[FieldSpec], path: str) -> tuple[int, int]:
         schema = pa.schema([pa.field(f.name, ARROW_TYPES[f.type]) for f in fields])
-        used_before = self.warehouse.used_bytes() if self.warehouse.max_bytes is not None else 0
-        sink = pa.OSFile(str(path), "wb")
+        used_before = 0
+        if self.warehouse.max_bytes is not None:
+            used_before = self.warehouse.used_bytes(self._recorded_bytes)
+        sink = self.warehouse.filesystem.open_output_stream(path)
         dictionary = next(
             (dictionary_columns(s.first, s.names, fields) for s in sources if s.first is not None), []
         )
@@ -597,7 +599,7 @@ class PublishRun:
         records: int,
         size: int,
     ) -> str:
-        final = self.warehouse.finish_version(self.dataset_uid, data_uid)
+        final = self.warehouse.finish_version(self.dataset_uid, data_uid, [PART_FILE])
         try:
             with self.database.session() as session:
                 dataset = session.scalars(
@@ -654,6 +656,10 @@ class PublishRun:
                 versions.remove_unreferenced_files(session, self.settings, self.dataset_uid, data_uids)
         except Exception:
             log.exception("could not remove the files of the old versions of %s", self.dataset_uid)
+
+    def _recorded_bytes(self) -> int:
+        with self.database.session() as session:
+            return versions.recorded_bytes(session)
 
     def _discard(self, staging: Any) -> None:
         if staging is not None:

@@ -21,7 +21,7 @@ from datawharf.errors import Conflict, InvalidInput, NotFound
 from datawharf.settings import Settings
 from datawharf.store.models import new_uid, utcnow
 from datawharf.store.models.datasets import Dataset, DatasetVersion
-from datawharf.store.warehouse import Warehouse
+from datawharf.store.warehouse import make_warehouse
 
 
 def get_version(session: Session, dataset_uid: str, uid: str) -> DatasetVersion:
@@ -49,8 +49,9 @@ def restore_version(session: Session, settings: Settings, dataset_uid: str, uid:
     dataset = get_dataset(session, dataset_uid, for_update=True)
     require_status(dataset, RESTING, "restore a version")
     old = get_version(session, dataset_uid, uid)
-    folder = Warehouse(settings).version_dir(dataset_uid, old.data_uid)
-    if not folder.is_dir():
+    warehouse = make_warehouse(settings)
+    if not warehouse.version_exists(dataset_uid, old.data_uid):
+        folder = warehouse.version_path(dataset_uid, old.data_uid)
         raise InvalidInput(
             f"Version {uid} cannot be restored: its files are gone from the warehouse ({folder}). Restore "
             "another version, or publish again.",
@@ -138,9 +139,24 @@ def remove_unreferenced_files(
             )
         )
     )
-    warehouse = Warehouse(settings)
+    warehouse = make_warehouse(settings)
     for data_uid in data_uids - shared:
-        warehouse.discard(warehouse.version_dir(dataset_uid, data_uid))
+        warehouse.discard(warehouse.version_path(dataset_uid, data_uid))
+
+
+def recorded_bytes(session: Session) -> int:
+    """The bytes the versions' files take, by the database (the S3 warehouse's size cap): each data
+    folder counted once, however many versions (restores) share it."""
+    folders = (
+        select(
+            DatasetVersion.dataset_uid,
+            DatasetVersion.data_uid,
+            func.max(DatasetVersion.size_bytes).label("size"),
+        )
+        .group_by(DatasetVersion.dataset_uid, DatasetVersion.data_uid)
+        .subquery()
+    )
+    return int(session.scalar(select(func.coalesce(func.sum(folders.c.size), 0))) or 0)
 
 
 def _describe_served(dataset: Dataset, old: DatasetVersion, restored_uid: str) -> None:
@@ -163,7 +179,7 @@ def _describe_served(dataset: Dataset, old: DatasetVersion, restored_uid: str) -
 
 def public(version: DatasetVersion, dataset: Dataset, settings: Settings) -> dict[str, Any]:
     is_current = dataset.current_version_uid == version.uid
-    exists = Warehouse(settings).version_dir(version.dataset_uid, version.data_uid).is_dir()
+    exists = make_warehouse(settings).version_exists(version.dataset_uid, version.data_uid)
     return {
         "uid": version.uid,
         "sections": version.sections,
