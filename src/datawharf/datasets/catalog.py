@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from datawharf.datasets.control import aware
 from datawharf.settings import Settings
 from datawharf.store.models.datasets import Dataset, DatasetVersion
-from datawharf.store.warehouse import LocalWarehouse as Warehouse
+from datawharf.store.warehouse import Warehouse, make_warehouse
 
 
 @dataclass(frozen=True)
@@ -52,21 +52,19 @@ class PublishedDataset:
         return self.metadata.get("default", {}).get("title", {}).get("value")
 
 
-_LOCAL = pafs.LocalFileSystem()
-
-
 def _warehouse(settings: Settings) -> Warehouse:
-    """The warehouse the versions are read from (local today; ``make_warehouse`` once the S3 one lands)."""
-    return Warehouse(settings)
+    """The warehouse the versions are read from: the local folder, or the S3 bucket (one shared
+    instance, so its filesystem, and the query engine's datasets on it, are reused across requests)."""
+    return make_warehouse(settings)
 
 
 def _version_files(
     warehouse: Warehouse, dataset: Dataset, version: DatasetVersion
 ) -> tuple[pafs.FileSystem, tuple[str, ...]]:
-    """Where a version's files are: the warehouse's filesystem and their paths in it (the one place that
-    knows the warehouse's layout on the read side)."""
-    folder = warehouse.version_dir(dataset.uid, version.data_uid)
-    return _LOCAL, tuple(str(folder / name) for name in version.files)
+    """Where a version's files are: the warehouse's filesystem and their paths in it (the layout is the
+    warehouse's: ``version_path/name``)."""
+    folder = warehouse.version_path(dataset.uid, version.data_uid)
+    return warehouse.filesystem, tuple(f"{folder}/{name}" for name in version.files)
 
 
 def _published(dataset: Dataset, version: DatasetVersion, warehouse: Warehouse) -> PublishedDataset:

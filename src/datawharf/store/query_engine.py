@@ -106,16 +106,21 @@ class _Source:
     files: tuple[str, ...]
     filesystem: pafs.FileSystem
     dataset: pads.Dataset | None = None
+    generation: int = 0  # bumped when the filesystem is replaced: connections then register anew
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class ArrowSources:
     """The versions on a non-local filesystem that queries of this process name, by view name.
 
-    A pyarrow dataset is built once per version and process, on first use (it reads the first file's
+    A pyarrow dataset is built once per version and filesystem, on first use (it reads the first file's
     footer for the schema), then shared by every connection that registers it: a dataset is immutable
-    and each scan makes its own scanner. The table is bounded (least recently named dropped): an entry
-    is only needed between a query's compilation and its run.
+    and each scan makes its own scanner. The name depends on the files only, so the SQL of a query (and
+    the response cache's key) stays the same when the warehouse's filesystem is remade with fresh
+    credentials (``warehouse_s3.shared_warehouse``, every few minutes): the entry then takes the new
+    filesystem and a new generation, and each connection registers the rebuilt dataset on its next use.
+    The table is bounded (least recently named dropped): an entry is only needed between a query's
+    compilation and its run.
     """
 
     def __init__(self, limit: int = SOURCES_KEPT) -> None:
@@ -128,16 +133,21 @@ class ArrowSources:
         digest = hashlib.sha256("\n".join([filesystem.type_name, *files]).encode()).hexdigest()[:32]
         name = ARROW_VIEW_PREFIX + digest
         with self._lock:
-            if name in self._entries:
-                self._entries.move_to_end(name)
-            else:
+            source = self._entries.get(name)
+            if source is None:
                 self._entries[name] = _Source(tuple(files), filesystem)
                 while len(self._entries) > self._limit:
                     self._entries.popitem(last=False)
+                return name
+            self._entries.move_to_end(name)
+        if source.filesystem is not filesystem:
+            with source.lock:  # outside the table's lock: a build in progress holds this one
+                source.filesystem, source.dataset = filesystem, None
+                source.generation += 1
         return name
 
-    def dataset(self, name: str) -> pads.Dataset:
-        """The dataset behind a view name (built now if it is the first use)."""
+    def dataset(self, name: str) -> tuple[pads.Dataset, int]:
+        """The dataset behind a view name (built now if it is the first use) and its generation."""
         with self._lock:
             source = self._entries.get(name)
         if source is None:
@@ -157,7 +167,7 @@ class ArrowSources:
                         "publish the dataset again and report it to the administrator.",
                         detail={"engine_error": type(exc).__name__},
                     ) from exc
-            return source.dataset
+            return source.dataset, source.generation
 
 
 SOURCES = ArrowSources()
@@ -308,7 +318,7 @@ class QueryEngine:
             config["memory_limit"] = memory_limit
         self._pool: queue.LifoQueue[duckdb.DuckDBPyConnection] = queue.LifoQueue()
         self._databases: list[duckdb.DuckDBPyConnection] = []
-        self._views: dict[int, OrderedDict[str, None]] = {}  # per connection: Arrow views registered
+        self._views: dict[int, OrderedDict[str, int]] = {}  # per connection: Arrow views registered
         for index in range(pool_size):
             if temp_directory is not None:
                 spill = temp_directory / str(index)
@@ -363,11 +373,15 @@ class QueryEngine:
         ``VIEWS_PER_CONNECTION``; only its borrower touches them, so no lock is needed."""
         views = self._views[id(con)]
         for name in dict.fromkeys(_ARROW_VIEW.findall(sql)):
-            if name in views:
+            dataset, generation = SOURCES.dataset(name)
+            if views.get(name) == generation:
                 views.move_to_end(name)
                 continue
-            con.register(name, SOURCES.dataset(name))
-            views[name] = None
+            if name in views:
+                con.unregister(name)  # the same files on a remade filesystem (fresh credentials)
+            con.register(name, dataset)
+            views[name] = generation
+            views.move_to_end(name)
             while len(views) > VIEWS_PER_CONNECTION:
                 oldest, _ = views.popitem(last=False)
                 con.unregister(oldest)
