@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -371,3 +372,32 @@ def test_the_temp_folder_is_this_process_and_removed_at_close(tmp_path: Path) ->
     engine.close()
     query_engine.remove_temp_directory(third)
     assert not third.exists()
+
+
+def test_queries_at_once_on_every_connection_share_one_dataset(versions: Versions) -> None:
+    """Threads on a pool of three: each connection registers the version once, the scans of the shared
+    pyarrow dataset run side by side, and every answer is the local one."""
+    engine = QueryEngine(pool_size=3, threads=1)
+    asks = [REQUESTS[2], REQUESTS[6], REQUESTS[8]]
+    expected = [records.query_records(engine, versions.local, r, ids=True) for r in asks]
+    failures: list[BaseException] = []
+    answers: list[bool] = []
+
+    def run(index: int) -> None:
+        try:
+            for turn in range(4):
+                which = (index + turn) % len(asks)
+                page = records.query_records(engine, versions.s3, asks[which], ids=True)
+                answers.append(page == expected[which])
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+
+    try:
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == [] and answers == [True] * 24
+    finally:
+        engine.close()
