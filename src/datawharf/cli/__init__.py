@@ -53,6 +53,9 @@ COMMANDS = {
     "apikeys": LazyCommand("datawharf.cli.apikeys:app", "Manage API keys"),
     "connections": LazyCommand("datawharf.cli.connections:app", "Manage Amazon S3 connections"),
     "datasets": LazyCommand("datawharf.cli.datasets:app", "Create, publish and inspect datasets"),
+    "harvesters": LazyCommand(
+        "datawharf.cli.harvesters:app", "Harvest an S3 prefix: one dataset per object or folder"
+    ),
 }
 
 
