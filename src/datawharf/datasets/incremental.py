@@ -25,14 +25,14 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from datawharf.datasets.locate import LocatedObject, LocatedSet
-from datawharf.errors import DatawharfError
+from datawharf.errors import ExtractError
 from datawharf.settings import Settings
 from datawharf.store.models.datasets import DatasetVersion, DatasetVersionObject
 
 INSERT_CHUNK = 1000  # object rows per INSERT: 100,000 objects never make one huge statement
 
 
-class ObjectsChangedSinceVersion(DatawharfError):
+class ObjectsChangedSinceVersion(ExtractError):
     default_code = "objects_changed_since_version"
 
 

@@ -780,7 +780,7 @@ class PublishRun:
                 mark_published(dataset)
                 dataset.bytes_done = self.counters.bytes_done
                 dataset.bytes_total = self.bytes_total
-                dataset.records_done = records
+                dataset.records_done = new_records  # this run's work, as bytes_done is
                 dataset.errors_count = self.counters.errors_count
                 dataset.records_errors = list(self.counters.errors)
                 errors = self.counters.errors_count

@@ -143,13 +143,10 @@ def remove_unreferenced_files(
     neither as its own folder nor through a part it shares (``incremental.folders_of``)."""
     if not data_uids:
         return
-    shared = incremental.referenced_folders(
-        session.execute(
-            select(DatasetVersion.data_uid, DatasetVersion.files).where(
-                DatasetVersion.dataset_uid == dataset_uid
-            )
-        ).tuples()
+    query = select(DatasetVersion.data_uid, DatasetVersion.files).where(
+        DatasetVersion.dataset_uid == dataset_uid
     )
+    shared = incremental.referenced_folders((data_uid, files) for data_uid, files in session.execute(query))
     warehouse = Warehouse(settings)
     for data_uid in data_uids - shared:
         warehouse.discard(warehouse.version_dir(dataset_uid, data_uid))
