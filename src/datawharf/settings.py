@@ -166,6 +166,30 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds between passes removing warehouse folders the database does not reference.",
     )
+    warehouse_url: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix: the warehouse on that S3 bucket; unset, the local folder "
+        "(home/warehouse).",
+    )
+    warehouse_endpoint_url: str | None = Field(
+        default=None, description="S3 endpoint of the warehouse bucket (MinIO, OVH...); unset: AWS."
+    )
+    warehouse_region: str | None = Field(
+        default=None, description="Region of the warehouse bucket (default us-east-1)."
+    )
+    warehouse_access_key_id: str | None = Field(
+        default=None,
+        description="Access key of the warehouse bucket; unset: the standard AWS credential chain.",
+    )
+    warehouse_secret_access_key: SecretStr | None = Field(
+        default=None, description="Secret key of DATAWHARF_WAREHOUSE_ACCESS_KEY_ID (never logged)."
+    )
+    warehouse_multipart_max_age: float = Field(
+        default=86400.0,
+        gt=0,
+        description="Seconds after which the sweep aborts an unfinished multipart upload in the S3 "
+        "warehouse (what a killed run leaves).",
+    )
     scheduler_interval: float = Field(
         default=20.0, description="Seconds between checks of dataset schedules and queued publishes."
     )
@@ -266,6 +290,20 @@ class Settings(BaseSettings):
                 "or neither to serve HTTP"
             )
         return self
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _warehouse_url(cls, value: str | None) -> str | None:
+        """Checked at start, so a typo stops every command instead of failing the first publish."""
+        if not value or not value.strip():
+            return None
+        if not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^?#]*)?$", value.strip()):
+            raise ValueError(
+                f"DATAWHARF_WAREHOUSE_URL={value!r} is not an S3 warehouse URL: write s3://bucket or "
+                "s3://bucket/prefix (the endpoint goes in DATAWHARF_WAREHOUSE_ENDPOINT_URL), or unset it "
+                "for the local folder"
+            )
+        return value.strip()
 
     @field_validator("allowed_private_hosts", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from datawharf.jobs.runner import Heartbeat
 from datawharf.settings import Settings
-from datawharf.store.warehouse import STAGING_PREFIX, References, Warehouse
+from datawharf.store.warehouse import STAGING_PREFIX, LocalWarehouse, References
 
 
 def _folder(path: Path, size: int = 10) -> Path:
@@ -17,8 +17,8 @@ def _folder(path: Path, size: int = 10) -> Path:
     return path
 
 
-def _warehouse(tmp_path: Path) -> Warehouse:
-    return Warehouse(Settings(home=tmp_path))
+def _warehouse(tmp_path: Path) -> LocalWarehouse:
+    return LocalWarehouse(Settings(home=tmp_path))
 
 
 def test_sweep_removes_what_the_database_does_not_reference(tmp_path: Path) -> None:

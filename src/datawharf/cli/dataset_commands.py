@@ -339,7 +339,8 @@ def versions_(dataset: str = typer.Argument(..., help=DATASET_HELP)) -> None:
             uid = d.uid
             _total, found = versions.list_versions(session, uid, limit=1000, offset=0)
             rows = [versions.public(v, d, settings) for v in found]
-        where = f"Parquet files under {settings.warehouse_dir / uid}/<version>/"
+        root = (settings.warehouse_url or "").rstrip("/") or settings.warehouse_dir
+        where = f"Parquet files under {root}/{uid}/<version>/"
     for v in rows:
         table.add_row(
             v["uid"],

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from datawharf.datasets.control import aware
 from datawharf.settings import Settings
 from datawharf.store.models.datasets import Dataset, DatasetVersion
-from datawharf.store.warehouse import Warehouse
+from datawharf.store.warehouse import LocalWarehouse as Warehouse
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.models import new_uid, utcnow
 from datawharf.store.models.datasets import Dataset, DatasetVersion, FieldConfiguration, Resource
-from datawharf.store.warehouse import Warehouse, is_disk_full
+from datawharf.store.warehouse import is_disk_full, make_warehouse
 
 if TYPE_CHECKING:
     from datawharf.datasets.status import DatasetStatus
@@ -246,7 +246,7 @@ class PublishRun:
         self.locator = locator
         self.context = context or JobContext(run_uid)
         self.on_progress = on_progress
-        self.warehouse = Warehouse(settings)
+        self.warehouse = make_warehouse(settings)
         self.counters = Counters()
         self.bytes_total: int | None = None
         self.objects_skipped = 0
@@ -362,7 +362,7 @@ class PublishRun:
             fields = self._open_all(reading, configurations)
             if self.plan is not None and self.plan.kind == "append" and current is not None:
                 fields = _as_in(current, fields)
-            records, size = self._write(reading, fields, staging / PART_FILE)
+            records, size = self._write(reading, fields, f"{staging}/{PART_FILE}")
             for source, identity in zip(sources, identities, strict=True):
                 if isinstance(source.located, LocatedSet):
                     identity["objects"] = len(source.objects) + sum(
@@ -640,10 +640,12 @@ class PublishRun:
                 }
             )
 
-    def _write(self, sources: list[_Source], fields: list[FieldSpec], path: Any) -> tuple[int, int]:
+    def _write(self, sources: list[_Source], fields: list[FieldSpec], path: str) -> tuple[int, int]:
         schema = pa.schema([pa.field(f.name, ARROW_TYPES[f.type]) for f in fields])
-        used_before = self.warehouse.used_bytes() if self.warehouse.max_bytes is not None else 0
-        sink = pa.OSFile(str(path), "wb")
+        used_before = 0
+        if self.warehouse.max_bytes is not None:
+            used_before = self.warehouse.used_bytes(self._recorded_bytes)
+        sink = self.warehouse.filesystem.open_output_stream(path)
         dictionary = next(
             (dictionary_columns(s.first, s.names, fields) for s in sources if s.first is not None), []
         )
@@ -741,10 +743,9 @@ class PublishRun:
             # The current version's parts, referenced (incremental.py): only the new objects were read.
             files = [*incremental.carried_files(current), PART_FILE]
             records += current.records_count
-            size += current.size_bytes
             self.counters.errors_count += current.errors_count
             kept = self.plan.kept
-        final = self.warehouse.finish_version(self.dataset_uid, data_uid)
+        final = self.warehouse.finish_version(self.dataset_uid, data_uid, [PART_FILE])  # the ones written
         try:
             with self.database.session() as session:
                 dataset = session.scalars(
@@ -811,6 +812,10 @@ class PublishRun:
                 versions.remove_unreferenced_files(session, self.settings, self.dataset_uid, data_uids)
         except Exception:
             log.exception("could not remove the files of the old versions of %s", self.dataset_uid)
+
+    def _recorded_bytes(self) -> int:
+        with self.database.session() as session:
+            return versions.recorded_bytes(session)
 
     def _discard(self, staging: Any) -> None:
         if staging is not None:

@@ -27,7 +27,7 @@ from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.models import utcnow
 from datawharf.store.models.datasets import Dataset, DatasetVersion
-from datawharf.store.warehouse import References, Swept, Warehouse
+from datawharf.store.warehouse import References, Swept, make_warehouse
 
 log = logging.getLogger("datawharf.datasets")
 
@@ -98,7 +98,7 @@ class DatasetsRuntime:
         """Remove the warehouse folders the database does not reference (after dead runs are failed:
         a dataset still running then has a live worker, and its folders are left alone)."""
         self._last_sweep = time.monotonic()
-        return Warehouse(self.settings).sweep(self._references)
+        return make_warehouse(self.settings).sweep(self._references)
 
     def _references(self) -> References:
         datasets: dict[str, set[str]] = {}

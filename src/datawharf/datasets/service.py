@@ -21,7 +21,7 @@ from datawharf.errors import InvalidInput, NotFound
 from datawharf.settings import Settings
 from datawharf.store.models import new_uid, utcnow
 from datawharf.store.models.datasets import Dataset
-from datawharf.store.warehouse import Warehouse
+from datawharf.store.warehouse import make_warehouse
 
 
 class InvalidDatasetStatus(InvalidInput):
@@ -186,4 +186,4 @@ def delete_dataset(session: Session, settings: Settings, uid: str) -> None:
     require_status(dataset, RESTING, "delete the dataset (abort the running publish first)")
     session.delete(dataset)
     session.flush()
-    Warehouse(settings).remove_dataset(uid)
+    make_warehouse(settings).remove_dataset(uid)

@@ -22,7 +22,7 @@ from datawharf.errors import Conflict, InvalidInput, NotFound
 from datawharf.settings import Settings
 from datawharf.store.models import new_uid, utcnow
 from datawharf.store.models.datasets import Dataset, DatasetVersion
-from datawharf.store.warehouse import Warehouse
+from datawharf.store.warehouse import make_warehouse
 
 
 def get_version(session: Session, dataset_uid: str, uid: str) -> DatasetVersion:
@@ -50,13 +50,13 @@ def restore_version(session: Session, settings: Settings, dataset_uid: str, uid:
     dataset = get_dataset(session, dataset_uid, for_update=True)
     require_status(dataset, RESTING, "restore a version")
     old = get_version(session, dataset_uid, uid)
-    warehouse = Warehouse(settings)
+    warehouse = make_warehouse(settings)
     gone = [
-        warehouse.version_dir(dataset_uid, f)
+        warehouse.version_path(dataset_uid, f)
         for f in sorted(incremental.folders_of(old.data_uid, old.files))
-        if not warehouse.version_dir(dataset_uid, f).is_dir()
+        if not warehouse.version_exists(dataset_uid, f)
     ]
-    if gone:
+    if gone:  # its own folder, or one whose parts it shares (incremental.py)
         folder = gone[0]
         raise InvalidInput(
             f"Version {uid} cannot be restored: its files are gone from the warehouse ({folder}). Restore "
@@ -147,9 +147,24 @@ def remove_unreferenced_files(
         DatasetVersion.dataset_uid == dataset_uid
     )
     shared = incremental.referenced_folders((data_uid, files) for data_uid, files in session.execute(query))
-    warehouse = Warehouse(settings)
+    warehouse = make_warehouse(settings)
     for data_uid in data_uids - shared:
-        warehouse.discard(warehouse.version_dir(dataset_uid, data_uid))
+        warehouse.discard(warehouse.version_path(dataset_uid, data_uid))
+
+
+def recorded_bytes(session: Session) -> int:
+    """The bytes the versions' files take, by the database (the S3 warehouse's size cap): each data
+    folder counted once, however many versions (restores) share it."""
+    folders = (
+        select(
+            DatasetVersion.dataset_uid,
+            DatasetVersion.data_uid,
+            func.max(DatasetVersion.size_bytes).label("size"),
+        )
+        .group_by(DatasetVersion.dataset_uid, DatasetVersion.data_uid)
+        .subquery()
+    )
+    return int(session.scalar(select(func.coalesce(func.sum(folders.c.size), 0))) or 0)
 
 
 def _describe_served(dataset: Dataset, old: DatasetVersion, restored_uid: str) -> None:
@@ -172,9 +187,9 @@ def _describe_served(dataset: Dataset, old: DatasetVersion, restored_uid: str) -
 
 def public(version: DatasetVersion, dataset: Dataset, settings: Settings) -> dict[str, Any]:
     is_current = dataset.current_version_uid == version.uid
-    warehouse = Warehouse(settings)
+    warehouse = make_warehouse(settings)
     exists = all(
-        warehouse.version_dir(version.dataset_uid, f).is_dir()
+        warehouse.version_exists(version.dataset_uid, f)
         for f in incremental.folders_of(version.data_uid, version.files)
     )
     return {

@@ -1,6 +1,12 @@
-"""The warehouse: Parquet files of every dataset version, in a local folder.
+"""The warehouse: Parquet files of every dataset version, in a local folder (the default) or on S3.
 
-Layout (the convention the Explore side reads)::
+``make_warehouse(settings)`` picks the implementation: ``DATAWHARF_WAREHOUSE_URL=s3://bucket/prefix``
+gives the S3 one (``store/warehouse_s3.py``), anything else this local folder. Both follow the
+``Warehouse`` interface: a pyarrow ``filesystem`` and ``version_path`` (where the Explore side reads a
+version's files), ``start_version``/``finish_version``/``discard`` (a publish), ``sweep`` (the files
+the database does not reference) and the size cap.
+
+Local layout (the convention the Explore side reads)::
 
     <warehouse_dir>/<dataset_uid>/<data_uid>/part-00000.parquet ...
     <warehouse_dir>/<dataset_uid>/.staging-<data_uid>/            (a run in progress)
@@ -22,21 +28,35 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from datawharf.errors import DatawharfError
+import pyarrow.fs as pafs
+
 from datawharf.settings import Settings
+from datawharf.store.warehouse_base import (
+    References,
+    Swept,
+    Warehouse,
+    WarehouseFull,
+    full_message,
+)
+
+__all__ = [
+    "STAGING_PREFIX",
+    "LocalWarehouse",
+    "References",
+    "Swept",
+    "Warehouse",
+    "WarehouseFull",
+    "folder_size",
+    "is_disk_full",
+    "make_warehouse",
+]
 
 STAGING_PREFIX = ".staging-"
 
 log = logging.getLogger("datawharf.warehouse")
-
-
-class WarehouseFull(DatawharfError):
-    http_status = 507
-    default_code = "warehouse_full"
 
 
 def folder_size(path: Path) -> int:
@@ -50,22 +70,13 @@ def folder_size(path: Path) -> int:
     return total
 
 
-@dataclass(frozen=True)
-class References:
-    """What the database says of the warehouse, for ``Warehouse.sweep``.
+def make_warehouse(settings: Settings) -> Warehouse:
+    """The warehouse the settings name: S3 for an ``s3://`` ``warehouse_url``, else the local folder."""
+    if settings.warehouse_url:
+        from datawharf.store.warehouse_s3 import shared_warehouse  # the S3 filesystem: only then
 
-    ``datasets``: every dataset uid -> the data folders (``data_uid``) its versions point at;
-    ``live``: datasets whose run is queued or running (their folders are the run's business).
-    """
-
-    datasets: Mapping[str, set[str]]
-    live: set[str]
-
-
-@dataclass
-class Swept:
-    removed: list[Path] = field(default_factory=list)
-    bytes: int = 0
+        return shared_warehouse(settings)
+    return LocalWarehouse(settings)
 
 
 def _remove(path: Path) -> int:
@@ -78,10 +89,15 @@ def _remove(path: Path) -> int:
     return size
 
 
-class Warehouse:
+class LocalWarehouse:
+    """The local folder: staging folders renamed into place (see the module docstring)."""
+
+    is_local = True
+
     def __init__(self, settings: Settings) -> None:
         self.root = settings.warehouse_dir
         self.max_bytes = settings.warehouse_max_bytes
+        self.filesystem: pafs.FileSystem = pafs.LocalFileSystem()
 
     def dataset_dir(self, dataset_uid: str) -> Path:
         return self.root / dataset_uid
@@ -92,17 +108,23 @@ class Warehouse:
     def staging_dir(self, dataset_uid: str, data_uid: str) -> Path:
         return self.root / dataset_uid / f"{STAGING_PREFIX}{data_uid}"
 
-    def start_version(self, dataset_uid: str, data_uid: str) -> Path:
+    def version_path(self, dataset_uid: str, data_uid: str) -> str:
+        return str(self.version_dir(dataset_uid, data_uid))
+
+    def version_exists(self, dataset_uid: str, data_uid: str) -> bool:
+        return self.version_dir(dataset_uid, data_uid).is_dir()
+
+    def start_version(self, dataset_uid: str, data_uid: str) -> str:
         staging = self.staging_dir(dataset_uid, data_uid)
         staging.mkdir(parents=True, exist_ok=False)
-        return staging
+        return str(staging)
 
-    def finish_version(self, dataset_uid: str, data_uid: str) -> Path:
+    def finish_version(self, dataset_uid: str, data_uid: str, files: Sequence[str] = ()) -> str:
         final = self.version_dir(dataset_uid, data_uid)
         os.rename(self.staging_dir(dataset_uid, data_uid), final)
-        return final
+        return str(final)
 
-    def discard(self, path: Path) -> None:
+    def discard(self, path: str | Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
     def remove_dataset(self, dataset_uid: str) -> None:
@@ -150,7 +172,7 @@ class Warehouse:
                 len(swept.removed),
                 swept.bytes,
                 time.monotonic() - started,
-                ", ".join(str(p.relative_to(self.root)) for p in swept.removed[:20]),
+                ", ".join(os.path.relpath(p, self.root) for p in swept.removed[:20]),
             )
         return swept
 
@@ -166,7 +188,8 @@ class Warehouse:
                         listed[entry.name] = [c.name for c in children if c.is_dir()]
         return listed
 
-    def used_bytes(self) -> int:
+    def used_bytes(self, recorded: Callable[[], int] | None = None) -> int:
+        """The folder's size on disk (what a full disk counts: orphans included), not the records."""
         return folder_size(self.root) if self.root.exists() else 0
 
     def full_error(self, needed: int | None = None) -> WarehouseFull:
@@ -174,11 +197,7 @@ class Warehouse:
         if self.max_bytes is None:
             where = f"the disk holding the warehouse ({self.root})"
         return WarehouseFull(
-            f"The warehouse is full: writing this version would exceed {where}. Free space, then "
-            "publish again: delete old versions ('datawharf datasets delete-version DATASET VERSION', or "
-            "DELETE /api/automation/v1.0/datasets/{uid}/versions/{version_uid}/), keep fewer of them "
-            "(DATAWHARF_VERSIONS_KEEP), delete datasets, or raise the cap.",
-            detail={"needed_bytes": needed} if needed is not None else {},
+            full_message(where), detail={"needed_bytes": needed} if needed is not None else {}
         )
 
     def check_room(self, used_before: int, written: int) -> None:
