@@ -7,6 +7,8 @@ worker gracefully: its runs get ``DATAWHARF_WORKER_SHUTDOWN_GRACE`` seconds, the
 
 from __future__ import annotations
 
+import logging
+
 from datawharf.cli.common import console, friendly_errors
 from datawharf.errors import InvalidInput
 from datawharf.settings import Settings
@@ -14,7 +16,7 @@ from datawharf.settings import Settings
 
 @friendly_errors
 def worker() -> None:
-    """Run publishes queued in PostgreSQL (Procrastinate), until SIGTERM or Ctrl-C.
+    """Run queued publishes (Procrastinate) until SIGTERM or Ctrl-C, from the jobs in PostgreSQL.
 
     Needs DATAWHARF_JOB_BACKEND=procrastinate and a PostgreSQL DATAWHARF_DATABASE_URL, the same settings
     as the servers (DATAWHARF_SECRET_KEY, the warehouse)."""
@@ -32,6 +34,8 @@ def worker() -> None:
     from datawharf.jobs.procrastinate_backend import ProcrastinateBackend, worker_name
     from datawharf.store.db import open_database
 
+    # A worker's log is its output (a service manager keeps it): runs handed back, jobs started and ended.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     database = open_database(settings)
     runtime = DatasetsRuntime(settings, database)
     backend = runtime.backend

@@ -5,11 +5,12 @@ Made by the app lifespan (``start_runtime``), closed with it. Publishes run on t
 recovers the runs that died with a previous process (``control.recover_runs``: retried while they have
 attempts left, else failed) and removes every warehouse folder the database does not reference (what a
 process killed mid-publish leaves); then every ``scheduler_interval`` seconds it starts due schedules
-("refresh if changed"), picks up runs queued by other processes (the CLI without ``--wait``, a run
-handed back by a stopping server), and recovers runs whose worker stopped beating; every
-``warehouse_sweep_interval`` seconds it sweeps the warehouse again (a CLI publish killed mid-run, a
-deletion interrupted after its commit). Closing it stops gracefully: running publishes are handed back
-(queued for the next start or another worker), not aborted.
+("refresh if changed") and due harvesters (``harvest/``, on a thread of their own), picks up runs
+queued by other processes (the CLI without ``--wait``, a run handed back by a stopping server), and
+recovers runs whose worker stopped beating; every ``warehouse_sweep_interval`` seconds it sweeps the
+warehouse again (a CLI publish killed mid-run, a deletion interrupted after its commit). Closing it
+stops gracefully: running publishes are handed back (queued for the next start or another worker), not
+aborted.
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datawharf.datasets import control
+from datawharf.datasets import control, incremental
 from datawharf.datasets.locate import Locator, stream_locator
 from datawharf.datasets.publish import PublishRun, worker_is_dead
 from datawharf.datasets.scheduler import queue_due_schedules
 from datawharf.datasets.service import RUNNING
+from datawharf.harvest.harvest import run_harvest
+from datawharf.harvest.scheduler import run_due_harvesters
 from datawharf.jobs import backend as jobs
 from datawharf.jobs.backend import JobBackend, ThreadsBackend
-from datawharf.jobs.runner import JobContext
+from datawharf.jobs.runner import JobContext, ThreadPoolRunner
 from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.models import utcnow
@@ -45,6 +48,8 @@ class DatasetsRuntime:
         self.locator = locator or stream_locator(database.session, settings)
         jobs.register(control.PUBLISH, self.run_publish)
         self.backend: JobBackend = jobs.make_backend(settings)
+        # Harvester passes (list a folder, queue publishes) are not runs: a thread of their own here.
+        self.harvests = ThreadPoolRunner(1)
         if isinstance(self.backend, ThreadsBackend):
             # This runtime's own handler: several runtimes in one process (tests) keep their databases.
             self.backend.handlers[control.PUBLISH] = self.run_publish
@@ -53,6 +58,10 @@ class DatasetsRuntime:
         self._last_sweep = 0.0
 
     def start(self) -> None:
+        if not self.backend.runs_in_process:
+            # A queue backend: 'datawharf worker's run the publishes, and their periodic task makes the
+            # scheduling pass and the recovery (``tick``); this process only queues.
+            return
         self.recover()
         self._thread = threading.Thread(target=self._loop, name="datawharf-scheduler", daemon=True)
         self._thread.start()
@@ -61,6 +70,7 @@ class DatasetsRuntime:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self.harvests.shutdown(wait=True)
         self.backend.shutdown(wait=True)
 
     # --- runs ------------------------------------------------------------------------------------
@@ -95,6 +105,15 @@ class DatasetsRuntime:
     def submit_run(self, dataset_uid: str, run_uid: str) -> None:
         self.backend.submit(control.PUBLISH, run_uid, dataset_uid)
 
+    def harvest(self, harvester_uid: str) -> None:
+        """Run a harvester's pass on a worker ("start", "run now"); a pass of it already queued or
+        running here is not queued twice (another process's is made safe by the pass's own lock)."""
+
+        def job(context: JobContext) -> None:
+            run_harvest(self.database, self.settings, harvester_uid, self.submit_run)
+
+        self.harvests.submit(f"harvest:{harvester_uid}", f"harvest {harvester_uid}", job)
+
     def abort_run(self, run_uid: str) -> None:
         self.backend.abort(run_uid)
 
@@ -128,10 +147,11 @@ class DatasetsRuntime:
                 datasets[uid] = set()
                 if status in RUNNING:
                     live.add(uid)
-            for dataset_uid, data_uid in session.execute(
-                select(DatasetVersion.dataset_uid, DatasetVersion.data_uid)
+            for dataset_uid, data_uid, files in session.execute(
+                select(DatasetVersion.dataset_uid, DatasetVersion.data_uid, DatasetVersion.files)
             ):
-                datasets.setdefault(dataset_uid, set()).add(data_uid)
+                # A version's own folder and those of the parts it shares (incremental.py).
+                datasets.setdefault(dataset_uid, set()).update(incremental.folders_of(data_uid, files or []))
         return References(datasets=datasets, live=live)
 
     def tick(self) -> None:
@@ -140,15 +160,15 @@ class DatasetsRuntime:
         self._recover()
         for dataset_uid, run_uid in queue_due_schedules(self.database, now):
             self.submit_run(dataset_uid, run_uid)
+        run_due_harvesters(self.database, self.settings, now, self.submit_run)
         self._submit_queued()
         if time.monotonic() - self._last_sweep >= self.settings.warehouse_sweep_interval:
             self.sweep_warehouse()
 
     def _submit_queued(self) -> None:
         """Runs queued that this process does not have yet (queued by the CLI, handed back by a server
-        that stopped). Only for the in-process backend: a queue backend holds its own jobs."""
-        if not isinstance(self.backend, ThreadsBackend):
-            return
+        that stopped). A queue backend keeps at most one waiting job a run (Procrastinate's queueing
+        lock), so submitting a run it already holds is a no-op there."""
         with self.database.session() as session:
             queued = session.execute(
                 select(Dataset.uid, Dataset.run_uid).where(
@@ -156,8 +176,11 @@ class DatasetsRuntime:
                 )
             ).all()
         for dataset_uid, run_uid in queued:
-            if run_uid is not None and not self.backend.is_active(run_uid):
-                self.submit_run(dataset_uid, run_uid)
+            if run_uid is None:
+                continue
+            if isinstance(self.backend, ThreadsBackend) and self.backend.is_active(run_uid):
+                continue
+            self.submit_run(dataset_uid, run_uid)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.settings.scheduler_interval):

@@ -7,6 +7,7 @@ no foreign key crosses domains, so the branches apply in any order.
 
 from datawharf.store.models import (
     datasets,  # noqa: F401  (registers the dataset tables)
+    harvesters,  # noqa: F401  (registers the harvester tables)
     runs,  # noqa: F401  (registers the runs table)
 )
 from datawharf.store.models.apikeys import ApiKey
