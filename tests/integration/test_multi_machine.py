@@ -28,11 +28,6 @@ pytestmark = pytest.mark.postgres
 
 EXPLORE = "/api/explore/v2.1"
 ROWS = 4_000_000  # about 7 s of publish on an idle 2-core machine, 51 MiB of gzip
-WIRING = (
-    "the datasets runtime is not wired to jobs.backend / the runs table yet (runs step 3, queue "
-    "wiring): 'datawharf worker' exits on DatasetsRuntime.backend"
-)
-EXPLORE_S3 = "Explore on the S3 warehouse (s3read) is not merged yet"
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +106,6 @@ def assert_nothing_orphaned(wharf: Cluster, uid: str) -> None:
 # --- the tests -----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_kill_9_of_the_worker_running_a_publish_retries_it_on_the_other(
     wharf: Cluster, big_source: str
 ) -> None:
@@ -134,7 +128,6 @@ def test_kill_9_of_the_worker_running_a_publish_retries_it_on_the_other(
     assert_nothing_orphaned(wharf, uid)
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_a_paused_worker_woken_after_the_retry_is_fenced_off(wharf: Cluster, big_source: str) -> None:
     client = wharf.client(0)
     uid = wharf.create_dataset(client, "paused", big_source)
@@ -172,7 +165,6 @@ def test_a_paused_worker_woken_after_the_retry_is_fenced_off(wharf: Cluster, big
     assert_nothing_orphaned(wharf, uid)
 
 
-@pytest.mark.xfail(strict=True, reason=f"{WIRING}; {EXPLORE_S3}")
 def test_abort_on_replica_a_of_a_run_on_a_worker_keeps_the_previous_version(
     wharf: Cluster, big_source: str
 ) -> None:
@@ -196,7 +188,6 @@ def test_abort_on_replica_a_of_a_run_on_a_worker_keeps_the_previous_version(
     assert_nothing_orphaned(wharf, uid)
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_a_due_schedule_with_two_workers_publishes_once(wharf: Cluster, small_source: str) -> None:
     client = wharf.client(0)
     uid = wharf.create_dataset(client, "scheduled", small_source)
@@ -227,7 +218,6 @@ def test_a_due_schedule_with_two_workers_publishes_once(wharf: Cluster, small_so
     assert len(wharf.rows("SELECT uid FROM runs WHERE subject_uid = :uid", uid=uid)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_three_processes_started_together_on_an_empty_database(
     tmp_path: Path, moto_server: MotoServer
 ) -> None:
@@ -281,7 +271,6 @@ def test_a_backoffice_sign_in_on_replica_a_is_valid_on_replica_b(
             browser.close()
 
 
-@pytest.mark.xfail(strict=True, reason=f"{WIRING}; {EXPLORE_S3}")
 def test_explore_on_both_replicas_reads_the_new_version_right_after_the_switch(
     wharf: Cluster, moto_server: MotoServer
 ) -> None:
@@ -301,7 +290,6 @@ def test_explore_on_both_replicas_reads_the_new_version_right_after_the_switch(
         assert total_count(client, public_id) == 3
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_a_rolling_restart_of_both_workers_during_a_publish_finishes_the_run(
     wharf: Cluster, big_source: str
 ) -> None:
