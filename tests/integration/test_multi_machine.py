@@ -24,7 +24,7 @@ from tests.support.app import BOOTSTRAP_KEY
 from tests.support.cluster import API, Cluster, Process, big_gzip_csv, cluster
 from tests.support.moto import MotoServer
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 EXPLORE = "/api/explore/v2.1"
 ROWS = 4_000_000  # about 7 s of publish on an idle 2-core machine, 51 MiB of gzip
