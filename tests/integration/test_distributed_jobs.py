@@ -77,6 +77,7 @@ class Cluster:
             "DATAWHARF_WORKER_SHUTDOWN_GRACE": "0",
             "DATAWHARF_JOB_WORKERS": "1",
             "DATAWHARF_PARSE_THREADS": "1",
+            "DATAWHARF_JOB_STALE_SECONDS": "5",
         }
         self.engine: Engine = create_engine(url)
         stack.callback(self.engine.dispose)
@@ -235,3 +236,30 @@ def test_workers_starting_together_apply_the_queue_schema_once(tmp_path: Path) -
         finally:
             for database in databases:
                 database.dispose()
+
+
+def test_a_killed_workers_run_is_retried_on_another(cluster: Cluster, moto_server: MotoServer) -> None:
+    """kill -9 mid-publish: the scheduling pass finds the run's worker gone (here at once: a process of
+    this host that no longer exists; elsewhere after DATAWHARF_JOB_STALE_SECONDS), requeues it as attempt
+    2 and another worker publishes one version; the dead worker's job row ends failed, not 'doing'."""
+    first = cluster.worker("a")
+    uid = start_long_publish(cluster, moto_server)
+    cluster.worker("b")
+    first.kill()
+    first.wait(timeout=30)
+    status = wait_idle(cluster.client, uid, timeout=180)
+    assert (status["status"], status["is_published"]) == ("idle", True), (status, cluster.logs())
+    [run] = cluster.runs_of(uid)
+    assert (run.status, run.attempt) == ("done", 2), cluster.logs()
+    assert cluster.versions_of(uid) == 1
+
+    def ghost_jobs() -> list[Any]:
+        with cluster.engine.connect() as connection:
+            return list(
+                connection.execute(
+                    text("SELECT status FROM procrastinate_jobs WHERE task_name = 'datawharf.run'")
+                ).scalars()
+            )
+
+    # The dead worker's job: 'doing' until its Procrastinate heartbeat (every 10 s) is 30 s old.
+    wait_for("the dead worker's job closed", lambda: ghost_jobs() == ["failed"], timeout=90)
