@@ -103,6 +103,16 @@ class Settings(BaseSettings):
         description="A prefix or glob's object whose fields differ from the first's: fail the publish, "
         "or skip it and list it in the run's errors.",
     )
+    incremental_on_change: Literal["rebuild", "fail"] = Field(
+        default="rebuild",
+        description="A publish 'only if changed' of a prefix or glob that finds an object changed or gone "
+        "since the current version: rebuild the whole version, or fail and keep the current one.",
+    )
+    set_read_threads: int = Field(
+        default_factory=machine_cores,
+        ge=1,
+        description="Small objects of a prefix or glob read at once in a publish (default: the cores).",
+    )
     spreadsheet_max_cells: int = Field(
         default=_SHEETS.max_cells,
         ge=1,

@@ -22,7 +22,7 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datawharf.datasets import control
+from datawharf.datasets import control, incremental
 from datawharf.datasets.locate import Locator, stream_locator
 from datawharf.datasets.publish import PublishRun, worker_is_dead
 from datawharf.datasets.scheduler import queue_due_schedules
@@ -147,10 +147,11 @@ class DatasetsRuntime:
                 datasets[uid] = set()
                 if status in RUNNING:
                     live.add(uid)
-            for dataset_uid, data_uid in session.execute(
-                select(DatasetVersion.dataset_uid, DatasetVersion.data_uid)
+            for dataset_uid, data_uid, files in session.execute(
+                select(DatasetVersion.dataset_uid, DatasetVersion.data_uid, DatasetVersion.files)
             ):
-                datasets.setdefault(dataset_uid, set()).add(data_uid)
+                # A version's own folder and those of the parts it shares (incremental.py).
+                datasets.setdefault(dataset_uid, set()).update(incremental.folders_of(data_uid, files or []))
         return References(datasets=datasets, live=live)
 
     def tick(self) -> None:
