@@ -103,6 +103,16 @@ class Settings(BaseSettings):
         description="A prefix or glob's object whose fields differ from the first's: fail the publish, "
         "or skip it and list it in the run's errors.",
     )
+    incremental_on_change: Literal["rebuild", "fail"] = Field(
+        default="rebuild",
+        description="A publish 'only if changed' of a prefix or glob that finds an object changed or gone "
+        "since the current version: rebuild the whole version, or fail and keep the current one.",
+    )
+    set_read_threads: int = Field(
+        default_factory=machine_cores,
+        ge=1,
+        description="Small objects of a prefix or glob read at once in a publish (default: the cores).",
+    )
     spreadsheet_max_cells: int = Field(
         default=_SHEETS.max_cells,
         ge=1,
@@ -148,6 +158,17 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds without a heartbeat (database clock) after which a run's worker is "
         "taken for dead and the run retried or failed.",
+    )
+    schedule_cron: str = Field(
+        default="* * * * *",
+        description="When 'datawharf worker's run the scheduling pass (due schedules, stale runs), as a "
+        "cron expression (a sixth field counts seconds); once per tick across all workers.",
+    )
+    worker_shutdown_grace: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a stopping 'datawharf worker' lets its running publishes finish before it "
+        "hands them back to the queue for another worker.",
     )
     parse_threads: int = Field(
         default_factory=machine_cores,

@@ -49,6 +49,7 @@ class LazyCommand:
 
 COMMANDS = {
     "serve": LazyCommand("datawharf.cli.serve:serve", "Start the service"),
+    "worker": LazyCommand("datawharf.cli.worker:worker", "Run queued publishes (Procrastinate)"),
     "preview": LazyCommand("datawharf.cli.preview:preview", "Preview the first 20 records of a file in S3"),
     "apikeys": LazyCommand("datawharf.cli.apikeys:app", "Manage API keys"),
     "connections": LazyCommand("datawharf.cli.connections:app", "Manage Amazon S3 connections"),

@@ -49,7 +49,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from datawharf.datasets import versions
+from datawharf.datasets import incremental, set_reader, versions
 from datawharf.datasets.control import claim_run
 from datawharf.datasets.fastpath import (
     BackgroundWriter,
@@ -59,6 +59,7 @@ from datawharf.datasets.fastpath import (
     tune_memory_pool,
 )
 from datawharf.datasets.fieldconfig import FieldSpec, apply_configurations, stack
+from datawharf.datasets.incremental import ObjectRecord, Plan
 from datawharf.datasets.locate import LocatedObject, LocatedSet, Locator
 from datawharf.datasets.metadata import touch_modified
 from datawharf.datasets.metadata_edits import mark_published
@@ -128,20 +129,24 @@ class Counters:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
+_COUNTING_LOCK = threading.Lock()
+
+
 class _Counting:
     """Reports how far into its object the extractor has read (the high-water mark, so that a peek
-    and a seek back are not counted twice), for the progress figure."""
+    and a seek back are not counted twice), for the progress figure. Adds what it advances, under a
+    lock: the objects of a set are read on several threads at once (``set_reader.py``)."""
 
     def __init__(self, raw: BinaryIO, counters: Counters) -> None:
         self._raw, self._counters = raw, counters
-        self._base = counters.bytes_done
         self._high = 0
 
     def _advance(self) -> None:
         position = self._raw.tell()
         if position > self._high:
+            with _COUNTING_LOCK:
+                self._counters.bytes_done += position - self._high
             self._high = position
-            self._counters.bytes_done = self._base + position
 
     def read(self, size: int | None = -1) -> bytes:
         data = self._raw.read(-1 if size is None else size)
@@ -168,10 +173,44 @@ class _Source:
     types: dict[str, str] = field(default_factory=dict)
     stream: BinaryIO | None = None
     objects_read: int = 0  # a prefix or glob: the objects whose records were published
+    objects: list[ObjectRecord] = field(default_factory=list)  # a prefix or glob: what the version holds
 
 
 class ObjectFieldsDiffer(ExtractError):
     default_code = "object_fields_differ"
+
+
+class IncrementalFieldsDiffer(ExtractError):
+    default_code = "incremental_fields_differ"
+
+
+def _as_in(current: DatasetVersion, fields: list[FieldSpec]) -> list[FieldSpec]:
+    """The fields of an incremental part: the current version's, in its order and types (its parts
+    and the new one make one table), each read from the new objects' column of that name."""
+    read = {f.name: f for f in fields}
+    extra = sorted(set(read) - {f["name"] for f in current.fields})
+    if extra:
+        raise IncrementalFieldsDiffer(
+            f"The new objects have fields the current version {current.uid} does not: {', '.join(extra)}. "
+            "Publish without 'only if changed' to rebuild the dataset with them.",
+            detail={"extra": extra},
+        )
+    kept = []
+    for public in current.fields:
+        spec = read.get(public["name"])
+        source = spec.source if spec is not None else ""  # absent from the new objects: null
+        kept.append(
+            FieldSpec(
+                name=public["name"],
+                label=public.get("label") or public["name"],
+                type=public.get("type", "text"),
+                source=source,
+                original_name=public.get("original_name", ""),
+                description=public.get("description"),
+                annotations=tuple(public.get("annotations") or ()),
+            )
+        )
+    return kept
 
 
 def _identity(located: LocatedObject | LocatedSet) -> dict[str, Any]:
@@ -179,6 +218,13 @@ def _identity(located: LocatedObject | LocatedSet) -> dict[str, Any]:
     if isinstance(located, LocatedObject):
         return located.identity()
     return {"etag": None, "size": None, "last_modified": None, "pattern": located.pattern.text}
+
+
+def _counted(batches: Iterator[pa.RecordBatch], record: ObjectRecord) -> Iterator[pa.RecordBatch]:
+    """``batches``, their rows added to the object's record (the first batch is counted already)."""
+    for batch in batches:
+        record.records += batch.num_rows
+        yield batch
 
 
 def _closing(batches: Iterator[pa.RecordBatch], stream: BinaryIO) -> Iterator[pa.RecordBatch]:
@@ -215,6 +261,7 @@ class PublishRun:
         self.bytes_total: int | None = None
         self.objects_skipped = 0
         self.attempt: Attempt | None = None
+        self.plan: Plan | None = None  # a publish "only if changed" of a prefix or glob (incremental.py)
         self._abort_seen = threading.Event()
         self._stale = threading.Event()
 
@@ -339,17 +386,35 @@ class PublishRun:
             identities = [{"resource_uid": s.resource.uid, **_identity(s.located)} for s in sources]
             if only_if_changed and current is not None and self._unchanged(current, identities, config_hash):
                 return self._finish_unchanged(current)
+            reading = sources
+            if (
+                only_if_changed
+                and current is not None
+                and any(isinstance(s.located, LocatedSet) for s in sources)
+            ):
+                self.plan = self._incremental(current, sources, identities, config_hash)
+                if self.plan.kind == "unchanged":
+                    return self._finish_unchanged(current)
+                if self.plan.kind == "append":
+                    reading = self._appending(sources, self.plan)
+                    self.bytes_total = sum(o.size or 0 for new in self.plan.new.values() for o in new)
             data_uid = new_uid("ch")
             staging = self.warehouse.start_version(self.dataset_uid, data_uid)
             tune_memory_pool()  # before the extractors start allocating
-            fields = self._open_all(sources, configurations)
-            records, size = self._write(sources, fields, f"{staging}/{PART_FILE}")
+            fields = self._open_all(reading, configurations)
+            if self.plan is not None and self.plan.kind == "append" and current is not None:
+                fields = _as_in(current, fields)
+            records, size = self._write(reading, fields, f"{staging}/{PART_FILE}")
             for source, identity in zip(sources, identities, strict=True):
                 if isinstance(source.located, LocatedSet):
-                    identity["objects"] = source.objects_read
+                    identity["objects"] = len(source.objects) + sum(
+                        1
+                        for o in (self.plan.kept if self.plan else [])
+                        if o.resource_uid == source.resource.uid
+                    )
             self._check()
             self._set("saving_version")
-            return self._save(data_uid, fields, identities, config_hash, records, size)
+            return self._save(data_uid, fields, identities, config_hash, records, size, sources, current)
         except StaleAttempt:
             # Superseded: the live attempt owns the dataset row; this one only removes its own files.
             log.warning("publish %s of %s: attempt superseded, stopped", self.run_uid, self.dataset_uid)
@@ -393,6 +458,38 @@ class PublishRun:
         before = {s.get("resource_uid"): (s.get("etag"), s.get("size")) for s in current.sources}
         now = {s["resource_uid"]: (s["etag"], s["size"]) for s in identities}
         return before == now and all(etag for etag, _ in now.values())
+
+    def _incremental(
+        self,
+        current: DatasetVersion,
+        sources: list[_Source],
+        identities: list[dict[str, Any]],
+        config_hash: str,
+    ) -> Plan:
+        with self.database.session() as session:
+            plan = incremental.plan(
+                session,
+                self.settings,
+                current,
+                [(s.resource.uid, s.located) for s in sources],
+                identities,
+                config_hash,
+            )
+        if plan.kind == "rebuild":
+            log.info(
+                "publish %s of %s rebuilds the whole version: %s", self.run_uid, self.dataset_uid, plan.reason
+            )
+        return plan
+
+    def _appending(self, sources: list[_Source], plan: Plan) -> list[_Source]:
+        """The sources an incremental publish reads: each set restricted to its new objects."""
+        reading = []
+        for source in sources:
+            new = plan.new.get(source.resource.uid)
+            if new and isinstance(source.located, LocatedSet):
+                source.located = incremental.only_new(source.located, new)
+                reading.append(source)
+        return reading
 
     def _finish_unchanged(self, current: DatasetVersion) -> str:
         with self._fenced_session() as session:
@@ -470,7 +567,12 @@ class PublishRun:
         return fields
 
     def _start(
-        self, resource: Resource, located: LocatedObject, *, filename: str | None = None
+        self,
+        resource: Resource,
+        located: LocatedObject,
+        *,
+        filename: str | None = None,
+        parse_threads: int | None = None,
     ) -> tuple[BinaryIO, Iterator[pa.RecordBatch], pa.RecordBatch | None]:
         """One object opened, its extractor started: ``(stream, batches, first batch)``."""
         extractor = EXTRACTORS[resource.type]
@@ -480,7 +582,7 @@ class PublishRun:
         # CSV is parsed on every core by record-aligned blocks (same records as extractor.read).
         read: Callable[..., Iterator[Any]]
         if resource.type == "csvfile":
-            read = functools.partial(read_parallel, workers=self.settings.parse_threads)
+            read = functools.partial(read_parallel, workers=parse_threads or self.settings.parse_threads)
         else:
             read = extractor.read
         batches = iter(read(content, dict(resource.params), options))
@@ -492,39 +594,74 @@ class PublishRun:
         for item in objects:
             self._check()
             stream, batches, first = self._start(source.resource, item, filename=item.name)
+            record = self._held(source, item)
             if first is None:
                 stream.close()
                 continue
             source.stream, source.first = stream, first
             source.objects_read = 1
+            record.records = first.num_rows
             head = first.schema.names
             source.batches = itertools.chain(
-                _closing(batches, stream), self._following(source, objects, head, item.name)
+                _counted(_closing(batches, stream), record),
+                self._following(source, objects, head, item.name),
             )
             return
+
+    def _held(self, source: _Source, item: LocatedObject) -> ObjectRecord:
+        """The object as the version will record it (its records counted as they are read)."""
+        record = ObjectRecord(source.resource.uid, item.name, item.etag, item.size)
+        source.objects.append(record)
+        return record
+
+    def _read_whole(self, resource: Resource, item: LocatedObject) -> list[pa.RecordBatch]:
+        """A small object of a set, read to its end on a ``set_reader`` thread (one parse thread: the
+        set's objects are the parallelism)."""
+        self._check()
+        stream, batches, first = self._start(resource, item, filename=item.name, parse_threads=1)
+        try:
+            return [] if first is None else [first, *batches]
+        finally:
+            stream.close()
 
     def _following(
         self, source: _Source, objects: Iterator[LocatedObject], head: list[str], first_key: str
     ) -> Iterator[pa.RecordBatch]:
         """The batches of the set's other objects, columns in the first object's order; an object whose
-        fields differ fails the run or is skipped and listed (``DATAWHARF_GLOB_MISMATCH``)."""
+        fields differ fails the run or is skipped and listed (``DATAWHARF_GLOB_MISMATCH``). Small
+        objects are read ``set_read_threads`` at once, in order (``set_reader.py``)."""
         expected = [i.name for i in field_identities(head)]
-        for item in objects:
+        loaded = set_reader.read_objects(
+            objects,
+            functools.partial(self._read_whole, source.resource),
+            workers=self.settings.set_read_threads,
+        )
+        for entry in loaded:
             self._check()
-            stream, batches, first = self._start(source.resource, item, filename=item.name)
+            item = entry.item
+            if isinstance(entry, set_reader.Whole):
+                stream = None
+                first = entry.batches[0] if entry.batches else None
+                batches: Iterator[pa.RecordBatch] = iter(entry.batches[1:])
+            else:
+                stream, batches, first = self._start(source.resource, item, filename=item.name)
             try:
                 if first is None:
+                    self._held(source, item)
                     continue
                 names = [i.name for i in field_identities(first.schema.names)]
                 if set(names) != set(expected) or len(names) != len(expected):
                     self._mismatch(source, item.name, first_key, expected, names)
                     continue
+                record = self._held(source, item)
                 order = [names.index(name) for name in expected]
                 source.objects_read += 1
                 for batch in itertools.chain([first], batches):
+                    record.records += batch.num_rows
                     yield pa.RecordBatch.from_arrays([batch.column(i) for i in order], names=head)
             finally:
-                stream.close()
+                if stream is not None:
+                    stream.close()
 
     def _mismatch(
         self, source: _Source, key: str, first_key: str, expected: list[str], names: list[str]
@@ -650,8 +787,17 @@ class PublishRun:
         config_hash: str,
         records: int,
         size: int,
+        sources: list[_Source],
+        current: DatasetVersion | None,
     ) -> str:
-        final = self.warehouse.finish_version(self.dataset_uid, data_uid, [PART_FILE])
+        files, new_records, kept = [PART_FILE], records, []
+        if self.plan is not None and self.plan.kind == "append" and current is not None:
+            # The current version's parts, referenced (incremental.py): only the new objects were read.
+            files = [*incremental.carried_files(current), PART_FILE]
+            records += current.records_count
+            self.counters.errors_count += current.errors_count
+            kept = self.plan.kept
+        final = self.warehouse.finish_version(self.dataset_uid, data_uid, [PART_FILE])  # the ones written
         try:
             with self._fenced_session() as session:
                 dataset = session.scalars(
@@ -667,7 +813,7 @@ class PublishRun:
                         created_at=now,
                         sections=["data"],
                         data_uid=data_uid,
-                        files=[PART_FILE],
+                        files=files,
                         fields=[f.public() for f in fields],
                         records_count=records,
                         size_bytes=size,
@@ -676,6 +822,10 @@ class PublishRun:
                         config_hash=config_hash,
                     )
                 )
+                session.flush()
+                incremental.record_objects(
+                    session, data_uid, itertools.chain(kept, *(s.objects for s in sources))
+                )
                 dataset.current_version_uid = data_uid
                 dataset.is_published = True
                 dataset.published_at = now
@@ -683,7 +833,7 @@ class PublishRun:
                 mark_published(dataset)
                 dataset.bytes_done = self.counters.bytes_done
                 dataset.bytes_total = self.bytes_total
-                dataset.records_done = records
+                dataset.records_done = new_records  # this run's work, as bytes_done is
                 dataset.errors_count = self.counters.errors_count
                 dataset.records_errors = list(self.counters.errors)
                 errors = self.counters.errors_count
@@ -691,6 +841,12 @@ class PublishRun:
                 if self.objects_skipped:
                     skipped = self.objects_skipped
                     note += f" {skipped} object(s) whose fields differ were skipped (see the errors)."
+                if kept and current is not None:
+                    note += (
+                        f" {new_records} record(s) from {sum(s.objects_read for s in sources)} new object(s) "
+                        f"appended to the {current.records_count} of version {current.uid}, whose files "
+                        "it shares."
+                    )
                 set_status(dataset, "idle", f"Published version {data_uid}: {records} records.{note}")
                 dataset.run_uid = None
                 pruned = versions.apply_retention(session, self.settings, dataset)

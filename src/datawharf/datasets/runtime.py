@@ -22,7 +22,7 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datawharf.datasets import control
+from datawharf.datasets import control, incremental
 from datawharf.datasets.locate import Locator, stream_locator
 from datawharf.datasets.publish import PublishRun, worker_is_dead
 from datawharf.datasets.scheduler import queue_due_schedules
@@ -58,6 +58,10 @@ class DatasetsRuntime:
         self._last_sweep = 0.0
 
     def start(self) -> None:
+        if not self.backend.runs_in_process:
+            # A queue backend: 'datawharf worker's run the publishes, and their periodic task makes the
+            # scheduling pass and the recovery (``tick``); this process only queues.
+            return
         self.recover()
         self._thread = threading.Thread(target=self._loop, name="datawharf-scheduler", daemon=True)
         self._thread.start()
@@ -143,10 +147,11 @@ class DatasetsRuntime:
                 datasets[uid] = set()
                 if status in RUNNING:
                     live.add(uid)
-            for dataset_uid, data_uid in session.execute(
-                select(DatasetVersion.dataset_uid, DatasetVersion.data_uid)
+            for dataset_uid, data_uid, files in session.execute(
+                select(DatasetVersion.dataset_uid, DatasetVersion.data_uid, DatasetVersion.files)
             ):
-                datasets.setdefault(dataset_uid, set()).add(data_uid)
+                # A version's own folder and those of the parts it shares (incremental.py).
+                datasets.setdefault(dataset_uid, set()).update(incremental.folders_of(data_uid, files or []))
         return References(datasets=datasets, live=live)
 
     def tick(self) -> None:
@@ -162,9 +167,8 @@ class DatasetsRuntime:
 
     def _submit_queued(self) -> None:
         """Runs queued that this process does not have yet (queued by the CLI, handed back by a server
-        that stopped). Only for the in-process backend: a queue backend holds its own jobs."""
-        if not isinstance(self.backend, ThreadsBackend):
-            return
+        that stopped). A queue backend keeps at most one waiting job a run (Procrastinate's queueing
+        lock), so submitting a run it already holds is a no-op there."""
         with self.database.session() as session:
             queued = session.execute(
                 select(Dataset.uid, Dataset.run_uid).where(
@@ -172,8 +176,11 @@ class DatasetsRuntime:
                 )
             ).all()
         for dataset_uid, run_uid in queued:
-            if run_uid is not None and not self.backend.is_active(run_uid):
-                self.submit_run(dataset_uid, run_uid)
+            if run_uid is None:
+                continue
+            if isinstance(self.backend, ThreadsBackend) and self.backend.is_active(run_uid):
+                continue
+            self.submit_run(dataset_uid, run_uid)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.settings.scheduler_interval):

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from datawharf.datasets import incremental
 from datawharf.datasets.metadata_edits import mark_published
 from datawharf.datasets.service import RESTING, get_dataset, require_status, set_status
 from datawharf.errors import Conflict, InvalidInput, NotFound
@@ -50,8 +51,13 @@ def restore_version(session: Session, settings: Settings, dataset_uid: str, uid:
     require_status(dataset, RESTING, "restore a version")
     old = get_version(session, dataset_uid, uid)
     warehouse = make_warehouse(settings)
-    if not warehouse.version_exists(dataset_uid, old.data_uid):
-        folder = warehouse.version_path(dataset_uid, old.data_uid)
+    gone = [
+        warehouse.version_path(dataset_uid, f)
+        for f in sorted(incremental.folders_of(old.data_uid, old.files))
+        if not warehouse.version_exists(dataset_uid, f)
+    ]
+    if gone:  # its own folder, or one whose parts it shares (incremental.py)
+        folder = gone[0]
         raise InvalidInput(
             f"Version {uid} cannot be restored: its files are gone from the warehouse ({folder}). Restore "
             "another version, or publish again.",
@@ -74,6 +80,8 @@ def restore_version(session: Session, settings: Settings, dataset_uid: str, uid:
         restored_from=old.uid,
     )
     session.add(restored)
+    session.flush()
+    incremental.copy_objects(session, old.uid, restored.uid)  # an incremental publish diffs against them
     dataset.current_version_uid = restored.uid
     dataset.is_published = True
     dataset.published_at = now
@@ -120,25 +128,25 @@ def apply_retention(session: Session, settings: Settings, dataset: Dataset) -> s
 
 
 def _delete_rows(session: Session, doomed: list[DatasetVersion]) -> set[str]:
+    """Deletes the versions' rows; returns every folder they used (theirs, and those they refer to)."""
+    incremental.delete_objects(session, [v.uid for v in doomed])
     for version in doomed:
         session.delete(version)
     session.flush()
-    return {v.data_uid for v in doomed}
+    return incremental.referenced_folders((v.data_uid, list(v.files)) for v in doomed)
 
 
 def remove_unreferenced_files(
     session: Session, settings: Settings, dataset_uid: str, data_uids: set[str]
 ) -> None:
-    """Remove the data folders among ``data_uids`` that no version (committed) points at any more."""
+    """Remove the data folders among ``data_uids`` that no version (committed) points at any more:
+    neither as its own folder nor through a part it shares (``incremental.folders_of``)."""
     if not data_uids:
         return
-    shared = set(
-        session.scalars(
-            select(DatasetVersion.data_uid).where(
-                DatasetVersion.dataset_uid == dataset_uid, DatasetVersion.data_uid.in_(data_uids)
-            )
-        )
+    query = select(DatasetVersion.data_uid, DatasetVersion.files).where(
+        DatasetVersion.dataset_uid == dataset_uid
     )
+    shared = incremental.referenced_folders((data_uid, files) for data_uid, files in session.execute(query))
     warehouse = make_warehouse(settings)
     for data_uid in data_uids - shared:
         warehouse.discard(warehouse.version_path(dataset_uid, data_uid))
@@ -179,7 +187,11 @@ def _describe_served(dataset: Dataset, old: DatasetVersion, restored_uid: str) -
 
 def public(version: DatasetVersion, dataset: Dataset, settings: Settings) -> dict[str, Any]:
     is_current = dataset.current_version_uid == version.uid
-    exists = make_warehouse(settings).version_exists(version.dataset_uid, version.data_uid)
+    warehouse = make_warehouse(settings)
+    exists = all(
+        warehouse.version_exists(version.dataset_uid, f)
+        for f in incremental.folders_of(version.data_uid, version.files)
+    )
     return {
         "uid": version.uid,
         "sections": version.sections,

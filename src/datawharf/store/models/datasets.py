@@ -108,6 +108,25 @@ class DatasetVersion(Base):
     restored_from: Mapped[str | None] = mapped_column(UID, default=None)
 
 
+class DatasetVersionObject(Base):
+    """One object of a prefix or glob that a version holds: what an incremental publish diffs against.
+
+    A table rather than a JSON column on the version: a set may hold 100,000 objects, and a run reads
+    and copies them in bulk, never loading one document of them all into a row.
+    """
+
+    __tablename__ = "dataset_version_objects"
+
+    version_uid: Mapped[str] = mapped_column(
+        ForeignKey("dataset_versions.uid", ondelete="CASCADE"), primary_key=True
+    )
+    resource_uid: Mapped[str] = mapped_column(UID, primary_key=True)
+    key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(String(200), default=None)
+    size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    records: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class DatasetSchedule(Timestamped, Base):
     __tablename__ = "dataset_schedules"
 
