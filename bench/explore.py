@@ -120,7 +120,7 @@ def dataset(files: list[Path], rows: int) -> PublishedDataset:
         dataset_id="bench",
         metadata={"default": {"title": {"value": "Bench"}}},
         fields=tuple(PublishedField(name, name, ftype, None, ()) for name, ftype in FIELDS.items()),
-        files=tuple(files),
+        files=tuple(str(f) for f in files),
         is_restricted=False,
         modified=None,
         version_uid="ve_bench",

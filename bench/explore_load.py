@@ -299,7 +299,7 @@ def run(
                 fields=tuple(
                     PublishedField(f["name"], f["label"], f["type"], None, ()) for f in info["fields"]
                 ),
-                files=tuple(files),
+                files=tuple(str(f) for f in files),
                 is_restricted=False,
                 modified=None,
                 version_uid="ve_bench",

@@ -142,6 +142,34 @@ class Settings(BaseSettings):
         ge=1,
         description="Publish jobs running at once in-process (default: the cores).",
     )
+    job_backend: Literal["threads", "procrastinate"] = Field(
+        default="threads",
+        description="Where publishes run: 'threads' in the server process, 'procrastinate' on "
+        "'datawharf worker' processes (PostgreSQL; the datawharf[distributed] extra).",
+    )
+    job_max_attempts: int | None = Field(
+        default=None,
+        ge=1,
+        description="Attempts a run gets when its worker dies (stops beating) before it is failed "
+        "(default: 2 with procrastinate, 1 with threads).",
+    )
+    job_stale_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds without a heartbeat (database clock) after which a run's worker is "
+        "taken for dead and the run retried or failed.",
+    )
+    schedule_cron: str = Field(
+        default="* * * * *",
+        description="When 'datawharf worker's run the scheduling pass (due schedules, stale runs), as a "
+        "cron expression (a sixth field counts seconds); once per tick across all workers.",
+    )
+    worker_shutdown_grace: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a stopping 'datawharf worker' lets its running publishes finish before it "
+        "hands them back to the queue for another worker.",
+    )
     parse_threads: int = Field(
         default_factory=machine_cores,
         ge=1,
@@ -311,6 +339,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def run_max_attempts(self) -> int:
+        """Attempts a run gets. In-process (threads) runs are not retried by default: the process that
+        died may have been killed by the publish itself (memory), and a retry at each restart would
+        crash-loop the API server; a separate worker process (procrastinate) retries once."""
+        if self.job_max_attempts is not None:
+            return self.job_max_attempts
+        return 2 if self.job_backend == "procrastinate" else 1
 
     @property
     def effective_database_url(self) -> str:

@@ -126,6 +126,24 @@ def test_every_operation_datawharf_implements_answers_in_the_reference_shape(
     _ok(client.get(f"{API}/datasets/{uid}/schedules/"))
     _ok(client.get(f"{API}/datasets/{uid}/schedules/{schedule['uid']}/"))
     _ok(client.put(f"{API}/datasets/{uid}/schedules/{schedule['uid']}/", json={"cron_schedule": "0 4 * * *"}))
+    # Harvesters (an empty prefix: the pass "start" runs finds nothing to make)
+    harvester = _ok(
+        client.post(
+            f"{API}/harvesters/",
+            json={
+                "type": "amazon_s3",
+                "name": "Conformance",
+                "url": s3_bucket.url("harvested/"),
+                "connection": {"uid": connection["uid"]},
+            },
+        ),
+        201,
+    )
+    _ok(client.get(f"{API}/harvesters/"))
+    _ok(client.get(f"{API}/harvesters/{harvester['uid']}/"))
+    _ok(client.put(f"{API}/harvesters/{harvester['uid']}/", json={"name": "Renamed", "mode": "folder"}))
+    _ok(client.post(f"{API}/harvesters/{harvester['uid']}/start/"))
+    _ok(client.get(f"{API}/harvesters/{harvester['uid']}/errors/"))
     # Versions: a second publish, then restore the first
     _ok(client.post(f"{API}/datasets/{uid}/publish/"))
     wait_idle(client, uid)

@@ -146,6 +146,7 @@ def get_requests(site: dict[str, Any]) -> dict[str, list[str]]:
         "/backoffice/datasets/{uid}/records": [f"/backoffice/datasets/{da}/records?limit=5"],
         "/backoffice/datasets/{uid}/exports/{format}": [f"/backoffice/datasets/{da}/exports/csv"],
         "/backoffice/datasets/{uid}/status": [f"/backoffice/datasets/{da}/status"],
+        "/backoffice/harvesters/": ["/backoffice/harvesters/"],
     }
 
 

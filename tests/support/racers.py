@@ -19,6 +19,8 @@ from typing import Any
 
 from datawharf.connections import crypto
 from datawharf.datasets.scheduler import queue_due_schedules
+from datawharf.harvest.harvest import run_harvest
+from datawharf.harvest.scheduler import run_due_harvesters
 from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.models import utcnow
@@ -91,11 +93,16 @@ def _answer(command: dict[str, Any], homes: dict[str, Any], databases: dict[str,
     if op == "decrypt":
         settings = homes[command["home"]]
         return [crypto.decrypt(settings, token) for token in command["tokens"]]
-    if op == "schedule_pass":  # the database stays open between passes, as a server's does
-        if command["home"] not in databases:
+    if op in ("schedule_pass", "harvest_pass", "harvest_due"):
+        if command["home"] not in databases:  # kept open between passes, as a server's is
             settings = Settings(home=Path(command["home"]), **command.get("settings", {}))
             databases[command["home"]] = Database(settings)
-        return queue_due_schedules(databases[command["home"]], utcnow())
+        database = databases[command["home"]]
+        if op == "harvest_pass":  # one harvester's pass (queued runs are left queued)
+            return run_harvest(database, database.settings, command["harvester"])
+        if op == "harvest_due":  # the scheduler's harvester step: the uids it claimed and ran
+            return run_due_harvesters(database, database.settings, utcnow(), lambda _d, _r: None)
+        return queue_due_schedules(database, utcnow())
     raise ValueError(f"unknown racer command {op!r}")
 
 

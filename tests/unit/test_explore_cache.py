@@ -112,7 +112,7 @@ def _dataset(path: Path, version: str, amounts: list[float]) -> PublishedDataset
             PublishedField("city", "City", "text", None, ()),
             PublishedField("amount", "Amount", "double", None, ()),
         ),
-        files=(path,),
+        files=(str(path),),
         is_restricted=False,
         modified=None,
         version_uid=version,

@@ -49,7 +49,7 @@ from datawharf.exports.catalog import (
 from datawharf.odsql import QueryRequest
 from datawharf.settings import Settings
 from datawharf.store.models import ApiKey
-from datawharf.store.query_engine import QueryEngine
+from datawharf.store.query_engine import QueryEngine, process_temp_directory, remove_temp_directory
 
 PREFIX = "/api/explore/v2.1"
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    temp = settings.home / "duckdb-tmp"
+    temp = process_temp_directory(settings.home)  # this process's own, removed at shutdown
     engine = QueryEngine(
         pool_size=settings.query_pool_size,
         memory_limit=settings.query_memory_limit,
@@ -80,6 +80,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         engine.close()
         exports.close()
+        remove_temp_directory(temp)
 
 
 def get_engine(request: Request) -> QueryEngine:

@@ -49,10 +49,14 @@ class LazyCommand:
 
 COMMANDS = {
     "serve": LazyCommand("datawharf.cli.serve:serve", "Start the service"),
+    "worker": LazyCommand("datawharf.cli.worker:worker", "Run queued publishes (Procrastinate)"),
     "preview": LazyCommand("datawharf.cli.preview:preview", "Preview the first 20 records of a file in S3"),
     "apikeys": LazyCommand("datawharf.cli.apikeys:app", "Manage API keys"),
     "connections": LazyCommand("datawharf.cli.connections:app", "Manage Amazon S3 connections"),
     "datasets": LazyCommand("datawharf.cli.datasets:app", "Create, publish and inspect datasets"),
+    "harvesters": LazyCommand(
+        "datawharf.cli.harvesters:app", "Harvest an S3 prefix: one dataset per object or folder"
+    ),
 }
 
 

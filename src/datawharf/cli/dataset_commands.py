@@ -252,7 +252,9 @@ def _publish_on_home(
     """Request a publish of dataset ``uid`` (``label``: as the user named it): queued for a running
     ``serve``, or with ``wait`` run in this process with a progress bar; then its final status."""
     with db.session() as session:
-        run_uid = control.request_publish(session, uid, only_if_changed=if_changed).run_uid
+        run_uid = control.request_publish(
+            session, uid, only_if_changed=if_changed, max_attempts=settings.run_max_attempts
+        ).run_uid
     if not wait:
         console.print(
             f"Queued ({run_uid}). A running 'datawharf serve' picks it up; follow it with "

@@ -17,10 +17,17 @@ One run, resource by resource:
 Memory stays bounded whatever the size: the reader holds ``concurrency x chunk`` bytes, the extractor a
 block, the writer one row group. A failure or an abort removes the staging folder and leaves the
 previous version served; the status says why. Progress (bytes read from the objects, records written)
-goes to the dataset row twice a second, with a heartbeat, from a thread of its own (``Heartbeat``): a
-run blocked in a stalled read still beats, and fails when the read times out (``s3_read_timeout``),
-not as a dead worker. That beat is also when an abort requested from another process is noticed.
-The same transaction that records a version deletes those beyond ``versions_keep`` (``versions.py``).
+goes to the run's and the dataset's rows twice a second, with a heartbeat, from a thread of its own
+(``Heartbeat``): a run blocked in a stalled read still beats, and fails when the read times out
+(``s3_read_timeout``), not as a dead worker. That beat is also when an abort requested from another
+process is noticed. The same transaction that records a version deletes those beyond ``versions_keep``
+(``versions.py``).
+
+Exactly one effect per run: the claim returns the run's attempt, and every write the run makes (the
+beat, each status, the failure, the version switch) fences on it first, in the same transaction
+(``jobs/runs.fence``). An attempt superseded meanwhile (its worker was taken for dead and the run
+retried) raises ``StaleAttempt``: it stops, removes its own staging files and never touches the
+dataset row. A worker stopping gracefully hands the run back (queued again), it does not abort it.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from datawharf.datasets import incremental, set_reader, versions
 from datawharf.datasets.control import claim_run
@@ -65,7 +73,9 @@ from datawharf.extract.fields import field_identities
 from datawharf.extract.params import missing as missing_params
 from datawharf.extract.registry import EXTRACTORS, typed_source
 from datawharf.extract.types import ARROW_TYPES, common_type, guess_type
-from datawharf.jobs.runner import Heartbeat, JobAborted, JobContext
+from datawharf.jobs import runs
+from datawharf.jobs.runner import Heartbeat, JobAborted, JobContext, WorkerStopping
+from datawharf.jobs.runs import Attempt, StaleAttempt
 from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.models import new_uid, utcnow
@@ -250,20 +260,47 @@ class PublishRun:
         self.counters = Counters()
         self.bytes_total: int | None = None
         self.objects_skipped = 0
+        self.attempt: Attempt | None = None
         self.plan: Plan | None = None  # a publish "only if changed" of a prefix or glob (incremental.py)
         self._abort_seen = threading.Event()
+        self._stale = threading.Event()
 
     # --- state in the database -------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _fenced_session(self) -> Iterator[Session]:
+        """A session whose first statement fences this run's attempt (``StaleAttempt`` if it lost the
+        run): every write the run makes goes through one."""
+        assert self.attempt is not None, "the run writes only after its claim"
+        with self.database.session() as session:
+            runs.fence(session, self.attempt)
+            yield session
+
+    def _progress(self) -> dict[str, Any]:
+        return {
+            "bytes_done": self.counters.bytes_done,
+            "bytes_total": self.bytes_total,
+            "records_done": self.counters.records_done,
+            "errors_count": self.counters.errors_count,
+        }
+
     def _beat(self) -> None:
-        """Progress and heartbeat to the dataset row; notices an abort requested elsewhere.
+        """Progress and heartbeat to the run's and the dataset's rows, fenced; notices an abort requested
+        elsewhere, and that this attempt lost the run (then it writes nothing more).
 
         Called by the run's ``Heartbeat`` thread: the counters it reads are plain ints that the run's
         thread updates.
         """
         if self.on_progress is not None:
             self.on_progress(self.counters, self.bytes_total)
+        assert self.attempt is not None
+        if self._stale.is_set():
+            return
         with self.database.session() as session:
+            beat = runs.beat(session, self.attempt, self._progress())
+            if beat == "stale":
+                self._stale.set()
+                return
             session.execute(
                 update(Dataset)
                 .where(Dataset.uid == self.dataset_uid, Dataset.run_uid == self.run_uid)
@@ -278,16 +315,19 @@ class PublishRun:
             status = session.scalar(
                 select(Dataset.status).where(Dataset.uid == self.dataset_uid, Dataset.run_uid == self.run_uid)
             )
-        if status in (None, "aborting_processing"):
+        if beat == "abort" or status in (None, "aborting_processing"):
             self._abort_seen.set()
 
     def _check(self) -> None:
+        if self._stale.is_set():
+            assert self.attempt is not None
+            raise StaleAttempt(f"Run {self.run_uid} attempt {self.attempt.attempt} was superseded.")
         if self._abort_seen.is_set():
             raise JobAborted("Publish aborted on request.")
         self.context.check()
 
     def _set(self, status: DatasetStatus, message: str | None = None) -> None:
-        with self.database.session() as session:
+        with self._fenced_session() as session:
             dataset = session.get(Dataset, self.dataset_uid)
             if dataset is not None and dataset.run_uid == self.run_uid:
                 set_status(dataset, status, message)
@@ -297,8 +337,10 @@ class PublishRun:
     def execute(self) -> str:
         """Runs to the end; returns the final status (``idle`` or ``error``)."""
         with self.database.session() as session:
-            if not claim_run(session, self.dataset_uid, self.run_uid, worker_id()):
-                return "skipped"
+            attempt = claim_run(session, self.dataset_uid, self.run_uid, worker_id())
+        if attempt is None:
+            return "skipped"
+        self.attempt = self.context.attempt = attempt
         with Heartbeat(self._beat, PROGRESS_SECONDS, name=f"datawharf-heartbeat-{self.run_uid}"):
             return self._run()
 
@@ -373,6 +415,14 @@ class PublishRun:
             self._check()
             self._set("saving_version")
             return self._save(data_uid, fields, identities, config_hash, records, size, sources, current)
+        except StaleAttempt:
+            # Superseded: the live attempt owns the dataset row; this one only removes its own files.
+            log.warning("publish %s of %s: attempt superseded, stopped", self.run_uid, self.dataset_uid)
+            self._discard(staging)
+            return "stale"
+        except WorkerStopping:
+            self._discard(staging)
+            return self._hand_back()
         except JobAborted:
             self._discard(staging)
             self._fail("idle", "Publish aborted; the previous version (if any) is still served.")
@@ -442,7 +492,9 @@ class PublishRun:
         return reading
 
     def _finish_unchanged(self, current: DatasetVersion) -> str:
-        with self.database.session() as session:
+        with self._fenced_session() as session:
+            assert self.attempt is not None
+            runs.finish(session, self.attempt, "done")
             dataset = session.get(Dataset, self.dataset_uid)
             assert dataset is not None
             mark_published(dataset)  # a publish publishes the metadata, even with the data unchanged
@@ -747,7 +799,7 @@ class PublishRun:
             kept = self.plan.kept
         final = self.warehouse.finish_version(self.dataset_uid, data_uid, [PART_FILE])  # the ones written
         try:
-            with self.database.session() as session:
+            with self._fenced_session() as session:
                 dataset = session.scalars(
                     select(Dataset).where(Dataset.uid == self.dataset_uid).with_for_update()
                 ).one()
@@ -798,6 +850,8 @@ class PublishRun:
                 set_status(dataset, "idle", f"Published version {data_uid}: {records} records.{note}")
                 dataset.run_uid = None
                 pruned = versions.apply_retention(session, self.settings, dataset)
+                assert self.attempt is not None
+                runs.finish(session, self.attempt, "done")
         except BaseException:
             self.warehouse.discard(final)
             raise
@@ -821,9 +875,36 @@ class PublishRun:
         if staging is not None:
             self.warehouse.discard(staging)
 
+    def _hand_back(self) -> str:
+        """The worker stops: the run is queued again for the next worker (its dataset too), or, if an
+        abort was requested meanwhile, ends aborted. Returns the dataset's status."""
+        assert self.attempt is not None
+        try:
+            with self._fenced_session() as session:
+                outcome = runs.hand_back(session, self.attempt)
+                dataset = session.get(Dataset, self.dataset_uid)
+                if dataset is None or dataset.run_uid != self.run_uid:
+                    return "skipped"
+                if outcome == "queued":
+                    set_status(dataset, "queued", "The worker stopped; the publish waits for the next one.")
+                    dataset.run_worker = None
+                    return "queued"
+                set_status(dataset, "idle", "Publish aborted; the previous version (if any) is still served.")
+                dataset.run_uid = None
+                return "idle"
+        except StaleAttempt:
+            return "stale"
+        except Exception:
+            log.exception("could not hand back run %s", self.run_uid)
+            return "error"
+
     def _fail(self, status: DatasetStatus, message: str) -> None:
         try:
-            with self.database.session() as session:
+            with self._fenced_session() as session:
+                assert self.attempt is not None
+                runs.finish(
+                    session, self.attempt, "aborted" if status == "idle" else "failed", message[:2000]
+                )
                 dataset = session.get(Dataset, self.dataset_uid)
                 if dataset is None or dataset.run_uid != self.run_uid:
                     return
@@ -834,5 +915,11 @@ class PublishRun:
                 dataset.errors_count = self.counters.errors_count
                 dataset.records_errors = list(self.counters.errors)
                 dataset.run_uid = None
+        except StaleAttempt:
+            log.warning(
+                "publish %s of %s: attempt superseded, its failure not recorded",
+                self.run_uid,
+                self.dataset_uid,
+            )
         except Exception:
             log.exception("could not record the failure of run %s", self.run_uid)

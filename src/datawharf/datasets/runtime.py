@@ -1,11 +1,16 @@
 """What the server runs besides requests: the publish workers and the scheduler thread.
 
-Made by the app lifespan (``start_runtime``), closed with it. At start it marks the runs that died with
-a previous process as failed and removes every warehouse folder the database does not reference (what
-a process killed mid-publish leaves); then every ``scheduler_interval`` seconds it starts due schedules
-("refresh if changed"), picks up runs queued by other processes (the CLI without ``--wait``), and fails
-runs whose worker stopped beating; every ``warehouse_sweep_interval`` seconds it sweeps the warehouse
-again (a CLI publish killed mid-run, a deletion interrupted after its commit).
+Made by the app lifespan (``start_runtime``), closed with it. Publishes run on the job backend
+(``jobs/backend.py``, ``DATAWHARF_JOB_BACKEND``) as the "publish" handler registered here. At start it
+recovers the runs that died with a previous process (``control.recover_runs``: retried while they have
+attempts left, else failed) and removes every warehouse folder the database does not reference (what a
+process killed mid-publish leaves); then every ``scheduler_interval`` seconds it starts due schedules
+("refresh if changed") and due harvesters (``harvest/``, on a thread of their own), picks up runs
+queued by other processes (the CLI without ``--wait``, a run handed back by a stopping server), and
+recovers runs whose worker stopped beating; every ``warehouse_sweep_interval`` seconds it sweeps the
+warehouse again (a CLI publish killed mid-run, a deletion interrupted after its commit). Closing it
+stops gracefully: running publishes are handed back (queued for the next start or another worker), not
+aborted.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ from datawharf.datasets.locate import Locator, stream_locator
 from datawharf.datasets.publish import PublishRun, worker_is_dead
 from datawharf.datasets.scheduler import queue_due_schedules
 from datawharf.datasets.service import RUNNING
+from datawharf.harvest.harvest import run_harvest
+from datawharf.harvest.scheduler import run_due_harvesters
+from datawharf.jobs import backend as jobs
+from datawharf.jobs.backend import JobBackend, ThreadsBackend
 from datawharf.jobs.runner import JobContext, ThreadPoolRunner
 from datawharf.settings import Settings
 from datawharf.store.db import Database
@@ -37,12 +46,22 @@ class DatasetsRuntime:
         self.settings = settings
         self.database = database
         self.locator = locator or stream_locator(database.session, settings)
-        self.runner = ThreadPoolRunner(settings.job_workers)
+        jobs.register(control.PUBLISH, self.run_publish)
+        self.backend: JobBackend = jobs.make_backend(settings)
+        # Harvester passes (list a folder, queue publishes) are not runs: a thread of their own here.
+        self.harvests = ThreadPoolRunner(1)
+        if isinstance(self.backend, ThreadsBackend):
+            # This runtime's own handler: several runtimes in one process (tests) keep their databases.
+            self.backend.handlers[control.PUBLISH] = self.run_publish
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_sweep = 0.0
 
     def start(self) -> None:
+        if not self.backend.runs_in_process:
+            # A queue backend: 'datawharf worker's run the publishes, and their periodic task makes the
+            # scheduling pass and the recovery (``tick``); this process only queues.
+            return
         self.recover()
         self._thread = threading.Thread(target=self._loop, name="datawharf-scheduler", daemon=True)
         self._thread.start()
@@ -51,7 +70,8 @@ class DatasetsRuntime:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self.runner.shutdown(wait=True)
+        self.harvests.shutdown(wait=True)
+        self.backend.shutdown(wait=True)
 
     # --- runs ------------------------------------------------------------------------------------
 
@@ -60,7 +80,9 @@ class DatasetsRuntime:
 
         Commits first: the worker's own session must see the dataset ``queued`` before it starts.
         """
-        dataset = control.request_publish(session, dataset_uid, only_if_changed=only_if_changed)
+        dataset = control.request_publish(
+            session, dataset_uid, only_if_changed=only_if_changed, max_attempts=self.settings.run_max_attempts
+        )
         run_uid = dataset.run_uid
         session.commit()
         if run_uid is not None:
@@ -76,23 +98,40 @@ class DatasetsRuntime:
             self.abort_run(run_uid)
         return dataset
 
-    def submit_run(self, dataset_uid: str, run_uid: str) -> None:
-        def job(context: JobContext) -> None:
-            PublishRun(self.database, self.settings, dataset_uid, run_uid, self.locator, context).execute()
+    def run_publish(self, context: JobContext, run_uid: str, dataset_uid: str) -> None:
+        """The "publish" handler: claims the run (a run delivered twice executes once) and executes it."""
+        PublishRun(self.database, self.settings, dataset_uid, run_uid, self.locator, context).execute()
 
-        self.runner.submit(run_uid, f"publish {dataset_uid}", job)
+    def submit_run(self, dataset_uid: str, run_uid: str) -> None:
+        self.backend.submit(control.PUBLISH, run_uid, dataset_uid)
+
+    def harvest(self, harvester_uid: str) -> None:
+        """Run a harvester's pass on a worker ("start", "run now"); a pass of it already queued or
+        running here is not queued twice (another process's is made safe by the pass's own lock)."""
+
+        def job(context: JobContext) -> None:
+            run_harvest(self.database, self.settings, harvester_uid, self.submit_run)
+
+        self.harvests.submit(f"harvest:{harvester_uid}", f"harvest {harvester_uid}", job)
 
     def abort_run(self, run_uid: str) -> None:
-        self.runner.abort(run_uid)
+        self.backend.abort(run_uid)
+
+    def _recover(self) -> list[tuple[str, str]]:
+        """Runs whose worker is gone: retried ones are submitted again; returns them."""
+        with self.database.session(write_lock=True) as session:
+            retried = control.recover_runs(session, self.settings.job_stale_seconds, worker_is_dead)
+        for dataset_uid, run_uid in retried:
+            log.warning("publish %s of %s lost its worker; retried", run_uid, dataset_uid)
+            self.submit_run(dataset_uid, run_uid)
+        return retried
 
     # --- housekeeping ----------------------------------------------------------------------------
 
     def recover(self) -> None:
-        with self.database.session() as session:
-            failed = control.recover_interrupted(session, worker_is_dead)
-        for uid in failed:
-            log.warning("publish of %s was interrupted by a stop; marked as error", uid)
+        self._recover()
         self.sweep_warehouse()
+        self._submit_queued()
 
     def sweep_warehouse(self) -> Swept:
         """Remove the warehouse folders the database does not reference (after dead runs are failed:
@@ -118,21 +157,30 @@ class DatasetsRuntime:
     def tick(self) -> None:
         """One pass of the scheduler (public so tests can drive it without waiting)."""
         now = utcnow()
-        with self.database.session() as session:
-            control.recover_interrupted(session, worker_is_dead, now=now)
-        submitted = queue_due_schedules(self.database, now)
+        self._recover()
+        for dataset_uid, run_uid in queue_due_schedules(self.database, now):
+            self.submit_run(dataset_uid, run_uid)
+        run_due_harvesters(self.database, self.settings, now, self.submit_run)
+        self._submit_queued()
+        if time.monotonic() - self._last_sweep >= self.settings.warehouse_sweep_interval:
+            self.sweep_warehouse()
+
+    def _submit_queued(self) -> None:
+        """Runs queued that this process does not have yet (queued by the CLI, handed back by a server
+        that stopped). A queue backend keeps at most one waiting job a run (Procrastinate's queueing
+        lock), so submitting a run it already holds is a no-op there."""
         with self.database.session() as session:
             queued = session.execute(
                 select(Dataset.uid, Dataset.run_uid).where(
                     Dataset.status == "queued", Dataset.run_uid.is_not(None)
                 )
             ).all()
-        for dataset_uid, run_uid in [*submitted, *((d, r) for d, r in queued if r is not None)]:
-            info = self.runner.status(run_uid)
-            if info is None:
-                self.submit_run(dataset_uid, run_uid)
-        if time.monotonic() - self._last_sweep >= self.settings.warehouse_sweep_interval:
-            self.sweep_warehouse()
+        for dataset_uid, run_uid in queued:
+            if run_uid is None:
+                continue
+            if isinstance(self.backend, ThreadsBackend) and self.backend.is_active(run_uid):
+                continue
+            self.submit_run(dataset_uid, run_uid)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.settings.scheduler_interval):

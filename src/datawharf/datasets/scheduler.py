@@ -49,7 +49,12 @@ def queue_due_schedules(database: Database, now: datetime) -> list[tuple[str, st
                 dataset = get_dataset(session, schedule.dataset_uid, for_update=True)
                 if dataset.status not in RESTING:
                     continue  # a run is queued or going: this one would only replace its run_uid
-                control.request_publish(session, dataset.uid, only_if_changed=True)
+                control.request_publish(
+                    session,
+                    dataset.uid,
+                    only_if_changed=True,
+                    max_attempts=database.settings.run_max_attempts,
+                )
             except DatawharfError as exc:  # a refusal (no resource...): the others' schedules go on
                 log.warning("scheduled publish of %s not started: %s", schedule.dataset_uid, exc.message)
                 continue

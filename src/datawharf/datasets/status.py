@@ -38,9 +38,10 @@ TRANSITIONS: dict[DatasetStatus, frozenset[DatasetStatus]] = {
     "limit_reached": _to("queued"),
     # A worker claims the run; or it is aborted before it starts; or it cannot start.
     "queued": _to("processing", "idle", "error"),
-    # The run writes its version, is asked to stop, or ends (unchanged, failed, over a limit).
-    "processing": _to("saving_version", "aborting_processing") | _ENDS,
-    "saving_version": _to("aborting_processing") | _ENDS,
+    # The run writes its version, is asked to stop, or ends (unchanged, failed, over a limit); or its
+    # worker stops (handed back) or dies (retried): queued again for the run's next attempt.
+    "processing": _to("saving_version", "aborting_processing", "queued") | _ENDS,
+    "saving_version": _to("aborting_processing", "queued") | _ENDS,
     "aborting_processing": _to("idle", "error"),
     # The reference's; datawharf deletes a dataset at once and never shows it.
     "deleting": _to(),

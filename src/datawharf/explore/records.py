@@ -31,11 +31,16 @@ ID_COLUMN = "__record_id"
 _RECORD_ID = re.compile(r"^[0-9a-f]{40}$")
 
 
+def version_source(dataset: PublishedDataset, schema: dict[str, str]) -> str:
+    """The FROM expression over the current version's files (local or on the warehouse's S3)."""
+    return source_sql(dataset.files, schema, dataset.filesystem)
+
+
 def compile_for(dataset: PublishedDataset, request: QueryRequest, mode: Mode) -> CompiledQuery:
     """The request compiled over the dataset's current version (ODSQLError, a 400, when it is wrong:
     then nothing runs)."""
     schema = schema_of(dataset)
-    return compile_query(request, schema, source_sql=source_sql(dataset.files, schema), mode=mode)
+    return compile_query(request, schema, source_sql=version_source(dataset, schema), mode=mode)
 
 
 def _with_ids(dataset: PublishedDataset, where_id: str | None = None) -> tuple[dict[str, str], str]:
@@ -43,7 +48,7 @@ def _with_ids(dataset: PublishedDataset, where_id: str | None = None) -> tuple[d
     records whose id is ``where_id`` only, when given: checked hex, so it is SQL text safely)."""
     schema = schema_of(dataset)
     record_id = "sha1(CAST(to_json(t) AS VARCHAR))"
-    source = f"(SELECT *, {record_id} AS {ID_COLUMN} FROM {source_sql(dataset.files, schema)} AS t"
+    source = f"(SELECT *, {record_id} AS {ID_COLUMN} FROM {version_source(dataset, schema)} AS t"
     source += f" WHERE {record_id} = '{where_id}')" if where_id is not None else ")"
     return {**schema, ID_COLUMN: "text"}, source
 

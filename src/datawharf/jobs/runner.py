@@ -6,7 +6,9 @@ A distributed queue would implement the same three calls. Jobs must be idempoten
 a job claims its work in the database before doing it, so a job submitted twice runs once.
 
 Abort is cooperative: ``abort`` sets the job's ``cancelled`` event and the job stops at its next
-check (``JobContext.check``), cleaning up as it unwinds.
+check (``JobContext.check``), cleaning up as it unwinds. A graceful shutdown sets every job's
+``stopping`` event instead: the check raises ``WorkerStopping`` and the job hands its run back (the
+runs table requeues it for the next worker) rather than ending it.
 
 A job tells it is alive with a ``Heartbeat``: a thread of its own that beats at a fixed pace, so that a
 job blocked in a long read (a stalled S3 server, until the read timeout) is not taken for dead.
@@ -20,9 +22,12 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from datawharf.errors import DatawharfError
+
+if TYPE_CHECKING:
+    from datawharf.jobs.runs import Attempt
 
 log = logging.getLogger("datawharf.jobs")
 
@@ -33,14 +38,27 @@ class JobAborted(DatawharfError):
     default_code = "aborted"
 
 
+class WorkerStopping(JobAborted):
+    """The worker shuts down gracefully: the job gives its run back instead of ending it."""
+
+    default_code = "worker_stopping"
+
+
 @dataclass
 class JobContext:
+    """What a running job is given: its id, the abort signal, the graceful-stop signal, and (once the
+    job claimed its run) the attempt that fences its writes."""
+
     job_id: str
     cancelled: threading.Event = field(default_factory=threading.Event)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    attempt: Attempt | None = None
 
     def check(self) -> None:
         if self.cancelled.is_set():
             raise JobAborted(f"Job {self.job_id} was aborted.")
+        if self.stopping.is_set():
+            raise WorkerStopping(f"Job {self.job_id} stops with its worker; its run is handed back.")
 
 
 JobFunction = Callable[[JobContext], None]
@@ -92,6 +110,8 @@ class ThreadPoolRunner:
         info.state = "running"
         try:
             function(context)
+        except WorkerStopping:
+            info.state = "queued"  # handed back: the run is the next worker's
         except JobAborted:
             info.state = "aborted"
         except Exception as exc:  # a job's failure is its own business; the pool must go on
@@ -122,10 +142,13 @@ class ThreadPoolRunner:
         known[2].exception(timeout=timeout)
         return known[0]
 
-    def shutdown(self, wait: bool = True) -> None:
+    def shutdown(self, wait: bool = True, *, graceful: bool = False) -> None:
+        """Stop the pool. ``graceful``: running jobs are told to hand their runs back (``stopping``);
+        otherwise they are aborted (``cancelled``). Jobs not started yet are dropped either way (their
+        runs stay queued in the database)."""
         with self._lock:
             for _info, context, _future in self._jobs.values():
-                context.cancelled.set()
+                (context.stopping if graceful else context.cancelled).set()
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
     def _forget_old(self) -> None:

@@ -14,6 +14,8 @@ NOTICES = {
     "role": "Role ARN saved, and the connection checked with it: the result is below.",
     "validated": "Connection checked again: the result is below.",
     "connection-deleted": "Connection deleted.",
+    "harvester": "Harvester saved. Run it now, or let its schedule run it.",
+    "harvest-started": "Harvest started: reload this page to see its counts.",
     "dataset": "Dataset saved. Publish it to make its records readable.",
     "dataset-publishing": "Dataset saved, and its first publish started.",
     "source": "Source added: publish to include its records.",

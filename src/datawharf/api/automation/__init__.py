@@ -13,6 +13,7 @@ from datawharf.api.automation import (
     dataset_versions,
     datasets,
     extractors,
+    harvesters,
     metadata_templates,
     resource_guess,
 )
@@ -33,6 +34,7 @@ def build_router() -> APIRouter:
         dataset_versions,
         dataset_metadata,
         metadata_templates,
+        harvesters,
     ):
         router.include_router(module.router)
     return router

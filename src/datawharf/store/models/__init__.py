@@ -5,7 +5,11 @@ One module a domain; each domain owns its Alembic branch in ``store/migrations/v
 no foreign key crosses domains, so the branches apply in any order.
 """
 
-from datawharf.store.models import datasets  # noqa: F401  (registers the dataset tables)
+from datawharf.store.models import (
+    datasets,  # noqa: F401  (registers the dataset tables)
+    harvesters,  # noqa: F401  (registers the harvester tables)
+    runs,  # noqa: F401  (registers the runs table)
+)
 from datawharf.store.models.apikeys import ApiKey
 from datawharf.store.models.base import Base, new_uid, utcnow
 from datawharf.store.models.connections import Connection

@@ -1,0 +1,139 @@
+"""Catalog > Harvesters: the list, a form to create one, and "Run now".
+
+Every rule is ``datawharf.harvest``'s (the checks in ``service``, the pass in ``harvest``); "Run now"
+hands the pass to the runtime's workers as the API's ``start`` does, and the page shows the last pass's
+counts and errors by key. A refused form is shown again with the message and what was typed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+
+from datawharf.connections import service as connection_service
+from datawharf.errors import DatawharfError
+from datawharf.extract.registry import EXTRACTORS
+from datawharf.harvest import service
+from datawharf.web.notices import saved
+from datawharf.web.rendering import (
+    BASE,
+    BackofficeRoute,
+    Visitor,
+    csrf_checked,
+    database_of,
+    render,
+    settings_of,
+    signed_in,
+)
+
+router = APIRouter(prefix=f"{BASE}/harvesters", route_class=BackofficeRoute, include_in_schema=False)
+PERMISSION = "edit_domain"  # as the API: a harvester makes and publishes datasets from a connection
+
+
+EMPTY_FORM = {
+    "name": "",
+    "url": "",
+    "connection": "",
+    "mode": "object",
+    "extractor_type": "",
+    "dataset_id_template": "{path}",
+    "title_template": "{path}",
+    "cron_schedule": "",
+}
+
+
+def editor(current: Annotated[Visitor, Depends(signed_in)]) -> Visitor:
+    current.require(PERMISSION)
+    return current
+
+
+Editor = Annotated[Visitor, Depends(editor)]
+
+
+def _page(
+    request: Request,
+    current: Visitor,
+    *,
+    form: dict[str, str] | None = None,
+    error: DatawharfError | None = None,
+) -> Response:
+    with database_of(request).session() as db:
+        _total, rows = service.list_harvesters(db, limit=1000, offset=0)
+        harvesters = [{**service.public(db, h), "errors": service.errors(h)} for h in rows]
+        _count, found = connection_service.list_connections(db, limit=1000, offset=0, sort="-created_at")
+        connections = [(c.uid, c.title or c.uid) for c in found if c.is_reusable]
+    return render(
+        request,
+        "harvesters/list.html",
+        current=current,
+        section="harvesters",
+        harvesters=harvesters,
+        connections=connections,
+        extractors=sorted(EXTRACTORS),
+        form={**EMPTY_FORM, **(form or {})},
+        error=error,
+        status_code=error.http_status if error else 200,
+    )
+
+
+@router.get("/")
+def harvester_list(request: Request, current: Editor) -> Response:
+    return _page(request, current)
+
+
+@router.post("/new", dependencies=[Depends(csrf_checked)])
+def create_harvester(
+    request: Request,
+    current: Editor,
+    name: Annotated[str, Form()] = "",
+    url: Annotated[str, Form()] = "",
+    connection: Annotated[str, Form()] = "",
+    mode: Annotated[str, Form()] = "object",
+    extractor_type: Annotated[str, Form()] = "",
+    dataset_id_template: Annotated[str, Form()] = "{path}",
+    title_template: Annotated[str, Form()] = "{path}",
+    cron_schedule: Annotated[str, Form()] = "",
+) -> Response:
+    typed: dict[str, Any] = {
+        "name": name.strip(),
+        "url": url.strip(),
+        "connection": connection,
+        "mode": mode,
+        "extractor_type": extractor_type,
+        "dataset_id_template": dataset_id_template,
+        "title_template": title_template,
+        "cron_schedule": cron_schedule.strip(),
+    }
+    config = service.HarvesterConfig(
+        name=typed["name"] or None,
+        url=typed["url"] or None,
+        connection_uid=connection or None,
+        mode=mode,
+        extractor_type=extractor_type or None,
+        params={},
+        dataset_id_template=dataset_id_template,
+        title_template=title_template,
+        cron_schedule=typed["cron_schedule"] or None,
+        updated_by=current.api_key.label if current.api_key else None,
+    )
+    assert current.api_key is not None
+    try:
+        with database_of(request).session() as db:
+            service.create_harvester(
+                db, settings_of(request), config, permissions=current.api_key.permissions
+            )
+    except DatawharfError as error:
+        return _page(request, current, form=typed, error=error)
+    return saved(f"{BASE}/harvesters/", "harvester")
+
+
+@router.post("/{uid}/run", dependencies=[Depends(csrf_checked)])
+def run_now(request: Request, current: Editor, uid: str) -> Response:
+    with database_of(request).session() as db:
+        harvester = service.get_harvester(db, uid, for_update=True)
+        if harvester.status == "idle":
+            harvester.status = "queued"
+    request.app.state.datasets_runtime.harvest(uid)
+    return saved(f"{BASE}/harvesters/", "harvest-started")
