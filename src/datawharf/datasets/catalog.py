@@ -11,6 +11,7 @@ current.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,7 +65,9 @@ def _version_files(
     """Where a version's files are: the warehouse's filesystem and their paths in it (the layout is the
     warehouse's: ``version_path/name``)."""
     folder = warehouse.version_path(dataset.uid, version.data_uid)
-    return warehouse.filesystem, tuple(f"{folder}/{name}" for name in version.files)
+    # A part shared with an older version is named ``../<data_uid>/part-...`` (datasets/incremental.py):
+    # normalised, since an S3 filesystem has no ``..``.
+    return warehouse.filesystem, tuple(posixpath.normpath(f"{folder}/{name}") for name in version.files)
 
 
 def _published(dataset: Dataset, version: DatasetVersion, warehouse: Warehouse) -> PublishedDataset:
