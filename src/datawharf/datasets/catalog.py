@@ -63,10 +63,10 @@ def _version_files(
     warehouse: Warehouse, dataset: Dataset, version: DatasetVersion
 ) -> tuple[pafs.FileSystem, tuple[str, ...]]:
     """Where a version's files are: the warehouse's filesystem and their paths in it (the layout is the
-    warehouse's: ``version_path/name``)."""
+    warehouse's: ``version_path/name``). A part shared with an older version is named
+    ``../<data_uid>/part-...`` (``datasets/incremental.py``): normalised here, since an S3 key is not a
+    path and ``..`` in it names nothing."""
     folder = warehouse.version_path(dataset.uid, version.data_uid)
-    # A part shared with an older version is named ``../<data_uid>/part-...`` (datasets/incremental.py):
-    # normalised, since an S3 filesystem has no ``..``.
     return warehouse.filesystem, tuple(posixpath.normpath(f"{folder}/{name}") for name in version.files)
 
 
