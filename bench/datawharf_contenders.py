@@ -228,7 +228,7 @@ def datawharf_publish(obj: S3Object, out_dir: Path) -> dict[str, Any]:
         finished = time.perf_counter()
     finally:
         database.dispose()
-    folders = {path.parent for path in published.files}
+    folders = {Path(path).parent for path in published.files}
     if len(folders) != 1:
         raise RuntimeError(f"expected one version folder, got {sorted(map(str, folders))}")
     return {

@@ -236,3 +236,33 @@ def test_shared_parts_survive_retention_sweep_and_restore(
 
 def uid_id(client: TestClient, uid: str) -> str:
     return str(client.get(f"{API}/datasets/{uid}/").json()["dataset_id"])
+
+
+def test_shared_parts_on_the_s3_warehouse(
+    tmp_path: Path, moto_server: MotoServer, s3_bucket: S3Bucket
+) -> None:
+    """The same sharing with the warehouse on S3, where a path has no ``..``: the Explore API reads the
+    parts through their normalised keys, and retention keeps the prefix a kept version reads."""
+    from tests.integration.test_warehouse_s3 import warehouse_settings
+
+    warehouse = moto_server.create_bucket()
+    settings = warehouse_settings(tmp_path / "home", moto_server, warehouse, versions_keep=1)
+    with make_app_client(settings) as client:
+        upload(s3_bucket, stations(range(6)))
+        uid = glob_dataset(client, s3_bucket)
+        published(client, uid)
+        v1 = current(client, uid)
+        upload(s3_bucket, stations(range(6, 8)))
+        status = published(client, uid, only_if_changed="true")
+        assert status["progress"]["records_done"] == 2 * RECORDS_EACH
+        v2 = current(client, uid)
+        assert v2["files"] == [f"../{v1['uid']}/part-00000.parquet", "part-00000.parquet"]
+        explored = client.get(
+            f"/api/explore/v2.1/catalog/datasets/{uid_id(client, uid)}/records", params={"limit": 0}
+        )
+        assert explored.status_code == 200, explored.text
+        assert explored.json()["total_count"] == 8 * RECORDS_EACH
+        client.app.state.datasets_runtime.sweep_warehouse()
+        listed = moto_server.boto3_client().list_objects_v2(Bucket=warehouse, Prefix=f"wh/{uid}/")
+        folders = {item["Key"].split("/")[2] for item in listed.get("Contents", [])}
+        assert folders == {v1["uid"], v2["uid"]}  # v1's row is gone (keep=1), its part is not

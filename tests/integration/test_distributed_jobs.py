@@ -1,9 +1,9 @@
 """Publishes on Procrastinate (issue 14, items 1-3): ``datawharf serve`` only queues, ``datawharf worker``
 processes run, on a fresh PostgreSQL database, from the suite's moto_server.
 
-Every process here is a real subprocess: one server and one or two workers sharing one home (the local
-warehouse folder; the S3 warehouse is another helper's) and one database. What is asserted is read from
-the API and from the database: the runs table (status, attempt, worker) and the versions.
+Every process here is a real subprocess with a home ("machine") of its own: one server and one or two
+workers sharing one database and one warehouse, on a bucket of the suite's S3 server. What is asserted
+is read from the API and from the database: the runs table (status, attempt, worker) and the versions.
 """
 
 from __future__ import annotations
@@ -77,25 +77,34 @@ class Cluster:
             "DATAWHARF_WORKER_SHUTDOWN_GRACE": "0",
             "DATAWHARF_JOB_WORKERS": "1",
             "DATAWHARF_PARSE_THREADS": "1",
+            "DATAWHARF_JOB_STALE_SECONDS": "5",
+            # One warehouse every "machine" shares: a bucket of the suite's S3 server.
+            "DATAWHARF_WAREHOUSE_URL": f"s3://{moto.create_bucket()}/wh",
+            "DATAWHARF_WAREHOUSE_ENDPOINT_URL": moto.endpoint_url,
+            "DATAWHARF_WAREHOUSE_ACCESS_KEY_ID": "testing",
+            "DATAWHARF_WAREHOUSE_SECRET_ACCESS_KEY": "testing",
         }
         self.engine: Engine = create_engine(url)
         stack.callback(self.engine.dispose)
         self.workers: dict[str, subprocess.Popen[str]] = {}
-        base_url, process = start_serve(home, self.env)
+        base_url, process = start_serve(home / "server", self.env)
         stack.callback(stop, process)
         wait_until_answers(f"{base_url}/openapi.json", process, timeout=120)
         self.server = process
         self.client = stack.enter_context(httpx2.Client(base_url=base_url, timeout=60))
 
     def worker(self, name: str) -> subprocess.Popen[str]:
-        process = start_worker(self.home, self.env, name)
+        process = start_worker(self.home / name, self.env, name)  # a home ("machine") of its own
         self.stack.callback(stop, process)
         self.workers[name] = process
         return process
 
+    def log(self, worker: str) -> str:
+        return worker_log(self.home / worker, worker).read_text()
+
     def logs(self) -> str:
-        parts = [serve_log(self.home).read_text()]
-        parts += [worker_log(self.home, name).read_text() for name in self.workers]
+        parts = [serve_log(self.home / "server").read_text()]
+        parts += [self.log(name) for name in self.workers]
         return "\n----\n".join(part[-3000:] for part in parts)
 
     def runs_of(self, dataset_uid: str) -> list[Any]:
@@ -174,7 +183,7 @@ def test_a_due_schedule_with_two_workers_publishes_once(cluster: Cluster, moto_s
     assert created.status_code == 201, created.text
     cluster.worker("a")
     cluster.worker("b")
-    wait_for("two workers up", lambda: all("worker" in worker_log(cluster.home, n).read_text() for n in "ab"))
+    wait_for("two workers up", lambda: all("worker" in cluster.log(n) for n in "ab"))
     time.sleep(3)  # both run their periodic deferrers
     with cluster.engine.begin() as connection:  # due now
         connection.execute(update(DatasetSchedule).values(next_run_at=datetime(2000, 1, 1, tzinfo=UTC)))
@@ -209,7 +218,7 @@ def test_sigterm_hands_the_run_back_and_another_worker_finishes_it(
     assert (run.status, run.attempt) == ("done", 2), (run.worker, first.pid, cluster.logs())
     assert run.worker.endswith(f":{second.pid}")
     assert cluster.versions_of(uid) == 1
-    assert "handed back" in worker_log(cluster.home, "a").read_text()
+    assert "handed back" in cluster.log("a")
 
 
 def test_workers_starting_together_apply_the_queue_schema_once(tmp_path: Path) -> None:
@@ -235,3 +244,30 @@ def test_workers_starting_together_apply_the_queue_schema_once(tmp_path: Path) -
         finally:
             for database in databases:
                 database.dispose()
+
+
+def test_a_killed_workers_run_is_retried_on_another(cluster: Cluster, moto_server: MotoServer) -> None:
+    """kill -9 mid-publish: the scheduling pass finds the run's worker gone (here at once: a process of
+    this host that no longer exists; elsewhere after DATAWHARF_JOB_STALE_SECONDS), requeues it as attempt
+    2 and another worker publishes one version; the dead worker's job row ends failed, not 'doing'."""
+    first = cluster.worker("a")
+    uid = start_long_publish(cluster, moto_server)
+    cluster.worker("b")
+    first.kill()
+    first.wait(timeout=30)
+    status = wait_idle(cluster.client, uid, timeout=180)
+    assert (status["status"], status["is_published"]) == ("idle", True), (status, cluster.logs())
+    [run] = cluster.runs_of(uid)
+    assert (run.status, run.attempt) == ("done", 2), cluster.logs()
+    assert cluster.versions_of(uid) == 1
+
+    def ghost_jobs() -> list[Any]:
+        with cluster.engine.connect() as connection:
+            return list(
+                connection.execute(
+                    text("SELECT status FROM procrastinate_jobs WHERE task_name = 'datawharf.run'")
+                ).scalars()
+            )
+
+    # The dead worker's job: 'doing' until its Procrastinate heartbeat (every 10 s) is 30 s old.
+    wait_for("the dead worker's job closed", lambda: ghost_jobs() == ["failed"], timeout=90)

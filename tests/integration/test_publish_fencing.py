@@ -9,6 +9,7 @@ run back instead of aborting it. On SQLite and on the real PostgreSQL; moto over
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +23,11 @@ from datawharf.datasets import control
 from datawharf.datasets.fieldconfig import FieldSpec
 from datawharf.datasets.locate import stream_locator
 from datawharf.datasets.publish import PublishRun
+from datawharf.jobs import runs
 from datawharf.jobs.runner import JobContext
 from datawharf.settings import Settings
 from datawharf.store.db import Database
+from datawharf.store.models.datasets import Dataset
 from datawharf.store.models.runs import Run
 from tests.integration.test_datasets_faults import (
     fixture_settings,
@@ -32,7 +35,7 @@ from tests.integration.test_datasets_faults import (
     published_first,
     small_chunks,
 )
-from tests.integration.test_datasets_publish import API
+from tests.integration.test_datasets_publish import API, wait_status
 from tests.support.app import make_app_client
 from tests.support.moto import MotoServer, S3Bucket
 
@@ -157,3 +160,37 @@ def test_a_stopping_worker_hands_the_run_back(env: Env, s3_bucket: S3Bucket) -> 
     assert PublishRun(database, settings, uid, run_uid, locator).execute() == "idle"
     assert run_row(database, run_uid) == ("done", 2)
     assert_one_new_version(settings, client, uid, first)
+
+
+def test_the_runtime_retries_a_dead_workers_run_then_fails_it(
+    tmp_path: Path, moto_server: MotoServer, s3_bucket: S3Bucket
+) -> None:
+    """A run whose worker died (a process of this host that no longer exists) is retried by the server's
+    next pass while it has attempts left (DATAWHARF_JOB_MAX_ATTEMPTS=2), and publishes once; a run that
+    used its attempts ends in error with the previous version served."""
+    settings = fixture_settings(tmp_path, moto_server, job_max_attempts=2)
+    dead = f"{socket.gethostname()}:999999999"
+    with make_app_client(settings) as client:
+        runtime = client.app.state.datasets_runtime  # type: ignore[attr-defined]
+        database = runtime.database
+        uid, first = published_first(client, s3_bucket, "retried.csv")
+        for attempts_used, expected in ((1, "idle"), (2, "error")):
+            run_uid = request(database, uid)
+            with database.session() as session:  # claimed by a worker that then died
+                for _ in range(attempts_used):
+                    attempt = control.claim_run(session, uid, run_uid, dead)
+                    assert attempt is not None
+                    if attempt.attempt < attempts_used:
+                        runs.hand_back(session, attempt)
+                        session.get(Dataset, uid).status = "queued"  # type: ignore[union-attr]
+            runtime.tick()
+            status = wait_status(client, uid)
+            assert status["status"] == expected, status["message"]
+            assert run_row(database, run_uid) == (("done", 2) if expected == "idle" else ("failed", 2))
+            if expected == "idle":
+                retried_version = status["version_uid"]
+                assert retried_version != first
+        assert "interrupted" in status["message"]
+        assert status["version_uid"] == retried_version  # the failed run changed nothing
+        versions = client.get(f"{API}/datasets/{uid}/versions/").json()
+        assert versions["total_count"] == 2  # the first, and the retried run's

@@ -11,6 +11,7 @@ current.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -62,9 +63,11 @@ def _version_files(
     warehouse: Warehouse, dataset: Dataset, version: DatasetVersion
 ) -> tuple[pafs.FileSystem, tuple[str, ...]]:
     """Where a version's files are: the warehouse's filesystem and their paths in it (the layout is the
-    warehouse's: ``version_path/name``)."""
+    warehouse's: ``version_path/name``). A part shared with an older version is named
+    ``../<data_uid>/part-...`` (``datasets/incremental.py``): normalised here, since an S3 key is not a
+    path and ``..`` in it names nothing."""
     folder = warehouse.version_path(dataset.uid, version.data_uid)
-    return warehouse.filesystem, tuple(f"{folder}/{name}" for name in version.files)
+    return warehouse.filesystem, tuple(posixpath.normpath(f"{folder}/{name}") for name in version.files)
 
 
 def _published(dataset: Dataset, version: DatasetVersion, warehouse: Warehouse) -> PublishedDataset:

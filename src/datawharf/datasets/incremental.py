@@ -75,14 +75,15 @@ def current_objects(session: Session, version_uid: str) -> dict[str, dict[str, O
 
 
 def plan(
-    session: Session,
+    held: dict[str, dict[str, ObjectRecord]],
     settings: Settings,
     current: DatasetVersion,
     located: list[tuple[str, LocatedObject | LocatedSet]],
     identities: list[dict[str, Any]],
     config_hash: str,
 ) -> Plan:
-    """Lists every set once and compares it, and the single objects, with ``current``."""
+    """Lists every set once and compares it, and the single objects, with ``current`` (whose objects
+    are ``held``, read by ``current_objects`` beforehand: no transaction stays open while S3 lists)."""
     if current.config_hash != config_hash:
         return Plan("rebuild", reason="the configuration changed")
     before = {s.get("resource_uid"): s for s in current.sources}
@@ -99,7 +100,6 @@ def plan(
             return Plan("rebuild", reason="an object changed")
     if not sets:
         return Plan("rebuild", reason="no prefix or glob")  # the caller's single-object check decides
-    held = current_objects(session, current.uid)
     result = Plan("append")
     changed: list[str] = []
     for uid, item in sets:

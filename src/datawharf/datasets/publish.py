@@ -467,14 +467,15 @@ class PublishRun:
         config_hash: str,
     ) -> Plan:
         with self.database.session() as session:
-            plan = incremental.plan(
-                session,
-                self.settings,
-                current,
-                [(s.resource.uid, s.located) for s in sources],
-                identities,
-                config_hash,
-            )
+            held = incremental.current_objects(session, current.uid)
+        plan = incremental.plan(
+            held,
+            self.settings,
+            current,
+            [(s.resource.uid, s.located) for s in sources],
+            identities,
+            config_hash,
+        )
         if plan.kind == "rebuild":
             log.info(
                 "publish %s of %s rebuilds the whole version: %s", self.run_uid, self.dataset_uid, plan.reason

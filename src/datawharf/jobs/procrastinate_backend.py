@@ -70,6 +70,9 @@ SCHEDULES_QUEUE = "schedules"
 WATCH_SECONDS = 0.2
 # Procrastinate's own polling for abort requests and new jobs: the fallback behind LISTEN/NOTIFY.
 POLL_SECONDS = 1.0
+# Procrastinate's heartbeat of each worker process (its liveness, distinct from each run's own heartbeat).
+WORKER_HEARTBEAT_SECONDS = 10.0
+POOL_SIZE = 8
 
 PeriodicPass = Callable[[], None]
 
@@ -122,7 +125,10 @@ class ProcrastinateBackend:
     def __init__(self, settings: Settings, database: Database) -> None:
         self.settings = settings
         self.database = database
-        self.app = App(connector=PsycopgConnector(conninfo=libpq_url(settings)))
+        # Procrastinate's own short queries (defer, fetch, finish, beat): a small pool, opened lazily; the
+        # runs' work goes through the datawharf engine.
+        connector = PsycopgConnector(conninfo=libpq_url(settings), min_size=1, max_size=POOL_SIZE)
+        self.app = App(connector=connector)
         self._periodic_pass: PeriodicPass | None = None
         self._open_lock = threading.Lock()
         self._sync_open = False
@@ -218,9 +224,10 @@ class ProcrastinateBackend:
         """Mark failed the ``doing`` run jobs of workers that stopped beating (killed): their runs were
         recovered through the runs table; only the job rows are left to tidy."""
         manager = self.app.job_manager
-        stalled = await manager.get_stalled_jobs(
-            task_name=RUN_TASK, seconds_since_heartbeat=self.settings.job_stale_seconds
-        )
+        # Never closer than three of Procrastinate's worker heartbeats: a live worker between two beats
+        # must not lose the job it runs.
+        seconds = max(self.settings.job_stale_seconds, 3 * WORKER_HEARTBEAT_SECONDS)
+        stalled = await manager.get_stalled_jobs(task_name=RUN_TASK, seconds_since_heartbeat=seconds)
         for job in stalled:
             if job.id is not None:
                 await manager.finish_job_by_id_async(job.id, Status.FAILED, delete_job=False)
@@ -239,6 +246,8 @@ class ProcrastinateBackend:
             "fetch_job_polling_interval": POLL_SECONDS,
             "abort_job_polling_interval": POLL_SECONDS,
             "delete_jobs": "successful",
+            "update_heartbeat_interval": WORKER_HEARTBEAT_SECONDS,
+            "stalled_worker_timeout": 3 * WORKER_HEARTBEAT_SECONDS,
         }
         async with self.app.open_async():
             workers = [
