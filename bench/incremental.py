@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
-import platform
 import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from bench import results_file
 from bench.datawharf_contenders import _create_dataset, _sigv4
 from bench.generate import BUCKET, DEFAULT_DATA_DIR
 from bench.objects import S3Object
@@ -163,7 +162,7 @@ def run(objects: int, records: int, added: int, data_dir: Path, out: Path | None
         "added_bytes": added_bytes,
         "one_file_bytes": one_bytes,
         "s3_server": SERVER,
-        "machine": {"cpus": _cores(), "python": platform.python_version()},
+        "machine": results_file.machine(),
         "runs": figures,
         "ratio_incremental_over_full_again": _ratio(seconds["incremental"], seconds["full_again"]),
         "ratio_bytes_incremental_over_full_again": _ratio(
@@ -172,16 +171,8 @@ def run(objects: int, records: int, added: int, data_dir: Path, out: Path | None
         "ratio_objects_over_one_file": _ratio(seconds["full"], seconds["one_file"]),
         "ratio_sequential_over_parallel": _ratio(seconds["sequential"], seconds["full"]),
     }
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+    results_file.write(out, result)
     return result
-
-
-def _cores() -> int:
-    from datawharf.settings import machine_cores
-
-    return machine_cores()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,8 +14,6 @@ sides alternate for ``--rounds`` rounds and the medians are compared. Results go
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import shutil
 import statistics
 import tempfile
@@ -23,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import results_file
 from bench.datawharf_contenders import _create_dataset, _sigv4
 from bench.generate import DEFAULT_DATA_DIR, DEFAULT_SEED, MiB, ensure_data
 from bench.objects import S3Object
@@ -117,7 +116,7 @@ def run(size_mib: int, rounds: int, data_dir: Path, out: Path | None) -> dict[st
         "rows": data.rows,
         "rounds": rounds,
         "s3_server": SERVER,
-        "machine": {"cpus": _cores(), "python": platform.python_version()},
+        "machine": results_file.machine(),
         "local": local,
         "s3": s3,
         "local_median_s": local_s,
@@ -126,16 +125,8 @@ def run(size_mib: int, rounds: int, data_dir: Path, out: Path | None) -> dict[st
         "local_mib_s": round(data.bytes / MiB / local_s, 1) if local_s else None,
         "s3_mib_s": round(data.bytes / MiB / s3_s, 1) if s3_s else None,
     }
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+    results_file.write(out, result)
     return result
-
-
-def _cores() -> int:
-    from datawharf.settings import machine_cores
-
-    return machine_cores()
 
 
 def main(argv: list[str] | None = None) -> None:
