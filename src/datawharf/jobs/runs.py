@@ -67,12 +67,24 @@ def database_now(session: Session) -> datetime:
     return _utc(value)
 
 
-def create_run(session: Session, kind: str, subject_uid: str, *, run_uid: str, max_attempts: int) -> None:
+def create_run(
+    session: Session,
+    kind: str,
+    subject_uid: str,
+    *,
+    run_uid: str,
+    max_attempts: int,
+    parent_uid: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """A queued run; a part of another run names its ``parent_uid`` and carries its ``payload``."""
     session.add(
         Run(
             uid=run_uid,
             kind=kind,
             subject_uid=subject_uid,
+            parent_uid=parent_uid,
+            payload=payload,
             attempt=0,
             max_attempts=max(1, max_attempts),
             status="queued",
@@ -150,16 +162,43 @@ def request_abort(session: Session, run_uid: str) -> RunStatus | None:
     return run.status
 
 
-def finish(session: Session, attempt: Attempt, status: RunStatus, error: str | None = None) -> None:
-    """The run's end (``done``, ``failed`` or ``aborted``), fenced like every other write."""
+def finish(
+    session: Session,
+    attempt: Attempt,
+    status: RunStatus,
+    error: str | None = None,
+    *,
+    progress: dict[str, Any] | None = None,
+) -> None:
+    """The run's end (``done``, ``failed`` or ``aborted``), fenced like every other write; ``progress``
+    replaces the last beat's (a part's result, which its parent reads)."""
     if status not in ENDED:
         raise ValueError(f"finish() takes an end status, not {status!r}")
     fence(session, attempt)
-    session.execute(
-        update(Run)
-        .where(Run.uid == attempt.run_uid)
-        .values(status=status, error=error, finished_at=func.now(), heartbeat_at=func.now())
-    )
+    values: dict[str, Any] = {
+        "status": status,
+        "error": error,
+        "finished_at": func.now(),
+        "heartbeat_at": func.now(),
+    }
+    if progress is not None:
+        values["progress"] = progress
+    session.execute(update(Run).where(Run.uid == attempt.run_uid).values(**values))
+
+
+def children(session: Session, parent_uid: str) -> list[Run]:
+    """The parts of a run, in their creation order (their uids are time-ordered)."""
+    return list(session.scalars(select(Run).where(Run.parent_uid == parent_uid).order_by(Run.uid)))
+
+
+def abort_children(session: Session, parent_uid: str) -> int:
+    """Ask every part of a run that has not ended to stop; how many were asked."""
+    asked = 0
+    for run in children(session, parent_uid):
+        if run.status in ("queued", "running"):
+            request_abort(session, run.uid)
+            asked += 1
+    return asked
 
 
 def hand_back(session: Session, attempt: Attempt) -> RunStatus:
