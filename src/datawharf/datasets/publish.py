@@ -35,15 +35,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import os
-import socket
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from datawharf.datasets import incremental, versions
+from datawharf.datasets import incremental, parts, versions
 from datawharf.datasets.control import claim_run
 from datawharf.datasets.fastpath import (
     tune_memory_pool,
@@ -77,28 +75,6 @@ log = logging.getLogger("datawharf.publish")
 
 PROGRESS_SECONDS = 0.5
 PART_FILE = "part-00000.parquet"
-
-
-def worker_id() -> str:
-    """``host:pid``: lets a restarted server tell which in-flight runs died with their process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def worker_is_dead(worker: str | None) -> bool:
-    if not worker:
-        return True
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine's worker: its heartbeat decides
-    if int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 class ObjectChangedSinceVersion(DatawharfError):
@@ -158,6 +134,7 @@ class PublishRun(ObjectsWriter):
         context: JobContext | None = None,
         *,
         on_progress: Callable[[Counters, int | None], None] | None = None,
+        submit_part: parts.Submit | None = None,
     ) -> None:
         super().__init__(database, settings, context or JobContext(run_uid))
         self.dataset_uid = dataset_uid
@@ -166,6 +143,10 @@ class PublishRun(ObjectsWriter):
         self.on_progress = on_progress
         self.bytes_total: int | None = None
         self.plan: Plan | None = None  # a publish "only if changed" of a prefix or glob (incremental.py)
+        # A set spread over workers (parts.py): only when the job backend can take part runs.
+        self.submit_part = submit_part if settings.split_objects else None
+        self.spreads: list[parts.Spread] = []
+        self.coordinator: parts.Coordinator | None = None
 
     # --- state in the database -------------------------------------------------------------------
 
@@ -178,9 +159,13 @@ class PublishRun(ObjectsWriter):
             runs.fence(session, self.attempt)
             yield session
 
+    def _bytes_done(self) -> int:
+        """This run's bytes read, and those its running parts have read so far."""
+        return self.counters.bytes_done + (self.coordinator.bytes_in_flight if self.coordinator else 0)
+
     def _progress(self) -> dict[str, Any]:
         return {
-            "bytes_done": self.counters.bytes_done,
+            "bytes_done": self._bytes_done(),
             "bytes_total": self.bytes_total,
             "records_done": self.counters.records_done,
             "errors_count": self.counters.errors_count,
@@ -207,7 +192,7 @@ class PublishRun(ObjectsWriter):
                 update(Dataset)
                 .where(Dataset.uid == self.dataset_uid, Dataset.run_uid == self.run_uid)
                 .values(
-                    bytes_done=self.counters.bytes_done,
+                    bytes_done=self._bytes_done(),
                     bytes_total=self.bytes_total,
                     records_done=self.counters.records_done,
                     errors_count=self.counters.errors_count,
@@ -231,10 +216,15 @@ class PublishRun(ObjectsWriter):
     def execute(self) -> str:
         """Runs to the end; returns the final status (``idle`` or ``error``)."""
         with self.database.session() as session:
-            attempt = claim_run(session, self.dataset_uid, self.run_uid, worker_id())
+            attempt = claim_run(session, self.dataset_uid, self.run_uid, runs.worker_id())
         if attempt is None:
             return "skipped"
         self.attempt = self.context.attempt = attempt
+        if self.submit_part is not None:
+            self.coordinator = parts.Coordinator(
+                self, attempt, self.dataset_uid, self.locator, self.submit_part
+            )
+            self.coordinator.abort_earlier()
         with Heartbeat(self._beat, PROGRESS_SECONDS, name=f"datawharf-heartbeat-{self.run_uid}"):
             return self._run()
 
@@ -298,7 +288,13 @@ class PublishRun(ObjectsWriter):
             fields = self._open_all(reading, configurations)
             if self.plan is not None and self.plan.kind == "append" and current is not None:
                 fields = _as_in(current, fields)
+            if self.spreads:
+                assert self.coordinator is not None
+                self.coordinator.spread(self.spreads, fields, staging)
             records, size = self._write(reading, fields, f"{staging}/{PART_FILE}")
+            if self.coordinator is not None:
+                part_records, part_size = self.coordinator.gather()
+                records, size = records + part_records, size + part_size
             for source, identity in zip(sources, identities, strict=True):
                 if isinstance(source.located, LocatedSet):
                     identity["objects"] = len(source.objects) + sum(
@@ -339,6 +335,8 @@ class PublishRun(ObjectsWriter):
             self._fail("error", f"Publish failed [internal_error]: {type(exc).__name__}: {exc}"[:1000])
             return "error"
         finally:
+            if self.coordinator is not None and self.coordinator.pending:
+                self.coordinator.abort_parts()  # the run ended before its parts did: they stop too
             for source in sources:
                 with contextlib.suppress(Exception):
                     if source.stream is not None:
@@ -475,10 +473,18 @@ class PublishRun(ObjectsWriter):
             source.objects_read = 1
             record.records = first.num_rows
             head = first.schema.names
-            source.batches = itertools.chain(
-                counted(closing(batches, stream), record),
-                self._following(source, objects, head, item.name),
-            )
+            own = counted(closing(batches, stream), record)
+            split = self.settings.split_objects if self.submit_part is not None else 0
+            if split:
+                ahead = list(itertools.islice(objects, split + 1))
+                if len(ahead) > split:  # more than one part's worth: the rest goes to part runs
+                    self.spreads.append(
+                        parts.Spread(source, itertools.chain(ahead, objects), head, item.name)
+                    )
+                    source.batches = own
+                    return
+                objects = iter(ahead)
+            source.batches = itertools.chain(own, self._following(source, objects, head, item.name))
             return
 
     def _save(
@@ -492,14 +498,15 @@ class PublishRun(ObjectsWriter):
         sources: list[Source],
         current: DatasetVersion | None,
     ) -> str:
-        files, new_records, kept = [PART_FILE], records, []
+        written = [PART_FILE, *(self.coordinator.files if self.coordinator else [])]
+        files, new_records, kept = written, records, []
         if self.plan is not None and self.plan.kind == "append" and current is not None:
             # The current version's parts, referenced (incremental.py): only the new objects were read.
-            files = [*incremental.carried_files(current), PART_FILE]
+            files = [*incremental.carried_files(current), *written]
             records += current.records_count
             self.counters.errors_count += current.errors_count
             kept = self.plan.kept
-        final = self.warehouse.finish_version(self.dataset_uid, data_uid, [PART_FILE])  # the ones written
+        final = self.warehouse.finish_version(self.dataset_uid, data_uid, written)
         try:
             with self._fenced_session() as session:
                 dataset = session.scalars(

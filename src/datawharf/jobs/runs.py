@@ -21,6 +21,8 @@ Nothing here knows what a run works on: ``subject_uid`` is the caller's (a datas
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -191,6 +193,20 @@ def children(session: Session, parent_uid: str) -> list[Run]:
     return list(session.scalars(select(Run).where(Run.parent_uid == parent_uid).order_by(Run.uid)))
 
 
+def abort_orphans(session: Session) -> int:
+    """Parts whose parent run has ended (failed, aborted, or done without them) and that still wait or
+    run: nobody will read their result. Aborted; how many."""
+    parent = Run.__table__.alias("parent")
+    orphans = session.scalars(
+        select(Run.uid)
+        .join(parent, parent.c.uid == Run.parent_uid)
+        .where(Run.status.in_(("queued", "running")), parent.c.status.in_(ENDED))
+    ).all()
+    for uid in orphans:
+        request_abort(session, uid)
+    return len(orphans)
+
+
 def abort_children(session: Session, parent_uid: str) -> int:
     """Ask every part of a run that has not ended to stop; how many were asked."""
     asked = 0
@@ -249,3 +265,25 @@ def recover_stale(
         recovered.append((run.uid, outcome))
     session.flush()
     return recovered
+
+
+def worker_id() -> str:
+    """``host:pid``: lets a restarted server tell which in-flight runs died with their process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_is_dead(worker: str | None) -> bool:
+    if not worker:
+        return True
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's worker: its heartbeat decides
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
