@@ -117,3 +117,36 @@ def test_a_worker_killed_mid_part_has_its_part_retried_on_the_other(wharf: Clust
     assert retried["worker"] != part["worker"]
     assert records_by_file(client, uid) == {key: RECORDS_EACH for key in objects}
     assert len(wharf.versions(uid)) == 1
+
+
+def test_an_abort_stops_the_publish_and_its_parts_and_the_previous_version_stays_served(
+    wharf: Cluster,
+) -> None:
+    client = wharf.client()
+    uid, objects = glob_dataset(wharf, client)
+    wharf.start_publish(client, uid)
+    assert wharf.wait_settled(client, uid)["status"] == "idle"
+    served = records_by_file(client, uid)
+    wharf.start_publish(client, uid)
+
+    def parts_running() -> bool:
+        run = wharf.run_of(uid)
+        fresh = [p for p in wharf.parts_of(uid) if run is not None and p["parent_uid"] == run["uid"]]
+        return run is not None and run["attempt"] >= 1 and any(p["status"] == "running" for p in fresh)
+
+    wharf.wait(parts_running, "the second publish's parts running", 90, 0.02)
+    run = wharf.run_of(uid)
+    assert run is not None
+    answer = client.post(f"{API}/datasets/{uid}/abort/")
+    assert answer.status_code == 200, answer.text
+    status = wharf.wait_settled(client, uid, timeout=30)
+    assert status["status"] == "idle" and "aborted" in status["message"].lower(), status
+
+    def parts_ended() -> list[dict[str, Any]] | None:
+        mine = [p for p in wharf.parts_of(uid) if p["parent_uid"] == run["uid"]]
+        return mine if all(p["status"] in ("done", "aborted", "failed") for p in mine) else None
+
+    mine = wharf.wait(parts_ended, "every part of the aborted publish ended", 30)
+    assert any(p["status"] == "aborted" for p in mine), mine
+    assert records_by_file(client, uid) == served == {key: RECORDS_EACH for key in objects}
+    assert len(wharf.versions(uid)) == 1

@@ -240,10 +240,9 @@ class Coordinator:
 
     def _run_here(self, uid: str) -> None:
         """A queued part run in this thread (its claim decides: another worker may take it first)."""
-        context = JobContext(
-            uid, cancelled=self.writer.context.cancelled, stopping=self.writer.context.stopping
-        )
-        PartRun(self.database, self.settings, uid, self.locator, context).execute()
+        signals = self.writer.context
+        context = JobContext(uid, cancelled=signals.cancelled, stopping=signals.stopping)
+        PartRun(self.database, self.settings, uid, self.locator, context, parent=self.writer).execute()
 
     def _add(self, source: Source, result: PartResult) -> None:
         counters = self.writer.counters
@@ -280,12 +279,25 @@ class PartRun(ObjectsWriter):
     staging folder; ``execute`` never raises for the part's own failures, it records them."""
 
     def __init__(
-        self, database: Database, settings: Settings, run_uid: str, locator: Locator, context: JobContext
+        self,
+        database: Database,
+        settings: Settings,
+        run_uid: str,
+        locator: Locator,
+        context: JobContext,
+        *,
+        parent: ObjectsWriter | None = None,
     ) -> None:
         super().__init__(database, settings, context)
         self.run_uid = run_uid
         self.locator = locator
+        self.parent = parent  # run by its coordinator: it stops as soon as the coordinator must
         self.path: str | None = None
+
+    def _check(self) -> None:
+        super()._check()
+        if self.parent is not None and (self.parent._abort_seen.is_set() or self.parent._stale.is_set()):
+            raise JobAborted("The publish this part belongs to stops; the part stops with it.")
 
     def execute(self) -> str:
         with self.database.session() as session:
