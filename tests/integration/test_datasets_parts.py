@@ -90,6 +90,8 @@ def test_a_set_spread_over_part_runs_publishes_every_object_once(
     version = client.get(f"{API}/datasets/{uid}/versions/").json()["results"][0]
     assert version["records_count"] == OBJECTS * RECORDS_EACH
     assert version["sources"][0]["objects"] == OBJECTS
+    # The coordinator's file first, then the parts in the set's key order (attempt 1 each).
+    assert version["files"] == ["part-00000.parquet", *(f"part-{n:05d}-a1.parquet" for n in range(1, 6))]
     rows = published(
         split_settings,
         uid,

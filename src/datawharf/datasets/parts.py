@@ -236,6 +236,7 @@ class Coordinator:
             elif self.pending:
                 self.writer.context.cancelled.wait(WAIT_SECONDS)
         self.bytes_in_flight = 0
+        self.files.sort()  # part-<index>-a<attempt>: the set's key order, whichever part ended first
         return records, size
 
     def _run_here(self, uid: str) -> None:
