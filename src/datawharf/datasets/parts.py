@@ -215,22 +215,25 @@ class Coordinator:
         while self.pending:
             self.writer._check()
             queued: list[str] = []
-            in_flight = 0
+            running: list[str] = []
             with self.database.session() as session:
-                for run in runs.children(session, self.attempt.run_uid):
-                    if run.uid not in self.pending:
+                for uid, status in runs.child_states(session, self.attempt.run_uid):
+                    if uid not in self.pending:
                         continue
-                    if run.status == "done":
-                        result = PartResult.of(run.progress)
-                        self._add(self.pending.pop(run.uid), result)
+                    if status == "done":
+                        result = PartResult.of(_row(session, uid).progress)
+                        self._add(self.pending.pop(uid), result)
                         records, size = records + result.records, size + result.size
-                    elif run.status in ("failed", "aborted"):
-                        raise self._failure(run)
-                    elif run.status == "queued":
-                        queued.append(run.uid)
+                    elif status in ("failed", "aborted"):
+                        raise self._failure(_row(session, uid))
+                    elif status == "queued":
+                        queued.append(uid)
                     else:
-                        in_flight += int((run.progress or {}).get("bytes_done") or 0)
-            self.bytes_in_flight = in_flight
+                        running.append(uid)
+                beats: list[dict[str, Any]] = (
+                    list(session.scalars(select(Run.progress).where(Run.uid.in_(running)))) if running else []
+                )
+                self.bytes_in_flight = sum(int((beat or {}).get("bytes_done") or 0) for beat in beats)
             if queued:
                 self._run_here(queued[0])
             elif self.pending:
@@ -405,3 +408,9 @@ class PartRun(ObjectsWriter):
         if self.path is not None:
             with contextlib.suppress(Exception):
                 self.warehouse.filesystem.delete_file(self.path)
+
+
+def _row(session: Session, uid: str) -> Run:
+    run = session.get(Run, uid)
+    assert run is not None, uid  # a part is never deleted while its coordinator waits
+    return run

@@ -188,9 +188,11 @@ def finish(
     session.execute(update(Run).where(Run.uid == attempt.run_uid).values(**values))
 
 
-def children(session: Session, parent_uid: str) -> list[Run]:
-    """The parts of a run, in their creation order (their uids are time-ordered)."""
-    return list(session.scalars(select(Run).where(Run.parent_uid == parent_uid).order_by(Run.uid)))
+def child_states(session: Session, parent_uid: str) -> list[tuple[str, RunStatus]]:
+    """``(uid, status)`` of the parts of a run, in their uid order: what a waiting parent polls (the
+    rows' payloads and results are read only for the parts it needs)."""
+    query = select(Run.uid, Run.status).where(Run.parent_uid == parent_uid).order_by(Run.uid)
+    return [(uid, status) for uid, status in session.execute(query)]
 
 
 def abort_orphans(session: Session) -> int:
@@ -210,9 +212,9 @@ def abort_orphans(session: Session) -> int:
 def abort_children(session: Session, parent_uid: str) -> int:
     """Ask every part of a run that has not ended to stop; how many were asked."""
     asked = 0
-    for run in children(session, parent_uid):
-        if run.status in ("queued", "running"):
-            request_abort(session, run.uid)
+    for uid, status in child_states(session, parent_uid):
+        if status in ("queued", "running"):
+            request_abort(session, uid)
             asked += 1
     return asked
 
