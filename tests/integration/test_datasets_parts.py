@@ -58,6 +58,16 @@ def part_runs(settings: Settings, dataset_uid: str) -> list[Run]:
         engine.dispose()
 
 
+def glob_dataset(client: TestClient, bucket: S3Bucket, title: str) -> str:
+    return create_dataset(
+        client,
+        title,
+        bucket.url("exports/") + GLOB,
+        params=PARAMS,
+        connection=with_connection(client, bucket),
+    )
+
+
 def explore_count(client: TestClient, uid: str) -> int:
     """The records the Explore API serves of the dataset (its current version's files as one table)."""
     dataset_id = client.get(f"{API}/datasets/{uid}/").json()["dataset_id"]
@@ -71,13 +81,7 @@ def test_a_set_spread_over_part_runs_publishes_every_object_once(
 ) -> None:
     objects = {station_key(n): station_csv(n) for n in range(OBJECTS)}
     upload(s3_bucket, objects)
-    uid = create_dataset(
-        client,
-        "Stations",
-        s3_bucket.url("exports/") + GLOB,
-        params=PARAMS,
-        connection=with_connection(client, s3_bucket),
-    )
+    uid = glob_dataset(client, s3_bucket, "Stations")
     status = publish(client, uid)
     assert status["status"] == "idle", status["message"]
     assert status["progress"]["records_done"] == OBJECTS * RECORDS_EACH
@@ -109,13 +113,7 @@ def test_an_incremental_refresh_spreads_only_the_new_objects(
 ) -> None:
     first = {station_key(n): station_csv(n) for n in range(60)}
     upload(s3_bucket, first)
-    uid = create_dataset(
-        client,
-        "Daily",
-        s3_bucket.url("exports/") + GLOB,
-        params=PARAMS,
-        connection=with_connection(client, s3_bucket),
-    )
+    uid = glob_dataset(client, s3_bucket, "Daily")
     assert publish(client, uid)["status"] == "idle"
     added = {station_key(n): station_csv(n) for n in range(60, 120)}
     upload(s3_bucket, added)
@@ -136,13 +134,7 @@ def test_a_part_that_fails_fails_the_publish_and_the_previous_version_stays_serv
     client: TestClient, s3_bucket: S3Bucket
 ) -> None:
     upload(s3_bucket, {station_key(n): station_csv(n) for n in range(60)})
-    uid = create_dataset(
-        client,
-        "Parts",
-        s3_bucket.url("exports/") + GLOB,
-        params=PARAMS,
-        connection=with_connection(client, s3_bucket),
-    )
+    uid = glob_dataset(client, s3_bucket, "Parts")
     assert publish(client, uid)["status"] == "idle"
     served = explore_count(client, uid)
     bad = station_key(50)
@@ -163,13 +155,7 @@ def test_a_part_skips_an_object_whose_fields_differ_when_set(
     bad = station_key(50)
     upload(s3_bucket, {bad: station_csv(50, header="station,date,count,extra")})
     with make_app_client(settings) as client:
-        uid = create_dataset(
-            client,
-            "Skip",
-            s3_bucket.url("exports/") + GLOB,
-            params=PARAMS,
-            connection=with_connection(client, s3_bucket),
-        )
+        uid = glob_dataset(client, s3_bucket, "Skip")
         status = publish(client, uid)
         assert status["status"] == "idle", status["message"]
         assert status["progress"]["records_done"] == 59 * RECORDS_EACH

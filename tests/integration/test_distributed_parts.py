@@ -42,24 +42,8 @@ def glob_dataset(wharf: Cluster, client: httpx.Client) -> tuple[str, dict[str, b
     s3 = wharf.moto.boto3_client()
     for key, body in objects.items():
         s3.put_object(Bucket=bucket, Key=key, Body=body)
-    connection = wharf.create_connection(client)
-    made = client.post(f"{API}/datasets/", json={"metadata": {"default": {"title": {"value": "Stations"}}}})
-    assert made.status_code == 201, made.text
-    uid = str(made.json()["uid"])
-    resource = client.post(
-        f"{API}/datasets/{uid}/resources/",
-        json={
-            "type": "csvfile",
-            "title": "stations",
-            "params": PARAMS,
-            "datasource": {
-                "type": "amazon_s3",
-                "url": f"{wharf.moto.endpoint_url}/{bucket}/exports/**/stations-*.csv.gz",
-                "connection": {"uid": connection},
-            },
-        },
-    )
-    assert resource.status_code == 201, resource.text
+    source = f"{wharf.moto.endpoint_url}/{bucket}/exports/**/stations-*.csv.gz"
+    uid = wharf.create_dataset(client, "Stations", source, params=PARAMS)
     return uid, objects
 
 

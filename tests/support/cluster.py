@@ -210,7 +210,10 @@ class Cluster:
         assert response.status_code == 201, response.text
         return str(response.json()["uid"])
 
-    def create_dataset(self, client: httpx.Client, title: str, source_url: str) -> str:
+    def create_dataset(
+        self, client: httpx.Client, title: str, source_url: str, params: dict[str, Any] | None = None
+    ) -> str:
+        """A dataset of one csvfile resource (``;``-separated unless ``params`` says otherwise)."""
         connection = self.create_connection(client)
         response = client.post(
             f"{API}/datasets/", json={"metadata": {"default": {"title": {"value": title}}}}
@@ -222,7 +225,7 @@ class Cluster:
             json={
                 "type": "csvfile",
                 "title": "data",
-                "params": {"separator": ";", "encoding": "utf-8", "headers_first_row": True},
+                "params": params or {"separator": ";", "encoding": "utf-8", "headers_first_row": True},
                 "datasource": {"type": "amazon_s3", "url": source_url, "connection": {"uid": connection}},
             },
         )
