@@ -28,6 +28,11 @@ beat, each status, the failure, the version switch) fences on it first, in the s
 (``jobs/runs.fence``). An attempt superseded meanwhile (its worker was taken for dead and the run
 retried) raises ``StaleAttempt``: it stops, removes its own staging files and never touches the
 dataset row. A worker stopping gracefully hands the run back (queued again), it does not abort it.
+
+Reading and writing (step 2's extractors, a set's objects checked against the first one's fields,
+step 3) live in ``objects_writer.py``, shared with the part runs of a prefix or glob spread over workers
+(``parts.py``): then this run reads the set's first object, queues the rest as part runs, runs the ones
+still queued itself while it waits, and switches to a version made of its file and theirs.
 """
 
 from __future__ import annotations
