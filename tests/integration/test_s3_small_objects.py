@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import pytest
 
 from datawharf.errors import ConnectionProblem, InvalidInput, UpstreamUnavailable
-from datawharf.s3.client import S3Client, make_client
+from datawharf.s3.client import S3Client, _shared_session, make_client
 from datawharf.s3.credentials import static_credentials
 from datawharf.s3.listing import KeyPattern, list_matching
 from datawharf.s3.reader import ObjectInfo, read_small_object
@@ -56,6 +56,24 @@ def counted_requests(client: S3Client) -> Iterator[list[dict[str, Any]]]:
         client.raw.meta.events.unregister("before-send.s3", record)
 
 
+@contextmanager
+def every_request() -> Iterator[list[dict[str, Any]]]:
+    """Every request of the clients made meanwhile on the process's shared botocore session (static
+    keys: the test connection's), from botocore's own event; nothing is mocked."""
+    sent: list[dict[str, Any]] = []
+
+    def record(request: Any, **_: Any) -> None:
+        headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+        sent.append({"method": request.method, "url": request.url, "headers": headers})
+
+    session = _shared_session()
+    session.register("before-send.s3", record)
+    try:
+        yield sent
+    finally:
+        session.unregister("before-send.s3", record)
+
+
 def test_a_glob_of_small_gzip_csvs_publishes_with_one_get_per_object(
     tmp_path: Path, moto_server: MotoServer, s3_bucket: S3Bucket
 ) -> None:
@@ -65,11 +83,17 @@ def test_a_glob_of_small_gzip_csvs_publishes_with_one_get_per_object(
     with make_app_client(settings) as client:
         uid = glob_dataset(client, s3_bucket)
         since = moto_server.log_path.stat().st_size
-        status = published(client, uid)
+        with every_request() as sent:
+            status = published(client, uid)
     assert status["progress"]["records_done"] == 40 * RECORDS_EACH
     assert status["progress"]["bytes_done"] == sum(len(body) for body in objects.values())
-    # Exactly one GET of each object (before: two ranged GETs each), by the S3 server's own log.
+    # Exactly one GET of each object, by the S3 server's own log...
     assert Counter(object_gets(moto_server, s3_bucket, since)) == Counter(dict.fromkeys(objects, 1))
+    # ...whole (no Range: no ranged reader, no read-ahead machinery) and pinned to the listed ETag.
+    gets = [r for r in sent if r["method"] == "GET" and "list-type" not in r["url"]]
+    assert len(gets) == len(objects)
+    assert not [r for r in gets if "Range" in r["headers"]]
+    assert all(r["headers"]["If-Match"].startswith('"') for r in gets)
 
 
 def test_one_plain_get_pinned_to_the_listed_etag(s3_bucket: S3Bucket, settings: Settings) -> None:
