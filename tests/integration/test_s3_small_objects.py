@@ -1,6 +1,7 @@
-"""A small object of a prefix or glob costs one plain GET (``read_small_object``), not two ranged GETs,
-and keeps the ranged path's guarantees: pinned to the listing's ETag, the answer's ETag and length
-checked, never more bytes taken than listed, the read timeout, the error table.
+"""A small object of a prefix or glob costs one plain GET (``read_small_object``), not a streaming
+reader's ranged GET (and its thread pool), and keeps the ranged path's guarantees: pinned to the
+listing's ETag, the answer's ETag and length checked, never more bytes taken than listed, the read
+timeout, the error table.
 
 moto serves the publish and the replaced object; loopback stand-ins play the servers moto cannot (one
 that ignores If-Match, announces or sends more than listed, cuts the body, freezes)."""

@@ -10,8 +10,8 @@ A body that stops coming for ``DATAWHARF_S3_READ_TIMEOUT`` seconds fails as ``s3
 once (not retried: a retry would multiply the wait on a frozen server); a body that broke is retried.
 
 A small object of known size (one of a prefix or glob, as listed) is read whole in one plain GET
-instead (``read_small_object``), with the same If-Match, checks, timeout and error table: one round
-trip an object instead of two ranged GETs.
+instead (``read_small_object``): no Range, no read-ahead pool started for one chunk, and the same
+If-Match, checks, read timeout and error table.
 
 Extractors receive an ``S3File`` (or a ``SmallFile``) as any binary file (``read``, ``readinto``,
 ``seek``, ``tell``, ``peek``); they never know it comes from S3.
@@ -159,8 +159,9 @@ def read_small_object(
 ) -> SmallFile:
     """The whole of a small object (its size known from a listing or a HEAD) in one GET, no Range.
 
-    A set of 1,000 small objects is dominated by round trips: a ranged reader costs two GETs an
-    object (the head, then the rest), this one GET. It keeps what the ranged path guarantees: pinned
+    A set of 1,000 small objects is dominated by what each object costs, not by its bytes: the
+    streaming reader starts a thread pool and a cache for one ranged GET of the whole object; this is
+    that GET alone, into memory. It keeps what the ranged path guarantees: pinned
     to ``info.etag`` with If-Match (an object replaced since the listing fails as ``object_changed``),
     the answer's ETag and length checked (for servers that ignore If-Match), never more than
     ``info.size`` bytes taken from the body, the read timeout and the error table. The caller bounds
