@@ -13,7 +13,10 @@ gzip CSV holding the same records (the same total content, one object). Each fig
 - ``one_file``: the single gzip CSV of the same records.
 
 Ratios go to ``bench/results/incremental.json``. localbucket and the publish share this machine's cores,
-so the figures compare datawharf's paths with each other, not with a network.
+so the figures compare datawharf's paths with each other, not with a network. localbucket runs with
+TCP_NODELAY (``bench.lbserve``): without it each small object's answer stalls 40 ms on loopback (Nagle
+against delayed ACKs), a cost of the stand-in server that S3 does not have and that drowned the
+client's own per-object cost; ``--nagle`` measures with it, as the runs before it did.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from bench.objects import S3Object
 from bench.server import BenchServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "incremental.json"
-SERVER = "localbucket (bench.lbserve), on loopback"
+SERVER = "localbucket (bench.lbserve{}), on loopback"
 
 
 def _rows(number: int, records: int) -> list[str]:
@@ -126,7 +129,9 @@ def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 3) if b else None
 
 
-def run(objects: int, records: int, added: int, data_dir: Path, out: Path | None) -> dict[str, Any]:
+def run(
+    objects: int, records: int, added: int, data_dir: Path, out: Path | None, *, nagle: bool = False
+) -> dict[str, Any]:
     root = data_dir / BUCKET
     prefix = f"incr-{time.time_ns()}"
     single = f"{prefix}-one.csv.gz"
@@ -134,7 +139,10 @@ def run(objects: int, records: int, added: int, data_dir: Path, out: Path | None
     try:
         set_bytes = write_objects(root, prefix, range(objects), records)
         one_bytes = write_one_file(root, single, objects, records)
-        with BenchServer(data_dir) as server, tempfile.TemporaryDirectory(prefix="dw-bench-incr-") as tmp:
+        with (
+            BenchServer(data_dir, nodelay=not nagle) as server,
+            tempfile.TemporaryDirectory(prefix="dw-bench-incr-") as tmp,
+        ):
             obj = _obj(server, prefix)
             pattern = f"{prefix}/**/stations-*.csv.gz"
             sequential = Home(obj, Path(tmp) / "sequential", pattern, set_read_threads=1)
@@ -161,7 +169,9 @@ def run(objects: int, records: int, added: int, data_dir: Path, out: Path | None
         "set_bytes": set_bytes,
         "added_bytes": added_bytes,
         "one_file_bytes": one_bytes,
-        "s3_server": SERVER,
+        "s3_server": SERVER.format(", Nagle on" if nagle else ", TCP_NODELAY"),
+        "ms_per_object_full": round(seconds["full"] * 1000 / objects, 2),
+        "ms_per_object_sequential": round(seconds["sequential"] * 1000 / objects, 2),
         "machine": results_file.machine(),
         "runs": figures,
         "ratio_incremental_over_full_again": _ratio(seconds["incremental"], seconds["full_again"]),
@@ -184,8 +194,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--added", type=int, default=10, help="objects added before the refresh (default 10)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="localbucket's folder")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS})")
+    parser.add_argument(
+        "--nagle", action="store_true", help="localbucket without TCP_NODELAY (40 ms per small answer)"
+    )
     args = parser.parse_args(argv)
-    result = run(args.objects, args.records, args.added, args.data_dir, args.out)
+    result = run(args.objects, args.records, args.added, args.data_dir, args.out, nagle=args.nagle)
     runs = result["runs"]
     print(
         f"{args.objects} objects: full {runs['full']['publish_s']} s, +{args.added} incremental "

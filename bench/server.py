@@ -21,15 +21,23 @@ from bench.objects import S3Object
 class BenchServer:
     """A localbucket subprocess (see ``bench.lbserve``) for the lifetime of a ``with`` block."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, nodelay: bool = False) -> None:
+        """``nodelay``: TCP_NODELAY on the server's connections (see ``bench.lbserve``)."""
         self.data_dir = data_dir
+        self.nodelay = nodelay
         self._process: subprocess.Popen[str] | None = None
         self.endpoint_url = ""
 
     def __enter__(self) -> BenchServer:
         (self.data_dir / BUCKET).mkdir(parents=True, exist_ok=True)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "bench.lbserve", str(self.data_dir)],
+            [
+                sys.executable,
+                "-m",
+                "bench.lbserve",
+                str(self.data_dir),
+                *(["--nodelay"] if self.nodelay else []),
+            ],
             stdout=subprocess.PIPE,
             text=True,
             cwd=Path(__file__).resolve().parent.parent,

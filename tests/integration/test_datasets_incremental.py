@@ -14,8 +14,18 @@ import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
+from datawharf.datasets import incremental
 from datawharf.settings import Settings
-from tests.integration.test_datasets_globs import PARAMS, RECORDS_EACH, station_csv, station_key, upload
+from datawharf.store.db import open_database
+from tests.integration.test_datasets_globs import (
+    PARAMS,
+    RECORDS_EACH,
+    mismatched_bucket,
+    station_csv,
+    station_key,
+    upload,
+    with_connection,
+)
 from tests.integration.test_datasets_publish import API, create_connection, create_dataset, publish
 from tests.support.app import make_app_client, make_settings
 from tests.support.moto import MotoServer, S3Bucket
@@ -266,3 +276,87 @@ def test_shared_parts_on_the_s3_warehouse(
         listed = moto_server.boto3_client().list_objects_v2(Bucket=warehouse, Prefix=f"wh/{uid}/")
         folders = {item["Key"].split("/")[2] for item in listed.get("Contents", [])}
         assert folders == {v1["uid"], v2["uid"]}  # v1's row is gone (keep=1), its part is not
+
+
+def held_objects(settings: Settings, version_uid: str) -> dict[str, tuple[int, str | None]]:
+    """key -> (records, skipped reason) of the objects ``dataset_version_objects`` holds for a version."""
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            held = incremental.current_objects(session, version_uid)
+    finally:
+        database.dispose()
+    return {o.key: (o.records, o.skipped) for by_key in held.values() for o in by_key.values()}
+
+
+def test_a_skipped_object_is_known_until_it_changes(
+    tmp_path: Path, moto_server: MotoServer, s3_bucket: S3Bucket, database_url: str
+) -> None:
+    """DATAWHARF_GLOB_MISMATCH=skip: the skipped object is recorded (no record, its reason), so a refresh
+    does not read it again while its ETag and size stay; changed, it is read again and appended."""
+    settings = settings_with(tmp_path, moto_server, glob_mismatch="skip", database_url=database_url)
+    with make_app_client(settings) as client:
+        uid = create_dataset(
+            client, "Parts", mismatched_bucket(s3_bucket), PARAMS, with_connection(client, s3_bucket)
+        )
+        status = published(client, uid)
+        v1 = current(client, uid)
+        assert v1["records_count"] == 4 * RECORDS_EACH
+        [reason] = [skipped for _, skipped in held_objects(settings, v1["uid"]).values() if skipped]
+        assert held_objects(settings, v1["uid"])["parts/part-3.csv.gz"] == (0, reason)
+        assert "missing day; extra date, extra" in reason
+        assert v1["sources"][0]["objects"] == 5  # every object of the set the version accounts for
+
+        # Nothing new: no publish, and the skipped object is not read again.
+        since = moto_server.log_path.stat().st_size
+        status = published(client, uid, only_if_changed="true")
+        assert status["message"].startswith("No change")
+        assert object_gets(moto_server, s3_bucket, since) == []
+        assert current(client, uid)["uid"] == v1["uid"]
+
+        # A new object: only it is read; the skipped one stays held and listed in the errors.
+        s3_bucket.put("parts/part-6.csv.gz", station_csv(6))
+        since = moto_server.log_path.stat().st_size
+        status = published(client, uid, only_if_changed="true")
+        assert object_gets(moto_server, s3_bucket, since) == ["parts/part-6.csv.gz"]
+        assert "1 object(s) whose fields differ were skipped" in status["message"]
+        assert [(e["value"], e["message"]) for e in status["records_errors"]] == [
+            ("parts/part-3.csv.gz", f"{reason} It was skipped.")
+        ]
+        v2 = current(client, uid)
+        assert v2["records_count"] == 5 * RECORDS_EACH and len(v2["files"]) == 2
+        assert held_objects(settings, v2["uid"])["parts/part-3.csv.gz"] == (0, reason)
+
+        # The skipped object now has the set's fields: it alone is read, and appended (nothing of it
+        # was in the version to replace, so no rebuild).
+        s3_bucket.put("parts/part-3.csv.gz", station_csv(3))
+        since = moto_server.log_path.stat().st_size
+        status = published(client, uid, only_if_changed="true")
+        assert object_gets(moto_server, s3_bucket, since) == ["parts/part-3.csv.gz"]
+        assert status["progress"]["records_done"] == RECORDS_EACH
+        assert status["records_errors"] == []
+        assert "skipped" not in status["message"]
+        v3 = current(client, uid)
+        assert v3["records_count"] == 6 * RECORDS_EACH and len(v3["files"]) == 3
+        assert held_objects(settings, v3["uid"])["parts/part-3.csv.gz"] == (RECORDS_EACH, None)
+        counted = rows(settings, uid, v3, "SELECT filename, count(*) FROM DATA GROUP BY 1 ORDER BY 1")
+        assert counted == [(f"parts/part-{n}.csv.gz", RECORDS_EACH) for n in range(1, 7)]
+        assert published(client, uid, only_if_changed="true")["message"].startswith("No change")
+
+
+def test_skipped_objects_rebuild_once_the_mismatch_setting_is_fail(
+    tmp_path: Path, moto_server: MotoServer, s3_bucket: S3Bucket
+) -> None:
+    """A version made with skipped objects is not "unchanged" under DATAWHARF_GLOB_MISMATCH=fail: the
+    refresh rebuilds, and fails on the object as a full publish does; the version stays served."""
+    url = mismatched_bucket(s3_bucket)
+    with make_app_client(settings_with(tmp_path, moto_server, glob_mismatch="skip")) as client:
+        uid = create_dataset(client, "Parts", url, PARAMS, with_connection(client, s3_bucket))
+        published(client, uid)
+        before = current(client, uid)
+    with make_app_client(settings_with(tmp_path, moto_server, glob_mismatch="fail")) as client:
+        status = publish(client, uid, only_if_changed="true")
+        assert status["status"] == "error"
+        assert "[object_fields_differ]" in status["message"]
+        assert "parts/part-3.csv.gz" in status["message"]
+        assert current(client, uid)["uid"] == before["uid"]

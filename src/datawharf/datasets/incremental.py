@@ -9,6 +9,12 @@ A publish "only if changed" lists each set and diffs the listing against the cur
 - an object changed (another ETag or size) or gone: a full rebuild, or a failure
   (``objects_changed_since_version``) with ``DATAWHARF_INCREMENTAL_ON_CHANGE=fail``.
 
+An object skipped for its fields (``DATAWHARF_GLOB_MISMATCH=skip``) is held too, with no record and its
+reason (``skipped``): unchanged, it is known (not read again, still listed in the errors); changed, it is
+read again as a new object (it may match now) and appended, since the version has nothing of it to
+replace; gone, it is dropped. With ``DATAWHARF_GLOB_MISMATCH=fail`` a version holding skipped objects
+is rebuilt (so the publish fails on them, as a full one would).
+
 A version's ``files`` are relative to its own folder, so a part of an older version is named
 ``../<data_uid>/part-00000.parquet``: ``folders_of`` gives every folder a version needs, and retention,
 deletion, restore and the warehouse sweep keep a folder while any kept version needs it.
@@ -46,6 +52,7 @@ class ObjectRecord:
     etag: str | None
     size: int | None
     records: int = 0
+    skipped: str | None = None  # left out for its fields: the reason (it gave no record)
 
 
 @dataclass
@@ -70,7 +77,7 @@ def current_objects(session: Session, version_uid: str) -> dict[str, dict[str, O
     )
     for row in rows:
         found.setdefault(row.resource_uid, {})[row.key] = ObjectRecord(
-            row.resource_uid, row.key, row.etag, row.size, row.records
+            row.resource_uid, row.key, row.etag, row.size, row.records, row.skipped
         )
     return found
 
@@ -107,17 +114,23 @@ def plan(
         known = held.get(uid)
         if known is None:
             return Plan("rebuild", reason="the current version predates the record of its objects")
+        if settings.glob_mismatch == "fail" and any(o.skipped for o in known.values()):
+            return Plan("rebuild", reason="objects were skipped and DATAWHARF_GLOB_MISMATCH is now fail")
         seen: set[str] = set()
         fresh: list[LocatedObject] = []
         for obj in item.objects():
-            seen.add(obj.name)
             held_object = known.get(obj.name)
             if held_object is None:
                 fresh.append(obj)
-            elif (held_object.etag, held_object.size) != (obj.etag, obj.size):
+            elif (held_object.etag, held_object.size) == (obj.etag, obj.size):
+                seen.add(obj.name)
+            elif held_object.skipped:
+                fresh.append(obj)  # no record of it to replace: read it again, it may match now
+            else:
+                seen.add(obj.name)
                 changed.append(f"{obj.name} (changed)")
-        changed += [f"{key} (gone)" for key in sorted(set(known) - seen)]
-        result.kept += known.values()
+        changed += [f"{key} (gone)" for key, o in sorted(known.items()) if key not in seen and not o.skipped]
+        result.kept += [o for key, o in known.items() if key in seen]
         if fresh:
             result.new[uid] = fresh
     if changed:
@@ -190,6 +203,7 @@ def record_objects(session: Session, version_uid: str, objects: Iterable[ObjectR
             "etag": o.etag,
             "size": o.size,
             "records": o.records,
+            "skipped": o.skipped,
         }
         for o in objects
     )

@@ -37,13 +37,22 @@ from datawharf.extract._io import as_binary
 from datawharf.s3.client import S3Client, client_for
 from datawharf.s3.listing import KeyPattern, ListedObject, list_matching, list_pages, mark_wildcards
 from datawharf.s3.locations import S3Location, parse_location
-from datawharf.s3.reader import ObjectInfo, S3File, head_object, open_object, probe_object
+from datawharf.s3.reader import (
+    ObjectInfo,
+    S3File,
+    head_object,
+    open_object,
+    probe_object,
+    read_small_object,
+)
 from datawharf.settings import Settings
 from datawharf.store.models import Connection
 from datawharf.store.models.datasets import Resource
 
 STREAM_CHUNK = 8 * 1024 * 1024
 STREAM_CONCURRENCY = 4
+# An object of a set this small (as listed) is read whole in one GET, and read ahead (``set_reader``).
+SMALL_OBJECT_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -55,7 +64,8 @@ class LocatedObject:
     size: int | None
     last_modified: datetime | None
     content_type: str | None
-    open: Callable[[], BinaryIO]  # a sequential stream (overlapping ranged GETs pinned to ``etag``)
+    # A sequential stream (overlapping ranged GETs pinned to ``etag``; a set's small object: one GET).
+    open: Callable[[], BinaryIO]
     open_preview: Callable[[], BinaryIO] | None = None  # small random-access reads, for previews
     close: Callable[[], None] = lambda: None
 
@@ -395,10 +405,15 @@ def _stream(settings: Settings, target: Target) -> LocatedObject:
     return located
 
 
-def _streamed(client: S3Client, location: S3Location, info: ObjectInfo, name: str) -> LocatedObject:
-    """An object whose identity is known, streamed through ``client`` (which the caller closes)."""
+def _streamed(
+    client: S3Client, location: S3Location, info: ObjectInfo, name: str, *, whole: bool = False
+) -> LocatedObject:
+    """An object whose identity is known, streamed through ``client`` (which the caller closes);
+    ``whole``: read in one GET into memory instead (a small object, whose size is ``info.size``)."""
 
     def open_stream() -> Any:
+        if whole:
+            return read_small_object(client, location.bucket, location.key, info)
         return open_object(
             client,
             location.bucket,
@@ -437,7 +452,8 @@ def _stream_set(settings: Settings, target: Target) -> LocatedSet:
             location = target.location.with_key(listed.key)
             if target.connection is not None:
                 check_in_scope(target.connection, location)  # a listed key with a '..' segment
-            yield _streamed(client, location, _info(listed), listed.key)
+            whole = listed.size <= SMALL_OBJECT_BYTES
+            yield _streamed(client, location, _info(listed), listed.key, whole=whole)
         if not found:
             raise no_match(target)
 

@@ -214,7 +214,7 @@ class ObjectsWriter:
                     continue
                 names = [i.name for i in field_identities(first.schema.names)]
                 if set(names) != set(expected) or len(names) != len(expected):
-                    self._mismatch(source, item.name, first_key, expected, names)
+                    self._mismatch(source, item, first_key, expected, names)
                     continue
                 record = self._held(source, item)
                 order = [names.index(name) for name in expected]
@@ -227,8 +227,9 @@ class ObjectsWriter:
                     stream.close()
 
     def _mismatch(
-        self, source: Source, key: str, first_key: str, expected: list[str], names: list[str]
+        self, source: Source, item: LocatedObject, first_key: str, expected: list[str], names: list[str]
     ) -> None:
+        key = item.name
         missing = [name for name in expected if name not in names]
         extra = [name for name in names if name not in expected]
         reason = (
@@ -243,15 +244,22 @@ class ObjectsWriter:
                 "DATAWHARF_GLOB_MISMATCH=skip to publish the others and list this one in the run's errors.",
                 detail={"key": key, "missing": missing, "extra": extra},
             )
+        # Recorded with the version (no record, the reason): the next refresh knows it (incremental.py).
+        record = ObjectRecord(source.resource.uid, key, item.etag, item.size, skipped=message)
+        source.objects.append(record)
+        self._list_skipped(record)
+
+    def _list_skipped(self, record: ObjectRecord) -> None:
+        """A skipped object in the run's errors: skipped by this run, or carried on by an append."""
         self.objects_skipped += 1
         if self.objects_skipped <= KEPT_ERRORS:
             self.counters.errors.append(
                 {
-                    "record_id": f"{source.resource.uid}:{key}",
+                    "record_id": f"{record.resource_uid}:{record.key}",
                     "field_uid": None,
                     "processor_uid": None,
-                    "value": key,
-                    "message": f"{message} It was skipped.",
+                    "value": record.key,
+                    "message": f"{record.skipped} It was skipped.",
                 }
             )
 

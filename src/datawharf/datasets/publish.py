@@ -511,6 +511,9 @@ class PublishRun(ObjectsWriter):
             records += current.records_count
             self.counters.errors_count += current.errors_count
             kept = self.plan.kept
+            for held in kept:
+                if held.skipped:  # still skipped: still listed
+                    self._list_skipped(held)
         final = self.warehouse.finish_version(self.dataset_uid, data_uid, written)
         try:
             with self._fenced_session() as session:

@@ -3,11 +3,12 @@
 A set of 1,000 objects of a few kilobytes each is dominated by round trips (a GET per object, then a
 parser started per object), not by bytes: read one after another, the run waits on the network a
 thousand times. Here up to ``workers`` small objects (``SMALL_OBJECT_BYTES`` or less, as the listing
-says) are fetched and parsed at once, each whole, into a list of batches; the caller receives them in
-the listing's order, so the published records come in the same order as a sequential read. At most
-``workers`` objects are held at a time (``fastpath.ordered_map``'s ``ahead``), so memory is bounded by
-``workers x SMALL_OBJECT_BYTES`` (times the parsed form's expansion) whatever the set's size. A larger
-object is not read ahead: the caller streams it (``Deferred``) with the bounded reader of a single object.
+says) are fetched (each in one GET, ``locate.py``) and parsed at once, each whole, into a list of
+batches; the caller receives them in the listing's order, so the published records come in the same
+order as a sequential read. At most ``workers`` objects are held at a time (``fastpath.ordered_map``'s
+``ahead``), so memory is bounded by ``workers x SMALL_OBJECT_BYTES`` (times the parsed form's
+expansion) whatever the set's size. A larger object is not read ahead: the caller streams it
+(``Deferred``) with the bounded reader of a single object.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from datawharf.datasets.fastpath import ordered_map
-from datawharf.datasets.locate import LocatedObject
-
-SMALL_OBJECT_BYTES = 8 * 1024 * 1024
+from datawharf.datasets.locate import SMALL_OBJECT_BYTES, LocatedObject
 
 
 @dataclass

@@ -9,8 +9,12 @@ the same); the ETag and total size of each answer are checked too, for servers t
 A body that stops coming for ``DATAWHARF_S3_READ_TIMEOUT`` seconds fails as ``s3_read_timeout`` at
 once (not retried: a retry would multiply the wait on a frozen server); a body that broke is retried.
 
-Extractors receive an ``S3File`` as any binary file (``read``, ``readinto``, ``seek``, ``tell``,
-``peek``); they never know it comes from S3.
+A small object of known size (one of a prefix or glob, as listed) is read whole in one plain GET
+instead (``read_small_object``): no Range, no read-ahead pool started for one chunk, and the same
+If-Match, checks, read timeout and error table.
+
+Extractors receive an ``S3File`` (or a ``SmallFile``) as any binary file (``read``, ``readinto``,
+``seek``, ``tell``, ``peek``); they never know it comes from S3.
 """
 
 from __future__ import annotations
@@ -142,36 +146,95 @@ def range_fetcher(client: S3Client, bucket: str, key: str, info: ObjectInfo, *, 
     where = client.where(bucket, key)
 
     def fetch(start: int, end: int) -> bytes:
-        params: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes={start}-{end - 1}"}
-        if info.etag:
-            params["IfMatch"] = info.etag
-        for attempt in range(1, attempts + 1):
-            with translated(where):
-                response = client.raw.get_object(**params)
-            _check_same_object(response, info, where)
-            try:
-                data: bytes = response["Body"].read()
-            except bx.ReadTimeoutError as exc:
-                response["Body"].close()  # the frozen connection goes, not back to the pool
-                raise read_timeout(client, where) from exc
-            except (bx.ResponseStreamingError, bx.IncompleteReadError) as exc:
-                # botocore retries requests, not a body that broke half-way: retry that here.
-                if attempt == attempts:
-                    raise translate(exc, where) from exc
-                time.sleep(0.05 * 2**attempt)
-                continue
-            if len(data) != end - start:
-                raise ConnectionProblem(
-                    f"{where.target} returned {len(data)} bytes for a range of {end - start}: the object "
-                    "changed or the server misbehaved; run the operation again.",
-                    step="object",
-                    error_code="object_changed",
-                    detail={"range": [start, end], **request_ids(response)},
-                )
-            return data
-        raise AssertionError("unreachable")
+        params = {**_pinned(bucket, key, info), "Range": f"bytes={start}-{end - 1}"}
+        return _get(
+            client, params, info, where, end - start, attempts=attempts, detail={"range": [start, end]}
+        )
 
     return fetch
+
+
+def read_small_object(
+    client: S3Client, bucket: str, key: str, info: ObjectInfo, *, attempts: int = 3
+) -> SmallFile:
+    """The whole of a small object (its size known from a listing or a HEAD) in one GET, no Range.
+
+    A set of 1,000 small objects is dominated by what each object costs, not by its bytes: the
+    streaming reader starts a thread pool and a cache for one ranged GET of the whole object; this is
+    that GET alone, into memory. It keeps what the ranged path guarantees: pinned
+    to ``info.etag`` with If-Match (an object replaced since the listing fails as ``object_changed``),
+    the answer's ETag and length checked (for servers that ignore If-Match), never more than
+    ``info.size`` bytes taken from the body, the read timeout and the error table. The caller bounds
+    ``info.size`` (the bytes are held in memory).
+    """
+    where = client.where(bucket, key)
+    data = _get(client, _pinned(bucket, key, info), info, where, info.size, attempts=attempts)
+    return SmallFile(data, name=f"s3://{bucket}/{key}", info=info)
+
+
+def _pinned(bucket: str, key: str, info: ObjectInfo) -> dict[str, Any]:
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if info.etag:
+        params["IfMatch"] = info.etag
+    return params
+
+
+def _get(
+    client: S3Client,
+    params: dict[str, Any],
+    info: ObjectInfo,
+    where: Where,
+    length: int,
+    *,
+    attempts: int,
+    detail: dict[str, Any] | None = None,
+) -> bytes:
+    """Exactly ``length`` bytes of one GET of the object ``info`` describes, or the translated reason.
+
+    A body that broke half-way is retried (botocore retries requests, not bodies); one that stopped
+    coming is not (``read_timeout``).
+    """
+    for attempt in range(1, attempts + 1):
+        with translated(where):
+            response = client.raw.get_object(**params)
+        _check_same_object(response, info, where)
+        body = response["Body"]
+        try:
+            data = _read_at_most(body, length + 1)  # one byte more: a longer body is caught, not held
+        except bx.ReadTimeoutError as exc:
+            body.close()  # the frozen connection goes, not back to the pool
+            raise read_timeout(client, where) from exc
+        except (bx.ResponseStreamingError, bx.IncompleteReadError) as exc:
+            if attempt == attempts:
+                raise translate(exc, where) from exc
+            time.sleep(0.05 * 2**attempt)
+            continue
+        if len(data) != length:
+            body.close()
+            sent = f"more than {length}" if len(data) > length else str(len(data))
+            raise ConnectionProblem(
+                f"{where.target} returned {sent} bytes where {length} were expected: the object changed "
+                "or the server misbehaved; run the operation again.",
+                step="object",
+                error_code="object_changed",
+                detail={"expected_bytes": length, **(detail or {}), **request_ids(response)},
+            )
+        return data
+    raise AssertionError("unreachable")
+
+
+def _read_at_most(body: Any, limit: int) -> bytes:
+    """The body up to its end or ``limit`` bytes, whichever comes first (botocore checks, at the end,
+    that the body was as long as its Content-Length: a truncated one raises ``IncompleteReadError``)."""
+    parts: list[bytes] = []
+    taken = 0
+    while taken < limit:
+        chunk: bytes = body.read(limit - taken)
+        if not chunk:
+            break
+        parts.append(chunk)
+        taken += len(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def read_timeout(client: S3Client, where: Where) -> UpstreamUnavailable:
@@ -188,8 +251,12 @@ def read_timeout(client: S3Client, where: Where) -> UpstreamUnavailable:
 
 
 def _check_same_object(response: dict[str, Any], info: ObjectInfo, where: Where) -> None:
+    """The answer is of the object ``info`` describes: same ETag, same total size (a part's
+    Content-Range, or a whole answer's Content-Length)."""
     etag = response.get("ETag")
     total = str(response.get("ContentRange", "")).rpartition("/")[2]
+    if not total and response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 200:
+        total = str(response.get("ContentLength", ""))
     if (info.etag and etag and etag != info.etag) or (total.isdigit() and int(total) != info.size):
         response["Body"].close()
         raise ConnectionProblem(
@@ -313,6 +380,22 @@ class S3File(io.RawIOBase):
     def _check_open(self) -> None:
         if self.closed:
             raise ValueError("I/O operation on closed file")
+
+
+class SmallFile(io.BytesIO):
+    """A small object held whole (``read_small_object``): seekable, with ``peek`` as ``S3File`` has."""
+
+    def __init__(self, data: bytes, *, name: str, info: ObjectInfo) -> None:
+        super().__init__(data)  # shares ``data`` until written to: no copy
+        self.name = name
+        self.info = info
+
+    def peek(self, size: int = 0) -> bytes:
+        """Bytes from the current position (at least one unless at the end), not advancing."""
+        position = self.tell()
+        data = self.read(max(size, _PEEK_BYTES))
+        self.seek(position)
+        return data
 
 
 def open_object(
