@@ -28,12 +28,37 @@ SPLIT = 50
 EXPLORE = "/api/explore/v2.1"
 
 
+# One object read at a time per run: each part lasts about a second, long enough to land a signal.
+SPREAD = {"DATAWHARF_SET_SPLIT_OBJECTS": str(SPLIT), "DATAWHARF_SET_READ_THREADS": "1"}
+
+
 @pytest.fixture
 def wharf(tmp_path: Path, moto_server: MotoServer) -> Iterator[Cluster]:
-    # One object read at a time per run: each part lasts about a second, long enough to land a kill.
-    extra = {"DATAWHARF_SET_SPLIT_OBJECTS": str(SPLIT), "DATAWHARF_SET_READ_THREADS": "1"}
+    with cluster(tmp_path, moto_server, replicas=1, workers=2, extra_env=SPREAD) as made:
+        yield made
+
+
+@pytest.fixture
+def impatient_wharf(tmp_path: Path, moto_server: MotoServer) -> Iterator[Cluster]:
+    """Workers that hand their runs back as soon as they are told to stop (no grace)."""
+    extra = {**SPREAD, "DATAWHARF_WORKER_SHUTDOWN_GRACE": "0"}
     with cluster(tmp_path, moto_server, replicas=1, workers=2, extra_env=extra) as made:
         yield made
+
+
+def part_on_the_other_worker(wharf: Cluster, uid: str) -> dict[str, Any]:
+    """Waits for a part of the dataset's publish running on a worker that is not its coordinator's."""
+
+    def found() -> dict[str, Any] | None:
+        run = wharf.run_of(uid)
+        if run is None or run["status"] != "running":
+            return None
+        for part in wharf.parts_of(uid):
+            if part["status"] == "running" and part["worker"] != run["worker"]:
+                return part
+        return None
+
+    return wharf.wait(found, "a part running on the worker without the coordinator", 90, 0.02)
 
 
 def glob_dataset(wharf: Cluster, client: httpx.Client) -> tuple[str, dict[str, bytes]]:
@@ -79,18 +104,7 @@ def test_a_worker_killed_mid_part_has_its_part_retried_on_the_other(wharf: Clust
     uid, objects = glob_dataset(wharf, client)
     wharf.start_publish(client, uid)
 
-    def part_on_the_other_worker() -> dict[str, Any] | None:
-        run = wharf.run_of(uid)
-        if run is None or run["status"] != "running":
-            return None
-        for part in wharf.parts_of(uid):
-            if part["status"] == "running" and part["worker"] != run["worker"]:
-                return part
-        return None
-
-    part = wharf.wait(
-        part_on_the_other_worker, "a part running on the worker without the coordinator", 90, 0.02
-    )
+    part = part_on_the_other_worker(wharf, uid)
     victim = wharf.worker_by_name(part["worker"])
     assert victim is not None
     victim.signal(signal.SIGKILL)
@@ -133,4 +147,23 @@ def test_an_abort_stops_the_publish_and_its_parts_and_the_previous_version_stays
     mine = wharf.wait(parts_ended, "every part of the aborted publish ended", 30)
     assert any(p["status"] == "aborted" for p in mine), mine
     assert records_by_file(client, uid) == served == {key: RECORDS_EACH for key in objects}
+    assert len(wharf.versions(uid)) == 1
+
+
+def test_a_stopping_worker_hands_its_part_back_and_the_publish_finishes(impatient_wharf: Cluster) -> None:
+    wharf = impatient_wharf
+    client = wharf.client()
+    uid, objects = glob_dataset(wharf, client)
+    wharf.start_publish(client, uid)
+    part = part_on_the_other_worker(wharf, uid)
+    stopping = wharf.worker_by_name(part["worker"])
+    assert stopping is not None
+    stopping.signal(signal.SIGTERM)  # what a rolling deploy sends
+    assert stopping.process.wait(timeout=30) == 0, stopping.log[-3000:]
+    status = wharf.wait_settled(client, uid)
+    assert status["status"] == "idle", status
+    again = next(p for p in wharf.parts_of(uid) if p["uid"] == part["uid"])
+    assert again["status"] == "done" and again["attempt"] == 2, again  # handed back, not failed
+    assert "handed back" in stopping.log
+    assert records_by_file(client, uid) == {key: RECORDS_EACH for key in objects}
     assert len(wharf.versions(uid)) == 1
