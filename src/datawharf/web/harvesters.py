@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from datawharf.connections import service as connection_service
 from datawharf.errors import DatawharfError
 from datawharf.extract.registry import EXTRACTORS
-from datawharf.harvest import service
+from datawharf.harvest import control, service
 from datawharf.web.notices import saved
 from datawharf.web.rendering import (
     BASE,
@@ -132,8 +132,6 @@ def create_harvester(
 @router.post("/{uid}/run", dependencies=[Depends(csrf_checked)])
 def run_now(request: Request, current: Editor, uid: str) -> Response:
     with database_of(request).session() as db:
-        harvester = service.get_harvester(db, uid, for_update=True)
-        if harvester.status == "idle":
-            harvester.status = "queued"
-    request.app.state.datasets_runtime.harvest(uid)
+        run_uid = control.request_pass(db, uid)
+    request.app.state.datasets_runtime.harvest(uid, run_uid)
     return saved(f"{BASE}/harvesters/", "harvest-started")
