@@ -73,7 +73,7 @@ def test_preview_run_unpublish_and_publish_from_the_page(
 
         sign_in(page, backoffice, "/backoffice/harvesters/")
         assert_every_control_labelled(page)
-        page.get_by_role("link", name=f"Preview {name}").click()
+        page.get_by_role("button", name=f"Preview {name}").click()
         table = page.locator("#harvester-preview")
         expect(table.locator("tbody tr")).to_have_count(2)
         expect(table.locator("tbody tr").first).to_contain_text("create")
@@ -85,7 +85,7 @@ def test_preview_run_unpublish_and_publish_from_the_page(
         page.get_by_role("button", name=f"Abort harvesting {name}").click()
         expect(page.get_by_role("alert")).to_contain_text("is not running")
 
-        page.goto(backoffice.url(f"/backoffice/harvesters/{uid}/preview"))
+        page.get_by_role("button", name=f"Preview {name}").click()
         page.get_by_role("button", name="Run now").click()
         expect(page.get_by_text("Harvest started")).to_be_visible()
         _until(api, f"/harvesters/{uid}/", lambda h: h["last_success_at"] is not None)

@@ -93,11 +93,12 @@ def test_preview_publish_unpublish_and_abort_from_the_page(
     )
     uid = made.json()["uid"]
     listed = signed_in.get(PAGE).text
-    for action in ("run", "publish", "unpublish", "abort"):
+    for action in ("run", "preview", "publish", "unpublish", "abort"):
         assert f'action="{PAGE}{uid}/{action}"' in listed
     token = csrf_of(listed)
 
-    preview = signed_in.get(f"{PAGE}{uid}/preview")
+    assert signed_in.post(f"{PAGE}{uid}/preview", data={"csrf_token": "forged"}).status_code == 403
+    preview = signed_in.post(f"{PAGE}{uid}/preview", data={"csrf_token": token})
     assert preview.status_code == 200
     rows = re.findall(r"<tr>\s*<td>(\w+)</td>\s*<td class=\"mono\">([^<]+)</td>", preview.text)
     assert rows == [("create", "north"), ("create", "south")], preview.text
@@ -121,7 +122,7 @@ def test_preview_publish_unpublish_and_abort_from_the_page(
         time.sleep(0.05)
     datasets = signed_in.get(f"{API}/datasets/").json()["results"]
     assert all(wait_status(signed_in, d["uid"])["is_published"] for d in datasets)
-    preview = signed_in.get(f"{PAGE}{uid}/preview").text
+    preview = signed_in.post(f"{PAGE}{uid}/preview", data={"csrf_token": token}).text
     assert re.findall(r"<td>(\w+)</td>\s*<td class=\"mono\"><a href=", preview) == ["refresh", "refresh"]
 
     gone = signed_in.post(f"{PAGE}{uid}/unpublish", data={"csrf_token": token}, follow_redirects=False)

@@ -79,7 +79,7 @@ def _page(
         form={**EMPTY_FORM, **(form or {})},
         error=error,
         refused=refused,
-        status_code=(error or refused).http_status if (error or refused) else 200,
+        status_code=failed.http_status if (failed := error or refused) else 200,
     )
 
 
@@ -170,9 +170,11 @@ def unpublish_all(request: Request, current: Editor, uid: str) -> Response:
     return saved(f"{BASE}/harvesters/", "harvest-unpublished")
 
 
-@router.get("/{uid}/preview")
+@router.post("/{uid}/preview", dependencies=[Depends(csrf_checked)])
 def preview_page(request: Request, current: Editor, uid: str) -> Response:
-    """What a pass would do now (the listing's first page); an unreadable bucket is shown, not raised."""
+    """What a pass would do now (the listing's first page); an unreadable bucket is shown, not raised.
+    A POST with the token, not a GET: listing the bucket reaches out, which no cross-site link may make
+    the backoffice do (as the wizard's preview)."""
     problem: DatawharfError | None = None
     shown: dict[str, Any] = {"total_count": 0, "results": [], "complete": True}
     with database_of(request).session() as db:
