@@ -3,12 +3,15 @@ every dataset, preview (saved and unsaved), abort, schedules; and a pass whose p
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -21,8 +24,7 @@ from datawharf.store.models.datasets import Dataset
 from datawharf.store.models.harvesters import Harvester
 from datawharf.store.models.runs import Run
 from tests.integration.test_datasets_publish import API, wait_status
-from tests.integration.test_harvesters import (  # noqa: F401  (the fixtures)
-    app_settings,
+from tests.integration.test_harvesters import (  # noqa: F401  (the fixture)
     client,
     csv,
     harvested,
@@ -30,9 +32,22 @@ from tests.integration.test_harvesters import (  # noqa: F401  (the fixtures)
     records,
     start,
 )
-from tests.support.moto import S3Bucket
+from tests.integration.test_several_processes import store_url
+from tests.support.app import make_settings
+from tests.support.moto import MotoServer, S3Bucket
 
 REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def app_settings(
+    request: pytest.FixtureRequest, tmp_path: Path, moto_server: MotoServer
+) -> Iterator[Settings]:
+    """test_harvesters.py's settings (its ``client`` fixture uses these), on SQLite and on PostgreSQL."""
+    with store_url(request.param, tmp_path) as url:
+        yield make_settings(
+            tmp_path / "home", database_url=url, allowed_private_hosts=[moto_server.host_port]
+        )
 
 
 def database_of(app: TestClient) -> Database:
@@ -154,7 +169,7 @@ def test_the_preview_of_a_long_listing_shows_its_first_page(client: TestClient, 
 def test_abort_stops_a_queued_pass_and_the_publishes_of_the_datasets(
     client: TestClient,  # noqa: F811
     s3_bucket: S3Bucket,
-    app_settings: Settings,  # noqa: F811
+    app_settings: Settings,
 ) -> None:
     for name in ("north", "south"):
         s3_bucket.put(f"exports/{name}.csv", csv(2))
@@ -189,7 +204,7 @@ def test_abort_stops_a_queued_pass_and_the_publishes_of_the_datasets(
 def test_a_pass_aborted_mid_way_saves_nothing(
     client: TestClient,  # noqa: F811
     s3_bucket: S3Bucket,
-    app_settings: Settings,  # noqa: F811
+    app_settings: Settings,
 ) -> None:
     s3_bucket.put("exports/one.csv", csv(1))
     uid = make_harvester(client, s3_bucket)["uid"]
@@ -239,9 +254,8 @@ def test_schedules_are_the_harvesters_one_schedule(client: TestClient, s3_bucket
     assert client.get(f"{base}{schedule['uid']}/").status_code == 404
 
 
-HUNG_PASS = """
-import sys, time
-from pathlib import Path
+PASS_IN_A_CHILD = """
+import json, sys, time
 import datawharf.harvest.harvest as harvest
 from datawharf.settings import Settings
 from datawharf.store.db import Database
@@ -250,29 +264,79 @@ def hang(*args, **kwargs):
     print("listing", flush=True)
     time.sleep(3600)
 
-harvest._list_keys = hang  # the pass claimed and beating, then stuck in its listing until killed
-settings = Settings(home=Path(sys.argv[1]), allowed_private_hosts=[sys.argv[2]])
-harvest.run_harvest(Database(settings), settings, sys.argv[3])
+def endless_pages(*args, **kwargs):
+    print("listing", flush=True)
+    while True:
+        time.sleep(0.1)
+        yield [], 1000
+
+# The pass claimed and beating, then stuck in its listing until killed ("hang"), or listing page after
+# empty page until it sees an abort ("pages").
+if sys.argv[3] == "hang":
+    harvest._list_keys = hang
+else:
+    harvest.list_pages = endless_pages
+settings = Settings(**json.loads(sys.argv[1]))
+print(harvest.run_harvest(Database(settings), settings, sys.argv[2]), flush=True)
 """
 
 
-def test_a_pass_killed_with_its_process_is_recovered(
-    client: TestClient,  # noqa: F811
-    s3_bucket: S3Bucket,
-    app_settings: Settings,  # noqa: F811
-) -> None:
-    s3_bucket.put("exports/one.csv", csv(1))
-    uid = make_harvester(client, s3_bucket)["uid"]
+def pass_in_a_child(settings: Settings, s3_bucket: S3Bucket, uid: str, mode: str) -> subprocess.Popen[str]:
+    """A pass in another process, once it has begun listing."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATAWHARF_", "AWS_"))}
+    given = {
+        "home": str(settings.home),
+        "database_url": settings.database_url,
+        "allowed_private_hosts": [s3_bucket.server.host_port],
+        **({"secret_key": settings.secret_key.get_secret_value()} if settings.secret_key else {}),
+    }
     child = subprocess.Popen(
-        [sys.executable, "-c", HUNG_PASS, str(app_settings.home), s3_bucket.server.host_port, uid],
+        [sys.executable, "-c", PASS_IN_A_CHILD, json.dumps(given), uid, mode],
         cwd=REPOSITORY,
         env={**clean, "PYTHONPATH": os.pathsep.join(sys.path)},
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert child.stdout is not None and child.stdout.readline().strip() == "listing"
+    return child
+
+
+def test_abort_reaches_a_pass_in_another_process(
+    client: TestClient,  # noqa: F811
+    s3_bucket: S3Bucket,
+    app_settings: Settings,
+) -> None:
+    s3_bucket.put("exports/one.csv", csv(1))
+    uid = make_harvester(client, s3_bucket)["uid"]
+    child = pass_in_a_child(app_settings, s3_bucket, uid, "pages")
     try:
-        assert child.stdout is not None and child.stdout.readline().strip() == "listing"
+        assert client.get(f"{API}/harvesters/{uid}/").json()["status"] == "processing"
+        aborted = client.post(f"{API}/harvesters/{uid}/abort/")
+        assert aborted.status_code == 200, aborted.text
+        assert aborted.json()["status"] == "aborting"
+        assert child.wait(timeout=30) == 0  # it saw the abort at a heartbeat, and stopped
+        assert child.stdout is not None and "'aborted': True" in child.stdout.read()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        assert child.stdout is not None
+        child.stdout.close()
+    shown = client.get(f"{API}/harvesters/{uid}/").json()
+    assert (shown["status"], shown["has_error"], shown["last_report"]["aborted"]) == ("idle", False, True)
+    assert pass_runs(client, uid) == ["aborted"]
+    assert client.get(f"{API}/datasets/").json()["total_count"] == 0
+
+
+def test_a_pass_killed_with_its_process_is_recovered(
+    client: TestClient,  # noqa: F811
+    s3_bucket: S3Bucket,
+    app_settings: Settings,
+) -> None:
+    s3_bucket.put("exports/one.csv", csv(1))
+    uid = make_harvester(client, s3_bucket)["uid"]
+    child = pass_in_a_child(app_settings, s3_bucket, uid, "hang")
+    try:
         assert client.get(f"{API}/harvesters/{uid}/").json()["status"] == "processing"
         runtime = client.app.state.datasets_runtime  # type: ignore[attr-defined]
         runtime.tick()  # its worker is alive: nothing to recover
