@@ -52,6 +52,10 @@ class DatasetsRuntime:
         self.backend: JobBackend = jobs.make_backend(settings)
         # Harvester passes (list a folder, queue publishes) are not runs: a thread of their own here.
         self.harvests = ThreadPoolRunner(1)
+        self._passes: dict[
+            str, set[str]
+        ] = {}  # harvester uid -> the runs of its passes handed to ``harvests``
+        self._passes_lock = threading.Lock()
         if isinstance(self.backend, ThreadsBackend):
             # This runtime's own handler: several runtimes in one process (tests) keep their databases.
             self.backend.handlers[control.PUBLISH] = self.run_publish
@@ -116,7 +120,25 @@ class DatasetsRuntime:
                 self.database, self.settings, harvester_uid, self.submit_run, run_uid=run_uid, context=context
             )
 
+        with self._passes_lock:
+            mine = self._passes.setdefault(harvester_uid, set())
+            for ended in [uid for uid in mine if not self._pass_is_active(uid)]:
+                mine.discard(ended)
+            mine.add(run_uid)
         self.harvests.submit(f"harvest:{run_uid}", f"harvest {harvester_uid}", job)
+
+    def _pass_is_active(self, run_uid: str) -> bool:
+        info = self.harvests.status(f"harvest:{run_uid}")
+        return info is not None and info.state in ("queued", "running")
+
+    def stop_passes_here(self, harvester_uid: str) -> None:
+        """Signal this process's passes of the harvester to stop, before the abort is written: a pass
+        saving its keys holds the locks the abort's transaction waits for, and stops (rolled back) at
+        its next key only if told without the database."""
+        with self._passes_lock:
+            mine = list(self._passes.get(harvester_uid, ()))
+        for run_uid in mine:
+            self.harvests.abort(f"harvest:{run_uid}")
 
     def abort_harvest(self, aborted: Aborted) -> None:
         """Signal this process's workers of what ``harvest/control.request_abort`` stopped."""

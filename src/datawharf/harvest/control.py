@@ -55,8 +55,12 @@ def live_passes(session: Session, harvester_uid: str) -> list[Run]:
 
 
 def request_pass(session: Session, harvester_uid: str) -> str:
-    """A queued pass (its run), for a worker to claim: what "start" and "run now" ask."""
+    """A queued pass (its run), for a worker to claim: what "start" and "run now" ask. One already
+    queued and not yet begun is the one asked for again (a pass lists everything: two would do the same)."""
     harvester = get_harvester(session, harvester_uid, for_update=True)
+    waiting = [run.uid for run in live_passes(session, harvester_uid) if run.status == "queued"]
+    if waiting:
+        return waiting[0]
     run_uid = new_uid("ru")
     runs.create_run(session, HARVEST, harvester_uid, run_uid=run_uid, max_attempts=1)
     if harvester.status == "idle":

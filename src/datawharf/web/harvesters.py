@@ -144,12 +144,14 @@ def run_now(request: Request, current: Editor, uid: str) -> Response:
 
 @router.post("/{uid}/abort", dependencies=[Depends(csrf_checked)])
 def abort(request: Request, current: Editor, uid: str) -> Response:
+    runtime = request.app.state.datasets_runtime
+    runtime.stop_passes_here(uid)
     try:
         with database_of(request).session() as db:
             aborted = control.request_abort(db, uid)
     except DatawharfError as refused:
         return _page(request, current, refused=refused)
-    request.app.state.datasets_runtime.abort_harvest(aborted)
+    runtime.abort_harvest(aborted)
     return saved(f"{BASE}/harvesters/", "harvest-aborted")
 
 

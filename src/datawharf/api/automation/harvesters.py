@@ -163,9 +163,11 @@ def abort_harvester(
 ) -> dict[str, Any]:
     """Stops the pass (its unsaved work discarded) and every publish queued or running on a dataset of
     the harvester (their previous versions stay served); 409 ``harvester_not_running`` if none is."""
+    runtime = get_runtime(request)
+    runtime.stop_passes_here(harvester_uid)
     aborted = control.request_abort(session, harvester_uid)
     session.commit()  # before the workers are signalled: they read the runs' statuses
-    get_runtime(request).abort_harvest(aborted)
+    runtime.abort_harvest(aborted)
     return service.public(session, service.get_harvester(session, harvester_uid))
 
 
