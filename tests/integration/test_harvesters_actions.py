@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -161,9 +162,14 @@ def test_the_preview_of_a_long_listing_shows_its_first_page(client: TestClient, 
     for number in range(1005):
         s3.put_object(Bucket=s3_bucket.name, Key=f"exports/part-{number:04d}.csv", Body=b"a\n1\n")
     uid = make_harvester(client, s3_bucket)["uid"]
+    since = s3_bucket.server.log_path.stat().st_size
     shown = client.get(f"{API}/harvesters/{uid}/preview/").json()
     assert (shown["total_count"], shown["complete"], len(shown["results"])) == (1000, False, 1000)
     assert shown["results"][-1]["id"] == "part-0999"
+    served = s3_bucket.server.log_path.read_bytes()[since:].decode(errors="replace")
+    bucket = re.escape(s3_bucket.name)
+    assert len(re.findall(rf"GET /{bucket}/?\?[^ ]*list-type=2", served)) == 1  # one listing page
+    assert re.findall(rf"GET /{bucket}/[^ ?]+ HTTP", served) == []  # no object read
 
 
 def test_abort_stops_a_queued_pass_and_the_publishes_of_the_datasets(
@@ -216,6 +222,36 @@ def test_a_pass_aborted_mid_way_saves_nothing(
     assert (shown["status"], shown["has_error"], shown["last_report"]["aborted"]) == ("idle", False, True)
     assert client.get(f"{API}/datasets/").json()["total_count"] == 0
     assert pass_runs(client, uid) == ["aborted"]
+
+
+class CancelledAtKey(JobContext):
+    """The abort signal arriving while the pass saves its keys: at the third key's check."""
+
+    def __init__(self) -> None:
+        super().__init__("harvest:test")
+        self.checks = 0
+
+    def check(self) -> None:
+        self.checks += 1
+        if self.checks == 1 + 3:  # one check a listing page, then one a key
+            self.cancelled.set()
+        super().check()
+
+
+def test_a_pass_aborted_while_saving_its_keys_saves_none_of_them(
+    client: TestClient,  # noqa: F811
+    s3_bucket: S3Bucket,
+    app_settings: Settings,
+) -> None:
+    for number in range(5):
+        s3_bucket.put(f"exports/part-{number}.csv", csv(1))
+    uid = make_harvester(client, s3_bucket)["uid"]
+    context = CancelledAtKey()
+    report = run_harvest(database_of(client), app_settings, uid, context=context)
+    assert report is not None and report["aborted"] is True and context.checks == 4
+    assert client.get(f"{API}/datasets/").json()["total_count"] == 0  # the two made before: rolled back
+    assert client.get(f"{API}/harvesters/{uid}/").json()["attached_datasets_count"] == 0
+    assert run_harvest(database_of(client), app_settings, uid)["created"] == 5  # type: ignore[index]
 
 
 def test_schedules_are_the_harvesters_one_schedule(client: TestClient, s3_bucket: S3Bucket) -> None:  # noqa: F811
