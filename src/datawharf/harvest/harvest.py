@@ -234,6 +234,9 @@ class _Pass:
         self.context = context
         self.attempt: runs.Attempt | None = None
         self._abort_seen = threading.Event()
+        # Set while the pass saves its keys: its transaction holds the run's row (fenced), which keeps
+        # any recovery off it, so the beat (which would only wait for that lock) stands aside.
+        self.saving = threading.Event()
 
     def claim(self, run_uid: str | None) -> datetime | None:
         """The run claimed and the harvester ``processing``; None if the run is not there to claim
@@ -252,6 +255,8 @@ class _Pass:
 
     def beat(self) -> None:
         assert self.attempt is not None
+        if self.saving.is_set():
+            return
         with self.database.session() as session:
             beat = runs.beat(session, self.attempt, {})
         if beat != "go":
@@ -301,6 +306,7 @@ def run_harvest(
     try:
         with Heartbeat(one.beat, BEAT_SECONDS, name=f"datawharf-heartbeat-{one.attempt.run_uid}"):
             keys, base = _list_keys(database, settings, harvester_uid, one.check)
+            one.saving.set()
             with database.session(write_lock=True) as session:
                 if runs.fence(session, one.attempt) == "abort_requested":
                     raise JobAborted("Harvest pass aborted on request.")
