@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         description="A publish 'only if changed' of a prefix or glob that finds an object changed or gone "
         "since the current version: rebuild the whole version, or fail and keep the current one.",
     )
+    set_split_objects: int | None = Field(
+        default=None,
+        ge=0,
+        description="A prefix or glob with more objects than this is spread over the workers, this many "
+        "objects per part run; unset: 200 with the procrastinate job backend, never with threads; 0: never.",
+    )
     set_read_threads: int = Field(
         default_factory=machine_cores,
         ge=1,
@@ -339,6 +345,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def split_objects(self) -> int:
+        """Objects per part of a publish spread over workers (0: never spread). On the threads backend
+        the set's objects are already read on ``set_read_threads`` threads of the one process, so a
+        split only pays off where parts go to other processes (procrastinate workers)."""
+        if self.set_split_objects is not None:
+            return self.set_split_objects
+        return 200 if self.job_backend == "procrastinate" else 0
 
     @property
     def run_max_attempts(self) -> int:

@@ -66,13 +66,13 @@ def supersede(settings: Settings, database: Database, uid: str, run_uid: str) ->
     """What a recovery does when attempt 1's worker looks dead (killed, or paused past the stale limit):
     the run is queued again; then attempt 2 runs it to the end here. Returns attempt 2's outcome."""
     deadline = time.monotonic() + 10
-    retried: list[tuple[str, str]] = []
+    retried: list[tuple[str, str, str]] = []
     while not retried and time.monotonic() < deadline:
         # On PostgreSQL a row that attempt 1's beat holds locked at this instant is skipped (SKIP LOCKED:
         # the run is beating right then); the next pass takes it, as the scheduler's would.
         with database.session(write_lock=True) as session:
             retried = control.recover_runs(session, settings.job_stale_seconds, lambda _worker: True)
-    assert retried == [(uid, run_uid)]
+    assert retried == [("publish", uid, run_uid)]
     return PublishRun(database, settings, uid, run_uid, stream_locator(database.session, settings)).execute()
 
 

@@ -210,7 +210,10 @@ class Cluster:
         assert response.status_code == 201, response.text
         return str(response.json()["uid"])
 
-    def create_dataset(self, client: httpx.Client, title: str, source_url: str) -> str:
+    def create_dataset(
+        self, client: httpx.Client, title: str, source_url: str, params: dict[str, Any] | None = None
+    ) -> str:
+        """A dataset of one csvfile resource (``;``-separated unless ``params`` says otherwise)."""
         connection = self.create_connection(client)
         response = client.post(
             f"{API}/datasets/", json={"metadata": {"default": {"title": {"value": title}}}}
@@ -222,7 +225,7 @@ class Cluster:
             json={
                 "type": "csvfile",
                 "title": "data",
-                "params": {"separator": ";", "encoding": "utf-8", "headers_first_row": True},
+                "params": params or {"separator": ";", "encoding": "utf-8", "headers_first_row": True},
                 "datasource": {"type": "amazon_s3", "url": source_url, "connection": {"uid": connection}},
             },
         )
@@ -264,11 +267,21 @@ class Cluster:
             return [dict(row) for row in connection.execute(text(sql), params).mappings()]
 
     def run_of(self, dataset_uid: str) -> dict[str, Any] | None:
-        """The latest runs row of a dataset (the table the `runs` helper owns), or None."""
+        """The latest publish run of a dataset (the table the `runs` helper owns), or None; its parts
+        (a set spread over workers) are ``parts_of``."""
         found = self.rows(
-            "SELECT * FROM runs WHERE subject_uid = :uid ORDER BY created_at DESC LIMIT 1", uid=dataset_uid
+            "SELECT * FROM runs WHERE subject_uid = :uid AND kind = 'publish' "
+            "ORDER BY created_at DESC LIMIT 1",
+            uid=dataset_uid,
         )
         return found[0] if found else None
+
+    def parts_of(self, dataset_uid: str) -> list[dict[str, Any]]:
+        """The part runs of a dataset's publishes (``datasets/parts.py``), in their order."""
+        return self.rows(
+            "SELECT * FROM runs WHERE subject_uid = :uid AND kind = 'publish_part' ORDER BY uid",
+            uid=dataset_uid,
+        )
 
     def versions(self, dataset_uid: str) -> list[str]:
         """The data_uid of every version row of the dataset (what the warehouse must hold, no more)."""

@@ -154,16 +154,21 @@ INTERRUPTED = (
 
 def recover_runs(
     session: Session, stale_seconds: float, is_dead: Callable[[str | None], bool]
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, str, str]]:
     """The publishes whose worker is gone, mirrored on their datasets: called at start and by every
     scheduler pass. A run with attempts left is queued again (the dataset too: the caller submits it),
     the others end in ``error`` (never left "processing"). ``is_dead(worker)`` knows which workers of
     this host are gone; a heartbeat older than ``stale_seconds`` (database clock) means gone wherever
-    the worker was. Returns ``(dataset_uid, run_uid)`` of the runs to submit again."""
-    retry: list[tuple[str, str]] = []
+    the worker was. Returns ``(kind, dataset_uid, run_uid)`` of the runs to submit again: publishes, and
+    the parts of publishes spread over workers (``parts.py``), whose coordinator waits for them."""
+    retry: list[tuple[str, str, str]] = []
     for run_uid, outcome in runs.recover_stale(session, stale_seconds, is_dead=is_dead):
         run = session.get(Run, run_uid)
-        if run is None or run.kind != PUBLISH:
+        if run is None:
+            continue
+        if run.kind != PUBLISH:
+            if outcome == "retried":
+                retry.append((run.kind, run.subject_uid, run_uid))
             continue
         dataset = session.get(Dataset, run.subject_uid, with_for_update=True)
         if dataset is None or dataset.run_uid != run_uid:
@@ -176,7 +181,7 @@ def recover_runs(
                 f"{run.max_attempts}).",
             )
             _reset_progress(dataset)
-            retry.append((dataset.uid, run_uid))
+            retry.append((PUBLISH, dataset.uid, run_uid))
         elif outcome == "aborted":
             set_status(dataset, "idle", "Publish aborted; the previous version (if any) is still served.")
             dataset.run_uid = None
@@ -184,6 +189,7 @@ def recover_runs(
             set_status(dataset, "error", INTERRUPTED)
             dataset.run_uid = None
     _recover_orphans(session, stale_seconds, is_dead)
+    runs.abort_orphans(session)
     session.flush()
     return retry
 

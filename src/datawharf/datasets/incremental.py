@@ -16,6 +16,7 @@ deletion, restore and the warehouse sweep keep a folder while any kept version n
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -136,7 +137,7 @@ def plan(
 
 def only_new(located: LocatedSet, objects: list[LocatedObject]) -> LocatedSet:
     """The set restricted to its new objects (already listed: no second listing)."""
-    return LocatedSet(pattern=located.pattern, objects=lambda: iter(objects), close=located.close)
+    return dataclasses.replace(located, objects=lambda: iter(objects))
 
 
 # --- files shared between versions ---------------------------------------------------------------

@@ -78,6 +78,9 @@ class LocatedSet:
     pattern: KeyPattern
     objects: Callable[[], Iterator[LocatedObject]]
     close: Callable[[], None] = lambda: None
+    # One object of the set by its key, ETag and size (as an earlier listing gave them), without listing:
+    # what a part of a publish spread over workers reads (``parts.py``).
+    object_at: Callable[[str, str | None, int | None], LocatedObject] | None = None
 
 
 Locator = Callable[[Resource], LocatedObject | LocatedSet]
@@ -438,7 +441,16 @@ def _stream_set(settings: Settings, target: Target) -> LocatedSet:
         if not found:
             raise no_match(target)
 
-    return LocatedSet(pattern=pattern, objects=objects, close=client.close)
+    def object_at(key: str, etag: str | None, size: int | None) -> LocatedObject:
+        if not pattern.matches(key):
+            raise no_match(target)  # a payload naming a key the datasource does not cover: never read it
+        location = target.location.with_key(key)
+        if target.connection is not None:
+            check_in_scope(target.connection, location)
+        info = ObjectInfo(size=size or 0, etag=etag or "", last_modified=None, content_type=None)
+        return _streamed(client, location, info, key)
+
+    return LocatedSet(pattern=pattern, objects=objects, close=client.close, object_at=object_at)
 
 
 def _info(listed: ListedObject) -> ObjectInfo:

@@ -28,156 +28,62 @@ beat, each status, the failure, the version switch) fences on it first, in the s
 (``jobs/runs.fence``). An attempt superseded meanwhile (its worker was taken for dead and the run
 retried) raises ``StaleAttempt``: it stops, removes its own staging files and never touches the
 dataset row. A worker stopping gracefully hands the run back (queued again), it does not abort it.
+
+Reading and writing (step 2's extractors, a set's objects checked against the first one's fields,
+step 3) live in ``objects_writer.py``, shared with the part runs of a prefix or glob spread over workers
+(``parts.py``): then this run reads the set's first object, queues the rest as part runs, runs the ones
+still queued itself while it waits, and switches to a version made of its file and theirs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import logging
-import os
-import socket
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from datawharf.datasets import incremental, set_reader, versions
+from datawharf.datasets import incremental, parts, versions
 from datawharf.datasets.control import claim_run
 from datawharf.datasets.fastpath import (
-    BackgroundWriter,
-    convert_batch,
-    dictionary_columns,
-    ordered_map,
     tune_memory_pool,
 )
 from datawharf.datasets.fieldconfig import FieldSpec, apply_configurations, stack
-from datawharf.datasets.incremental import ObjectRecord, Plan
+from datawharf.datasets.incremental import Plan
 from datawharf.datasets.locate import LocatedObject, LocatedSet, Locator
 from datawharf.datasets.metadata import touch_modified
 from datawharf.datasets.metadata_edits import mark_published
+from datawharf.datasets.objects_writer import Counters, ObjectsWriter, Source, closing, counted
 from datawharf.datasets.resources import fingerprint
 from datawharf.datasets.service import set_status
 from datawharf.errors import DatawharfError, ExtractError
-from datawharf.extract.archive import open_content
-from datawharf.extract.base import ReadOptions
-from datawharf.extract.csv_parallel import read_parallel
 from datawharf.extract.fields import field_identities
 from datawharf.extract.params import missing as missing_params
 from datawharf.extract.registry import EXTRACTORS, typed_source
-from datawharf.extract.types import ARROW_TYPES, common_type, guess_type
+from datawharf.extract.types import common_type, guess_type
 from datawharf.jobs import runs
 from datawharf.jobs.runner import Heartbeat, JobAborted, JobContext, WorkerStopping
-from datawharf.jobs.runs import Attempt, StaleAttempt
+from datawharf.jobs.runs import StaleAttempt
 from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.models import new_uid, utcnow
 from datawharf.store.models.datasets import Dataset, DatasetVersion, FieldConfiguration, Resource
-from datawharf.store.warehouse import is_disk_full, make_warehouse
+from datawharf.store.warehouse import is_disk_full
 
 if TYPE_CHECKING:
     from datawharf.datasets.status import DatasetStatus
 
 log = logging.getLogger("datawharf.publish")
 
-KEPT_ERRORS = 100  # per-record errors kept in the status; the count goes on
-ROW_GROUP_ROWS = 262_144
-# The pending group is the biggest buffer of a run: 64 MiB cost ~90 MB of peak RSS more than 16 MiB.
-ROW_GROUP_BYTES = 16 * 1024 * 1024
 PROGRESS_SECONDS = 0.5
 PART_FILE = "part-00000.parquet"
 
 
-def worker_id() -> str:
-    """``host:pid``: lets a restarted server tell which in-flight runs died with their process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def worker_is_dead(worker: str | None) -> bool:
-    if not worker:
-        return True
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine's worker: its heartbeat decides
-    if int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 class ObjectChangedSinceVersion(DatawharfError):
     default_code = "object_changed"
-
-
-@dataclass
-class Counters:
-    bytes_done: int = 0
-    records_done: int = 0
-    errors_count: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-
-_COUNTING_LOCK = threading.Lock()
-
-
-class _Counting:
-    """Reports how far into its object the extractor has read (the high-water mark, so that a peek
-    and a seek back are not counted twice), for the progress figure. Adds what it advances, under a
-    lock: the objects of a set are read on several threads at once (``set_reader.py``)."""
-
-    def __init__(self, raw: BinaryIO, counters: Counters) -> None:
-        self._raw, self._counters = raw, counters
-        self._high = 0
-
-    def _advance(self) -> None:
-        position = self._raw.tell()
-        if position > self._high:
-            with _COUNTING_LOCK:
-                self._counters.bytes_done += position - self._high
-            self._high = position
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = self._raw.read(-1 if size is None else size)
-        self._advance()
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        count = self._raw.readinto(buffer)  # type: ignore[attr-defined]
-        self._advance()
-        return count
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._raw, name)
-
-
-@dataclass
-class _Source:
-    resource: Resource
-    located: LocatedObject | LocatedSet
-    batches: Iterator[pa.RecordBatch] | None = None
-    first: pa.RecordBatch | None = None
-    names: list[str] = field(default_factory=list)  # technical names, by raw column position
-    labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (label, original)
-    types: dict[str, str] = field(default_factory=dict)
-    stream: BinaryIO | None = None
-    objects_read: int = 0  # a prefix or glob: the objects whose records were published
-    objects: list[ObjectRecord] = field(default_factory=list)  # a prefix or glob: what the version holds
-
-
-class ObjectFieldsDiffer(ExtractError):
-    default_code = "object_fields_differ"
 
 
 class IncrementalFieldsDiffer(ExtractError):
@@ -220,22 +126,7 @@ def _identity(located: LocatedObject | LocatedSet) -> dict[str, Any]:
     return {"etag": None, "size": None, "last_modified": None, "pattern": located.pattern.text}
 
 
-def _counted(batches: Iterator[pa.RecordBatch], record: ObjectRecord) -> Iterator[pa.RecordBatch]:
-    """``batches``, their rows added to the object's record (the first batch is counted already)."""
-    for batch in batches:
-        record.records += batch.num_rows
-        yield batch
-
-
-def _closing(batches: Iterator[pa.RecordBatch], stream: BinaryIO) -> Iterator[pa.RecordBatch]:
-    """``batches``, then ``stream`` closed: a set's object is released as soon as it is read."""
-    try:
-        yield from batches
-    finally:
-        stream.close()
-
-
-class PublishRun:
+class PublishRun(ObjectsWriter):
     """One run of one dataset; ``execute`` never raises for the run's own failures: it records them."""
 
     def __init__(
@@ -248,22 +139,19 @@ class PublishRun:
         context: JobContext | None = None,
         *,
         on_progress: Callable[[Counters, int | None], None] | None = None,
+        submit_part: parts.Submit | None = None,
     ) -> None:
-        self.database = database
-        self.settings = settings
+        super().__init__(database, settings, context or JobContext(run_uid))
         self.dataset_uid = dataset_uid
         self.run_uid = run_uid
         self.locator = locator
-        self.context = context or JobContext(run_uid)
         self.on_progress = on_progress
-        self.warehouse = make_warehouse(settings)
-        self.counters = Counters()
         self.bytes_total: int | None = None
-        self.objects_skipped = 0
-        self.attempt: Attempt | None = None
         self.plan: Plan | None = None  # a publish "only if changed" of a prefix or glob (incremental.py)
-        self._abort_seen = threading.Event()
-        self._stale = threading.Event()
+        # A set spread over workers (parts.py): only when the job backend can take part runs.
+        self.submit_part = submit_part if settings.split_objects else None
+        self.spreads: list[parts.Spread] = []
+        self.coordinator: parts.Coordinator | None = None
 
     # --- state in the database -------------------------------------------------------------------
 
@@ -276,9 +164,13 @@ class PublishRun:
             runs.fence(session, self.attempt)
             yield session
 
+    def _bytes_done(self) -> int:
+        """This run's bytes read, and those its running parts have read so far."""
+        return self.counters.bytes_done + (self.coordinator.bytes_in_flight if self.coordinator else 0)
+
     def _progress(self) -> dict[str, Any]:
         return {
-            "bytes_done": self.counters.bytes_done,
+            "bytes_done": self._bytes_done(),
             "bytes_total": self.bytes_total,
             "records_done": self.counters.records_done,
             "errors_count": self.counters.errors_count,
@@ -305,7 +197,7 @@ class PublishRun:
                 update(Dataset)
                 .where(Dataset.uid == self.dataset_uid, Dataset.run_uid == self.run_uid)
                 .values(
-                    bytes_done=self.counters.bytes_done,
+                    bytes_done=self._bytes_done(),
                     bytes_total=self.bytes_total,
                     records_done=self.counters.records_done,
                     errors_count=self.counters.errors_count,
@@ -318,14 +210,6 @@ class PublishRun:
         if beat == "abort" or status in (None, "aborting_processing"):
             self._abort_seen.set()
 
-    def _check(self) -> None:
-        if self._stale.is_set():
-            assert self.attempt is not None
-            raise StaleAttempt(f"Run {self.run_uid} attempt {self.attempt.attempt} was superseded.")
-        if self._abort_seen.is_set():
-            raise JobAborted("Publish aborted on request.")
-        self.context.check()
-
     def _set(self, status: DatasetStatus, message: str | None = None) -> None:
         with self._fenced_session() as session:
             dataset = session.get(Dataset, self.dataset_uid)
@@ -337,16 +221,21 @@ class PublishRun:
     def execute(self) -> str:
         """Runs to the end; returns the final status (``idle`` or ``error``)."""
         with self.database.session() as session:
-            attempt = claim_run(session, self.dataset_uid, self.run_uid, worker_id())
+            attempt = claim_run(session, self.dataset_uid, self.run_uid, runs.worker_id())
         if attempt is None:
             return "skipped"
         self.attempt = self.context.attempt = attempt
+        if self.submit_part is not None:
+            self.coordinator = parts.Coordinator(
+                self, attempt, self.dataset_uid, self.locator, self.submit_part
+            )
+            self.coordinator.abort_earlier()
         with Heartbeat(self._beat, PROGRESS_SECONDS, name=f"datawharf-heartbeat-{self.run_uid}"):
             return self._run()
 
     def _run(self) -> str:
         staging = None
-        sources: list[_Source] = []
+        sources: list[Source] = []
         try:
             with self.database.session() as session:
                 dataset = session.get(Dataset, self.dataset_uid)
@@ -379,7 +268,7 @@ class PublishRun:
             config_hash = fingerprint(resources, configurations)
             for resource in resources:
                 self._check()
-                sources.append(_Source(resource=resource, located=self.locator(resource)))
+                sources.append(Source(resource=resource, located=self.locator(resource)))
             singles = [s.located for s in sources if isinstance(s.located, LocatedObject)]
             # A prefix or glob is listed as it is read: its total is not known before the end.
             self.bytes_total = sum(o.size or 0 for o in singles) if len(singles) == len(sources) else None
@@ -404,7 +293,13 @@ class PublishRun:
             fields = self._open_all(reading, configurations)
             if self.plan is not None and self.plan.kind == "append" and current is not None:
                 fields = _as_in(current, fields)
+            if self.spreads:
+                assert self.coordinator is not None
+                self.coordinator.spread(self.spreads, fields, staging)
             records, size = self._write(reading, fields, f"{staging}/{PART_FILE}")
+            if self.coordinator is not None:
+                part_records, part_size = self.coordinator.gather()
+                records, size = records + part_records, size + part_size
             for source, identity in zip(sources, identities, strict=True):
                 if isinstance(source.located, LocatedSet):
                     identity["objects"] = len(source.objects) + sum(
@@ -445,6 +340,8 @@ class PublishRun:
             self._fail("error", f"Publish failed [internal_error]: {type(exc).__name__}: {exc}"[:1000])
             return "error"
         finally:
+            if self.coordinator is not None and self.coordinator.pending:
+                self.coordinator.abort_parts()  # the run ended before its parts did: they stop too
             for source in sources:
                 with contextlib.suppress(Exception):
                     if source.stream is not None:
@@ -462,7 +359,7 @@ class PublishRun:
     def _incremental(
         self,
         current: DatasetVersion,
-        sources: list[_Source],
+        sources: list[Source],
         identities: list[dict[str, Any]],
         config_hash: str,
     ) -> Plan:
@@ -482,7 +379,7 @@ class PublishRun:
             )
         return plan
 
-    def _appending(self, sources: list[_Source], plan: Plan) -> list[_Source]:
+    def _appending(self, sources: list[Source], plan: Plan) -> list[Source]:
         """The sources an incremental publish reads: each set restricted to its new objects."""
         reading = []
         for source in sources:
@@ -509,7 +406,7 @@ class PublishRun:
         return "idle"
 
     def _open_all(
-        self, sources: list[_Source], configurations: list[tuple[str, dict[str, Any]]]
+        self, sources: list[Source], configurations: list[tuple[str, dict[str, Any]]]
     ) -> list[FieldSpec]:
         """Start every extractor and read its first batch: the fields of all of them make the schema."""
         union: dict[str, FieldSpec] = {}
@@ -567,29 +464,7 @@ class PublishRun:
             )
         return fields
 
-    def _start(
-        self,
-        resource: Resource,
-        located: LocatedObject,
-        *,
-        filename: str | None = None,
-        parse_threads: int | None = None,
-    ) -> tuple[BinaryIO, Iterator[pa.RecordBatch], pa.RecordBatch | None]:
-        """One object opened, its extractor started: ``(stream, batches, first batch)``."""
-        extractor = EXTRACTORS[resource.type]
-        raw = _Counting(located.open(), self.counters)
-        content, inner = open_content(raw, located.name, dict(resource.params))  # type: ignore[arg-type]
-        options = ReadOptions(filename=filename or inner, spreadsheet=self.settings.spreadsheet_limits)
-        # CSV is parsed on every core by record-aligned blocks (same records as extractor.read).
-        read: Callable[..., Iterator[Any]]
-        if resource.type == "csvfile":
-            read = functools.partial(read_parallel, workers=parse_threads or self.settings.parse_threads)
-        else:
-            read = extractor.read
-        batches = iter(read(content, dict(resource.params), options))
-        return raw, batches, next(batches, None)  # type: ignore[return-value]
-
-    def _open_set(self, source: _Source, located: LocatedSet) -> None:
+    def _open_set(self, source: Source, located: LocatedSet) -> None:
         """The first object with records makes the fields of a prefix or glob; the others follow it."""
         objects = located.objects()
         for item in objects:
@@ -603,182 +478,19 @@ class PublishRun:
             source.objects_read = 1
             record.records = first.num_rows
             head = first.schema.names
-            source.batches = itertools.chain(
-                _counted(_closing(batches, stream), record),
-                self._following(source, objects, head, item.name),
-            )
+            own = counted(closing(batches, stream), record)
+            split = self.settings.split_objects if self.submit_part is not None else 0
+            if split:
+                ahead = list(itertools.islice(objects, split + 1))
+                if len(ahead) > split:  # more than one part's worth: the rest goes to part runs
+                    self.spreads.append(
+                        parts.Spread(source, itertools.chain(ahead, objects), head, item.name)
+                    )
+                    source.batches = own
+                    return
+                objects = iter(ahead)
+            source.batches = itertools.chain(own, self._following(source, objects, head, item.name))
             return
-
-    def _held(self, source: _Source, item: LocatedObject) -> ObjectRecord:
-        """The object as the version will record it (its records counted as they are read)."""
-        record = ObjectRecord(source.resource.uid, item.name, item.etag, item.size)
-        source.objects.append(record)
-        return record
-
-    def _read_whole(self, resource: Resource, item: LocatedObject) -> list[pa.RecordBatch]:
-        """A small object of a set, read to its end on a ``set_reader`` thread (one parse thread: the
-        set's objects are the parallelism)."""
-        self._check()
-        stream, batches, first = self._start(resource, item, filename=item.name, parse_threads=1)
-        try:
-            return [] if first is None else [first, *batches]
-        finally:
-            stream.close()
-
-    def _following(
-        self, source: _Source, objects: Iterator[LocatedObject], head: list[str], first_key: str
-    ) -> Iterator[pa.RecordBatch]:
-        """The batches of the set's other objects, columns in the first object's order; an object whose
-        fields differ fails the run or is skipped and listed (``DATAWHARF_GLOB_MISMATCH``). Small
-        objects are read ``set_read_threads`` at once, in order (``set_reader.py``)."""
-        expected = [i.name for i in field_identities(head)]
-        loaded = set_reader.read_objects(
-            objects,
-            functools.partial(self._read_whole, source.resource),
-            workers=self.settings.set_read_threads,
-        )
-        for entry in loaded:
-            self._check()
-            item = entry.item
-            if isinstance(entry, set_reader.Whole):
-                stream = None
-                first = entry.batches[0] if entry.batches else None
-                batches: Iterator[pa.RecordBatch] = iter(entry.batches[1:])
-            else:
-                stream, batches, first = self._start(source.resource, item, filename=item.name)
-            try:
-                if first is None:
-                    self._held(source, item)
-                    continue
-                names = [i.name for i in field_identities(first.schema.names)]
-                if set(names) != set(expected) or len(names) != len(expected):
-                    self._mismatch(source, item.name, first_key, expected, names)
-                    continue
-                record = self._held(source, item)
-                order = [names.index(name) for name in expected]
-                source.objects_read += 1
-                for batch in itertools.chain([first], batches):
-                    record.records += batch.num_rows
-                    yield pa.RecordBatch.from_arrays([batch.column(i) for i in order], names=head)
-            finally:
-                if stream is not None:
-                    stream.close()
-
-    def _mismatch(
-        self, source: _Source, key: str, first_key: str, expected: list[str], names: list[str]
-    ) -> None:
-        missing = [name for name in expected if name not in names]
-        extra = [name for name in names if name not in expected]
-        reason = (
-            f"missing {', '.join(missing) or 'nothing'}; extra {', '.join(extra) or 'nothing'}"
-            if missing or extra
-            else "a field name repeats"
-        )
-        message = f"The object {key} does not have the fields of {first_key} ({reason})."
-        if self.settings.glob_mismatch == "fail":
-            raise ObjectFieldsDiffer(
-                f"{message} Make the files share their fields, narrow the glob, or set "
-                "DATAWHARF_GLOB_MISMATCH=skip to publish the others and list this one in the run's errors.",
-                detail={"key": key, "missing": missing, "extra": extra},
-            )
-        self.objects_skipped += 1
-        if self.objects_skipped <= KEPT_ERRORS:
-            self.counters.errors.append(
-                {
-                    "record_id": f"{source.resource.uid}:{key}",
-                    "field_uid": None,
-                    "processor_uid": None,
-                    "value": key,
-                    "message": f"{message} It was skipped.",
-                }
-            )
-
-    def _write(self, sources: list[_Source], fields: list[FieldSpec], path: str) -> tuple[int, int]:
-        schema = pa.schema([pa.field(f.name, ARROW_TYPES[f.type]) for f in fields])
-        used_before = 0
-        if self.warehouse.max_bytes is not None:
-            used_before = self.warehouse.used_bytes(self._recorded_bytes)
-        sink = self.warehouse.filesystem.open_output_stream(path)
-        dictionary = next(
-            (dictionary_columns(s.first, s.names, fields) for s in sources if s.first is not None), []
-        )
-        writer = BackgroundWriter(
-            pq.ParquetWriter(
-                sink, schema, compression="zstd", write_statistics=True, use_dictionary=dictionary
-            ),
-            after_write=lambda: self.warehouse.check_room(used_before, sink.tell()),
-        )
-        pending: list[pa.RecordBatch] = []
-        pending_rows = 0
-        pending_bytes = 0
-        records = 0
-
-        def flush_group() -> None:
-            nonlocal pending, pending_rows, pending_bytes
-            if not pending:
-                return
-            writer.write(pa.Table.from_batches(pending, schema))
-            pending, pending_rows, pending_bytes = [], 0, 0
-
-        try:
-            for source in sources:
-                if source.first is None or source.batches is None:
-                    continue
-                position = {name: i for i, name in enumerate(source.names)}
-                row_base = 0
-                # Batches converted on a thread pool ahead of the writer (fastpath.py), in order.
-                convert = functools.partial(convert_batch, position=position, fields=fields, schema=schema)
-                threads = self.settings.convert_threads
-                batches = itertools.chain([source.first], source.batches)
-                for converted in ordered_map(convert, batches, workers=threads, ahead=threads):
-                    self._check()
-                    for failure in converted.failures:
-                        self._record_errors(
-                            failure.raw, failure.failed, failure.count, failure.spec, source, row_base
-                        )
-                    row_base += converted.rows
-                    records += converted.rows
-                    self.counters.records_done = records
-                    pending.append(converted.batch)
-                    pending_rows += converted.rows
-                    pending_bytes += converted.batch.nbytes
-                    if pending_rows >= ROW_GROUP_ROWS or pending_bytes >= ROW_GROUP_BYTES:
-                        flush_group()
-                source.first = None
-            flush_group()
-            writer.close()
-            size = sink.tell()
-            sink.close()
-            self.warehouse.check_room(used_before, size)
-        except BaseException:
-            writer.abandon()
-            with contextlib.suppress(Exception):
-                sink.close()
-            raise
-        return records, size
-
-    def _record_errors(
-        self, raw: pa.Array, failed: pa.Array, failures: int, spec: FieldSpec, source: _Source, row_base: int
-    ) -> None:
-        self.counters.errors_count += failures
-        room = KEPT_ERRORS - len(self.counters.errors)
-        if room <= 0:
-            return
-        rows = pc.indices_nonzero(failed)[:room]
-        values = pc.take(raw, rows).to_pylist()
-        for row, value in zip(rows.to_pylist(), values, strict=True):
-            shown = str(value)
-            shown = shown if len(shown) <= 80 else shown[:77] + "..."
-            self.counters.errors.append(
-                {
-                    "record_id": f"{source.resource.uid}:{row_base + row + 1}",
-                    "field_uid": spec.name,
-                    "processor_uid": None,
-                    "value": shown,
-                    "message": f"Value {shown!r} of field {spec.name!r} is not a valid {spec.type}; "
-                    "it was published as null.",
-                }
-            )
 
     def _save(
         self,
@@ -788,17 +500,18 @@ class PublishRun:
         config_hash: str,
         records: int,
         size: int,
-        sources: list[_Source],
+        sources: list[Source],
         current: DatasetVersion | None,
     ) -> str:
-        files, new_records, kept = [PART_FILE], records, []
+        written = [PART_FILE, *(self.coordinator.files if self.coordinator else [])]
+        files, new_records, kept = written, records, []
         if self.plan is not None and self.plan.kind == "append" and current is not None:
             # The current version's parts, referenced (incremental.py): only the new objects were read.
-            files = [*incremental.carried_files(current), PART_FILE]
+            files = [*incremental.carried_files(current), *written]
             records += current.records_count
             self.counters.errors_count += current.errors_count
             kept = self.plan.kept
-        final = self.warehouse.finish_version(self.dataset_uid, data_uid, [PART_FILE])  # the ones written
+        final = self.warehouse.finish_version(self.dataset_uid, data_uid, written)
         try:
             with self._fenced_session() as session:
                 dataset = session.scalars(
@@ -867,10 +580,6 @@ class PublishRun:
                 versions.remove_unreferenced_files(session, self.settings, self.dataset_uid, data_uids)
         except Exception:
             log.exception("could not remove the files of the old versions of %s", self.dataset_uid)
-
-    def _recorded_bytes(self) -> int:
-        with self.database.session() as session:
-            return versions.recorded_bytes(session)
 
     def _discard(self, staging: Any) -> None:
         if staging is not None:

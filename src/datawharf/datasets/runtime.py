@@ -22,9 +22,9 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datawharf.datasets import control, incremental
+from datawharf.datasets import control, incremental, parts
 from datawharf.datasets.locate import Locator, stream_locator
-from datawharf.datasets.publish import PublishRun, worker_is_dead
+from datawharf.datasets.publish import PublishRun
 from datawharf.datasets.scheduler import queue_due_schedules
 from datawharf.datasets.service import RUNNING
 from datawharf.harvest import control as harvest_control
@@ -34,6 +34,7 @@ from datawharf.harvest.scheduler import run_due_harvesters
 from datawharf.jobs import backend as jobs
 from datawharf.jobs.backend import JobBackend, ThreadsBackend
 from datawharf.jobs.runner import JobContext, ThreadPoolRunner
+from datawharf.jobs.runs import worker_is_dead
 from datawharf.settings import Settings
 from datawharf.store.db import Database
 from datawharf.store.models import utcnow
@@ -49,6 +50,7 @@ class DatasetsRuntime:
         self.database = database
         self.locator = locator or stream_locator(database.session, settings)
         jobs.register(control.PUBLISH, self.run_publish)
+        jobs.register(parts.PUBLISH_PART, self.run_part)
         self.backend: JobBackend = jobs.make_backend(settings)
         # Harvester passes (list a folder, queue publishes) are not runs: a thread of their own here.
         self.harvests = ThreadPoolRunner(1)
@@ -59,6 +61,7 @@ class DatasetsRuntime:
         if isinstance(self.backend, ThreadsBackend):
             # This runtime's own handler: several runtimes in one process (tests) keep their databases.
             self.backend.handlers[control.PUBLISH] = self.run_publish
+            self.backend.handlers[parts.PUBLISH_PART] = self.run_part
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_sweep = 0.0
@@ -106,7 +109,22 @@ class DatasetsRuntime:
 
     def run_publish(self, context: JobContext, run_uid: str, dataset_uid: str) -> None:
         """The "publish" handler: claims the run (a run delivered twice executes once) and executes it."""
-        PublishRun(self.database, self.settings, dataset_uid, run_uid, self.locator, context).execute()
+        PublishRun(
+            self.database,
+            self.settings,
+            dataset_uid,
+            run_uid,
+            self.locator,
+            context,
+            submit_part=self.submit_part,
+        ).execute()
+
+    def run_part(self, context: JobContext, run_uid: str, dataset_uid: str) -> None:
+        """The "publish_part" handler: a slice of a publish's objects (``parts.py``), claimed first."""
+        parts.PartRun(self.database, self.settings, run_uid, self.locator, context).execute()
+
+    def submit_part(self, run_uid: str, dataset_uid: str) -> None:
+        self.backend.submit(parts.PUBLISH_PART, run_uid, dataset_uid)
 
     def submit_run(self, dataset_uid: str, run_uid: str) -> None:
         self.backend.submit(control.PUBLISH, run_uid, dataset_uid)
@@ -150,14 +168,14 @@ class DatasetsRuntime:
     def abort_run(self, run_uid: str) -> None:
         self.backend.abort(run_uid)
 
-    def _recover(self) -> list[tuple[str, str]]:
+    def _recover(self) -> list[tuple[str, str, str]]:
         """Runs whose worker is gone: retried ones are submitted again; returns them."""
         with self.database.session(write_lock=True) as session:
             retried = control.recover_runs(session, self.settings.job_stale_seconds, worker_is_dead)
             passes = harvest_control.recover_passes(session)
-        for dataset_uid, run_uid in retried:
-            log.warning("publish %s of %s lost its worker; retried", run_uid, dataset_uid)
-            self.submit_run(dataset_uid, run_uid)
+        for kind, dataset_uid, run_uid in retried:
+            log.warning("%s %s of %s lost its worker; retried", kind, run_uid, dataset_uid)
+            self.backend.submit(kind, run_uid, dataset_uid)
         for harvester_uid, run_uid in passes:
             self.harvest(harvester_uid, run_uid)
         return retried

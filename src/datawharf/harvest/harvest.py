@@ -37,7 +37,6 @@ from sqlalchemy.orm import Session
 
 from datawharf.apikeys import ADMIN_PERMISSIONS
 from datawharf.datasets import control, locate, resources, service
-from datawharf.datasets.publish import worker_id
 from datawharf.datasets.service import RESTING
 from datawharf.errors import DatawharfError, InvalidInput
 from datawharf.harvest import control as passes
@@ -246,7 +245,7 @@ class _Pass:
             if run_uid is None:
                 run_uid = new_uid("ru")
                 runs.create_run(session, passes.HARVEST, self.harvester_uid, run_uid=run_uid, max_attempts=1)
-            self.attempt = runs.claim(session, run_uid, worker_id())
+            self.attempt = runs.claim(session, run_uid, runs.worker_id())
             if self.attempt is None:
                 return None
             harvester = get_harvester(session, self.harvester_uid)

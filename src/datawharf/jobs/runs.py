@@ -21,6 +21,8 @@ Nothing here knows what a run works on: ``subject_uid`` is the caller's (a datas
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -67,12 +69,24 @@ def database_now(session: Session) -> datetime:
     return _utc(value)
 
 
-def create_run(session: Session, kind: str, subject_uid: str, *, run_uid: str, max_attempts: int) -> None:
+def create_run(
+    session: Session,
+    kind: str,
+    subject_uid: str,
+    *,
+    run_uid: str,
+    max_attempts: int,
+    parent_uid: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """A queued run; a part of another run names its ``parent_uid`` and carries its ``payload``."""
     session.add(
         Run(
             uid=run_uid,
             kind=kind,
             subject_uid=subject_uid,
+            parent_uid=parent_uid,
+            payload=payload,
             attempt=0,
             max_attempts=max(1, max_attempts),
             status="queued",
@@ -150,16 +164,59 @@ def request_abort(session: Session, run_uid: str) -> RunStatus | None:
     return run.status
 
 
-def finish(session: Session, attempt: Attempt, status: RunStatus, error: str | None = None) -> None:
-    """The run's end (``done``, ``failed`` or ``aborted``), fenced like every other write."""
+def finish(
+    session: Session,
+    attempt: Attempt,
+    status: RunStatus,
+    error: str | None = None,
+    *,
+    progress: dict[str, Any] | None = None,
+) -> None:
+    """The run's end (``done``, ``failed`` or ``aborted``), fenced like every other write; ``progress``
+    replaces the last beat's (a part's result, which its parent reads)."""
     if status not in ENDED:
         raise ValueError(f"finish() takes an end status, not {status!r}")
     fence(session, attempt)
-    session.execute(
-        update(Run)
-        .where(Run.uid == attempt.run_uid)
-        .values(status=status, error=error, finished_at=func.now(), heartbeat_at=func.now())
-    )
+    values: dict[str, Any] = {
+        "status": status,
+        "error": error,
+        "finished_at": func.now(),
+        "heartbeat_at": func.now(),
+    }
+    if progress is not None:
+        values["progress"] = progress
+    session.execute(update(Run).where(Run.uid == attempt.run_uid).values(**values))
+
+
+def child_states(session: Session, parent_uid: str) -> list[tuple[str, RunStatus]]:
+    """``(uid, status)`` of the parts of a run, in their uid order: what a waiting parent polls (the
+    rows' payloads and results are read only for the parts it needs)."""
+    query = select(Run.uid, Run.status).where(Run.parent_uid == parent_uid).order_by(Run.uid)
+    return [(uid, status) for uid, status in session.execute(query)]
+
+
+def abort_orphans(session: Session) -> int:
+    """Parts whose parent run has ended (failed, aborted, or done without them) and that still wait or
+    run: nobody will read their result. Aborted; how many."""
+    parent = Run.__table__.alias("parent")
+    orphans = session.scalars(
+        select(Run.uid)
+        .join(parent, parent.c.uid == Run.parent_uid)
+        .where(Run.status.in_(("queued", "running")), parent.c.status.in_(ENDED))
+    ).all()
+    for uid in orphans:
+        request_abort(session, uid)
+    return len(orphans)
+
+
+def abort_children(session: Session, parent_uid: str) -> int:
+    """Ask every part of a run that has not ended to stop; how many were asked."""
+    asked = 0
+    for uid, status in child_states(session, parent_uid):
+        if status in ("queued", "running"):
+            request_abort(session, uid)
+            asked += 1
+    return asked
 
 
 def hand_back(session: Session, attempt: Attempt) -> RunStatus:
@@ -210,3 +267,25 @@ def recover_stale(
         recovered.append((run.uid, outcome))
     session.flush()
     return recovered
+
+
+def worker_id() -> str:
+    """``host:pid``: lets a restarted server tell which in-flight runs died with their process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_is_dead(worker: str | None) -> bool:
+    if not worker:
+        return True
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's worker: its heartbeat decides
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -25,6 +25,9 @@ class Run(Base):
     uid: Mapped[str] = mapped_column(UID, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     subject_uid: Mapped[str] = mapped_column(UID, index=True)
+    # A part of another run (``datasets/parts.py``): the run that waits for it, and what it must do.
+    parent_uid: Mapped[str | None] = mapped_column(UID, index=True, default=None)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[RunStatus] = mapped_column(String(32), default="queued", index=True)
