@@ -80,6 +80,35 @@ def test_create_run_list_and_delete_on_the_home(saved: tuple[Path, str], s3_buck
     assert listed.returncode == 0, listed.stderr
     assert uid in listed.stdout and "Counts" in listed.stdout
 
+    s3_bucket.put("counts/west.csv", b"station,count\na,1\n")
+    shown = harvesters(home, allowed, "preview", uid)
+    assert shown.returncode == 0, shown.stderr
+    rows = [line.replace("│", " ").split() for line in shown.stdout.splitlines()]
+    assert ["refresh", "north"] in [row[:2] for row in rows], shown.stdout
+    assert ["create", "west"] in [row[:2] for row in rows], shown.stdout
+    assert ["unpublish", "south"] not in [row[:2] for row in rows]  # not published: nothing to do
+    assert published(home, allowed) == {"north": True, "south": False}  # nothing made by a preview
+    busy = harvesters(home, allowed, "unpublish", uid)  # north's refresh, queued by the run above
+    assert busy.returncode == 0 and "0 unpublished, 1 already unpublished, 1 busy." in busy.stdout, (
+        busy.stdout
+    )
+    aborted = harvesters(home, allowed, "abort", uid)
+    assert aborted.returncode == 0 and f"Abort requested for harvester {uid}." in aborted.stdout, (
+        aborted.stderr
+    )
+    assert published(home, allowed) == {"north": True, "south": False}  # an aborted refresh: still served
+    unpublished = harvesters(home, allowed, "unpublish", uid)
+    assert unpublished.returncode == 0 and "1 unpublished, 1 already unpublished." in unpublished.stdout
+    republished = harvesters(home, allowed, "publish", uid, "--wait")
+    assert republished.returncode == 0, republished.stderr
+    assert "1 published, 0 already published, 1 gone." in republished.stdout, republished.stdout
+    assert published(home, allowed) == {"north": True, "south": False}
+    scheduled = harvesters(home, allowed, "schedule", uid, "30 1 * * *", "--timezone", "Europe/Berlin")
+    assert scheduled.returncode == 0 and "(Europe/Berlin: At 01:30" in scheduled.stdout, scheduled.stdout
+    assert "no schedule now" in harvesters(home, allowed, "schedule", uid, "").stdout
+    idle = harvesters(home, allowed, "abort", uid)
+    assert idle.returncode == 1 and "harvester_not_running" in idle.stderr + idle.stdout, idle.stderr
+
     bad = harvesters(home, allowed, "create", s3_bucket.url("counts/north.csv"), "--name", "One")
     assert bad.returncode == 1 and "invalid_harvester" in bad.stderr + bad.stdout, bad.stderr
     assert "Traceback" not in bad.stderr
@@ -123,6 +152,14 @@ def test_through_a_server(tmp_path: Path, moto_server: MotoServer) -> None:
         assert uid in listed.stdout and "Feeds" in listed.stdout
         datasets = remote("datasets", "list").stdout
         assert "feed-east" in datasets and "feed-west" in datasets
+        shown = remote("harvesters", "preview", uid)
+        assert shown.returncode == 0 and shown.stdout.count("refresh") == 2, shown.stdout
+        assert "2 unpublished" in remote("harvesters", "unpublish", uid).stdout
+        assert "2 published" in remote("harvesters", "publish", uid).stdout
+        scheduled = remote("harvesters", "schedule", uid, "0 3 * * *")
+        assert scheduled.returncode == 0 and "'0 3 * * *' (UTC" in scheduled.stdout, scheduled.stdout
+        moved = remote("harvesters", "schedule", uid, "0 4 * * *")
+        assert "'0 4 * * *'" in moved.stdout, moved.stdout
         refused = remote("harvesters", "run", "hv_missing")
         assert refused.returncode == 1 and "error [harvester_not_found]" in refused.stderr, refused.stderr
         assert remote("harvesters", "delete", uid, "--yes").returncode == 0

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from datawharf.api.app import create_app
+from datawharf.harvest import control as harvest_control
 from datawharf.settings import Settings
 from tests.support import reference
 from tests.support.app import make_app_client, make_settings
@@ -144,6 +145,21 @@ def test_every_operation_datawharf_implements_answers_in_the_reference_shape(
     _ok(client.put(f"{API}/harvesters/{harvester['uid']}/", json={"name": "Renamed", "mode": "folder"}))
     _ok(client.post(f"{API}/harvesters/{harvester['uid']}/start/"))
     _ok(client.get(f"{API}/harvesters/{harvester['uid']}/errors/"))
+    _ok(client.get(f"{API}/harvesters/{harvester['uid']}/preview/"))
+    _ok(client.post(f"{API}/harvesters/{harvester['uid']}/unsaved_preview/", json={"mode": "object"}))
+    _ok(client.post(f"{API}/harvesters/{harvester['uid']}/publish/"))
+    _ok(client.post(f"{API}/harvesters/{harvester['uid']}/unpublish/"))
+    with client.app.state.database.session() as session:  # type: ignore[attr-defined]
+        harvest_control.request_pass(session, harvester["uid"])  # queued, no worker: abort answers 200
+    _ok(client.post(f"{API}/harvesters/{harvester['uid']}/abort/"))
+    schedules = f"{API}/harvesters/{harvester['uid']}/schedules/"
+    schedule = _ok(
+        client.post(schedules, json={"cron_schedule": "30 1 * * *", "timezone": "Europe/Berlin"}), 201
+    )
+    _ok(client.get(schedules))
+    _ok(client.get(f"{schedules}{schedule['uid']}/"))
+    _ok(client.put(f"{schedules}{schedule['uid']}/", json={"cron_schedule": "0 3 * * *", "timezone": "UTC"}))
+    _ok(client.delete(f"{schedules}{schedule['uid']}/"), 204)
     # Versions: a second publish, then restore the first
     _ok(client.post(f"{API}/datasets/{uid}/publish/"))
     wait_idle(client, uid)

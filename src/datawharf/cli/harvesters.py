@@ -1,4 +1,5 @@
-"""``datawharf harvesters create|list|run|delete``: S3 harvesters, on the home or through a server.
+"""``datawharf harvesters create|list|run|preview|publish|unpublish|abort|schedule|delete``: S3
+harvesters, on the home or through a server.
 
 Both roads print from the API's JSON shape (``harvest/service.public``), so they print alike. On the
 home, ``run`` makes the pass in this process and queues the publishes it asks for (a running
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import typer
@@ -154,6 +156,25 @@ def _run_on_server(uid: str, wait: bool) -> tuple[dict[str, Any], dict[str, Any]
     return harvester, remote.call("GET", f"/harvesters/{uid}/errors/")
 
 
+def _queued_here(db: Any, settings: Any, queued: Sequence[tuple[str, str | None]], wait: bool) -> None:
+    """Publishes queued on the home: run here, one after the other (``wait``), or left for a server."""
+    runs = [(dataset_uid, run_uid) for dataset_uid, run_uid in queued if run_uid is not None]
+    if wait and runs:
+        from datawharf.datasets import locate
+        from datawharf.datasets.publish import PublishRun  # the pipeline: pyarrow, numpy
+
+        for dataset_uid, run_uid in runs:
+            PublishRun(
+                db, settings, dataset_uid, run_uid, locate.stream_locator(db.session, settings)
+            ).execute()
+    elif runs:
+        console.print(
+            f"{len(runs)} publishes queued: a running 'datawharf serve' picks them up (or run with "
+            "--wait to publish them here).",
+            highlight=False,
+        )
+
+
 def _run_on_home(uid: str, wait: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     from datawharf.cli.database import database
     from datawharf.errors import DatawharfError
@@ -167,20 +188,7 @@ def _run_on_home(uid: str, wait: bool) -> tuple[dict[str, Any], dict[str, Any]]:
         # An error that stops the pass is saved on the harvester: printed below with the others.
         with contextlib.suppress(DatawharfError):
             run_harvest(db, settings, uid, lambda dataset, run: queued.append((dataset, run)))
-        if wait and queued:
-            from datawharf.datasets import locate
-            from datawharf.datasets.publish import PublishRun  # the pipeline: pyarrow, numpy
-
-            for dataset_uid, run_uid in queued:
-                PublishRun(
-                    db, settings, dataset_uid, run_uid, locate.stream_locator(db.session, settings)
-                ).execute()
-        elif queued:
-            console.print(
-                f"{len(queued)} publishes queued: a running 'datawharf serve' picks them up (or run with "
-                "--wait to publish them here).",
-                highlight=False,
-            )
+        _queued_here(db, settings, queued, wait)
         with db.session() as session:
             harvester = service.get_harvester(session, uid)
             return service.public(session, harvester), service.errors(harvester)
@@ -221,3 +229,150 @@ def delete(
         with database() as db, db.session() as session:
             service.delete_harvester(session, harvester)
     console.print(f"Deleted harvester {harvester}; its datasets stay.", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def abort(harvester: str = typer.Argument(..., help="The harvester's uid (hv_...).")) -> None:
+    """Stop the harvesting: the pass (it saves nothing) and every publish queued or running on its
+    datasets (their previous versions stay served)."""
+    remote = server()
+    if remote is not None:
+        remote.call("POST", f"/harvesters/{harvester}/abort/")
+    else:
+        from datawharf.cli.database import database
+        from datawharf.harvest import control
+
+        # Workers elsewhere (a server, another CLI) see it at their next heartbeat.
+        with database() as db, db.session() as session:
+            control.request_abort(session, harvester)
+    console.print(f"Abort requested for harvester {harvester}.", highlight=False)
+
+
+def _print_action(verb: str, counted: dict[str, Any]) -> None:
+    shown = [
+        f"{counted['done']} {verb}",
+        f"{counted['already']} already {'' if verb == 'published' else 'un'}published",
+    ]
+    shown += [f"{counted[name]} {name}" for name in ("busy", "gone") if counted.get(name)]
+    console.print(", ".join(shown) + ".", highlight=False)
+
+
+def _counted(counted: Any) -> dict[str, Any]:
+    return {"done": len(counted.done), "already": counted.already, "busy": counted.busy, "gone": counted.gone}
+
+
+@app.command()
+@friendly_errors
+def publish(
+    harvester: str = typer.Argument(..., help="The harvester's uid (hv_...)."),
+    wait: bool = typer.Option(
+        False, "--wait", help="On the home: run the publishes here, one after the other."
+    ),
+) -> None:
+    """Publish every dataset the harvester made that is not published (and whose object is there)."""
+    remote = server()
+    if remote is not None:
+        counted = remote.call("POST", f"/harvesters/{harvester}/publish/")
+    else:
+        from datawharf.cli.database import database
+        from datawharf.harvest import control
+        from datawharf.settings import Settings
+
+        settings = Settings()
+        with database() as db:
+            with db.session() as session:
+                done = control.publish_all(session, harvester, max_attempts=settings.run_max_attempts)
+            _queued_here(db, settings, done.done, wait)
+            counted = _counted(done)
+    _print_action("published", counted)
+
+
+@app.command()
+@friendly_errors
+def unpublish(harvester: str = typer.Argument(..., help="The harvester's uid (hv_...).")) -> None:
+    """Unpublish every dataset the harvester made (they stay; its next pass publishes them again)."""
+    remote = server()
+    if remote is not None:
+        counted = remote.call("POST", f"/harvesters/{harvester}/unpublish/")
+    else:
+        from datawharf.cli.database import database
+        from datawharf.harvest import control
+
+        with database() as db, db.session() as session:
+            counted = _counted(control.unpublish_all(session, harvester))
+    _print_action("unpublished", counted)
+
+
+@app.command()
+@friendly_errors
+def preview(harvester: str = typer.Argument(..., help="The harvester's uid (hv_...).")) -> None:
+    """What a pass would do now, from the listing's first page (nothing is read or written)."""
+    remote = server()
+    if remote is not None:
+        shown = remote.call("GET", f"/harvesters/{harvester}/preview/")
+    else:
+        from datawharf.cli.database import database
+        from datawharf.harvest import preview as previews
+        from datawharf.harvest import service
+        from datawharf.settings import Settings
+
+        with database() as db, db.session() as session:
+            found = service.get_harvester(session, harvester)
+            shown = previews.preview(session, Settings(), found, saved_uid=harvester)
+    table = Table("action", "dataset_id", "title", "source key")
+    for row in shown["results"]:
+        table.add_row(row["action"], row["id"], row["title"], row["source_key"])
+    console.print(table)
+    if not shown["complete"]:
+        console.print(
+            f"The listing has more than one page: its first {shown['total_count']} keys are shown, and gone "
+            "keys cannot be judged from them.",
+            highlight=False,
+        )
+
+
+@app.command()
+@friendly_errors
+def schedule(
+    harvester: str = typer.Argument(..., help="The harvester's uid (hv_...)."),
+    cron: str = typer.Argument(
+        ..., help="Five unix-cron fields, e.g. '30 1 * * *'; '' removes the schedule."
+    ),
+    timezone: str = typer.Option("UTC", "--timezone", help="The timezone the cron is read in (IANA name)."),
+) -> None:
+    """Set (or remove) the harvester's one schedule."""
+    remote = server()
+    if remote is not None:
+        found = remote.call("GET", f"/harvesters/{harvester}/schedules/")["results"]
+        body = {"cron_schedule": cron, "timezone": timezone}
+        if not cron:
+            for one in found:
+                remote.call("DELETE", f"/harvesters/{harvester}/schedules/{one['uid']}/")
+            shown = None
+        elif found:
+            shown = remote.call("PUT", f"/harvesters/{harvester}/schedules/{found[0]['uid']}/", json=body)
+        else:
+            shown = remote.call("POST", f"/harvesters/{harvester}/schedules/", json=body)
+    else:
+        from datawharf.cli.database import database
+        from datawharf.harvest import schedules
+
+        with database() as db, db.session() as session:
+            found = schedules.list_schedules(session, harvester)
+            if not cron:
+                for one in found:
+                    schedules.delete_schedule(session, harvester, one["uid"])
+                shown = None
+            elif found:
+                shown = schedules.update_schedule(session, harvester, found[0]["uid"], cron, timezone)
+            else:
+                shown = schedules.create_schedule(session, harvester, cron, timezone)
+    if shown is None:
+        console.print(f"Harvester {harvester} has no schedule now.", highlight=False)
+    else:
+        console.print(
+            f"Harvester {harvester} runs {shown['cron_schedule']!r} ({shown['timezone']}: "
+            f"{shown['description'] or 'see the cron'}); next pass {str(shown['next_run_at'])[:19]} UTC.",
+            highlight=False,
+        )

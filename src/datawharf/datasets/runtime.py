@@ -7,10 +7,10 @@ attempts left, else failed) and removes every warehouse folder the database does
 process killed mid-publish leaves); then every ``scheduler_interval`` seconds it starts due schedules
 ("refresh if changed") and due harvesters (``harvest/``, on a thread of their own), picks up runs
 queued by other processes (the CLI without ``--wait``, a run handed back by a stopping server), and
-recovers runs whose worker stopped beating; every ``warehouse_sweep_interval`` seconds it sweeps the
-warehouse again (a CLI publish killed mid-run, a deletion interrupted after its commit). Closing it
-stops gracefully: running publishes are handed back (queued for the next start or another worker), not
-aborted.
+recovers runs whose worker stopped beating (harvest passes too: ``harvest/control.recover_passes``);
+every ``warehouse_sweep_interval`` seconds it sweeps the warehouse again (a CLI publish killed mid-run,
+a deletion interrupted after its commit). Closing it stops gracefully: running publishes are handed
+back (queued for the next start or another worker), not aborted.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from datawharf.datasets.locate import Locator, stream_locator
 from datawharf.datasets.publish import PublishRun
 from datawharf.datasets.scheduler import queue_due_schedules
 from datawharf.datasets.service import RUNNING
+from datawharf.harvest import control as harvest_control
+from datawharf.harvest.control import Aborted
 from datawharf.harvest.harvest import run_harvest
 from datawharf.harvest.scheduler import run_due_harvesters
 from datawharf.jobs import backend as jobs
@@ -52,6 +54,10 @@ class DatasetsRuntime:
         self.backend: JobBackend = jobs.make_backend(settings)
         # Harvester passes (list a folder, queue publishes) are not runs: a thread of their own here.
         self.harvests = ThreadPoolRunner(1)
+        self._passes: dict[
+            str, set[str]
+        ] = {}  # harvester uid -> the runs of its passes handed to ``harvests``
+        self._passes_lock = threading.Lock()
         if isinstance(self.backend, ThreadsBackend):
             # This runtime's own handler: several runtimes in one process (tests) keep their databases.
             self.backend.handlers[control.PUBLISH] = self.run_publish
@@ -123,14 +129,41 @@ class DatasetsRuntime:
     def submit_run(self, dataset_uid: str, run_uid: str) -> None:
         self.backend.submit(control.PUBLISH, run_uid, dataset_uid)
 
-    def harvest(self, harvester_uid: str) -> None:
-        """Run a harvester's pass on a worker ("start", "run now"); a pass of it already queued or
-        running here is not queued twice (another process's is made safe by the pass's own lock)."""
+    def harvest(self, harvester_uid: str, run_uid: str) -> None:
+        """Run a harvester's queued pass (``harvest/control.request_pass``) on a worker ("start", "run
+        now"); submitted twice, it runs once (the pass claims its run)."""
 
         def job(context: JobContext) -> None:
-            run_harvest(self.database, self.settings, harvester_uid, self.submit_run)
+            run_harvest(
+                self.database, self.settings, harvester_uid, self.submit_run, run_uid=run_uid, context=context
+            )
 
-        self.harvests.submit(f"harvest:{harvester_uid}", f"harvest {harvester_uid}", job)
+        with self._passes_lock:
+            mine = self._passes.setdefault(harvester_uid, set())
+            for ended in [uid for uid in mine if not self._pass_is_active(uid)]:
+                mine.discard(ended)
+            mine.add(run_uid)
+        self.harvests.submit(f"harvest:{run_uid}", f"harvest {harvester_uid}", job)
+
+    def _pass_is_active(self, run_uid: str) -> bool:
+        info = self.harvests.status(f"harvest:{run_uid}")
+        return info is not None and info.state in ("queued", "running")
+
+    def stop_passes_here(self, harvester_uid: str) -> None:
+        """Signal this process's passes of the harvester to stop, before the abort is written: a pass
+        saving its keys holds the locks the abort's transaction waits for, and stops (rolled back) at
+        its next key only if told without the database."""
+        with self._passes_lock:
+            mine = list(self._passes.get(harvester_uid, ()))
+        for run_uid in mine:
+            self.harvests.abort(f"harvest:{run_uid}")
+
+    def abort_harvest(self, aborted: Aborted) -> None:
+        """Signal this process's workers of what ``harvest/control.request_abort`` stopped."""
+        for run_uid in aborted.passes:
+            self.harvests.abort(f"harvest:{run_uid}")
+        for run_uid in aborted.publishes:
+            self.abort_run(run_uid)
 
     def abort_run(self, run_uid: str) -> None:
         self.backend.abort(run_uid)
@@ -139,9 +172,12 @@ class DatasetsRuntime:
         """Runs whose worker is gone: retried ones are submitted again; returns them."""
         with self.database.session(write_lock=True) as session:
             retried = control.recover_runs(session, self.settings.job_stale_seconds, worker_is_dead)
+            passes = harvest_control.recover_passes(session)
         for kind, dataset_uid, run_uid in retried:
             log.warning("%s %s of %s lost its worker; retried", kind, run_uid, dataset_uid)
             self.backend.submit(kind, run_uid, dataset_uid)
+        for harvester_uid, run_uid in passes:
+            self.harvest(harvester_uid, run_uid)
         return retried
 
     # --- housekeeping ----------------------------------------------------------------------------

@@ -1,10 +1,14 @@
 """Schedules: unix cron expressions (five fields, evaluated in UTC) that republish a dataset when its
-objects changed. The scheduling pass (``scheduler.py``) queues those whose ``next_run_at`` has passed."""
+objects changed. The scheduling pass (``scheduler.py``) queues those whose ``next_run_at`` has passed.
+
+The cron and timezone checks, the next-run reckoning and the public shape are shared with the
+harvesters' schedules (``harvest/schedules.py``), which add a timezone."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cron_descriptor import Options, get_description
 from croniter import croniter
@@ -29,9 +33,24 @@ def check_cron(expression: str) -> str:
     return expression
 
 
-def next_run(expression: str, after: datetime) -> datetime:
-    result: datetime = croniter(expression, after).get_next(datetime)
-    return result
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"Unknown timezone {name[:100]!r}: use an IANA name such as 'UTC' or 'Europe/Berlin'.",
+            error_code="invalid_timezone",
+            detail={"timezone": ["not an IANA timezone name"]},
+        ) from None
+    return name
+
+
+def next_run(expression: str, after: datetime, timezone: str = "UTC") -> datetime:
+    """The next time after ``after`` that ``expression`` names, read on ``timezone``'s clock (so that
+    "0 3 * * *" in Europe/Berlin stays at 03:00 there across daylight saving), as UTC."""
+    local = after.astimezone(ZoneInfo(timezone))
+    result: datetime = croniter(expression, local).get_next(datetime)
+    return result.astimezone(UTC)
 
 
 def get_schedule(session: Session, dataset_uid: str, uid: str) -> DatasetSchedule:
@@ -94,13 +113,21 @@ def describe_cron(expression: str) -> str | None:
         return None
 
 
-def public(schedule: DatasetSchedule) -> dict[str, Any]:
-    description = describe_cron(schedule.cron_schedule)
+def shown(
+    uid: str, cron_schedule: str, next_run_at: datetime | None, last_run_at: datetime | None, **more: Any
+) -> dict[str, Any]:
+    """A schedule as the reference shows it (``uid``, ``cron_schedule``, and ``more`` of its fields:
+    a harvester's ``timezone``), with datawharf's reading of it beside."""
     return {
-        "uid": schedule.uid,
-        "cron_schedule": schedule.cron_schedule,
+        "uid": uid,
+        "cron_schedule": cron_schedule,
+        **more,
         # Beyond the reference:
-        "description": description,
-        "next_run_at": schedule.next_run_at,
-        "last_run_at": schedule.last_run_at,
+        "description": describe_cron(cron_schedule),
+        "next_run_at": next_run_at,
+        "last_run_at": last_run_at,
     }
+
+
+def public(schedule: DatasetSchedule) -> dict[str, Any]:
+    return shown(schedule.uid, schedule.cron_schedule, schedule.next_run_at, schedule.last_run_at)

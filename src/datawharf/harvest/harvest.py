@@ -17,13 +17,20 @@
 Two passes at once (two processes, or "run now" during a scheduled pass): the second waits for the
 lock, then finds the keys the first mapped and their datasets queued, so it creates nothing twice.
 Datasets a user deleted by hand are made again from their key (their map row points nowhere).
+
+Each pass is a run (``harvest/control.py``): claimed at its start, beating on a thread while it lists,
+fenced in the transaction that saves its keys (so a pass recovered as dead, or superseded, saves
+nothing), and ended there. An abort (``control.request_abort``, or this process's job signal) is seen
+between listing pages and between keys: the pass stops, its transaction rolled back.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,12 +39,16 @@ from datawharf.apikeys import ADMIN_PERMISSIONS
 from datawharf.datasets import control, locate, resources, service
 from datawharf.datasets.service import RESTING
 from datawharf.errors import DatawharfError, InvalidInput
+from datawharf.harvest import control as passes
 from datawharf.harvest import naming
 from datawharf.harvest.service import as_metadata, get_harvester, target_of
-from datawharf.s3.listing import list_matching
+from datawharf.jobs import runs
+from datawharf.jobs.runner import Heartbeat, JobAborted, JobContext
+from datawharf.jobs.runs import StaleAttempt
+from datawharf.s3.listing import ListedObject, list_pages
 from datawharf.settings import Settings
 from datawharf.store.db import Database
-from datawharf.store.models import utcnow
+from datawharf.store.models import new_uid, utcnow
 from datawharf.store.models.datasets import Dataset
 from datawharf.store.models.harvesters import HarvestedDataset, Harvester
 
@@ -45,26 +56,42 @@ log = logging.getLogger("datawharf.harvest")
 
 Submit = Callable[[str, str], None]  # (dataset_uid, run_uid): hand a queued publish to a worker
 MAX_KEYS = 10_000  # datasets one harvester may hold: a wrong prefix must not make a million
+BEAT_SECONDS = 1.0  # the pass's heartbeat: well inside DATAWHARF_JOB_STALE_SECONDS
+
+
+def source_keys(mode: str, objects: Iterable[ListedObject], base_key: str) -> Iterator[str]:
+    """The keys a listing names in ``mode``: each object's, or each first-level folder's (once)."""
+    seen: set[str] = set()
+    for listed in objects:
+        key = listed.key if mode == "object" else naming.folder_of(listed.key, base_key)
+        if key is not None and key not in seen:
+            seen.add(key)
+            yield key
 
 
 def _list_keys(
-    database: Database, settings: Settings, harvester_uid: str
+    database: Database, settings: Settings, harvester_uid: str, check: Callable[[], None]
 ) -> tuple[list[str], tuple[str, str]]:
     """The source keys the harvester's URL names now (objects, or first-level folders), and its folder
-    as a key and as a URL (``naming.key_folder``, ``naming.url_folder``)."""
+    as a key and as a URL (``naming.key_folder``, ``naming.url_folder``). ``check`` between pages."""
     with database.session() as session:
         harvester = get_harvester(session, harvester_uid)
         target = target_of(session, settings, harvester)
         session.expunge(harvester)
-    assert target.pattern is not None
-    base_key = naming.key_folder(target.pattern.listing_prefix)
-    keys: dict[str, None] = {}
+    pattern = target.pattern
+    assert pattern is not None
+    base_key = naming.key_folder(pattern.listing_prefix)
+    keys: list[str] = []
     client = locate.client_of(settings, target)
+
+    def checked() -> Iterator[ListedObject]:
+        for matched, _listed in list_pages(client, target.location.bucket, pattern):
+            check()
+            yield from matched
+
     try:
-        for listed in list_matching(client, target.location.bucket, target.pattern):
-            key = listed.key if harvester.mode == "object" else naming.folder_of(listed.key, base_key)
-            if key is not None:
-                keys[key] = None
+        for key in source_keys(harvester.mode, checked(), base_key):
+            keys.append(key)
             if len(keys) > MAX_KEYS:
                 raise InvalidInput(
                     f"The harvester's URL names more than {MAX_KEYS} "
@@ -73,7 +100,7 @@ def _list_keys(
                 )
     finally:
         client.close()
-    return list(keys), (base_key, naming.url_folder(harvester.url))
+    return keys, (base_key, naming.url_folder(harvester.url))
 
 
 def _create(session: Session, settings: Settings, harvester: Harvester, named: naming.Named) -> Dataset:
@@ -109,9 +136,15 @@ def _create(session: Session, settings: Settings, harvester: Harvester, named: n
 
 
 def _reconcile(
-    session: Session, settings: Settings, harvester_uid: str, keys: list[str], base: tuple[str, str]
+    session: Session,
+    settings: Settings,
+    harvester_uid: str,
+    keys: list[str],
+    base: tuple[str, str],
+    check: Callable[[], None],
 ) -> tuple[dict[str, int], dict[str, str], list[tuple[str, str]]]:
-    """Step 2 of the module docstring, under the harvester's lock: counts, errors by key, queued runs."""
+    """Step 2 of the module docstring, under the harvester's lock: counts, errors by key, queued runs.
+    ``check`` before each key (it raises to stop the pass)."""
     harvester = get_harvester(session, harvester_uid, for_update=True)
     mapped = {
         row.source_key: row
@@ -133,6 +166,7 @@ def _reconcile(
             log.exception("harvester %s: key %r failed", harvester_uid, key)
 
     for key in keys:
+        check()
         row = mapped.get(key)
         dataset = session.get(Dataset, row.dataset_uid) if row is not None else None
         try:
@@ -190,37 +224,115 @@ def _reconcile(
     return counts, errors, queued
 
 
-def _mark(database: Database, harvester_uid: str, **values: Any) -> None:
-    with database.session() as session:
-        harvester = get_harvester(session, harvester_uid)
-        for name, value in values.items():
-            setattr(harvester, name, value)
+class _Pass:
+    """One pass's run: claimed, beaten on a thread, checked for an abort, fenced, ended."""
+
+    def __init__(self, database: Database, harvester_uid: str, context: JobContext | None) -> None:
+        self.database = database
+        self.harvester_uid = harvester_uid
+        self.context = context
+        self.attempt: runs.Attempt | None = None
+        self._abort_seen = threading.Event()
+        # Set while the pass saves its keys: its transaction holds the run's row (fenced), which keeps
+        # any recovery off it, so the beat (which would only wait for that lock) stands aside.
+        self.saving = threading.Event()
+
+    def claim(self, run_uid: str | None) -> datetime | None:
+        """The run claimed and the harvester ``processing``; None if the run is not there to claim
+        (aborted before it started, claimed by another process)."""
+        started = utcnow()
+        with self.database.session() as session:
+            if run_uid is None:
+                run_uid = new_uid("ru")
+                runs.create_run(session, passes.HARVEST, self.harvester_uid, run_uid=run_uid, max_attempts=1)
+            self.attempt = runs.claim(session, run_uid, runs.worker_id())
+            if self.attempt is None:
+                return None
+            harvester = get_harvester(session, self.harvester_uid)
+            harvester.status, harvester.last_started_at = "processing", started
+        return started
+
+    def beat(self) -> None:
+        assert self.attempt is not None
+        if self.saving.is_set():
+            return
+        with self.database.session() as session:
+            beat = runs.beat(session, self.attempt, {})
+        if beat != "go":
+            self._abort_seen.set()
+
+    def check(self) -> None:
+        if self._abort_seen.is_set():
+            raise JobAborted("Harvest pass aborted on request.")
+        if self.context is not None:
+            self.context.check()
+
+    def end(self, status: Literal["failed", "aborted"], **values: Any) -> None:
+        """The run's end other than success, and the harvester back to ``idle`` with ``values``; a pass
+        that lost its run (recovered, superseded) writes nothing."""
+        assert self.attempt is not None
+        try:
+            with self.database.session() as session:
+                runs.finish(session, self.attempt, status)
+                harvester = get_harvester(session, self.harvester_uid)
+                for name, value in values.items():
+                    setattr(harvester, name, value)
+                if not passes.live_passes(session, self.harvester_uid):
+                    harvester.status = "idle"
+        except StaleAttempt:
+            log.warning("harvester %s: pass %s superseded", self.harvester_uid, self.attempt.run_uid)
 
 
 def run_harvest(
-    database: Database, settings: Settings, harvester_uid: str, submit: Submit | None = None
-) -> dict[str, Any]:
-    """One pass (module docstring); the report it also saves on the harvester. An error that stops the
-    pass (the bucket cannot be listed...) is saved as the harvester's error and raised."""
-    started = utcnow()
-    _mark(database, harvester_uid, status="processing", last_started_at=started)
+    database: Database,
+    settings: Settings,
+    harvester_uid: str,
+    submit: Submit | None = None,
+    *,
+    run_uid: str | None = None,
+    context: JobContext | None = None,
+) -> dict[str, Any] | None:
+    """One pass (module docstring), as the run ``run_uid`` (``control.request_pass``) or a new one; the
+    report it also saves on the harvester, None if the run was not there to claim. An error that stops
+    the pass (the bucket cannot be listed...) is saved as the harvester's error and raised; an abort
+    ends it quietly (``last_report.aborted``)."""
+    one = _Pass(database, harvester_uid, context)
+    started = one.claim(run_uid)
+    if started is None:
+        return None
+    assert one.attempt is not None
+    keys: list[str] = []
     try:
-        keys, base = _list_keys(database, settings, harvester_uid)
-        with database.session(write_lock=True) as session:
-            counts, errors, queued = _reconcile(session, settings, harvester_uid, keys, base)
-            locked = get_harvester(session, harvester_uid)
-            report = {"started_at": started.isoformat(), "keys": len(keys), **counts}
-            locked.last_report = report
-            locked.resource_errors = errors
-            locked.harvester_error = None
-            locked.status = "idle"
-            locked.last_success_at = utcnow()
+        with Heartbeat(one.beat, BEAT_SECONDS, name=f"datawharf-heartbeat-{one.attempt.run_uid}"):
+            keys, base = _list_keys(database, settings, harvester_uid, one.check)
+            one.saving.set()
+            with database.session(write_lock=True) as session:
+                if runs.fence(session, one.attempt) == "abort_requested":
+                    raise JobAborted("Harvest pass aborted on request.")
+                counts, errors, queued = _reconcile(session, settings, harvester_uid, keys, base, one.check)
+                report = {"started_at": started.isoformat(), "keys": len(keys), **counts}
+                runs.finish(session, one.attempt, "done")
+                locked = get_harvester(session, harvester_uid)
+                locked.last_report = report
+                locked.resource_errors = errors
+                locked.harvester_error = None
+                locked.last_success_at = utcnow()
+                if not passes.live_passes(session, harvester_uid):
+                    locked.status = "idle"
+    except StaleAttempt:
+        log.warning("harvester %s: pass %s superseded, nothing saved", harvester_uid, one.attempt.run_uid)
+        return None
+    except JobAborted:
+        aborted = {"started_at": started.isoformat(), "keys": len(keys), "aborted": True}
+        one.end("aborted", last_report=aborted)
+        log.info("harvester %s: pass aborted", harvester_uid)
+        return aborted
     except Exception as exc:
         message = exc.message if isinstance(exc, DatawharfError) else "Unexpected error (see the log)."
-        _mark(database, harvester_uid, status="idle", harvester_error=message)
+        one.end("failed", harvester_error=message)
         raise
     if submit is not None:
-        for dataset_uid, run_uid in queued:
-            submit(dataset_uid, run_uid)
+        for dataset_uid, run_uid_queued in queued:
+            submit(dataset_uid, run_uid_queued)
     log.info("harvester %s: %s", harvester_uid, report)
     return report

@@ -35,7 +35,9 @@ def claim_due_harvesters(database: Database, now: datetime) -> list[str]:
             due_at = control.aware(harvester.next_run_at)
             if due_at is None or due_at > now or not harvester.cron_schedule:
                 continue
-            harvester.next_run_at = schedules.next_run(harvester.cron_schedule, now)
+            harvester.next_run_at = schedules.next_run(
+                harvester.cron_schedule, now, harvester.schedule_timezone or "UTC"
+            )
             claimed.append(harvester.uid)
     return claimed
 

@@ -13,7 +13,7 @@ class HarvesterPublic(BaseModel):
     uid: str
     type: str = Field(description="Always 'amazon_s3': the one kind of harvester datawharf has.")
     name: str
-    status: str = Field(description="idle, queued or processing.")
+    status: str = Field(description="idle, queued, processing or aborting.")
     version: int
     restrict_datasets_visibility: bool
     delete_missing_datasets: bool = Field(description="Always false: a gone object's dataset is unpublished.")
@@ -36,7 +36,8 @@ class HarvesterPublic(BaseModel):
     params: dict[str, Any]
     dataset_id_template: str
     title_template: str
-    cron_schedule: str | None
+    cron_schedule: str | None = Field(description="Its schedule (also under /harvesters/{uid}/schedules/).")
+    schedule_timezone: str = Field(description="The timezone its cron_schedule is read in.")
     next_run_at: datetime | None
     last_report: dict[str, Any] = Field(description="The last pass's counts (created, refreshed...).")
 
@@ -44,3 +45,38 @@ class HarvesterPublic(BaseModel):
 class HarvesterErrors(BaseModel):
     harvester: str | None = Field(description="The error that stopped the last pass, if one did.")
     resources: dict[str, str] = Field(description="The errors of the last pass, by source key.")
+
+
+class HarvesterAction(BaseModel):
+    """The reference's ``{"detail": "ok"}`` for a harvester-wide publish or unpublish, with the counts."""
+
+    detail: str
+    done: int = Field(description="Datasets published (queued) or unpublished.")
+    already: int = Field(description="Datasets already published (publish) or not published (unpublish).")
+    busy: int = Field(description="Datasets left alone: a run of theirs is queued or going.")
+    gone: int = Field(description="publish: datasets whose object was gone at the last pass.")
+
+
+class PreviewedDataset(BaseModel):
+    id: str = Field(description="The dataset_id it has or would get (a taken one gets -2, -3...).")
+    title: str
+    description: str
+    source_key: str
+    url: str | None = Field(description="Its datasource URL (None for one a pass would unpublish).")
+    action: str = Field(description="create, refresh, republish or unpublish.")
+    dataset_uid: str | None
+
+
+class HarvesterPreview(BaseModel):
+    total_count: int = Field(description="Keys on the listing's first page (all of them when complete).")
+    results: list[PreviewedDataset]
+    complete: bool = Field(description="False: the listing has more than one page; only the first is shown.")
+
+
+class HarvesterSchedule(BaseModel):
+    uid: str
+    cron_schedule: str
+    timezone: str
+    description: str | None
+    next_run_at: datetime | None
+    last_run_at: datetime | None = Field(description="When the harvester's last pass started.")

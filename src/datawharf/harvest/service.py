@@ -9,6 +9,7 @@ first-level folder under it becomes a dataset whose source is that folder's pref
 from __future__ import annotations
 
 from collections.abc import Collection
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,9 +127,12 @@ def _apply(harvester: Harvester, config: HarvesterConfig) -> None:
         harvester.cron_schedule = None
 
 
-def _reschedule(harvester: Harvester) -> None:
+def reschedule(harvester: Harvester) -> None:
+    """``next_run_at`` from the schedule, on the schedule's timezone (``harvest/schedules.py``)."""
     harvester.next_run_at = (
-        schedules.next_run(harvester.cron_schedule, utcnow()) if harvester.cron_schedule else None
+        schedules.next_run(harvester.cron_schedule, utcnow(), harvester.schedule_timezone or "UTC")
+        if harvester.cron_schedule
+        else None
     )
 
 
@@ -153,10 +157,11 @@ def create_harvester(
         last_report={},
         resource_errors={},
         remote_count=0,
+        schedule_timezone="UTC",
     )
     _apply(harvester, config)
     _check(session, settings, harvester, permissions)
-    _reschedule(harvester)
+    reschedule(harvester)
     session.add(harvester)
     session.flush()
     return harvester
@@ -170,10 +175,24 @@ def update_harvester(
     _apply(harvester, config)
     _check(session, settings, harvester, permissions)
     if config.cron_schedule is not None:
-        _reschedule(harvester)
+        reschedule(harvester)
     harvester.updated_at = utcnow()
     session.flush()
     return harvester
+
+
+def merged(
+    session: Session, settings: Settings, uid: str, config: HarvesterConfig, *, permissions: Collection[str]
+) -> Harvester:
+    """The saved harvester with ``config`` over it, checked as an update is, but never saved: a
+    detached copy (what ``unsaved_preview`` shows)."""
+    saved = get_harvester(session, uid)
+    copy = Harvester(
+        **{column.key: deepcopy(getattr(saved, column.key)) for column in Harvester.__mapper__.column_attrs}
+    )
+    _apply(copy, config)
+    _check(session, settings, copy, permissions)
+    return copy
 
 
 def get_harvester(session: Session, uid: str, *, for_update: bool = False) -> Harvester:
@@ -250,6 +269,7 @@ def public(session: Session, harvester: Harvester) -> dict[str, Any]:
         "dataset_id_template": harvester.dataset_id_template,
         "title_template": harvester.title_template,
         "cron_schedule": harvester.cron_schedule,
+        "schedule_timezone": harvester.schedule_timezone or "UTC",
         "next_run_at": harvester.next_run_at,
         "last_report": report,
     }

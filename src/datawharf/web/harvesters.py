@@ -1,8 +1,11 @@
-"""Catalog > Harvesters: the list, a form to create one, and "Run now".
+"""Catalog > Harvesters: the list, a form to create one, "Run now", "Abort", "Publish all", "Unpublish
+all", and a page previewing what a pass would do.
 
-Every rule is ``datawharf.harvest``'s (the checks in ``service``, the pass in ``harvest``); "Run now"
-hands the pass to the runtime's workers as the API's ``start`` does, and the page shows the last pass's
-counts and errors by key. A refused form is shown again with the message and what was typed.
+Every rule is ``datawharf.harvest``'s (the checks in ``service``, the pass in ``harvest``, the actions in
+``control``, the preview in ``preview``); "Run now" hands the pass to the runtime's workers as the API's
+``start`` does, and the page shows the last pass's counts and errors by key. A refused form is shown
+again with the message and what was typed; a refused action (abort with nothing running) with its
+message above the list.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from fastapi.responses import Response
 from datawharf.connections import service as connection_service
 from datawharf.errors import DatawharfError
 from datawharf.extract.registry import EXTRACTORS
-from datawharf.harvest import service
+from datawharf.harvest import control, preview, service
 from datawharf.web.notices import saved
 from datawharf.web.rendering import (
     BASE,
@@ -58,6 +61,7 @@ def _page(
     *,
     form: dict[str, str] | None = None,
     error: DatawharfError | None = None,
+    refused: DatawharfError | None = None,
 ) -> Response:
     with database_of(request).session() as db:
         _total, rows = service.list_harvesters(db, limit=1000, offset=0)
@@ -74,7 +78,8 @@ def _page(
         extractors=sorted(EXTRACTORS),
         form={**EMPTY_FORM, **(form or {})},
         error=error,
-        status_code=error.http_status if error else 200,
+        refused=refused,
+        status_code=failed.http_status if (failed := error or refused) else 200,
     )
 
 
@@ -132,8 +137,61 @@ def create_harvester(
 @router.post("/{uid}/run", dependencies=[Depends(csrf_checked)])
 def run_now(request: Request, current: Editor, uid: str) -> Response:
     with database_of(request).session() as db:
-        harvester = service.get_harvester(db, uid, for_update=True)
-        if harvester.status == "idle":
-            harvester.status = "queued"
-    request.app.state.datasets_runtime.harvest(uid)
+        run_uid = control.request_pass(db, uid)
+    request.app.state.datasets_runtime.harvest(uid, run_uid)
     return saved(f"{BASE}/harvesters/", "harvest-started")
+
+
+@router.post("/{uid}/abort", dependencies=[Depends(csrf_checked)])
+def abort(request: Request, current: Editor, uid: str) -> Response:
+    runtime = request.app.state.datasets_runtime
+    runtime.stop_passes_here(uid)
+    try:
+        with database_of(request).session() as db:
+            aborted = control.request_abort(db, uid)
+    except DatawharfError as refused:
+        return _page(request, current, refused=refused)
+    runtime.abort_harvest(aborted)
+    return saved(f"{BASE}/harvesters/", "harvest-aborted")
+
+
+@router.post("/{uid}/publish", dependencies=[Depends(csrf_checked)])
+def publish_all(request: Request, current: Editor, uid: str) -> Response:
+    with database_of(request).session() as db:
+        counted = control.publish_all(db, uid, max_attempts=settings_of(request).run_max_attempts)
+    for dataset_uid, run_uid in counted.done:
+        if run_uid is not None:
+            request.app.state.datasets_runtime.submit_run(dataset_uid, run_uid)
+    return saved(f"{BASE}/harvesters/", "harvest-published")
+
+
+@router.post("/{uid}/unpublish", dependencies=[Depends(csrf_checked)])
+def unpublish_all(request: Request, current: Editor, uid: str) -> Response:
+    with database_of(request).session() as db:
+        control.unpublish_all(db, uid)
+    return saved(f"{BASE}/harvesters/", "harvest-unpublished")
+
+
+@router.post("/{uid}/preview", dependencies=[Depends(csrf_checked)])
+def preview_page(request: Request, current: Editor, uid: str) -> Response:
+    """What a pass would do now (the listing's first page); an unreadable bucket is shown, not raised.
+    A POST with the token, not a GET: listing the bucket reaches out, which no cross-site link may make
+    the backoffice do (as the wizard's preview)."""
+    problem: DatawharfError | None = None
+    shown: dict[str, Any] = {"total_count": 0, "results": [], "complete": True}
+    with database_of(request).session() as db:
+        harvester = service.get_harvester(db, uid)
+        public = service.public(db, harvester)
+        try:
+            shown = preview.preview(db, settings_of(request), harvester, saved_uid=uid)
+        except DatawharfError as error:
+            problem = error
+    return render(
+        request,
+        "harvesters/preview.html",
+        current=current,
+        section="harvesters",
+        harvester=public,
+        preview=shown,
+        problem=problem,
+    )

@@ -16,6 +16,10 @@ NOTICES = {
     "connection-deleted": "Connection deleted.",
     "harvester": "Harvester saved. Run it now, or let its schedule run it.",
     "harvest-started": "Harvest started: reload this page to see its counts.",
+    "harvest-aborted": "Abort requested: the pass and the publishes of its datasets stop at their next step.",
+    "harvest-published": "Every dataset of the harvester not yet published is being published.",
+    "harvest-unpublished": "Every dataset of the harvester is unpublished (its next pass publishes them "
+    "again).",
     "dataset": "Dataset saved. Publish it to make its records readable.",
     "dataset-publishing": "Dataset saved, and its first publish started.",
     "source": "Source added: publish to include its records.",

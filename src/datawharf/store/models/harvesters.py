@@ -31,7 +31,9 @@ class Harvester(Timestamped, Base):
     title_template: Mapped[str] = mapped_column(String(500), default="{path}")
     restrict_datasets_visibility: Mapped[bool] = mapped_column(Boolean, default=False)
     forced_metas: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Its one schedule (``harvest/schedules.py`` shows it as the reference's schedules list).
     cron_schedule: Mapped[str | None] = mapped_column(String(200), default=None)
+    schedule_timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     next_run_at: Mapped[datetime | None] = mapped_column(index=True, default=None)
 
     updated_by: Mapped[str | None] = mapped_column(String(200), default=None)  # the API key's name
