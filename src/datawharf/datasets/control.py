@@ -27,6 +27,7 @@ from datawharf.store.models.datasets import Dataset, Resource
 from datawharf.store.models.runs import Run
 
 PUBLISH = "publish"  # the runs' kind
+PUBLISH_PART = "publish_part"  # a slice of a publish spread over workers (parts.py)
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -166,10 +167,12 @@ def recover_runs(
         run = session.get(Run, run_uid)
         if run is None:
             continue
-        if run.kind != PUBLISH:
+        if run.kind == PUBLISH_PART:
             if outcome == "retried":
                 retry.append((run.kind, run.subject_uid, run_uid))
             continue
+        if run.kind != PUBLISH:
+            continue  # another domain's run (a harvest pass): its own recovery
         dataset = session.get(Dataset, run.subject_uid, with_for_update=True)
         if dataset is None or dataset.run_uid != run_uid:
             continue

@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from datawharf.datasets.control import PUBLISH_PART
 from datawharf.datasets.fieldconfig import FieldSpec
 from datawharf.datasets.incremental import ObjectRecord
 from datawharf.datasets.locate import LocatedObject, LocatedSet, Locator
@@ -52,7 +53,6 @@ from datawharf.store.models.runs import Run
 
 log = logging.getLogger("datawharf.publish")
 
-PUBLISH_PART = "publish_part"  # the runs' kind
 PART_BYTES = 512 * 1024 * 1024  # a slice also closes at this many listed bytes: big objects, few a part
 WAIT_SECONDS = 0.2  # how often a coordinator looks at its parts
 BEAT_SECONDS = 0.5

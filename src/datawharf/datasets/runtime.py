@@ -50,7 +50,7 @@ class DatasetsRuntime:
         self.database = database
         self.locator = locator or stream_locator(database.session, settings)
         jobs.register(control.PUBLISH, self.run_publish)
-        jobs.register(parts.PUBLISH_PART, self.run_part)
+        jobs.register(control.PUBLISH_PART, self.run_part)
         self.backend: JobBackend = jobs.make_backend(settings)
         # Harvester passes (list a folder, queue publishes) are not runs: a thread of their own here.
         self.harvests = ThreadPoolRunner(1)
@@ -61,7 +61,7 @@ class DatasetsRuntime:
         if isinstance(self.backend, ThreadsBackend):
             # This runtime's own handler: several runtimes in one process (tests) keep their databases.
             self.backend.handlers[control.PUBLISH] = self.run_publish
-            self.backend.handlers[parts.PUBLISH_PART] = self.run_part
+            self.backend.handlers[control.PUBLISH_PART] = self.run_part
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_sweep = 0.0
@@ -124,7 +124,7 @@ class DatasetsRuntime:
         parts.PartRun(self.database, self.settings, run_uid, self.locator, context).execute()
 
     def submit_part(self, run_uid: str, dataset_uid: str) -> None:
-        self.backend.submit(parts.PUBLISH_PART, run_uid, dataset_uid)
+        self.backend.submit(control.PUBLISH_PART, run_uid, dataset_uid)
 
     def submit_run(self, dataset_uid: str, run_uid: str) -> None:
         self.backend.submit(control.PUBLISH, run_uid, dataset_uid)
