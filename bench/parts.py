@@ -13,9 +13,12 @@ publishing a fresh dataset on the glob:
 - ``a``: one worker on core 0, ``DATAWHARF_SET_SPLIT_OBJECTS=0``: one worker reads the whole set;
 - ``b``: one worker on core 0, split on: the parts, all run by that worker (what splitting costs);
 - ``c``: two workers, on core 0 and core 1, split on: one publish over two one-core "machines";
-- ``d``, the control for ``c``: one worker on core 0, no split, ``DATAWHARF_SET_READ_THREADS=2`` (as many
-  objects read at once as ``c``): small objects cost more waiting than CPU, so ``c`` against ``a``
-  measures both the second core and the second reader; ``c`` against ``d`` leaves the core.
+- ``d``, the control for ``c``: one worker on core 0, no split, twice the read threads (as many objects
+  read at once as ``c``): small objects cost more waiting than CPU, so ``c`` against ``a`` measures both
+  the second core and the second reader; ``c`` against ``d`` leaves the core.
+
+``--read-threads N`` sets ``DATAWHARF_SET_READ_THREADS`` of ``a``, ``b`` and ``c`` (``d``: 2N), to see
+what the second core buys once one core is kept busy.
 
 The bench process queues each publish as the API does (``DatasetsRuntime.publish``: the run requested,
 committed, submitted to Procrastinate) and polls the dataset's row until it is at rest; that span is the
@@ -65,7 +68,7 @@ class Contender:
     what: str
     cores: tuple[int, ...]  # one worker per core
     split: bool
-    read_threads: int | None = None  # DATAWHARF_SET_READ_THREADS; None: the default (the worker's cores)
+    readers: int = 1  # DATAWHARF_SET_READ_THREADS is this many times the run's (1 where it is the default)
 
 
 CONTENDERS = (
@@ -73,7 +76,9 @@ CONTENDERS = (
     Contender("b", "one worker on core 0, split on (it runs every part)", (0,), True),
     Contender("c", "two workers on cores 0 and 1, split on", (0, 1), True),
     # Not a way to spread a publish: the control for c, as many objects read at once on one core.
-    Contender("d", "one worker on core 0, no split, 2 read threads (c's concurrency)", (0,), False, 2),
+    Contender(
+        "d", "one worker on core 0, no split, twice the read threads (c's concurrency)", (0,), False, 2
+    ),
 )
 
 
@@ -172,8 +177,9 @@ class Bench:
         return _create_dataset(self.database, self.settings, datasource, title=url)
 
     @contextmanager
-    def workers(self, contender: Contender, split: int) -> Iterator[list[Worker]]:
-        """The contender's workers, started and ready; stopped on exit."""
+    def workers(self, contender: Contender, split: int, read_threads: int | None) -> Iterator[list[Worker]]:
+        """The contender's workers, started and ready; stopped on exit. ``read_threads`` None: the
+        default, which is 1 on the one core a worker is pinned to."""
         import datawharf
 
         source = str(Path(datawharf.__file__).resolve().parents[1])  # the workers run this very code
@@ -192,8 +198,8 @@ class Bench:
                     "PYTHONPATH": os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")])),
                     "PYTHONUNBUFFERED": "1",
                 }
-                if contender.read_threads is not None:
-                    env["DATAWHARF_SET_READ_THREADS"] = str(contender.read_threads)
+                if read_threads is not None or contender.readers != 1:
+                    env["DATAWHARF_SET_READ_THREADS"] = str(contender.readers * (read_threads or 1))
                 log = home / "worker.log"
                 with log.open("wb") as out:
                     process = subprocess.Popen(
@@ -286,13 +292,19 @@ class Bench:
 
 
 def _measure(
-    bench: Bench, contender: Contender, split: int, globs: tuple[str, str], records: int, objects: int
+    bench: Bench,
+    contender: Contender,
+    split: int,
+    read_threads: int | None,
+    globs: tuple[str, str],
+    records: int,
+    objects: int,
 ) -> dict[str, Any]:
     """One timed publish of a fresh dataset by the contender's fresh workers, each warmed up first."""
     glob, warm_glob = globs
     uid = bench.dataset(glob)
     warm = [bench.dataset(warm_glob) for _ in contender.cores]
-    with bench.workers(contender, split) as workers:
+    with bench.workers(contender, split, read_threads) as workers:
         for worker, warm_uid in zip(workers, warm, strict=True):
             bench.warm_up(worker, workers, warm_uid)
         warmed = sorted(bench.outcome(w, WARM_OBJECTS * records, workers)["coordinator_core"] for w in warm)
@@ -326,6 +338,7 @@ def run(
     out: Path | None,
     *,
     admin_dsn: str = ADMIN_DSN,
+    read_threads: int | None = None,
     progress: Callable[[str], None] = lambda line: None,
 ) -> dict[str, Any]:
     root = data_dir / BUCKET
@@ -347,7 +360,7 @@ def run(
             try:
                 for round_ in range(runs):
                     for contender in CONTENDERS:
-                        figures = _measure(bench, contender, split, globs, records, objects)
+                        figures = _measure(bench, contender, split, read_threads, globs, records, objects)
                         measured[contender.name].append(figures)
                         progress(
                             f"round {round_ + 1}/{runs} {contender.name} ({contender.what}): "
@@ -359,13 +372,16 @@ def run(
         shutil.rmtree(root / prefix, ignore_errors=True)
         shutil.rmtree(root / warm_prefix, ignore_errors=True)
         shutil.rmtree(warehouse / prefix, ignore_errors=True)
-    medians = {name: statistics.median(f["publish_s"] for f in runs_) for name, runs_ in measured.items()}
+    medians = {
+        name: round(statistics.median(f["publish_s"] for f in runs_), 3) for name, runs_ in measured.items()
+    }
     result = {
         "what": "issue 18 item 4: one publish of a glob on procrastinate workers, unsplit vs split over one "
         "and two one-core workers (and d, unsplit with two read threads: c's concurrency on one core)",
         "objects": objects,
         "records_each": records,
         "split_objects": split,
+        "read_threads": read_threads or "the default (1: the worker's one core)",
         "set_bytes": set_bytes,
         "runs": runs,
         "s3_server": SERVER,
@@ -395,6 +411,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--records", type=int, default=50, help="records per object (default 50)")
     parser.add_argument("--split", type=int, default=200, help="objects per part when split (default 200)")
     parser.add_argument("--runs", type=int, default=1, help="interleaved rounds a, b, c, d (default 1)")
+    parser.add_argument(
+        "--read-threads",
+        type=int,
+        default=None,
+        help="DATAWHARF_SET_READ_THREADS of a, b, c (d: twice it); default: unset (1 on one core)",
+    )
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="localbucket's folder")
     parser.add_argument("--postgres", default=ADMIN_DSN, help=f"DSN that may create databases ({ADMIN_DSN})")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS})")
@@ -407,6 +429,7 @@ def main(argv: list[str] | None = None) -> None:
         args.data_dir,
         args.out,
         admin_dsn=args.postgres,
+        read_threads=args.read_threads,
         progress=print,
     )
     median, rate = result["median_s"], result["objects_per_s"]
