@@ -163,14 +163,8 @@ class Bench:
         self._homes = 0
 
     def close(self) -> None:
-        from datawharf.jobs.procrastinate_backend import ProcrastinateBackend
-
         self.runtime.close()
         self.database.dispose()
-        backend = self.runtime.backend
-        if isinstance(backend, ProcrastinateBackend):
-            # The runtime's backend has a Database of its own, which its shutdown leaves open.
-            backend.database.dispose()
 
     def dataset(self, url: str) -> str:
         datasource = {"type": "amazon_s3", "url": url, "connection": {"uid": self.connection_uid}}

@@ -51,7 +51,7 @@ class DatasetsRuntime:
         self.locator = locator or stream_locator(database.session, settings)
         jobs.register(control.PUBLISH, self.run_publish)
         jobs.register(control.PUBLISH_PART, self.run_part)
-        self.backend: JobBackend = jobs.make_backend(settings)
+        self.backend: JobBackend = jobs.make_backend(settings, database)
         # Harvester passes (list a folder, queue publishes) are not runs: a thread of their own here.
         self.harvests = ThreadPoolRunner(1)
         self._passes: dict[

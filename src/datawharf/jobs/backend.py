@@ -23,6 +23,7 @@ from datawharf.jobs.runner import JobContext, ThreadPoolRunner
 
 if TYPE_CHECKING:
     from datawharf.settings import Settings
+    from datawharf.store.db import Database
 
 Handler = Callable[[JobContext, str, str], None]
 """``handler(context, run_uid, subject_uid)``: claims the run, does it, records its end."""
@@ -94,8 +95,10 @@ class ThreadsBackend:
         self.runner.shutdown(wait=wait, graceful=True)
 
 
-def make_backend(settings: Settings) -> JobBackend:
-    """The backend ``DATAWHARF_JOB_BACKEND`` names; Procrastinate is imported only when chosen."""
+def make_backend(settings: Settings, database: Database | None = None) -> JobBackend:
+    """The backend ``DATAWHARF_JOB_BACKEND`` names; Procrastinate is imported only when chosen, and
+    keeps its runs' bookkeeping on ``database`` (the caller's pool; without one it opens its own and
+    closes it at shutdown)."""
     if settings.job_backend == "threads":
         return ThreadsBackend(settings.job_workers)
     try:
@@ -106,5 +109,5 @@ def make_backend(settings: Settings) -> JobBackend:
             "'datawharf[distributed]', or set DATAWHARF_JOB_BACKEND=threads to run publishes in-process.",
             error_code="job_backend_unavailable",
         ) from exc
-    backend: JobBackend = module.make_backend(settings)
+    backend: JobBackend = module.make_backend(settings, database)
     return backend

@@ -122,9 +122,10 @@ class ProcrastinateBackend:
 
     runs_in_process = False
 
-    def __init__(self, settings: Settings, database: Database) -> None:
+    def __init__(self, settings: Settings, database: Database, *, owns_database: bool = False) -> None:
         self.settings = settings
         self.database = database
+        self.owns_database = owns_database  # opened for this backend alone: closed with it
         # Procrastinate's own short queries (defer, fetch, finish, beat): a small pool, opened lazily; the
         # runs' work goes through the datawharf engine.
         connector = PsycopgConnector(conninfo=libpq_url(settings), min_size=1, max_size=POOL_SIZE)
@@ -169,6 +170,8 @@ class ProcrastinateBackend:
             if self._sync_open:
                 self.app.close()
                 self._sync_open = False
+        if self.owns_database:
+            self.database.dispose()
 
     # --- the worker side ------------------------------------------------------------------------
 
@@ -286,7 +289,7 @@ def make_backend(settings: Settings, database: Database | None = None) -> Procra
     libpq_url(settings)  # refuse SQLite before anything opens
     own = database is None
     database = database or Database(settings)
-    backend = ProcrastinateBackend(settings, database)
+    backend = ProcrastinateBackend(settings, database, owns_database=own)
     try:
         ensure_schema(database)
     except Exception:
