@@ -7,7 +7,8 @@ PostgreSQL database (``bench.postgres``, dropped at the end), ``DATAWHARF_JOB_BA
 the warehouse is S3: another bucket of the same localbucket (``s3://dw-warehouse/<run>``, what several
 machines need; localbucket takes the Parquet uploads, multipart included). Four contenders, each a
 fresh set of ``datawharf worker`` subprocesses (``DATAWHARF_JOB_WORKERS=1``, the default
-``DATAWHARF_SET_READ_THREADS``: the one core ``taskset`` leaves them, so one object at a time)
+``DATAWHARF_SET_READ_THREADS``: four a core, so four objects at a time on the one core ``taskset``
+leaves them)
 publishing a fresh dataset on the glob:
 
 - ``a``: one worker on core 0, ``DATAWHARF_SET_SPLIT_OBJECTS=0``: one worker reads the whole set;
@@ -54,8 +55,10 @@ from bench.incremental import SERVER, _obj, write_objects
 from bench.postgres import ADMIN_DSN, fresh_database
 from bench.server import BenchServer
 from bench.warehouse_s3 import WAREHOUSE_BUCKET
+from datawharf.settings import default_set_read_threads
 
 RESULTS = Path(__file__).resolve().parent / "results" / "parts.json"
+ONE_CORE_DEFAULT = default_set_read_threads(cores=1)  # what a worker pinned to one core reads at once
 WARM_OBJECTS = 10  # each worker's warm-up publish: a glob this small is never split
 POLL_SECONDS = 0.05
 PUBLISH_TIMEOUT = 1800.0
@@ -68,7 +71,7 @@ class Contender:
     what: str
     cores: tuple[int, ...]  # one worker per core
     split: bool
-    readers: int = 1  # DATAWHARF_SET_READ_THREADS is this many times the run's (1 where it is the default)
+    readers: int = 1  # DATAWHARF_SET_READ_THREADS is this many times the run's (or the one-core default)
 
 
 CONTENDERS = (
@@ -193,7 +196,9 @@ class Bench:
                     "PYTHONUNBUFFERED": "1",
                 }
                 if read_threads is not None or contender.readers != 1:
-                    env["DATAWHARF_SET_READ_THREADS"] = str(contender.readers * (read_threads or 1))
+                    env["DATAWHARF_SET_READ_THREADS"] = str(
+                        contender.readers * (read_threads or ONE_CORE_DEFAULT)
+                    )
                 log = home / "worker.log"
                 with log.open("wb") as out:
                     process = subprocess.Popen(
@@ -375,7 +380,7 @@ def run(
         "objects": objects,
         "records_each": records,
         "split_objects": split,
-        "read_threads": read_threads or "the default (1: the worker's one core)",
+        "read_threads": read_threads or f"the default ({ONE_CORE_DEFAULT} on the worker's one core)",
         "set_bytes": set_bytes,
         "runs": runs,
         "s3_server": SERVER,
@@ -409,7 +414,7 @@ def main(argv: list[str] | None = None) -> None:
         "--read-threads",
         type=int,
         default=None,
-        help="DATAWHARF_SET_READ_THREADS of a, b, c (d: twice it); default: unset (1 on one core)",
+        help="DATAWHARF_SET_READ_THREADS of a, b, c (d: twice it); default: unset (4 on one core)",
     )
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="localbucket's folder")
     parser.add_argument("--postgres", default=ADMIN_DSN, help=f"DSN that may create databases ({ADMIN_DSN})")

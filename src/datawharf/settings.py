@@ -39,12 +39,16 @@ def machine_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _set_read_threads() -> int:
-    """A small object's read is mostly waiting for its answer (a round trip of 10-50 ms to a remote
-    store, against a millisecond of parsing): with one read per core, 1,000 objects at 40 ms took 26 s;
-    with 8 and 16 at once, 7.1 s and 4.3 s (bench/README.md, issue 18). Capped: each read holds one
-    object of up to 8 MiB and its parsed batches."""
-    return min(16, 4 * machine_cores())
+# A small object's read is mostly waiting for its answer (a round trip of 10-50 ms to a remote store,
+# against a millisecond of parsing): with one read per core, 1,000 objects at 40 ms took 26 s; with 8
+# and 16 at once, 7.1 s and 4.3 s (bench/README.md, issue 18). Capped: each read holds one object of up
+# to 8 MiB and its parsed batches.
+SET_READS_PER_CORE = 4
+MAX_SET_READ_THREADS = 16
+
+
+def default_set_read_threads(cores: int | None = None) -> int:
+    return min(MAX_SET_READ_THREADS, SET_READS_PER_CORE * (cores or machine_cores()))
 
 
 def _half_the_cores() -> int:
@@ -123,7 +127,7 @@ class Settings(BaseSettings):
         "objects per part run; unset: 200 with the procrastinate job backend, never with threads; 0: never.",
     )
     set_read_threads: int = Field(
-        default_factory=_set_read_threads,
+        default_factory=default_set_read_threads,
         ge=1,
         description="Small objects of a prefix or glob read at once in a publish (default: four a core, "
         "at most 16).",
