@@ -25,8 +25,7 @@ from datawharf.store.models.datasets import Dataset
 from datawharf.store.models.harvesters import Harvester
 from datawharf.store.models.runs import Run
 from tests.integration.test_datasets_publish import API, wait_status
-from tests.integration.test_harvesters import (  # noqa: F401  (the fixture)
-    client,
+from tests.integration.test_harvesters import (
     csv,
     harvested,
     make_harvester,
@@ -34,7 +33,7 @@ from tests.integration.test_harvesters import (  # noqa: F401  (the fixture)
     start,
 )
 from tests.integration.test_several_processes import store_url
-from tests.support.app import make_settings
+from tests.support.app import make_app_client, make_settings
 from tests.support.moto import MotoServer, S3Bucket
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -49,6 +48,12 @@ def app_settings(
         yield make_settings(
             tmp_path / "home", database_url=url, allowed_private_hosts=[moto_server.host_port]
         )
+
+
+@pytest.fixture
+def client(app_settings: Settings) -> Iterator[TestClient]:
+    with make_app_client(app_settings) as client:
+        yield client
 
 
 def database_of(app: TestClient) -> Database:
@@ -71,7 +76,7 @@ def pass_runs(app: TestClient, uid: str) -> list[str]:
         )
 
 
-def test_publish_and_unpublish_every_dataset_of_a_harvester(client: TestClient, s3_bucket: S3Bucket) -> None:  # noqa: F811
+def test_publish_and_unpublish_every_dataset_of_a_harvester(client: TestClient, s3_bucket: S3Bucket) -> None:
     for name, rows in (("north", 2), ("south", 3), ("east", 4)):
         s3_bucket.put(f"exports/{name}.csv", csv(rows))
     uid = make_harvester(client, s3_bucket)["uid"]
@@ -108,7 +113,7 @@ def test_publish_and_unpublish_every_dataset_of_a_harvester(client: TestClient, 
     assert client.post(f"{API}/harvesters/hv_nothing/publish/").json()["error_code"] == "harvester_not_found"
 
 
-def test_preview_shows_what_a_pass_would_do_and_does_nothing(client: TestClient, s3_bucket: S3Bucket) -> None:  # noqa: F811
+def test_preview_shows_what_a_pass_would_do_and_does_nothing(client: TestClient, s3_bucket: S3Bucket) -> None:
     s3_bucket.put("exports/2026/12/stations.csv", csv(2))
     s3_bucket.put("exports/counters_north.csv", csv(2))
     s3_bucket.put("exports/gone.csv", csv(2))
@@ -157,7 +162,7 @@ def test_preview_shows_what_a_pass_would_do_and_does_nothing(client: TestClient,
     assert client.get(f"{API}/datasets/").json()["total_count"] == 3  # still the pass's three
 
 
-def test_the_preview_of_a_long_listing_shows_its_first_page(client: TestClient, s3_bucket: S3Bucket) -> None:  # noqa: F811
+def test_the_preview_of_a_long_listing_shows_its_first_page(client: TestClient, s3_bucket: S3Bucket) -> None:
     s3 = s3_bucket.server.boto3_client()
     for number in range(1005):
         s3.put_object(Bucket=s3_bucket.name, Key=f"exports/part-{number:04d}.csv", Body=b"a\n1\n")
@@ -173,7 +178,7 @@ def test_the_preview_of_a_long_listing_shows_its_first_page(client: TestClient, 
 
 
 def test_abort_stops_a_queued_pass_and_the_publishes_of_the_datasets(
-    client: TestClient,  # noqa: F811
+    client: TestClient,
     s3_bucket: S3Bucket,
     app_settings: Settings,
 ) -> None:
@@ -208,7 +213,7 @@ def test_abort_stops_a_queued_pass_and_the_publishes_of_the_datasets(
 
 
 def test_a_pass_aborted_mid_way_saves_nothing(
-    client: TestClient,  # noqa: F811
+    client: TestClient,
     s3_bucket: S3Bucket,
     app_settings: Settings,
 ) -> None:
@@ -239,7 +244,7 @@ class CancelledAtKey(JobContext):
 
 
 def test_a_pass_aborted_while_saving_its_keys_saves_none_of_them(
-    client: TestClient,  # noqa: F811
+    client: TestClient,
     s3_bucket: S3Bucket,
     app_settings: Settings,
 ) -> None:
@@ -254,7 +259,7 @@ def test_a_pass_aborted_while_saving_its_keys_saves_none_of_them(
     assert run_harvest(database_of(client), app_settings, uid)["created"] == 5  # type: ignore[index]
 
 
-def test_schedules_are_the_harvesters_one_schedule(client: TestClient, s3_bucket: S3Bucket) -> None:  # noqa: F811
+def test_schedules_are_the_harvesters_one_schedule(client: TestClient, s3_bucket: S3Bucket) -> None:
     uid = make_harvester(client, s3_bucket)["uid"]
     base = f"{API}/harvesters/{uid}/schedules/"
     assert client.get(base).json()["total_count"] == 0
@@ -338,7 +343,7 @@ def pass_in_a_child(settings: Settings, s3_bucket: S3Bucket, uid: str, mode: str
 
 
 def test_abort_reaches_a_pass_in_another_process(
-    client: TestClient,  # noqa: F811
+    client: TestClient,
     s3_bucket: S3Bucket,
     app_settings: Settings,
 ) -> None:
@@ -365,7 +370,7 @@ def test_abort_reaches_a_pass_in_another_process(
 
 
 def test_a_pass_killed_with_its_process_is_recovered(
-    client: TestClient,  # noqa: F811
+    client: TestClient,
     s3_bucket: S3Bucket,
     app_settings: Settings,
 ) -> None:

@@ -54,9 +54,8 @@ class DatasetsRuntime:
         self.backend: JobBackend = jobs.make_backend(settings, database)
         # Harvester passes (list a folder, queue publishes) are not runs: a thread of their own here.
         self.harvests = ThreadPoolRunner(1)
-        self._passes: dict[
-            str, set[str]
-        ] = {}  # harvester uid -> the runs of its passes handed to ``harvests``
+        # harvester uid -> the runs of its passes handed to ``harvests``
+        self._passes: dict[str, set[str]] = {}
         self._passes_lock = threading.Lock()
         if isinstance(self.backend, ThreadsBackend):
             # This runtime's own handler: several runtimes in one process (tests) keep their databases.
