@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from datawharf.apikeys import ADMIN_PERMISSIONS  # the operator at the console: every permission
-from datawharf.cli.common import console, friendly_errors, server
+from datawharf.cli.common import console, delete_confirmed, friendly_errors, server
 from datawharf.cli.database import database
 from datawharf.cli.extractor_help import EXTRACTOR_HELP, PARAM_HELP, PARAM_NAMES
 from datawharf.datasets import control, service, versions
@@ -382,15 +382,14 @@ def delete_version(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Delete an old version and its files (not the current one; files a restored version shares stay)."""
-    if not yes:
-        typer.confirm(f"Delete version {version} of dataset {dataset}?", abort=True)
-    remote = server()
-    if remote is not None:
-        remote.call("DELETE", f"/datasets/{remote.dataset_uid(dataset)}/versions/{version}/")
-    else:
-        with database() as db, db.session() as session:
-            d = service.find_dataset(session, dataset)
-            versions.delete_version(session, Settings(), d.uid, version)
+    delete_confirmed(
+        f"Delete version {version} of dataset {dataset}?",
+        yes,
+        lambda remote: f"/datasets/{remote.dataset_uid(dataset)}/versions/{version}/",
+        lambda session: versions.delete_version(
+            session, Settings(), service.find_dataset(session, dataset).uid, version
+        ),
+    )
     console.print(f"Deleted version {version} of {dataset}.", highlight=False)
 
 
@@ -400,13 +399,12 @@ def delete(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a dataset, its versions and their files."""
-    if not yes:
-        typer.confirm(f"Delete dataset {dataset} and all its versions?", abort=True)
-    remote = server()
-    if remote is not None:
-        remote.call("DELETE", f"/datasets/{remote.dataset_uid(dataset)}/")
-    else:
-        with database() as db, db.session() as session:
-            d = service.find_dataset(session, dataset)
-            service.delete_dataset(session, Settings(), d.uid)
+    delete_confirmed(
+        f"Delete dataset {dataset} and all its versions?",
+        yes,
+        lambda remote: f"/datasets/{remote.dataset_uid(dataset)}/",
+        lambda session: service.delete_dataset(
+            session, Settings(), service.find_dataset(session, dataset).uid
+        ),
+    )
     console.print(f"Deleted {dataset}.", highlight=False)

@@ -13,12 +13,15 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
-from datawharf.cli.common import console, friendly_errors, server
+from datawharf.cli.common import console, delete_confirmed, friendly_errors, server
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(
     help="Harvest an S3 prefix: one dataset per object or folder.", no_args_is_help=True, add_completion=False
@@ -217,17 +220,18 @@ def delete(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a harvester; the datasets it made stay."""
-    if not yes:
-        typer.confirm(f"Delete harvester {harvester} (its datasets stay)?", abort=True)
-    remote = server()
-    if remote is not None:
-        remote.call("DELETE", f"/harvesters/{harvester}/")
-    else:
-        from datawharf.cli.database import database
+
+    def on_home(session: Session) -> None:
         from datawharf.harvest import service
 
-        with database() as db, db.session() as session:
-            service.delete_harvester(session, harvester)
+        service.delete_harvester(session, harvester)
+
+    delete_confirmed(
+        f"Delete harvester {harvester} (its datasets stay)?",
+        yes,
+        lambda _remote: f"/harvesters/{harvester}/",
+        on_home,
+    )
     console.print(f"Deleted harvester {harvester}; its datasets stay.", highlight=False)
 
 

@@ -336,10 +336,16 @@ class PartRun(ObjectsWriter):
         located: LocatedSet | None = None
         try:
             if resource is None:
-                raise PartFailed("The part's resource was deleted; the publish stops.")
+                raise PartFailed(
+                    "The resource this part reads was deleted while the publish ran; the previous version "
+                    "is still served. Publish again: the dataset's current resources will be read."
+                )
             found = self.locator(resource)
             if not isinstance(found, LocatedSet) or found.object_at is None:
-                raise PartFailed(f"Resource {resource.uid} no longer names a prefix or glob.")
+                raise PartFailed(
+                    f"Resource {resource.uid} no longer names a prefix or glob (its datasource was changed "
+                    "while the publish ran); the previous version is still served. Publish again."
+                )
             located = found
             object_at = found.object_at
             items = (object_at(key, etag, size) for key, etag, size in payload["objects"])
