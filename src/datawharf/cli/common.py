@@ -33,8 +33,6 @@ from datawharf.errors import DatawharfError, InvalidInput
 from datawharf.settings import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from datawharf.cli.remote import Server
 
 console = Console()
@@ -109,27 +107,6 @@ def server() -> Server | None:
     found = Server(TARGET.server_url, _api_key())
     _announce(f"datawharf: server {found.base_url}")
     return found
-
-
-def delete_confirmed(
-    question: str,
-    yes: bool,
-    remote_path: Callable[[Server], str],
-    on_home: Callable[[Session], None],
-) -> None:
-    """What every delete command does: ask ``question`` (unless ``--yes``), then DELETE
-    ``remote_path(server)`` on the server the command talks to, or run ``on_home`` in a session of the
-    home's database."""
-    if not yes:
-        typer.confirm(question, abort=True)
-    remote = server()
-    if remote is not None:
-        remote.call("DELETE", remote_path(remote))
-        return
-    from datawharf.cli.database import database  # SQLAlchemy: only when the home is used
-
-    with database() as db, db.session() as session:
-        on_home(session)
 
 
 def announce_home(settings: Settings) -> None:

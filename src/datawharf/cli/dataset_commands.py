@@ -20,8 +20,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from datawharf.apikeys import ADMIN_PERMISSIONS  # the operator at the console: every permission
-from datawharf.cli.common import console, delete_confirmed, friendly_errors, server
+from datawharf.cli.common import console, friendly_errors, server
 from datawharf.cli.database import database
+from datawharf.cli.deleting import delete_confirmed
 from datawharf.cli.extractor_help import EXTRACTOR_HELP, PARAM_HELP, PARAM_NAMES
 from datawharf.datasets import control, service, versions
 from datawharf.datasets.status import RESTING

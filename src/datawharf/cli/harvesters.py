@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from datawharf.cli.common import console, delete_confirmed, friendly_errors, server
+from datawharf.cli.common import console, friendly_errors, server
+from datawharf.cli.deleting import delete_confirmed
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
